@@ -1,0 +1,406 @@
+//! Resumable framing of a request body into events: walks the envelope as chunks arrive and
+//! hands out one complete event at a time, so memory is bounded by one event, not the batch.
+//! The framer writes the envelope's punctuation itself; events and envelope members are
+//! rewritten by its sink.
+
+use memchr::memchr2;
+
+use super::json;
+use super::ScrubError;
+
+/// Largest event accepted by default, in bytes of JSON (Mixpanel's own per-event limit).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// How a vendor wraps its events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Envelope {
+    /// The body is exactly one event object (Segment `/v1/t`).
+    Event,
+    /// A top-level array of events, one event object, or newline-delimited event objects.
+    Events,
+    /// An object whose member `key` is the array of events; its other members are the
+    /// envelope, scrubbed on their own (Segment `{"batch":[...],"writeKey":...}`).
+    Batch { key: &'static str },
+}
+
+/// Receives what the framer cuts out.
+pub trait FrameSink {
+    /// Rewrites one event into `out`.
+    fn event(&mut self, event: &[u8], out: &mut Vec<u8>) -> Result<(), ScrubError>;
+    /// Rewrites one envelope member, given as a one-member object `{"key":value}`; writes the
+    /// member without braces into `out`, or nothing when it is dropped.
+    fn envelope_member(&mut self, member: &[u8], out: &mut Vec<u8>) -> Result<(), ScrubError>;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Start,
+    ArrayFirst,
+    ArrayNext,
+    ArrayItem,
+    AfterTop,
+    ObjectFirst,
+    ObjectNext,
+    ObjectKey,
+    BatchFirst,
+    BatchNext,
+    BatchItem,
+    End,
+}
+
+/// Progress through one JSON value, kept across chunks so no byte is scanned twice.
+#[derive(Clone, Copy, Debug, Default)]
+struct ValueScan {
+    pos: usize,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl ValueScan {
+    /// Continues over the container or string starting at `data[0]`; `Some(end)` once complete.
+    fn scan(&mut self, data: &[u8], max_depth: usize) -> Result<Option<usize>, ScrubError> {
+        let mut i = self.pos;
+        loop {
+            if self.in_string {
+                if self.escaped {
+                    if i >= data.len() {
+                        break;
+                    }
+                    i += 1;
+                    self.escaped = false;
+                }
+                match memchr2(b'"', b'\\', &data[i.min(data.len())..]) {
+                    None => {
+                        i = data.len();
+                        break;
+                    }
+                    Some(off) => {
+                        i += off;
+                        if data[i] == b'"' {
+                            self.in_string = false;
+                            i += 1;
+                            if self.depth == 0 {
+                                return Ok(Some(i));
+                            }
+                        } else {
+                            self.escaped = true;
+                            i += 1;
+                        }
+                    }
+                }
+                continue;
+            }
+            let Some(&c) = data.get(i) else { break };
+            i += 1;
+            match c {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    if self.depth > max_depth {
+                        return Err(ScrubError::TooDeep { limit: max_depth });
+                    }
+                }
+                b'}' | b']' => {
+                    self.depth = self.depth.checked_sub(1).ok_or(ScrubError::MalformedJson)?;
+                    if self.depth == 0 {
+                        return Ok(Some(i));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.pos = i;
+        Ok(None)
+    }
+}
+
+/// What one step of framing achieved.
+enum Step {
+    /// Consumed input up to this offset; keep going.
+    Advanced(usize),
+    /// Cannot continue before more input arrives.
+    NeedMore,
+}
+
+/// Frames a body of one `Envelope` shape. Feed it with `push`, end with `finish`.
+pub struct Framer {
+    envelope: Envelope,
+    state: State,
+    pending: Vec<u8>,
+    scan: ValueScan,
+    member: Vec<u8>,
+    wrote_item: bool,
+    wrote_member: bool,
+    seen_batch: bool,
+    max_event_bytes: usize,
+    max_depth: usize,
+}
+
+impl Framer {
+    pub fn new(envelope: Envelope, max_event_bytes: usize, max_depth: usize) -> Self {
+        Framer {
+            envelope,
+            state: State::Start,
+            pending: Vec::new(),
+            scan: ValueScan::default(),
+            member: Vec::new(),
+            wrote_item: false,
+            wrote_member: false,
+            seen_batch: false,
+            max_event_bytes,
+            max_depth,
+        }
+    }
+
+    pub fn push(
+        &mut self,
+        input: &[u8],
+        sink: &mut dyn FrameSink,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ScrubError> {
+        if self.pending.is_empty() {
+            // Common case: whole events inside this chunk are framed straight from it.
+            let consumed = self.advance(input, false, sink, out)?;
+            self.pending.extend_from_slice(&input[consumed..]);
+        } else {
+            let mut data = std::mem::take(&mut self.pending);
+            data.extend_from_slice(input);
+            let consumed = self.advance(&data, false, sink, out)?;
+            data.drain(..consumed);
+            self.pending = data;
+        }
+        Ok(())
+    }
+
+    pub fn finish(
+        &mut self,
+        sink: &mut dyn FrameSink,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ScrubError> {
+        let data = std::mem::take(&mut self.pending);
+        let consumed = self.advance(&data, true, sink, out)?;
+        let complete = matches!(self.state, State::AfterTop | State::End);
+        if !complete || json::skip_ws(&data, consumed) != data.len() {
+            return Err(if self.state == State::Start && data.is_empty() {
+                ScrubError::EmptyBody
+            } else {
+                ScrubError::Truncated
+            });
+        }
+        if matches!(self.envelope, Envelope::Batch { .. }) && !self.seen_batch {
+            return Err(ScrubError::UnexpectedShape);
+        }
+        Ok(())
+    }
+
+    fn advance(
+        &mut self,
+        data: &[u8],
+        last: bool,
+        sink: &mut dyn FrameSink,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, ScrubError> {
+        let mut at = 0;
+        loop {
+            at = json::skip_ws(data, at);
+            if at == data.len() {
+                return Ok(at);
+            }
+            match self.step(&data[at..], last, sink, out)? {
+                Step::Advanced(n) => at += n,
+                Step::NeedMore => return Ok(at),
+            }
+        }
+    }
+
+    /// One unit of progress on `data` (which starts at a non-space byte).
+    fn step(
+        &mut self,
+        data: &[u8],
+        last: bool,
+        sink: &mut dyn FrameSink,
+        out: &mut Vec<u8>,
+    ) -> Result<Step, ScrubError> {
+        let c = data[0];
+        match (self.state, self.envelope, c) {
+            (State::Start, Envelope::Batch { .. }, b'{') => {
+                out.push(b'{');
+                self.enter(State::ObjectFirst)
+            }
+            (State::Start, Envelope::Events, b'[') => {
+                out.push(b'[');
+                self.enter(State::ArrayFirst)
+            }
+            (State::Start, _, b'{') | (State::AfterTop, Envelope::Events, b'{') => {
+                self.event(data, State::AfterTop, sink, out)
+            }
+            (State::ArrayFirst, _, b']') | (State::ArrayNext, _, b']') => {
+                out.push(b']');
+                self.enter(State::End)
+            }
+            (State::ArrayFirst | State::ArrayItem, _, b'{') => {
+                self.event(data, State::ArrayNext, sink, out)
+            }
+            (State::ArrayNext, _, b',') => self.enter(State::ArrayItem),
+            (State::ObjectFirst | State::ObjectKey, Envelope::Batch { key }, b'"') => {
+                self.envelope_member(data, key, last, sink, out)
+            }
+            (State::ObjectFirst | State::ObjectNext, _, b'}') => {
+                out.push(b'}');
+                self.enter(State::End)
+            }
+            (State::ObjectNext, _, b',') => self.enter(State::ObjectKey),
+            (State::BatchFirst | State::BatchNext, _, b']') => {
+                out.push(b']');
+                self.enter(State::ObjectNext)
+            }
+            (State::BatchFirst | State::BatchItem, _, b'{') => {
+                self.event(data, State::BatchNext, sink, out)
+            }
+            (State::BatchNext, _, b',') => self.enter(State::BatchItem),
+            _ => Err(if self.state == State::Start {
+                ScrubError::UnexpectedShape
+            } else {
+                ScrubError::MalformedJson
+            }),
+        }
+    }
+
+    fn enter(&mut self, state: State) -> Result<Step, ScrubError> {
+        self.state = state;
+        Ok(Step::Advanced(1))
+    }
+
+    /// Frames the event starting at `data[0]`, rewrites it, and moves to `next`.
+    fn event(
+        &mut self,
+        data: &[u8],
+        next: State,
+        sink: &mut dyn FrameSink,
+        out: &mut Vec<u8>,
+    ) -> Result<Step, ScrubError> {
+        let Some(end) = self.scan.scan(data, self.max_depth)? else {
+            if self.scan.pos > self.max_event_bytes {
+                return Err(ScrubError::EventTooLarge {
+                    limit: self.max_event_bytes,
+                });
+            }
+            return Ok(Step::NeedMore);
+        };
+        if end > self.max_event_bytes {
+            return Err(ScrubError::EventTooLarge {
+                limit: self.max_event_bytes,
+            });
+        }
+        self.scan = ValueScan::default();
+        if self.wrote_item {
+            // A second top-level object means newline-delimited JSON.
+            out.push(if next == State::AfterTop { b'\n' } else { b',' });
+        }
+        self.wrote_item = true;
+        sink.event(&data[..end], out)?;
+        self.state = next;
+        Ok(Step::Advanced(end))
+    }
+
+    /// A member of the batch envelope: the events array, or anything else (scrubbed alone).
+    fn envelope_member(
+        &mut self,
+        data: &[u8],
+        batch_key: &str,
+        last: bool,
+        sink: &mut dyn FrameSink,
+        out: &mut Vec<u8>,
+    ) -> Result<Step, ScrubError> {
+        // Keys and the colon are short: re-read them from the member start on each attempt.
+        let Ok(key) = json::string_at(data, 0) else {
+            return self.need_more(data, last);
+        };
+        let colon = json::skip_ws(data, key.end);
+        let value_start = json::skip_ws(data, colon + 1);
+        if colon >= data.len() || value_start >= data.len() {
+            return self.need_more(data, last);
+        }
+        if data[colon] != b':' {
+            return Err(ScrubError::MalformedJson);
+        }
+        let raw_key = key.raw(data);
+        if raw_key == batch_key.as_bytes() {
+            if self.seen_batch || data[value_start] != b'[' {
+                return Err(ScrubError::UnexpectedShape);
+            }
+            self.seen_batch = true;
+            self.comma_before_member(out);
+            self.wrote_member = true;
+            json::write_string(raw_key, out);
+            out.extend_from_slice(b":[");
+            self.wrote_item = false;
+            self.state = State::BatchFirst;
+            return Ok(Step::Advanced(value_start + 1));
+        }
+        let Some(value_end) = self.scalar_or_value_end(&data[value_start..], last)? else {
+            if value_start + self.scan.pos > self.max_event_bytes {
+                return Err(ScrubError::EventTooLarge {
+                    limit: self.max_event_bytes,
+                });
+            }
+            return Ok(Step::NeedMore);
+        };
+        self.scan = ValueScan::default();
+        let end = value_start + value_end;
+        self.member.clear();
+        self.member.push(b'{');
+        self.member.extend_from_slice(&data[..end]);
+        self.member.push(b'}');
+        let before = out.len();
+        self.comma_before_member(out);
+        let with_comma = out.len();
+        sink.envelope_member(&self.member, out)?;
+        if out.len() == with_comma {
+            out.truncate(before);
+        } else {
+            self.wrote_member = true;
+        }
+        self.state = State::ObjectNext;
+        Ok(Step::Advanced(end))
+    }
+
+    fn comma_before_member(&self, out: &mut Vec<u8>) {
+        if self.wrote_member {
+            out.push(b',');
+        }
+    }
+
+    fn scalar_or_value_end(
+        &mut self,
+        data: &[u8],
+        last: bool,
+    ) -> Result<Option<usize>, ScrubError> {
+        match data[0] {
+            b'{' | b'[' | b'"' => self.scan.scan(data, self.max_depth),
+            _ => {
+                let end = data
+                    .iter()
+                    .position(|&c| matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'));
+                match end {
+                    Some(end) => Ok(Some(end)),
+                    None if last => Err(ScrubError::Truncated),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    fn need_more(&self, data: &[u8], last: bool) -> Result<Step, ScrubError> {
+        if last {
+            return Err(ScrubError::Truncated);
+        }
+        if data.len() > self.max_event_bytes {
+            return Err(ScrubError::EventTooLarge {
+                limit: self.max_event_bytes,
+            });
+        }
+        Ok(Step::NeedMore)
+    }
+}

@@ -1,0 +1,78 @@
+//! Keyed pseudonyms for identifiers: HMAC-SHA256 with a secret the rules file never holds.
+
+use ring::hmac;
+
+/// Hex characters kept from the MAC: 128 bits, far beyond any collision risk for user ids,
+/// and short enough for vendor id length limits.
+pub const PSEUDONYM_HEX_LEN: usize = 32;
+
+/// Mixpanel marks anonymous ids with this prefix; keeping it keeps its identity merge working.
+const KEPT_PREFIXES: &[&[u8]] = &[b"$device:"];
+
+/// An HMAC-SHA256 key. Debug never shows it.
+#[derive(Clone)]
+pub struct PseudonymKey(hmac::Key);
+
+impl std::fmt::Debug for PseudonymKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PseudonymKey(..)")
+    }
+}
+
+impl PseudonymKey {
+    pub fn new(secret: &[u8]) -> Self {
+        PseudonymKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
+    }
+
+    /// Appends the pseudonym of `id` (text, no quotes) to `out`.
+    pub fn pseudonym_into(&self, id: &[u8], out: &mut Vec<u8>) {
+        let (prefix, rest) = split_kept_prefix(id);
+        out.extend_from_slice(prefix);
+        let tag = hmac::sign(&self.0, rest);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for &byte in &tag.as_ref()[..PSEUDONYM_HEX_LEN / 2] {
+            out.push(HEX[(byte >> 4) as usize]);
+            out.push(HEX[(byte & 0xf) as usize]);
+        }
+    }
+}
+
+fn split_kept_prefix(id: &[u8]) -> (&[u8], &[u8]) {
+    for prefix in KEPT_PREFIXES {
+        if id.starts_with(prefix) {
+            return id.split_at(prefix.len());
+        }
+    }
+    (&[], id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pseudonym(key: &[u8], id: &str) -> String {
+        let mut out = Vec::new();
+        PseudonymKey::new(key).pseudonym_into(id.as_bytes(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn stable_keyed_and_prefix_preserving() {
+        let a = pseudonym(b"k1", "user-jane-doe-42");
+        assert_eq!(a, pseudonym(b"k1", "user-jane-doe-42"));
+        assert_ne!(a, pseudonym(b"k2", "user-jane-doe-42"));
+        assert_eq!(a.len(), PSEUDONYM_HEX_LEN);
+        assert!(!a.contains("jane"));
+        let d = pseudonym(b"k1", "$device:8c1f");
+        assert!(d.starts_with("$device:"));
+        assert_eq!(d.len(), "$device:".len() + PSEUDONYM_HEX_LEN);
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        assert_eq!(
+            format!("{:?}", PseudonymKey::new(b"secret")),
+            "PseudonymKey(..)"
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! IP truncation: the one place that decides how much of an address survives.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{Ipv4Net, Ipv6Net};
+
+/// Default IPv4 prefix kept: the /24 network, the usual anonymization for analytics.
+pub const DEFAULT_IPV4_PREFIX: u8 = 24;
+/// Default IPv6 prefix kept: the /48 site prefix.
+pub const DEFAULT_IPV6_PREFIX: u8 = 48;
+
+/// How many leading bits of an address survive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
+}
+
+impl Default for Truncation {
+    fn default() -> Self {
+        Truncation {
+            ipv4_prefix: DEFAULT_IPV4_PREFIX,
+            ipv6_prefix: DEFAULT_IPV6_PREFIX,
+        }
+    }
+}
+
+impl Truncation {
+    /// Keeps the configured prefix. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is an IPv4
+    /// client and is truncated (and written) as IPv4, so it cannot slip through with a /48.
+    pub fn apply(&self, ip: IpAddr) -> IpAddr {
+        match canonical(ip) {
+            IpAddr::V4(v4) => IpAddr::V4(truncate_v4(v4, self.ipv4_prefix)),
+            IpAddr::V6(v6) => IpAddr::V6(truncate_v6(v6, self.ipv6_prefix)),
+        }
+    }
+}
+
+/// Maps `::ffff:a.b.c.d` to `a.b.c.d`; leaves everything else alone.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+fn truncate_v4(ip: Ipv4Addr, prefix: u8) -> Ipv4Addr {
+    Ipv4Net::new(ip, prefix.min(32))
+        .map(|net| net.network())
+        .unwrap_or(Ipv4Addr::UNSPECIFIED)
+}
+
+fn truncate_v6(ip: Ipv6Addr, prefix: u8) -> Ipv6Addr {
+    Ipv6Net::new(ip, prefix.min(128))
+        .map(|net| net.network())
+        .unwrap_or(Ipv6Addr::UNSPECIFIED)
+}
+
+/// Parses `text` when the whole of it is an IP address. Cheap rejection first: most strings
+/// are not addresses, and this runs on every string value.
+pub fn parse_whole(text: &[u8]) -> Option<IpAddr> {
+    if !(2..=45).contains(&text.len()) {
+        return None;
+    }
+    let first = text[0];
+    if !(first.is_ascii_hexdigit() || first == b':') {
+        return None;
+    }
+    if !text
+        .iter()
+        .all(|&c| c.is_ascii_hexdigit() || c == b'.' || c == b':')
+    {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn truncated(ip: &str) -> String {
+        Truncation::default().apply(ip.parse().unwrap()).to_string()
+    }
+
+    #[test]
+    fn truncation_table() {
+        let cases = [
+            ("203.0.113.42", "203.0.113.0"),
+            ("10.1.2.3", "10.1.2.0"),
+            ("2001:db8:85a3::8a2e:370:7334", "2001:db8:85a3::"),
+            ("::ffff:203.0.113.42", "203.0.113.0"),
+            ("::1", "::"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(truncated(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn custom_prefixes() {
+        let t = Truncation {
+            ipv4_prefix: 16,
+            ipv6_prefix: 32,
+        };
+        assert_eq!(
+            t.apply("203.0.113.42".parse().unwrap()).to_string(),
+            "203.0.0.0"
+        );
+        assert_eq!(
+            t.apply("2001:db8:85a3::1".parse().unwrap()).to_string(),
+            "2001:db8::"
+        );
+    }
+
+    #[test]
+    fn whole_value_detection() {
+        assert!(parse_whole(b"203.0.113.42").is_some());
+        assert!(parse_whole(b"2001:db8::1").is_some());
+        assert!(parse_whole(b"cafe").is_none());
+        assert!(parse_whole(b"1.2.3").is_none());
+        assert!(parse_whole(b"deadbeef-0000").is_none());
+        assert!(parse_whole(b"user 1.2.3.4").is_none());
+    }
+}

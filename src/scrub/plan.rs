@@ -1,0 +1,201 @@
+//! The compiled plan for one kind of event: a trie of the vendor's semantic fields and the
+//! operator's path rules, the operator's key rules for property containers, and value rules.
+//! Built once per rules snapshot; read by `rewrite` for every event.
+
+use super::keys::{normalize, KeySet};
+use super::report::RuleKind;
+use super::values::ValueRules;
+
+/// What happens to a member whose path reaches a trie node with an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldAction {
+    /// Remove the member.
+    Drop(RuleKind),
+    /// Replace a string or number with its keyed pseudonym.
+    Hash,
+    /// The vendor's own IP field: truncate an address, otherwise write the client's.
+    VendorIp,
+    /// Keep as is, without value rules (vendor-structural fields such as write keys).
+    Keep,
+}
+
+/// The value a vendor needs present, written when the sender left it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ensured {
+    /// The (truncated) client IP, or the vendor's "no IP" placeholder.
+    ClientIp,
+    /// An object holding its own ensured members.
+    Object,
+}
+
+/// Whether property rules name what goes (deny) or what stays (allow).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PropertyMode {
+    #[default]
+    Deny,
+    Allow,
+}
+
+pub(crate) type NodeId = usize;
+pub(crate) const ROOT: NodeId = 0;
+
+#[derive(Debug, Default)]
+pub(crate) struct PlanNode {
+    pub children: Vec<(Box<[u8]>, NodeId)>,
+    pub any_child: Option<NodeId>,
+    pub action: Option<FieldAction>,
+    /// Operator key rules apply to members below this node.
+    pub container: bool,
+    /// Members written at this object's end when absent: (key as the vendor spells it, node).
+    pub ensures: Vec<(&'static str, NodeId)>,
+    pub ensured: Option<Ensured>,
+}
+
+/// The vendor's placeholder when IPs are removed (`None`: simply omit the field).
+pub type NoIpPlaceholder = Option<&'static str>;
+
+/// The compiled plan for one event shape of one vendor.
+#[derive(Debug)]
+pub struct EventPlan {
+    pub(crate) nodes: Vec<PlanNode>,
+    pub(crate) mode: PropertyMode,
+    pub(crate) deny: KeySet,
+    pub(crate) allow: KeySet,
+    pub(crate) values: ValueRules,
+    pub(crate) no_ip_placeholder: NoIpPlaceholder,
+}
+
+impl EventPlan {
+    /// The node a member with normalized key `key` moves to from `node`.
+    #[inline]
+    pub(crate) fn child(&self, node: NodeId, key: &[u8]) -> Option<NodeId> {
+        let n = &self.nodes[node];
+        n.children
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|&(_, id)| id)
+            .or(n.any_child)
+    }
+
+    pub(crate) fn node(&self, id: NodeId) -> &PlanNode {
+        &self.nodes[id]
+    }
+}
+
+/// Operator rules for properties, as compiled from `rules.toml`.
+#[derive(Debug, Default)]
+pub struct PropertyRules {
+    pub mode: PropertyMode,
+    /// Key names or globs, any depth inside containers.
+    pub deny_keys: Vec<String>,
+    /// Dotted paths from the event root (`*` is one segment).
+    pub deny_paths: Vec<String>,
+    pub allow_keys: Vec<String>,
+    pub allow_paths: Vec<String>,
+}
+
+/// Builds an `EventPlan`: vendor files declare their fields, then operator rules are merged.
+#[derive(Debug)]
+pub struct EventPlanBuilder {
+    nodes: Vec<PlanNode>,
+}
+
+impl Default for EventPlanBuilder {
+    fn default() -> Self {
+        EventPlanBuilder {
+            nodes: vec![PlanNode::default()],
+        }
+    }
+}
+
+impl EventPlanBuilder {
+    fn node_for(&mut self, path: &str) -> NodeId {
+        let mut node = ROOT;
+        for segment in path.split('.').filter(|s| !s.is_empty()) {
+            node = if segment == "*" {
+                match self.nodes[node].any_child {
+                    Some(id) => id,
+                    None => {
+                        let id = self.push_node();
+                        self.nodes[node].any_child = Some(id);
+                        id
+                    }
+                }
+            } else {
+                let key = normalize(segment);
+                match self.nodes[node].children.iter().find(|(k, _)| **k == *key) {
+                    Some(&(_, id)) => id,
+                    None => {
+                        let id = self.push_node();
+                        self.nodes[node].children.push((key.into(), id));
+                        id
+                    }
+                }
+            };
+        }
+        node
+    }
+
+    fn push_node(&mut self) -> NodeId {
+        self.nodes.push(PlanNode::default());
+        self.nodes.len() - 1
+    }
+
+    /// Sets the action for the member at `path` (dotted, from the event root).
+    pub fn field(&mut self, path: &str, action: FieldAction) -> &mut Self {
+        let id = self.node_for(path);
+        self.nodes[id].action = Some(action);
+        self
+    }
+
+    /// Marks `path` as a property container: operator key rules apply below it.
+    pub fn container(&mut self, path: &str) -> &mut Self {
+        let id = self.node_for(path);
+        self.nodes[id].container = true;
+        self
+    }
+
+    /// Makes sure the member at `path` exists, creating the objects on the way.
+    pub fn ensure(&mut self, path: &'static str, value: Ensured) -> &mut Self {
+        let mut parent = ROOT;
+        let segments: Vec<&'static str> = path.split('.').collect();
+        for (i, segment) in segments.iter().enumerate() {
+            let prefix_len = segments[..=i].iter().map(|s| s.len() + 1).sum::<usize>() - 1;
+            let id = self.node_for(&path[..prefix_len]);
+            let last = i + 1 == segments.len();
+            self.nodes[id].ensured = Some(if last { value } else { Ensured::Object });
+            if !self.nodes[parent].ensures.iter().any(|&(_, n)| n == id) {
+                self.nodes[parent].ensures.push((segment, id));
+            }
+            parent = id;
+        }
+        self
+    }
+
+    /// Merges the operator's rules and seals the plan.
+    pub fn build(
+        mut self,
+        properties: &PropertyRules,
+        values: ValueRules,
+        no_ip_placeholder: NoIpPlaceholder,
+    ) -> EventPlan {
+        for path in &properties.deny_paths {
+            let id = self.node_for(path);
+            if self.nodes[id].action.is_none() {
+                self.nodes[id].action = Some(FieldAction::Drop(RuleKind::PropertyDeny));
+            }
+        }
+        // Allowed paths only need to exist in the trie: allow mode keeps members that have a node.
+        for path in &properties.allow_paths {
+            self.node_for(path);
+        }
+        EventPlan {
+            nodes: self.nodes,
+            mode: properties.mode,
+            deny: KeySet::new(properties.deny_keys.iter().map(String::as_str)),
+            allow: KeySet::new(properties.allow_keys.iter().map(String::as_str)),
+            values,
+            no_ip_placeholder,
+        }
+    }
+}

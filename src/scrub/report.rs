@@ -1,0 +1,104 @@
+//! What the rules did to one request: counts only, never values. Becomes metrics once per request.
+
+/// Which rule acted. The label set of the `fields_scrubbed` metric is exactly these names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKind {
+    IpField,
+    IpValue,
+    Identifier,
+    PreciseLocation,
+    PropertyDeny,
+    PropertyAllow,
+    EmailValue,
+    UrlQuery,
+}
+
+impl RuleKind {
+    pub const ALL: [RuleKind; 8] = [
+        RuleKind::IpField,
+        RuleKind::IpValue,
+        RuleKind::Identifier,
+        RuleKind::PreciseLocation,
+        RuleKind::PropertyDeny,
+        RuleKind::PropertyAllow,
+        RuleKind::EmailValue,
+        RuleKind::UrlQuery,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::IpField => "ip_field",
+            RuleKind::IpValue => "ip_value",
+            RuleKind::Identifier => "identifier",
+            RuleKind::PreciseLocation => "precise_location",
+            RuleKind::PropertyDeny => "property_deny",
+            RuleKind::PropertyAllow => "property_allow",
+            RuleKind::EmailValue => "email_value",
+            RuleKind::UrlQuery => "url_query",
+        }
+    }
+}
+
+/// What was done to a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldOutcome {
+    Dropped,
+    Hashed,
+    Truncated,
+    Redacted,
+    Injected,
+}
+
+impl FieldOutcome {
+    pub const ALL: [FieldOutcome; 5] = [
+        FieldOutcome::Dropped,
+        FieldOutcome::Hashed,
+        FieldOutcome::Truncated,
+        FieldOutcome::Redacted,
+        FieldOutcome::Injected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldOutcome::Dropped => "drop",
+            FieldOutcome::Hashed => "hash",
+            FieldOutcome::Truncated => "truncate",
+            FieldOutcome::Redacted => "redact",
+            FieldOutcome::Injected => "inject",
+        }
+    }
+}
+
+/// Counts for one request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Events seen and forwarded (this core drops no whole events yet).
+    pub events: u64,
+    fields: [[u32; FieldOutcome::ALL.len()]; RuleKind::ALL.len()],
+}
+
+impl Report {
+    #[inline]
+    pub fn count(&mut self, rule: RuleKind, outcome: FieldOutcome) {
+        let cell = &mut self.fields[rule as usize][outcome as usize];
+        *cell = cell.saturating_add(1);
+    }
+
+    pub fn get(&self, rule: RuleKind, outcome: FieldOutcome) -> u32 {
+        self.fields[rule as usize][outcome as usize]
+    }
+
+    /// Every non-zero (rule, outcome, count).
+    pub fn nonzero(&self) -> impl Iterator<Item = (RuleKind, FieldOutcome, u32)> + '_ {
+        RuleKind::ALL.iter().flat_map(move |&rule| {
+            FieldOutcome::ALL.iter().filter_map(move |&outcome| {
+                let n = self.get(rule, outcome);
+                (n > 0).then_some((rule, outcome, n))
+            })
+        })
+    }
+
+    pub fn total_fields(&self) -> u64 {
+        self.nonzero().map(|(_, _, n)| u64::from(n)).sum()
+    }
+}

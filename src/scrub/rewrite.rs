@@ -1,0 +1,513 @@
+//! Rewrites one complete event: walks its JSON once, copying untouched spans as slices and
+//! writing only what changes (dropped members, pseudonyms, truncated IPs, redacted text,
+//! members the vendor needs). Strict: anything that is not JSON is an error, never passed on.
+
+use super::hash::PseudonymKey;
+use super::ip::{self, Truncation};
+use super::json::{self, StringToken};
+use super::keys::normalize_into;
+use super::plan::Ensured;
+use super::plan::{EventPlan, FieldAction, NodeId, PropertyMode, ROOT};
+use super::report::{FieldOutcome, Report, RuleKind};
+use super::ScrubError;
+
+/// Nesting allowed inside one request body, counting the envelope.
+pub const DEFAULT_MAX_DEPTH: usize = 32;
+
+/// What a request contributes to every event: the client's address and the secrets to use.
+#[derive(Clone, Debug)]
+pub struct ScrubEnv {
+    /// Truncation of IP fields; `None` removes them (or writes the vendor's placeholder).
+    pub truncation: Option<Truncation>,
+    /// The truncated client address, as text, written where the vendor expects an IP.
+    pub client_ip: Option<String>,
+    pub pseudonym_key: PseudonymKey,
+    pub max_depth: usize,
+}
+
+/// Buffers reused across events so the hot path does not allocate per field.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    key: Vec<u8>,
+    normalized: Vec<u8>,
+    text: Vec<u8>,
+    value: Vec<u8>,
+    tmp: Vec<u8>,
+}
+
+/// Rewrites the event `input` (one JSON object) into `out`.
+pub fn rewrite_event(
+    plan: &EventPlan,
+    env: &ScrubEnv,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    bufs: &mut Buffers,
+    report: &mut Report,
+) -> Result<(), ScrubError> {
+    std::str::from_utf8(input).map_err(|_| ScrubError::InvalidUtf8)?;
+    let start = json::skip_ws(input, 0);
+    if input.get(start) != Some(&b'{') {
+        return Err(ScrubError::UnexpectedShape);
+    }
+    let mut walk = Walk {
+        input,
+        out,
+        span_start: 0,
+        plan,
+        env,
+        bufs,
+        report,
+    };
+    let end = walk.object(start, Some(ROOT), false, 1)?;
+    if json::skip_ws(input, end) != input.len() {
+        return Err(ScrubError::MalformedJson);
+    }
+    walk.flush_to(input.len());
+    Ok(())
+}
+
+struct Walk<'a> {
+    input: &'a [u8],
+    out: &'a mut Vec<u8>,
+    /// Input before this offset is already written (or deliberately left out).
+    span_start: usize,
+    plan: &'a EventPlan,
+    env: &'a ScrubEnv,
+    bufs: &'a mut Buffers,
+    report: &'a mut Report,
+}
+
+/// Per-object bookkeeping for removing members without leaving stray commas.
+struct ObjectFrame {
+    kept_any: bool,
+    last_kept_end: usize,
+    skip_next_comma: bool,
+    seen_ensures: u64,
+}
+
+enum Decision {
+    Apply(FieldAction),
+    Descend,
+}
+
+impl Walk<'_> {
+    #[inline]
+    fn flush_to(&mut self, pos: usize) {
+        if pos > self.span_start {
+            self.out
+                .extend_from_slice(&self.input[self.span_start..pos]);
+            self.span_start = pos;
+        }
+    }
+
+    fn value(
+        &mut self,
+        i: usize,
+        node: Option<NodeId>,
+        in_container: bool,
+        depth: usize,
+    ) -> Result<usize, ScrubError> {
+        match self.input.get(i) {
+            Some(b'{') => self.object(i, node, in_container, depth + 1),
+            Some(b'[') => self.array(i, node, in_container, depth + 1),
+            Some(b'"') => self.string_value(i),
+            Some(b'-' | b'0'..=b'9') => json::number_end(self.input, i),
+            Some(b't' | b'f' | b'n') => json::literal_end(self.input, i),
+            _ => Err(ScrubError::MalformedJson),
+        }
+    }
+
+    /// Validates and skips a value that is dropped or kept verbatim.
+    fn skip_value(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
+        match self.input.get(i) {
+            Some(b'{') | Some(b'[') => self.skip_container(i, depth + 1),
+            Some(b'"') => Ok(json::string_at(self.input, i)?.end),
+            Some(b'-' | b'0'..=b'9') => json::number_end(self.input, i),
+            Some(b't' | b'f' | b'n') => json::literal_end(self.input, i),
+            _ => Err(ScrubError::MalformedJson),
+        }
+    }
+
+    fn skip_container(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
+        if depth > self.env.max_depth {
+            return Err(ScrubError::TooDeep {
+                limit: self.env.max_depth,
+            });
+        }
+        let close = if self.input[i] == b'{' { b'}' } else { b']' };
+        let is_object = close == b'}';
+        let mut j = json::skip_ws(self.input, i + 1);
+        if self.input.get(j) == Some(&close) {
+            return Ok(j + 1);
+        }
+        loop {
+            if is_object {
+                if self.input.get(j) != Some(&b'"') {
+                    return Err(ScrubError::MalformedJson);
+                }
+                j = json::skip_ws(self.input, json::string_at(self.input, j)?.end);
+                if self.input.get(j) != Some(&b':') {
+                    return Err(ScrubError::MalformedJson);
+                }
+                j = json::skip_ws(self.input, j + 1);
+            }
+            j = json::skip_ws(self.input, self.skip_value(j, depth)?);
+            match self.input.get(j) {
+                Some(b',') => j = json::skip_ws(self.input, j + 1),
+                Some(&c) if c == close => return Ok(j + 1),
+                _ => return Err(ScrubError::MalformedJson),
+            }
+        }
+    }
+
+    fn array(
+        &mut self,
+        i: usize,
+        node: Option<NodeId>,
+        in_container: bool,
+        depth: usize,
+    ) -> Result<usize, ScrubError> {
+        if depth > self.env.max_depth {
+            return Err(ScrubError::TooDeep {
+                limit: self.env.max_depth,
+            });
+        }
+        let mut j = json::skip_ws(self.input, i + 1);
+        if self.input.get(j) == Some(&b']') {
+            return Ok(j + 1);
+        }
+        loop {
+            // Arrays are transparent to paths: `$transactions.card` names a member of each item.
+            j = json::skip_ws(self.input, self.value(j, node, in_container, depth)?);
+            match self.input.get(j) {
+                Some(b',') => j = json::skip_ws(self.input, j + 1),
+                Some(b']') => return Ok(j + 1),
+                _ => return Err(ScrubError::MalformedJson),
+            }
+        }
+    }
+
+    fn object(
+        &mut self,
+        i: usize,
+        node: Option<NodeId>,
+        in_container: bool,
+        depth: usize,
+    ) -> Result<usize, ScrubError> {
+        if depth > self.env.max_depth {
+            return Err(ScrubError::TooDeep {
+                limit: self.env.max_depth,
+            });
+        }
+        let mut frame = ObjectFrame {
+            kept_any: false,
+            last_kept_end: 0,
+            skip_next_comma: false,
+            seen_ensures: 0,
+        };
+        let mut j = json::skip_ws(self.input, i + 1);
+        if self.input.get(j) == Some(&b'}') {
+            self.write_missing_ensures(node, &mut frame, j);
+            return Ok(j + 1);
+        }
+        loop {
+            j = self.member(j, node, in_container, depth, &mut frame)?;
+            j = json::skip_ws(self.input, j);
+            match self.input.get(j) {
+                Some(b',') => {
+                    if frame.skip_next_comma {
+                        self.flush_to(j);
+                        self.span_start = j + 1;
+                        frame.skip_next_comma = false;
+                    }
+                    j = json::skip_ws(self.input, j + 1);
+                }
+                Some(b'}') => {
+                    self.write_missing_ensures(node, &mut frame, j);
+                    return Ok(j + 1);
+                }
+                _ => return Err(ScrubError::MalformedJson),
+            }
+        }
+    }
+
+    /// Handles one `"key": value` member starting at `key_start`; returns the value's end.
+    fn member(
+        &mut self,
+        key_start: usize,
+        node: Option<NodeId>,
+        in_container: bool,
+        depth: usize,
+        frame: &mut ObjectFrame,
+    ) -> Result<usize, ScrubError> {
+        if self.input.get(key_start) != Some(&b'"') {
+            return Err(ScrubError::MalformedJson);
+        }
+        let key = json::string_at(self.input, key_start)?;
+        self.normalize_key(key)?;
+        let colon = json::skip_ws(self.input, key.end);
+        if self.input.get(colon) != Some(&b':') {
+            return Err(ScrubError::MalformedJson);
+        }
+        let value_start = json::skip_ws(self.input, colon + 1);
+
+        let child = node.and_then(|n| self.plan.child(n, &self.bufs.normalized));
+        if let (Some(parent), Some(c)) = (node, child) {
+            if let Some(k) = self
+                .plan
+                .node(parent)
+                .ensures
+                .iter()
+                .position(|&(_, id)| id == c)
+            {
+                frame.seen_ensures |= 1 << k;
+            }
+        }
+        let decision = self.decide(child, in_container);
+        let end = match decision {
+            Decision::Apply(FieldAction::Drop(rule)) => {
+                let end = self.skip_value(value_start, depth)?;
+                self.drop_member(key_start, end, frame);
+                self.report.count(rule, FieldOutcome::Dropped);
+                return Ok(end);
+            }
+            Decision::Apply(FieldAction::Keep) => self.skip_value(value_start, depth)?,
+            Decision::Apply(FieldAction::Hash) => self.hash_value(value_start, depth)?,
+            Decision::Apply(FieldAction::VendorIp) => match self.vendor_ip(value_start, depth)? {
+                Some(end) => end,
+                None => {
+                    let end = self.skip_value(value_start, depth)?;
+                    self.drop_member(key_start, end, frame);
+                    self.report.count(RuleKind::IpField, FieldOutcome::Dropped);
+                    return Ok(end);
+                }
+            },
+            Decision::Descend => {
+                let child_container =
+                    in_container || child.is_some_and(|c| self.plan.node(c).container);
+                let wants_object =
+                    child.is_some_and(|c| self.plan.node(c).ensured == Some(Ensured::Object));
+                if wants_object && self.input.get(value_start) != Some(&b'{') {
+                    let end = self.skip_value(value_start, depth)?;
+                    self.flush_to(value_start);
+                    self.write_ensured(child.unwrap_or(ROOT));
+                    self.span_start = end;
+                    end
+                } else {
+                    self.value(value_start, child, child_container, depth)?
+                }
+            }
+        };
+        frame.kept_any = true;
+        frame.last_kept_end = end;
+        Ok(end)
+    }
+
+    fn decide(&self, child: Option<NodeId>, in_container: bool) -> Decision {
+        if let Some(action) = child.and_then(|c| self.plan.node(c).action) {
+            return Decision::Apply(action);
+        }
+        if !in_container {
+            return Decision::Descend;
+        }
+        let key = &self.bufs.normalized;
+        match self.plan.mode {
+            PropertyMode::Deny if self.plan.deny.matches(key) => {
+                Decision::Apply(FieldAction::Drop(RuleKind::PropertyDeny))
+            }
+            PropertyMode::Allow if child.is_none() && !self.plan.allow.matches(key) => {
+                Decision::Apply(FieldAction::Drop(RuleKind::PropertyAllow))
+            }
+            _ => Decision::Descend,
+        }
+    }
+
+    fn normalize_key(&mut self, key: StringToken) -> Result<(), ScrubError> {
+        let raw = key.raw(self.input);
+        if key.has_escape {
+            json::unescape_into(raw, &mut self.bufs.key)?;
+            normalize_into(&self.bufs.key, &mut self.bufs.normalized);
+        } else {
+            normalize_into(raw, &mut self.bufs.normalized);
+        }
+        Ok(())
+    }
+
+    fn drop_member(&mut self, key_start: usize, end: usize, frame: &mut ObjectFrame) {
+        if frame.kept_any {
+            // Remove `, "key": value` from the end of the last kept member.
+            self.flush_to(frame.last_kept_end);
+        } else {
+            // Nothing kept yet: remove `"key": value` and the comma that follows it.
+            self.flush_to(key_start);
+            frame.skip_next_comma = true;
+        }
+        self.span_start = self.span_start.max(end);
+    }
+
+    /// Writes `text` as a JSON string in place of the input `start..end`.
+    fn replace_with_string(&mut self, start: usize, end: usize, text: &[u8]) {
+        self.flush_to(start);
+        json::write_string(text, self.out);
+        self.span_start = end;
+    }
+
+    fn string_value(&mut self, i: usize) -> Result<usize, ScrubError> {
+        let tok = json::string_at(self.input, i)?;
+        let raw = tok.raw(self.input);
+        let text: &[u8] = if tok.has_escape {
+            json::unescape_into(raw, &mut self.bufs.text)?;
+            &self.bufs.text
+        } else {
+            raw
+        };
+        let changed =
+            self.plan
+                .values
+                .scrub(text, &mut self.bufs.value, &mut self.bufs.tmp, self.report);
+        if changed {
+            let value = std::mem::take(&mut self.bufs.value);
+            self.replace_with_string(tok.start, tok.end, &value);
+            self.bufs.value = value;
+        }
+        Ok(tok.end)
+    }
+
+    /// Identifiers become keyed pseudonyms; `null` stays; anything else is not an id and goes.
+    fn hash_value(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
+        let (end, id_text): (usize, &[u8]) = match self.input.get(i) {
+            Some(b'"') => {
+                let tok = json::string_at(self.input, i)?;
+                let raw = tok.raw(self.input);
+                if tok.has_escape {
+                    json::unescape_into(raw, &mut self.bufs.text)?;
+                    (tok.end, &self.bufs.text)
+                } else {
+                    (tok.end, raw)
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let end = json::number_end(self.input, i)?;
+                (end, &self.input[i..end])
+            }
+            Some(b'n') => return json::literal_end(self.input, i),
+            _ => {
+                let end = self.skip_value(i, depth)?;
+                self.flush_to(i);
+                self.out.extend_from_slice(b"null");
+                self.span_start = end;
+                self.report
+                    .count(RuleKind::Identifier, FieldOutcome::Dropped);
+                return Ok(end);
+            }
+        };
+        if id_text.is_empty() {
+            return Ok(end);
+        }
+        let mut pseudonym = std::mem::take(&mut self.bufs.tmp);
+        pseudonym.clear();
+        self.env
+            .pseudonym_key
+            .pseudonym_into(id_text, &mut pseudonym);
+        self.replace_with_string(i, end, &pseudonym);
+        self.bufs.tmp = pseudonym;
+        self.report
+            .count(RuleKind::Identifier, FieldOutcome::Hashed);
+        Ok(end)
+    }
+
+    /// The vendor's IP field. Returns `None` when the member must go (IPs removed, no
+    /// placeholder for this vendor).
+    fn vendor_ip(&mut self, i: usize, depth: usize) -> Result<Option<usize>, ScrubError> {
+        let end = self.skip_value(i, depth)?;
+        if let (Some(t), Some(b'"')) = (self.env.truncation, self.input.get(i)) {
+            let tok = json::string_at(self.input, i)?;
+            if !tok.has_escape {
+                if let Some(addr) = ip::parse_whole(tok.raw(self.input)) {
+                    let text = t.apply(addr).to_string();
+                    self.replace_with_string(i, end, text.as_bytes());
+                    self.report
+                        .count(RuleKind::IpField, FieldOutcome::Truncated);
+                    return Ok(Some(end));
+                }
+            }
+        }
+        // Not an address (`$remote`, a number, garbage, or IPs are off): the client's own
+        // truncated address or the placeholder takes its place, never the sender's value.
+        let Some(text) = self.client_ip_text() else {
+            return Ok(None);
+        };
+        let text = text.to_owned();
+        self.replace_with_string(i, end, text.as_bytes());
+        self.report
+            .count(RuleKind::IpField, FieldOutcome::Truncated);
+        Ok(Some(end))
+    }
+
+    fn client_ip_text(&self) -> Option<&str> {
+        match (&self.env.truncation, &self.env.client_ip) {
+            (Some(_), Some(ip)) => Some(ip),
+            _ => self.plan.no_ip_placeholder,
+        }
+    }
+
+    fn write_missing_ensures(
+        &mut self,
+        node: Option<NodeId>,
+        frame: &mut ObjectFrame,
+        close: usize,
+    ) {
+        let Some(node) = node else { return };
+        let count = self.plan.node(node).ensures.len();
+        for k in 0..count {
+            if frame.seen_ensures & (1 << k) != 0 {
+                continue;
+            }
+            let (key, child) = self.plan.node(node).ensures[k];
+            if self.plan.node(child).ensured == Some(Ensured::ClientIp)
+                && self.client_ip_text().is_none()
+            {
+                continue;
+            }
+            self.flush_to(close);
+            if frame.kept_any {
+                self.out.push(b',');
+            }
+            json::write_string(key.as_bytes(), self.out);
+            self.out.push(b':');
+            self.write_ensured(child);
+            frame.kept_any = true;
+            self.report.count(RuleKind::IpField, FieldOutcome::Injected);
+        }
+    }
+
+    /// Writes the value a vendor needs at `node` (an IP, or an object of ensured members).
+    fn write_ensured(&mut self, node: NodeId) {
+        match self.plan.node(node).ensured {
+            Some(Ensured::ClientIp) => {
+                let text = self.client_ip_text().unwrap_or("").to_owned();
+                json::write_string(text.as_bytes(), self.out);
+            }
+            _ => {
+                self.out.push(b'{');
+                let mut first = true;
+                for k in 0..self.plan.node(node).ensures.len() {
+                    let (key, child) = self.plan.node(node).ensures[k];
+                    if self.plan.node(child).ensured == Some(Ensured::ClientIp)
+                        && self.client_ip_text().is_none()
+                    {
+                        continue;
+                    }
+                    if !first {
+                        self.out.push(b',');
+                    }
+                    first = false;
+                    json::write_string(key.as_bytes(), self.out);
+                    self.out.push(b':');
+                    self.write_ensured(child);
+                }
+                self.out.push(b'}');
+            }
+        }
+    }
+}

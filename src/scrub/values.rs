@@ -1,0 +1,271 @@
+//! Rules on string values wherever they appear: whole-value IP addresses, URL and query-string
+//! parameters, e-mail addresses inside free text. Works on unescaped text, writes replacements.
+
+use memchr::memchr2;
+
+use super::ip::{self, Truncation};
+use super::keys::KeySet;
+use super::report::{FieldOutcome, Report, RuleKind};
+
+/// Query parameters kept by default in URLs: campaign attribution, which carries no person.
+pub const DEFAULT_URL_QUERY_ALLOW: &[&str] = &["utm_*", "gclid", "fbclid", "ref"];
+
+/// The compiled value rules.
+#[derive(Debug)]
+pub struct ValueRules {
+    /// Truncate string values that are entirely an IP address.
+    pub ip_values: Option<Truncation>,
+    /// Replacement for e-mail addresses in text; `None` keeps them.
+    pub email_marker: Option<Vec<u8>>,
+    /// Query parameters kept in URL values; `None` leaves URLs alone.
+    pub url_query_allow: Option<KeySet>,
+}
+
+impl ValueRules {
+    /// Scrubs `text`. Returns true and leaves the new text in `out` when something changed.
+    pub fn scrub(
+        &self,
+        text: &[u8],
+        out: &mut Vec<u8>,
+        tmp: &mut Vec<u8>,
+        report: &mut Report,
+    ) -> bool {
+        out.clear();
+        if let Some(t) = &self.ip_values {
+            if let Some(addr) = ip::parse_whole(text) {
+                let truncated = t.apply(addr);
+                if truncated != addr {
+                    out.extend_from_slice(truncated.to_string().as_bytes());
+                    report.count(RuleKind::IpValue, FieldOutcome::Truncated);
+                    return true;
+                }
+                return false;
+            }
+        }
+        let mut changed = false;
+        let mut current: &[u8] = text;
+        if let Some(allow) = &self.url_query_allow {
+            if filter_query(current, allow, tmp) {
+                report.count(RuleKind::UrlQuery, FieldOutcome::Dropped);
+                changed = true;
+                current = tmp;
+            }
+        }
+        if let Some(marker) = &self.email_marker {
+            if redact_emails(current, marker, out, report) {
+                return true;
+            }
+        }
+        if changed {
+            out.extend_from_slice(current);
+        }
+        changed
+    }
+}
+
+/// Where the query of a URL-like value starts: after `?` in an http(s) URL, or at the start of
+/// a bare `?a=b` search string (Segment `context.page.search`).
+fn query_range(text: &[u8]) -> Option<(usize, usize)> {
+    let is_url =
+        starts_with_ignore_case(text, b"http://") || starts_with_ignore_case(text, b"https://");
+    let q = if is_url {
+        memchr::memchr(b'?', text)? + 1
+    } else if text.first() == Some(&b'?') && memchr::memchr(b'=', text).is_some() {
+        1
+    } else {
+        return None;
+    };
+    let end = memchr::memchr(b'#', &text[q..]).map_or(text.len(), |h| q + h);
+    Some((q, end))
+}
+
+fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
+    text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// Keeps only allow-listed query parameters. Returns true (new text in `out`) if any went.
+fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
+    let Some((start, end)) = query_range(text) else {
+        return false;
+    };
+    out.clear();
+    out.extend_from_slice(&text[..start]);
+    let mut dropped = false;
+    let mut kept_any = false;
+    let mut name = Vec::new();
+    for param in text[start..end].split(|&c| c == b'&') {
+        if param.is_empty() {
+            continue;
+        }
+        let raw_name = param.split(|&c| c == b'=').next().unwrap_or(param);
+        super::keys::normalize_into(&percent_decoded_name(raw_name), &mut name);
+        if allow.matches(&name) {
+            if kept_any {
+                out.push(b'&');
+            }
+            out.extend_from_slice(param);
+            kept_any = true;
+        } else {
+            dropped = true;
+        }
+    }
+    if !dropped {
+        return false;
+    }
+    if !kept_any && out.last() == Some(&b'?') {
+        out.pop();
+    }
+    out.extend_from_slice(&text[end..]);
+    true
+}
+
+/// Parameter names are tiny; decoding them lets `utm%5Fsource` match `utm_*`.
+fn percent_decoded_name(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' && i + 2 < raw.len() {
+            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if raw[i] == b'+' { b' ' } else { raw[i] });
+        i += 1;
+    }
+    out
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+fn is_local_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-' | b'\'')
+}
+
+fn is_domain_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-')
+}
+
+/// Finds e-mail addresses (`@`, or `%40` inside URLs) and writes `text` with each replaced by
+/// `marker` into `out`. Returns false (and leaves `out` empty) when there is none.
+fn redact_emails(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
+    let mut copied = 0;
+    let mut search = 0;
+    let mut found = false;
+    while let Some(off) = memchr2(b'@', b'%', &text[search..]) {
+        let at = search + off;
+        let sep_len = if text[at] == b'@' {
+            1
+        } else if text[at..].starts_with(b"%40") {
+            3
+        } else {
+            search = at + 1;
+            continue;
+        };
+        match email_bounds(text, at, sep_len, copied) {
+            Some((start, end)) => {
+                if !found {
+                    out.clear();
+                    found = true;
+                }
+                out.extend_from_slice(&text[copied..start]);
+                out.extend_from_slice(marker);
+                report.count(RuleKind::EmailValue, FieldOutcome::Redacted);
+                copied = end;
+                search = end;
+            }
+            None => search = at + sep_len,
+        }
+    }
+    if found {
+        out.extend_from_slice(&text[copied..]);
+    }
+    found
+}
+
+/// The span of an address around the separator at `at`, if the text there is one: a local
+/// part of address characters, then a domain with a dot and an alphabetic top-level label.
+fn email_bounds(text: &[u8], at: usize, sep_len: usize, floor: usize) -> Option<(usize, usize)> {
+    let mut start = at;
+    while start > floor && is_local_char(text[start - 1]) {
+        start -= 1;
+    }
+    // `%40` inside a URL is preceded by `=`; a local part never starts with a dot.
+    while start < at && text[start] == b'.' {
+        start += 1;
+    }
+    if start == at {
+        return None;
+    }
+    let domain_start = at + sep_len;
+    let mut end = domain_start;
+    while end < text.len() && is_domain_char(text[end]) {
+        end += 1;
+    }
+    while end > domain_start && matches!(text[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
+    let domain = &text[domain_start..end];
+    let last_dot = memchr::memrchr(b'.', domain)?;
+    let tld = &domain[last_dot + 1..];
+    let valid = last_dot > 0
+        && tld.len() >= 2
+        && tld.iter().all(u8::is_ascii_alphabetic)
+        && domain[0] != b'-'
+        && domain[0] != b'.';
+    valid.then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> ValueRules {
+        ValueRules {
+            ip_values: Some(Truncation::default()),
+            email_marker: Some(b"[email]".to_vec()),
+            url_query_allow: Some(KeySet::new(DEFAULT_URL_QUERY_ALLOW.iter().copied())),
+        }
+    }
+
+    fn scrubbed(text: &str) -> String {
+        let (mut out, mut tmp, mut report) = (Vec::new(), Vec::new(), Report::default());
+        if rules().scrub(text.as_bytes(), &mut out, &mut tmp, &mut report) {
+            String::from_utf8(out).unwrap()
+        } else {
+            text.to_string()
+        }
+    }
+
+    #[test]
+    fn value_table() {
+        let cases = [
+            ("hello world", "hello world"),
+            ("203.0.113.42", "203.0.113.0"),
+            ("203.0.113.0", "203.0.113.0"),
+            ("2001:db8:85a3::8a2e:370:7334", "2001:db8:85a3::"),
+            ("Checkout for Jane Doe (jane.doe@example.com)", "Checkout for Jane Doe ([email])"),
+            ("a@b.co and c.d@e.org.", "[email] and [email]."),
+            ("@handle", "@handle"),
+            ("user@localhost", "user@localhost"),
+            ("v1.2@3.4", "v1.2@3.4"),
+            ("50% off", "50% off"),
+            (
+                "https://shop.example.com/checkout?email=jane.doe%40example.com&utm_source=newsletter",
+                "https://shop.example.com/checkout?utm_source=newsletter",
+            ),
+            ("https://mail.example.com/inbox?user=jane.doe@example.com", "https://mail.example.com/inbox"),
+            ("https://x.example/p?a=1#frag", "https://x.example/p#frag"),
+            ("https://x.example/p?utm_medium=e&gclid=1", "https://x.example/p?utm_medium=e&gclid=1"),
+            ("?email=jane.doe%40example.com&utm_source=newsletter&variant=standard", "?utm_source=newsletter"),
+            ("https://x.example/p", "https://x.example/p"),
+            ("mailto jane.doe%40example.com", "mailto [email]"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(scrubbed(input), want, "{input}");
+        }
+    }
+}
