@@ -1,0 +1,942 @@
+//! gzip (RFC 1952) and zlib (RFC 1950) decompression with an output-size cap, and
+//! streaming gzip compression. The gzip framing is parsed here so that header, body
+//! and trailer may be split across pushes anywhere; flate2 only inflates/deflates.
+
+use flate2::{Compress, Compression, Crc, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::{DecodeError, Phase, Transform};
+
+/// Inflate output is produced into a fixed buffer of this size and only appended to
+/// the caller's `Vec` after the size cap has been checked, so a bomb can never make
+/// `out` grow past the cap.
+const SCRATCH_LEN: usize = 32 * 1024;
+
+/// Raw-deflate or zlib inflater that enforces a cap on total output.
+#[derive(Debug)]
+struct Inflater {
+    raw: Decompress,
+    scratch: Vec<u8>,
+    limit: u64,
+    produced: u64,
+}
+
+impl Inflater {
+    fn new(zlib_header: bool, limit: u64) -> Self {
+        Inflater {
+            raw: Decompress::new(zlib_header),
+            scratch: Vec::new(),
+            limit,
+            produced: 0,
+        }
+    }
+
+    /// Inflates until `input` is used up or the compressed stream ends. Returns the
+    /// number of input bytes consumed and whether the stream ended. Every produced
+    /// byte is appended to `out` and fed to `crc`.
+    fn inflate(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        mut crc: Option<&mut Crc>,
+        bad: DecodeError,
+    ) -> Result<(usize, bool), DecodeError> {
+        if self.scratch.is_empty() {
+            self.scratch.resize(SCRATCH_LEN, 0);
+        }
+        let mut consumed = 0;
+        loop {
+            let in_before = self.raw.total_in();
+            let out_before = self.raw.total_out();
+            let status = self
+                .raw
+                .decompress(input, &mut self.scratch, FlushDecompress::None);
+            let used = usize::try_from(self.raw.total_in() - in_before).map_err(|_| bad.clone())?;
+            let made =
+                usize::try_from(self.raw.total_out() - out_before).map_err(|_| bad.clone())?;
+            // Count output before checking for a stream error: a failing call may still
+            // have produced output, and how much depends on where the chunks were split,
+            // so counting it first keeps the reported error independent of the split.
+            self.produced += made as u64;
+            if self.produced > self.limit {
+                return Err(DecodeError::DecodedTooLarge { limit: self.limit });
+            }
+            let status = status.map_err(|_| bad.clone())?;
+            let produced = &self.scratch[..made];
+            out.extend_from_slice(produced);
+            if let Some(crc) = crc.as_deref_mut() {
+                crc.update(produced);
+            }
+            input = &input[used..];
+            consumed += used;
+            match status {
+                Status::StreamEnd => return Ok((consumed, true)),
+                Status::Ok | Status::BufError => {
+                    // A full scratch buffer may mean more output is pending inside the
+                    // inflater even when all input has been taken.
+                    if made == self.scratch.len() {
+                        continue;
+                    }
+                    if input.is_empty() {
+                        return Ok((consumed, false));
+                    }
+                    if used == 0 && made == 0 {
+                        // No progress despite input and output room: never expected
+                        // from a sane inflater; refuse rather than spin.
+                        return Err(bad);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// FTEXT | FHCRC | FEXTRA | FNAME | FCOMMENT; the other bits are reserved.
+const KNOWN_FLAGS: u8 = 0x1f;
+const FHCRC: u8 = 0x02;
+const FEXTRA: u8 = 0x04;
+const FNAME: u8 = 0x08;
+const FCOMMENT: u8 = 0x10;
+
+/// Where the gzip parser is within the current member.
+#[derive(Debug, Clone, Copy)]
+enum GzState {
+    /// ID1 ID2 CM FLG MTIME(4) XFL OS.
+    Fixed {
+        buf: [u8; 10],
+        have: usize,
+    },
+    ExtraLen {
+        buf: [u8; 2],
+        have: usize,
+    },
+    Extra {
+        left: usize,
+    },
+    Name,
+    Comment,
+    HeaderCrc {
+        buf: [u8; 2],
+        have: usize,
+    },
+    Body,
+    /// CRC32(4) ISIZE(4), both little-endian.
+    Trailer {
+        buf: [u8; 8],
+        have: usize,
+    },
+    /// A whole member has been verified; more input must be another member.
+    MemberDone,
+}
+
+/// Decodes a gzip body, capping the decoded size.
+///
+/// Concatenated members (RFC 1952 §2.2, as `cat a.gz b.gz` produces) are supported and
+/// their outputs concatenated; the cap applies to the total. Anything after a member
+/// that is not another complete member is an error: non-gzip bytes (including zero
+/// padding) are `BadGzip`, a partial member is `TruncatedCompression` at finish. An
+/// empty body is `TruncatedCompression`. Header CRC (FHCRC), body CRC32 and ISIZE are
+/// all verified.
+#[derive(Debug)]
+pub struct GzipDecoder {
+    state: GzState,
+    flags: u8,
+    header_crc: Crc,
+    body_crc: Crc,
+    inflater: Inflater,
+    phase: Phase,
+}
+
+impl GzipDecoder {
+    /// `limit`: the most decoded bytes accepted; one more is `DecodedTooLarge`.
+    pub fn new(limit: u64) -> Self {
+        GzipDecoder {
+            state: GzState::Fixed {
+                buf: [0; 10],
+                have: 0,
+            },
+            flags: 0,
+            header_crc: Crc::new(),
+            body_crc: Crc::new(),
+            inflater: Inflater::new(false, limit),
+            phase: Phase::Open,
+        }
+    }
+
+    fn decode(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        while !input.is_empty() {
+            let used = match self.state {
+                GzState::Fixed { mut buf, mut have } => {
+                    let n = fill(&mut buf, &mut have, input);
+                    self.header_crc.update(&input[..n]);
+                    check_fixed_prefix(&buf[..have])?;
+                    self.state = if have == buf.len() {
+                        self.flags = buf[3];
+                        self.after_fixed()
+                    } else {
+                        GzState::Fixed { buf, have }
+                    };
+                    n
+                }
+                GzState::ExtraLen { mut buf, mut have } => {
+                    let n = fill(&mut buf, &mut have, input);
+                    self.header_crc.update(&input[..n]);
+                    self.state = if have == buf.len() {
+                        GzState::Extra {
+                            left: usize::from(u16::from_le_bytes(buf)),
+                        }
+                    } else {
+                        GzState::ExtraLen { buf, have }
+                    };
+                    n
+                }
+                GzState::Extra { left } => {
+                    let n = left.min(input.len());
+                    self.header_crc.update(&input[..n]);
+                    self.state = if n == left {
+                        self.after_extra()
+                    } else {
+                        GzState::Extra { left: left - n }
+                    };
+                    n
+                }
+                GzState::Name | GzState::Comment => {
+                    let (n, ended) = match memchr::memchr(0, input) {
+                        Some(i) => (i + 1, true),
+                        None => (input.len(), false),
+                    };
+                    self.header_crc.update(&input[..n]);
+                    if ended {
+                        self.state = match self.state {
+                            GzState::Name => self.after_name(),
+                            _ => self.after_comment(),
+                        };
+                    }
+                    n
+                }
+                GzState::HeaderCrc { mut buf, mut have } => {
+                    let n = fill(&mut buf, &mut have, input);
+                    self.state = if have == buf.len() {
+                        // FHCRC holds the low 16 bits of the CRC32 of the header bytes.
+                        if u32::from(u16::from_le_bytes(buf)) != self.header_crc.sum() & 0xffff {
+                            return Err(DecodeError::BadGzip);
+                        }
+                        self.start_body()
+                    } else {
+                        GzState::HeaderCrc { buf, have }
+                    };
+                    n
+                }
+                GzState::Body => {
+                    let (n, ended) = self.inflater.inflate(
+                        input,
+                        out,
+                        Some(&mut self.body_crc),
+                        DecodeError::BadGzip,
+                    )?;
+                    if ended {
+                        self.state = GzState::Trailer {
+                            buf: [0; 8],
+                            have: 0,
+                        };
+                    }
+                    n
+                }
+                GzState::Trailer { mut buf, mut have } => {
+                    let n = fill(&mut buf, &mut have, input);
+                    self.state = if have == buf.len() {
+                        let [c0, c1, c2, c3, s0, s1, s2, s3] = buf;
+                        let crc_ok = u32::from_le_bytes([c0, c1, c2, c3]) == self.body_crc.sum();
+                        // ISIZE is the member's size modulo 2^32, as is `amount`.
+                        let size_ok =
+                            u32::from_le_bytes([s0, s1, s2, s3]) == self.body_crc.amount();
+                        if !(crc_ok && size_ok) {
+                            return Err(DecodeError::BadGzip);
+                        }
+                        GzState::MemberDone
+                    } else {
+                        GzState::Trailer { buf, have }
+                    };
+                    n
+                }
+                GzState::MemberDone => {
+                    self.header_crc.reset();
+                    self.state = GzState::Fixed {
+                        buf: [0; 10],
+                        have: 0,
+                    };
+                    0
+                }
+            };
+            input = &input[used..];
+        }
+        Ok(())
+    }
+
+    fn after_fixed(&mut self) -> GzState {
+        if self.flags & FEXTRA != 0 {
+            GzState::ExtraLen {
+                buf: [0; 2],
+                have: 0,
+            }
+        } else {
+            self.after_extra()
+        }
+    }
+
+    fn after_extra(&mut self) -> GzState {
+        if self.flags & FNAME != 0 {
+            GzState::Name
+        } else {
+            self.after_name()
+        }
+    }
+
+    fn after_name(&mut self) -> GzState {
+        if self.flags & FCOMMENT != 0 {
+            GzState::Comment
+        } else {
+            self.after_comment()
+        }
+    }
+
+    fn after_comment(&mut self) -> GzState {
+        if self.flags & FHCRC != 0 {
+            GzState::HeaderCrc {
+                buf: [0; 2],
+                have: 0,
+            }
+        } else {
+            self.start_body()
+        }
+    }
+
+    fn start_body(&mut self) -> GzState {
+        self.inflater.raw.reset(false);
+        self.body_crc.reset();
+        GzState::Body
+    }
+}
+
+/// Validates as much of the fixed header as has arrived, so that a non-gzip body is
+/// rejected as `BadGzip` even if it is shorter than the header.
+fn check_fixed_prefix(prefix: &[u8]) -> Result<(), DecodeError> {
+    let ok = match prefix {
+        [] => true,
+        [0x1f] | [0x1f, 0x8b] => true,
+        // CM 8 is deflate, the only method defined; FLG bits 5-7 are reserved and must be zero.
+        [0x1f, 0x8b, cm, rest @ ..] => {
+            *cm == 8 && rest.first().is_none_or(|f| f & !KNOWN_FLAGS == 0)
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(DecodeError::BadGzip)
+    }
+}
+
+/// Copies as much of `input` as fits into `buf[*have..]`; returns the count copied.
+fn fill<const N: usize>(buf: &mut [u8; N], have: &mut usize, input: &[u8]) -> usize {
+    let n = (N - *have).min(input.len());
+    buf[*have..*have + n].copy_from_slice(&input[..n]);
+    *have += n;
+    n
+}
+
+impl Transform for GzipDecoder {
+    fn push(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        self.phase.ensure_open()?;
+        let r = self.decode(input, out);
+        self.phase.after_push(r)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        self.phase.ensure_open()?;
+        let r = match self.state {
+            GzState::MemberDone => Ok(()),
+            _ => Err(DecodeError::TruncatedCompression),
+        };
+        self.phase.after_finish(r)
+    }
+}
+
+/// Decodes a zlib-wrapped deflate body (RFC 1950, what `Content-Encoding: deflate`
+/// means and what PostHog's Python client sends), capping the decoded size. The
+/// Adler-32 trailer is verified. Raw deflate without the zlib wrapper is rejected as
+/// `BadDeflate`. Any byte after the zlib stream is `BadDeflate`.
+#[derive(Debug)]
+pub struct DeflateDecoder {
+    inflater: Inflater,
+    ended: bool,
+    phase: Phase,
+}
+
+impl DeflateDecoder {
+    /// `limit`: the most decoded bytes accepted; one more is `DecodedTooLarge`.
+    pub fn new(limit: u64) -> Self {
+        DeflateDecoder {
+            inflater: Inflater::new(true, limit),
+            ended: false,
+            phase: Phase::Open,
+        }
+    }
+
+    fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        if input.is_empty() {
+            return Ok(());
+        }
+        if self.ended {
+            return Err(DecodeError::BadDeflate);
+        }
+        let (used, ended) = self
+            .inflater
+            .inflate(input, out, None, DecodeError::BadDeflate)?;
+        self.ended = ended;
+        if used < input.len() {
+            return Err(DecodeError::BadDeflate);
+        }
+        Ok(())
+    }
+}
+
+impl Transform for DeflateDecoder {
+    fn push(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        self.phase.ensure_open()?;
+        let r = self.decode(input, out);
+        self.phase.after_push(r)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        self.phase.ensure_open()?;
+        let r = if self.ended {
+            Ok(())
+        } else {
+            Err(DecodeError::TruncatedCompression)
+        };
+        self.phase.after_finish(r)
+    }
+}
+
+/// Streaming gzip compressor. Emits a minimal 10-byte header (no name, no mtime,
+/// OS = unknown) on the first call, then deflate output as the compressor releases it;
+/// `finish` flushes and writes the CRC32/ISIZE trailer.
+#[derive(Debug)]
+pub struct GzipEncoder {
+    raw: Compress,
+    crc: Crc,
+    header_written: bool,
+    phase: Phase,
+}
+
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// Spare output room guaranteed before each compressor call.
+const OUT_STEP: usize = 16 * 1024;
+
+impl Default for GzipEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GzipEncoder {
+    /// Level 1 (fastest): this runs per request on the proxy's hot path, where CPU
+    /// matters more than the last few percent of size.
+    pub fn new() -> Self {
+        Self::with_level(1)
+    }
+
+    /// `level` 0 (store) to 9 (smallest); values above 9 are treated as 9.
+    pub fn with_level(level: u32) -> Self {
+        GzipEncoder {
+            raw: Compress::new(Compression::new(level.min(9)), false),
+            crc: Crc::new(),
+            header_written: false,
+            phase: Phase::Open,
+        }
+    }
+
+    fn write_header(&mut self, out: &mut Vec<u8>) {
+        if !self.header_written {
+            out.extend_from_slice(&GZIP_HEADER);
+            self.header_written = true;
+        }
+    }
+
+    fn compress(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        self.write_header(out);
+        self.crc.update(input);
+        loop {
+            out.reserve(OUT_STEP);
+            let before = self.raw.total_in();
+            let out_before = out.len();
+            self.raw
+                .compress_vec(input, out, FlushCompress::None)
+                .map_err(|_| DecodeError::CompressFailed)?;
+            let used = usize::try_from(self.raw.total_in() - before)
+                .map_err(|_| DecodeError::CompressFailed)?;
+            input = &input[used..];
+            // Spare room left means the compressor had nothing more to release.
+            if input.is_empty() && out.len() < out.capacity() {
+                return Ok(());
+            }
+            if used == 0 && out.len() == out_before {
+                // Refuse rather than spin if the compressor stops making progress.
+                return Err(DecodeError::CompressFailed);
+            }
+        }
+    }
+
+    fn finish_stream(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        self.write_header(out);
+        loop {
+            out.reserve(OUT_STEP);
+            let before = out.len();
+            let status = self
+                .raw
+                .compress_vec(&[], out, FlushCompress::Finish)
+                .map_err(|_| DecodeError::CompressFailed)?;
+            match status {
+                Status::StreamEnd => break,
+                _ if out.len() == before => return Err(DecodeError::CompressFailed),
+                _ => {}
+            }
+        }
+        out.extend_from_slice(&self.crc.sum().to_le_bytes());
+        out.extend_from_slice(&self.crc.amount().to_le_bytes());
+        Ok(())
+    }
+}
+
+impl Transform for GzipEncoder {
+    fn push(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        self.phase.ensure_open()?;
+        let r = self.compress(input, out);
+        self.phase.after_push(r)
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        self.phase.ensure_open()?;
+        let r = self.finish_stream(out);
+        self.phase.after_finish(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{cut, run_chunks, split_invariant};
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::{Read, Write};
+
+    /// Name, input, expected result.
+    type Case = (&'static str, Vec<u8>, Result<Vec<u8>, DecodeError>);
+
+    fn raw_deflate(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// gzip via flate2's own encoder, an independent producer for interop.
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn crc_of(data: &[u8]) -> Crc {
+        let mut c = Crc::new();
+        c.update(data);
+        c
+    }
+
+    /// A member with hand-set flags and optional fields, for header-parsing cases.
+    fn member(flags: u8, extra: &[u8], name: &[u8], comment: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut m = vec![0x1f, 0x8b, 8, flags, 1, 2, 3, 4, 0, 3];
+        if flags & FEXTRA != 0 {
+            m.extend_from_slice(&u16::try_from(extra.len()).unwrap().to_le_bytes());
+            m.extend_from_slice(extra);
+        }
+        if flags & FNAME != 0 {
+            m.extend_from_slice(name);
+            m.push(0);
+        }
+        if flags & FCOMMENT != 0 {
+            m.extend_from_slice(comment);
+            m.push(0);
+        }
+        if flags & FHCRC != 0 {
+            let hcrc = crc_of(&m).sum() as u16;
+            m.extend_from_slice(&hcrc.to_le_bytes());
+        }
+        m.extend_from_slice(&raw_deflate(data));
+        let c = crc_of(data);
+        m.extend_from_slice(&c.sum().to_le_bytes());
+        m.extend_from_slice(&c.amount().to_le_bytes());
+        m
+    }
+
+    fn with(mut v: Vec<u8>, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        f(&mut v);
+        v
+    }
+
+    const EVENT: &[u8] = br#"{"event":"$pageview","properties":{"$current_url":"https://example.com/a?b=c","distinct_id":"u-1"}}"#;
+
+    #[test]
+    fn gzip_decoder_table() {
+        use DecodeError::{BadGzip as Bad, TruncatedCompression as Trunc};
+        let plain = gzip(EVENT);
+        let two = [gzip(b"first "), gzip(b"second")].concat();
+        let cases: Vec<Case> = vec![
+            ("flate2 member", plain.clone(), Ok(EVENT.to_vec())),
+            ("empty payload", gzip(b""), Ok(vec![])),
+            (
+                "bare member",
+                member(0, b"", b"", b"", EVENT),
+                Ok(EVENT.to_vec()),
+            ),
+            (
+                "all optional fields",
+                member(
+                    FEXTRA | FNAME | FCOMMENT | FHCRC | 1,
+                    b"ab\x02\x00xy",
+                    b"event.json",
+                    b"a comment",
+                    EVENT,
+                ),
+                Ok(EVENT.to_vec()),
+            ),
+            (
+                "empty extra",
+                member(FEXTRA, b"", b"", b"", b"x"),
+                Ok(b"x".to_vec()),
+            ),
+            ("two members", two.clone(), Ok(b"first second".to_vec())),
+            (
+                "three members, middle empty",
+                [gzip(b"a"), gzip(b""), gzip(b"b")].concat(),
+                Ok(b"ab".to_vec()),
+            ),
+            ("empty body", vec![], Err(Trunc)),
+            ("header only", plain[..10].to_vec(), Err(Trunc)),
+            (
+                "missing trailer",
+                plain[..plain.len() - 8].to_vec(),
+                Err(Trunc),
+            ),
+            (
+                "half trailer",
+                plain[..plain.len() - 3].to_vec(),
+                Err(Trunc),
+            ),
+            (
+                "partial second member",
+                [plain.clone(), vec![0x1f, 0x8b, 8]].concat(),
+                Err(Trunc),
+            ),
+            (
+                "truncated name",
+                member(FNAME, b"", b"abc", b"", b"")[..12].to_vec(),
+                Err(Trunc),
+            ),
+            ("plain json", b"{\"a\":1}".to_vec(), Err(Bad)),
+            ("zlib not gzip", zlib(EVENT), Err(Bad)),
+            ("second magic byte wrong", vec![0x1f, 0x8c], Err(Bad)),
+            (
+                "method not deflate",
+                with(plain.clone(), |v| v[2] = 7),
+                Err(Bad),
+            ),
+            (
+                "reserved flag",
+                with(plain.clone(), |v| v[3] = 0x20),
+                Err(Bad),
+            ),
+            (
+                "header crc wrong",
+                with(member(FHCRC, b"", b"", b"", b"x"), |v| v[10] ^= 1),
+                Err(Bad),
+            ),
+            (
+                "reserved deflate block type",
+                [&plain[..10], &[0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0]].concat(),
+                Err(Bad),
+            ),
+            (
+                "body crc wrong",
+                with(plain.clone(), |v| {
+                    let n = v.len();
+                    v[n - 8] ^= 1
+                }),
+                Err(Bad),
+            ),
+            (
+                "isize wrong",
+                with(plain.clone(), |v| {
+                    let n = v.len();
+                    v[n - 1] ^= 1
+                }),
+                Err(Bad),
+            ),
+            (
+                "trailing garbage",
+                [plain.clone(), b"x".to_vec()].concat(),
+                Err(Bad),
+            ),
+            (
+                "trailing zero padding",
+                [plain.clone(), vec![0; 4]].concat(),
+                Err(Bad),
+            ),
+            (
+                "trailing newline",
+                [plain.clone(), b"\n".to_vec()].concat(),
+                Err(Bad),
+            ),
+            (
+                "garbage after two members",
+                [two, b"zz".to_vec()].concat(),
+                Err(Bad),
+            ),
+        ];
+        for (name, input, want) in cases {
+            let got = split_invariant(|| GzipDecoder::new(1 << 20), &input, name);
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn gzip_every_prefix_is_truncated() {
+        let full = member(FEXTRA | FNAME | FCOMMENT | FHCRC, b"xx", b"n", b"c", EVENT);
+        for end in 0..full.len() {
+            assert_eq!(
+                run_chunks(GzipDecoder::new(1 << 20), &[&full[..end]]),
+                Err(DecodeError::TruncatedCompression),
+                "prefix of {end} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn gzip_corruption_never_yields_wrong_bytes() {
+        // Any single-bit flip must fail (BadGzip, or Truncated where the flip makes the
+        // deflate stream look longer) or, for the few bits no check covers (the final
+        // deflate byte's padding), still decode to the original. FHCRC is set so that
+        // header flips are covered too.
+        let full = member(FNAME | FHCRC, b"", b"n", b"", EVENT);
+        let mut undetected = 0;
+        for i in 0..full.len() {
+            for bit in 0..8 {
+                let bad = with(full.clone(), |v| v[i] ^= 1 << bit);
+                match run_chunks(GzipDecoder::new(1 << 20), &[&bad]) {
+                    Err(DecodeError::BadGzip | DecodeError::TruncatedCompression) => {}
+                    Ok(same) if same == EVENT => undetected += 1,
+                    other => panic!("byte {i} bit {bit}: {other:?}"),
+                }
+            }
+        }
+        assert!(undetected < 8, "{undetected} flips went unnoticed");
+    }
+
+    #[test]
+    fn deflate_decoder_table() {
+        use DecodeError::{BadDeflate as Bad, TruncatedCompression as Trunc};
+        let z = zlib(EVENT);
+        let cases: Vec<Case> = vec![
+            ("zlib stream", z.clone(), Ok(EVENT.to_vec())),
+            ("empty payload", zlib(b""), Ok(vec![])),
+            ("empty body", vec![], Err(Trunc)),
+            ("header only", z[..2].to_vec(), Err(Trunc)),
+            ("missing adler", z[..z.len() - 4].to_vec(), Err(Trunc)),
+            (
+                "adler wrong",
+                with(z.clone(), |v| {
+                    let n = v.len();
+                    v[n - 1] ^= 1
+                }),
+                Err(Bad),
+            ),
+            (
+                "header check bits wrong",
+                with(z.clone(), |v| v[1] ^= 1),
+                Err(Bad),
+            ),
+            ("method not deflate", vec![0x77, 0x01 + 0x1c], Err(Bad)),
+            ("preset dictionary", vec![0x78, 0xbb, 0, 0, 0, 1], Err(Bad)),
+            ("raw deflate", raw_deflate(EVENT), Err(Bad)),
+            ("gzip", gzip(EVENT), Err(Bad)),
+            (
+                "trailing garbage",
+                [z.clone(), b"x".to_vec()].concat(),
+                Err(Bad),
+            ),
+            ("two streams", [z.clone(), z].concat(), Err(Bad)),
+        ];
+        for (name, input, want) in cases {
+            let got = split_invariant(|| DeflateDecoder::new(1 << 20), &input, name);
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn limit_is_inclusive() {
+        let data = vec![b'a'; 1000];
+        for (limit, ok) in [(1000, true), (999, false), (0, false)] {
+            let want = if ok {
+                Ok(data.clone())
+            } else {
+                Err(DecodeError::DecodedTooLarge { limit })
+            };
+            let g = split_invariant(|| GzipDecoder::new(limit), &gzip(&data), "gzip limit");
+            assert_eq!(g, want, "gzip limit {limit}");
+            let z = split_invariant(|| DeflateDecoder::new(limit), &zlib(&data), "zlib limit");
+            assert_eq!(z, want, "zlib limit {limit}");
+        }
+        // The cap is on the sum over members.
+        let two = [gzip(&data), gzip(&data)].concat();
+        assert_eq!(
+            run_chunks(GzipDecoder::new(1500), &[&two]),
+            Err(DecodeError::DecodedTooLarge { limit: 1500 })
+        );
+        assert_eq!(run_chunks(GzipDecoder::new(0), &[&gzip(b"")]), Ok(vec![]));
+    }
+
+    #[test]
+    fn gzip_bomb_stops_at_limit() {
+        const LIMIT: u64 = 1 << 20;
+        let bomb = gzip(&vec![0u8; 10 << 20]);
+        assert!(bomb.len() < 20 * 1024, "bomb is {} bytes", bomb.len());
+        let mut d = GzipDecoder::new(LIMIT);
+        let mut out = Vec::new();
+        let mut result = Ok(());
+        for chunk in bomb.chunks(4096) {
+            result = d.push(chunk, &mut out);
+            assert!(
+                out.len() as u64 <= LIMIT + 64 * 1024,
+                "out grew to {}",
+                out.len()
+            );
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result, Err(DecodeError::DecodedTooLarge { limit: LIMIT }));
+        assert!(out.len() as u64 <= LIMIT);
+        // One-shot push of the whole bomb is capped just the same.
+        let mut out = Vec::new();
+        let r = GzipDecoder::new(LIMIT).push(&bomb, &mut out);
+        assert_eq!(r, Err(DecodeError::DecodedTooLarge { limit: LIMIT }));
+        assert!(out.len() as u64 <= LIMIT);
+        let zbomb = zlib(&vec![0u8; 10 << 20]);
+        let mut out = Vec::new();
+        let r = DeflateDecoder::new(LIMIT).push(&zbomb, &mut out);
+        assert_eq!(r, Err(DecodeError::DecodedTooLarge { limit: LIMIT }));
+        assert!(out.len() as u64 <= LIMIT);
+    }
+
+    #[test]
+    fn large_body_crosses_scratch_buffer_many_times() {
+        let data: Vec<u8> = (0..1_000_000u32)
+            .map(|i| (i % 251) as u8 ^ (i >> 12) as u8)
+            .collect();
+        let gz = gzip(&data);
+        for size in [1000, 65536, gz.len()] {
+            let chunks: Vec<&[u8]> = gz.chunks(size).collect();
+            assert_eq!(
+                run_chunks(GzipDecoder::new(1 << 21), &chunks).as_deref(),
+                Ok(&data[..]),
+                "chunk size {size}"
+            );
+        }
+        let mut enc = Vec::new();
+        let mut e = GzipEncoder::new();
+        for chunk in data.chunks(70_000) {
+            e.push(chunk, &mut enc).unwrap();
+        }
+        e.finish(&mut enc).unwrap();
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&enc[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn encoder_output_is_standard_gzip() {
+        for level in [0, 1, 6, 9, 42] {
+            for data in [&b""[..], b"x", EVENT] {
+                let enc =
+                    split_invariant(|| GzipEncoder::with_level(level), data, "encoder").unwrap();
+                assert!(looks_like_gzip_header(&enc));
+                let mut back = Vec::new();
+                flate2::read::GzDecoder::new(&enc[..])
+                    .read_to_end(&mut back)
+                    .unwrap();
+                assert_eq!(back, data, "level {level}");
+            }
+        }
+    }
+
+    fn looks_like_gzip_header(b: &[u8]) -> bool {
+        super::super::looks_like_gzip(b) && b[2] == 8 && b[3] == 0
+    }
+
+    fn payload() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..3000),
+            // Low-entropy data, so that back-references and long matches occur.
+            proptest::collection::vec(0u8..4, 0..20_000),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn gzip_round_trip(
+            data in payload(),
+            enc_cuts in proptest::collection::vec(any::<usize>(), 0..6),
+            dec_cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        ) {
+            let enc = run_chunks(GzipEncoder::new(), &cut(&data, &enc_cuts)).unwrap();
+            let dec = run_chunks(GzipDecoder::new(u64::MAX), &cut(&enc, &dec_cuts));
+            prop_assert_eq!(dec, Ok(data));
+        }
+
+        #[test]
+        fn zlib_round_trip(
+            data in payload(),
+            dec_cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        ) {
+            let enc = zlib(&data);
+            let dec = run_chunks(DeflateDecoder::new(u64::MAX), &cut(&enc, &dec_cuts));
+            prop_assert_eq!(dec, Ok(data));
+        }
+
+        /// Damaged streams fail identically however they are split.
+        #[test]
+        fn damaged_gzip_split_invariant(
+            data in proptest::collection::vec(any::<u8>(), 0..300),
+            at in any::<usize>(),
+            xor in 1u8..,
+            truncate in any::<bool>(),
+            limit in prop_oneof![Just(u64::MAX), 0u64..300],
+            cuts in proptest::collection::vec(any::<usize>(), 0..5),
+        ) {
+            let mut gz = gzip(&data);
+            let i = at % gz.len();
+            if truncate { gz.truncate(i) } else { gz[i] ^= xor }
+            let whole = run_chunks(GzipDecoder::new(limit), &[&gz]);
+            prop_assert_eq!(run_chunks(GzipDecoder::new(limit), &cut(&gz, &cuts)), whole);
+        }
+    }
+}

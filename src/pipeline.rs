@@ -1,0 +1,496 @@
+//! One request body's way through the core: content decoding (gzip, deflate), the vendor's
+//! payload envelope (Mixpanel `data=` forms, base64), the scrubber, and re-encoding, chained
+//! as a single push/finish transform. Sans-IO like the core: bytes in, bytes out.
+
+use std::sync::Arc;
+
+use crate::decode::{
+    Base64Decoder, Base64Encoder, DecodeError, DeflateDecoder, GzipDecoder, PercentDecoder,
+    PercentEncoder, Transform,
+};
+use crate::scrub::{BodyPlan, CoreLimits, JsonScrubber, Report, ScrubEnv, ScrubError};
+use crate::vendor::BodyFormat;
+
+/// Longest non-`data` form field kept (`verbose=1`, `ip=0`, `api_key=...`).
+pub const MAX_FORM_FIELD_BYTES: usize = 4096;
+
+/// Why a body was refused. Facts only, never payload bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Scrub(#[from] ScrubError),
+    #[error("content encoding is not supported (gzip, deflate or identity only)")]
+    UnsupportedEncoding,
+    #[error("form body has no data field")]
+    MissingData,
+    #[error("a form field exceeds {limit} bytes")]
+    FormFieldTooLarge { limit: usize },
+    #[error("this endpoint carries its payload in the query; the body must be empty")]
+    UnexpectedBody,
+}
+
+impl PipelineError {
+    /// A stable label for metrics and the `scrubproxy-error` header.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PipelineError::Decode(e) => e.kind(),
+            PipelineError::Scrub(e) => e.kind(),
+            PipelineError::UnsupportedEncoding => "unsupported_encoding",
+            PipelineError::MissingData => "missing_data",
+            PipelineError::FormFieldTooLarge { .. } => "form_field_too_large",
+            PipelineError::UnexpectedBody => "unexpected_body",
+        }
+    }
+
+    /// The HTTP status the tracker gets: its input was at fault, never the vendor.
+    pub fn status(&self) -> u16 {
+        match self {
+            PipelineError::Decode(DecodeError::DecodedTooLarge { .. })
+            | PipelineError::Scrub(ScrubError::EventTooLarge { .. })
+            | PipelineError::FormFieldTooLarge { .. } => 413,
+            PipelineError::UnsupportedEncoding | PipelineError::Decode(_) => 415,
+            _ => 400,
+        }
+    }
+}
+
+/// What the pipeline needs to know about one request.
+pub struct BodySpec {
+    pub format: BodyFormat,
+    pub plan: Arc<BodyPlan>,
+    pub env: ScrubEnv,
+    pub limits: CoreLimits,
+    pub max_decoded_bytes: u64,
+    /// The request's Content-Encoding, lower-cased (`None` when absent).
+    pub content_encoding: Option<String>,
+}
+
+/// The body transform for one request.
+pub struct BodyPipeline {
+    content: ContentStage,
+    payload: PayloadStage,
+    decoded: Vec<u8>,
+}
+
+enum ContentStage {
+    /// Not yet known: no Content-Encoding header, waiting for two bytes to sniff gzip.
+    Sniffing { head: Vec<u8>, limit: u64 },
+    Identity,
+    Decoder(Box<dyn Transform + Send>),
+}
+
+enum PayloadStage {
+    /// Waiting for the first non-space byte to tell a form from plain JSON.
+    Undecided {
+        head: Vec<u8>,
+        spec: Box<(Arc<BodyPlan>, ScrubEnv, CoreLimits)>,
+    },
+    Json(JsonScrubber),
+    Form(Box<FormStage>),
+    /// A query-carried payload: the body must stay empty.
+    Empty,
+}
+
+impl BodyPipeline {
+    pub fn new(spec: BodySpec) -> Result<Self, PipelineError> {
+        let content = match spec.content_encoding.as_deref() {
+            None | Some("") | Some("identity") => ContentStage::Sniffing {
+                head: Vec::new(),
+                limit: spec.max_decoded_bytes,
+            },
+            Some("gzip") | Some("x-gzip") => {
+                ContentStage::Decoder(Box::new(GzipDecoder::new(spec.max_decoded_bytes)))
+            }
+            Some("deflate") => {
+                ContentStage::Decoder(Box::new(DeflateDecoder::new(spec.max_decoded_bytes)))
+            }
+            Some(_) => return Err(PipelineError::UnsupportedEncoding),
+        };
+        let payload = match spec.format {
+            BodyFormat::Json => {
+                PayloadStage::Json(JsonScrubber::new(spec.plan, spec.env, spec.limits))
+            }
+            BodyFormat::DataForm => PayloadStage::Undecided {
+                head: Vec::new(),
+                spec: Box::new((spec.plan, spec.env, spec.limits)),
+            },
+            BodyFormat::DataQuery => PayloadStage::Empty,
+        };
+        Ok(BodyPipeline {
+            content,
+            payload,
+            decoded: Vec::new(),
+        })
+    }
+
+    /// The Content-Type of what this pipeline writes.
+    pub fn output_content_type(&self) -> &'static str {
+        match self.payload {
+            PayloadStage::Form(_) => "application/x-www-form-urlencoded",
+            _ => "application/json",
+        }
+    }
+
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        self.decoded.clear();
+        let mut decoded = std::mem::take(&mut self.decoded);
+        let result = self
+            .decode_content(chunk, false, &mut decoded)
+            .and_then(|()| self.payload_push(&decoded, out));
+        self.decoded = decoded;
+        result
+    }
+
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        self.decoded.clear();
+        let mut decoded = std::mem::take(&mut self.decoded);
+        self.decode_content(&[], true, &mut decoded)?;
+        self.payload_push(&decoded, out)?;
+        self.payload_finish(out)
+    }
+
+    /// What the rules did (after `finish`).
+    pub fn report(&self) -> Report {
+        match &self.payload {
+            PayloadStage::Json(s) => s.report().clone(),
+            PayloadStage::Form(f) => f.scrubber.report().clone(),
+            _ => Report::default(),
+        }
+    }
+
+    fn decode_content(&mut self, chunk: &[u8], last: bool, decoded: &mut Vec<u8>) -> Result<(), PipelineError> {
+        if let ContentStage::Sniffing { head, limit } = &mut self.content {
+            head.extend_from_slice(chunk);
+            if head.len() < 2 && !last {
+                return Ok(());
+            }
+            let head = std::mem::take(head);
+            // Senders label gzip badly or not at all (posthog-js, Mixpanel replays): the
+            // magic bytes decide, so compressed bytes are never mistaken for a payload.
+            self.content = if crate::decode::looks_like_gzip(&head) {
+                ContentStage::Decoder(Box::new(GzipDecoder::new(*limit)))
+            } else {
+                ContentStage::Identity
+            };
+            return self.decode_content(&head, last, decoded);
+        }
+        match &mut self.content {
+            ContentStage::Decoder(d) => {
+                d.push(chunk, decoded)?;
+                if last {
+                    d.finish(decoded)?;
+                }
+            }
+            _ => decoded.extend_from_slice(chunk),
+        }
+        Ok(())
+    }
+
+    fn payload_push(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        if let PayloadStage::Undecided { head, .. } = &mut self.payload {
+            head.extend_from_slice(bytes);
+            let Some(&first) = head.iter().find(|c| !c.is_ascii_whitespace()) else {
+                return Ok(());
+            };
+            let PayloadStage::Undecided { head, spec } =
+                std::mem::replace(&mut self.payload, PayloadStage::Empty)
+            else {
+                return Ok(());
+            };
+            let (plan, env, limits) = *spec;
+            let scrubber = JsonScrubber::new(plan, env, limits);
+            self.payload = if matches!(first, b'{' | b'[') {
+                PayloadStage::Json(scrubber)
+            } else {
+                PayloadStage::Form(Box::new(FormStage::new(scrubber)))
+            };
+            return self.payload_push(&head, out);
+        }
+        match &mut self.payload {
+            PayloadStage::Json(s) => s.push(bytes, out)?,
+            PayloadStage::Form(f) => f.push(bytes, out)?,
+            PayloadStage::Empty if !bytes.is_empty() => return Err(PipelineError::UnexpectedBody),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn payload_finish(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        match &mut self.payload {
+            PayloadStage::Json(s) => s.finish(out)?,
+            PayloadStage::Form(f) => f.finish(out)?,
+            PayloadStage::Undecided { .. } => return Err(ScrubError::EmptyBody.into()),
+            PayloadStage::Empty => {}
+        }
+        Ok(())
+    }
+}
+
+/// A streaming `application/x-www-form-urlencoded` body whose `data` field is the payload.
+struct FormStage {
+    scrubber: JsonScrubber,
+    state: FormState,
+    name: Vec<u8>,
+    value: Vec<u8>,
+    wrote_field: bool,
+    seen_data: bool,
+    data: Option<DataField>,
+    json: Vec<u8>,
+    scrubbed: Vec<u8>,
+}
+
+#[derive(PartialEq, Eq)]
+enum FormState {
+    Name,
+    Data,
+    Other,
+}
+
+/// The `data` value's decoders: percent-decoding, then base64 unless it is plain JSON.
+struct DataField {
+    percent: PercentDecoder,
+    base64: Option<Base64Decoder>,
+    decided: bool,
+    decoded: Vec<u8>,
+    encoder: PercentEncoder,
+}
+
+impl FormStage {
+    fn new(scrubber: JsonScrubber) -> Self {
+        FormStage {
+            scrubber,
+            state: FormState::Name,
+            name: Vec::new(),
+            value: Vec::new(),
+            wrote_field: false,
+            seen_data: false,
+            data: None,
+            json: Vec::new(),
+            scrubbed: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        while !input.is_empty() {
+            let amp = memchr::memchr(b'&', input);
+            let (part, rest) = match amp {
+                Some(i) => (&input[..i], &input[i + 1..]),
+                None => (input, &input[input.len()..]),
+            };
+            match self.state {
+                FormState::Name => {
+                    let eq = memchr::memchr(b'=', part);
+                    let name_part = eq.map_or(part, |i| &part[..i]);
+                    self.name.extend_from_slice(name_part);
+                    if self.name.len() > MAX_FORM_FIELD_BYTES {
+                        return Err(PipelineError::FormFieldTooLarge { limit: MAX_FORM_FIELD_BYTES });
+                    }
+                    match eq {
+                        Some(i) => {
+                            self.start_value(out)?;
+                            // Re-enter with the rest of this part as the value.
+                            let value_rest = &part[i + 1..];
+                            self.value_bytes(value_rest, out)?;
+                        }
+                        None if amp.is_some() => {
+                            // A bare `name&`: keep it as a flag field.
+                            self.start_value(out)?;
+                        }
+                        None => {}
+                    }
+                }
+                FormState::Data | FormState::Other => self.value_bytes(part, out)?,
+            }
+            if amp.is_some() {
+                self.end_field(out)?;
+            }
+            input = rest;
+        }
+        Ok(())
+    }
+
+    fn start_value(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        if self.name == b"data" {
+            if self.seen_data {
+                return Err(ScrubError::UnexpectedShape.into());
+            }
+            self.seen_data = true;
+            self.state = FormState::Data;
+            self.data = Some(DataField {
+                percent: PercentDecoder::new(true),
+                base64: None,
+                decided: false,
+                decoded: Vec::new(),
+                encoder: PercentEncoder::form(),
+            });
+            if self.wrote_field {
+                out.push(b'&');
+            }
+            out.extend_from_slice(b"data=");
+            self.wrote_field = true;
+        } else {
+            self.state = FormState::Other;
+            self.value.clear();
+        }
+        Ok(())
+    }
+
+    fn value_bytes(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        match self.state {
+            FormState::Data => self.data_bytes(bytes, false, out),
+            FormState::Other => {
+                self.value.extend_from_slice(bytes);
+                if self.value.len() > MAX_FORM_FIELD_BYTES {
+                    return Err(PipelineError::FormFieldTooLarge { limit: MAX_FORM_FIELD_BYTES });
+                }
+                Ok(())
+            }
+            FormState::Name => Ok(()),
+        }
+    }
+
+    fn data_bytes(&mut self, bytes: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        let Some(data) = self.data.as_mut() else {
+            return Ok(());
+        };
+        data.decoded.clear();
+        data.percent.push(bytes, &mut data.decoded)?;
+        if last {
+            data.percent.finish(&mut data.decoded)?;
+        }
+        if !data.decided {
+            if let Some(&first) = data.decoded.iter().find(|c| !c.is_ascii_whitespace()) {
+                data.decided = true;
+                if !matches!(first, b'{' | b'[') {
+                    data.base64 = Some(Base64Decoder::new());
+                }
+            }
+        }
+        self.json.clear();
+        match data.base64.as_mut() {
+            Some(b64) => {
+                // Some SDKs put base64 in a form without escaping `+`, which form decoding
+                // turned into spaces; base64 has no spaces, so this undoes it losslessly.
+                for c in data.decoded.iter_mut() {
+                    if *c == b' ' {
+                        *c = b'+';
+                    }
+                }
+                b64.push(&data.decoded, &mut self.json)?;
+                if last {
+                    b64.finish(&mut self.json)?;
+                }
+            }
+            None if data.decided => self.json.extend_from_slice(&data.decoded),
+            None => {}
+        }
+        self.scrubbed.clear();
+        self.scrubber.push(&self.json, &mut self.scrubbed)?;
+        if last {
+            self.scrubber.finish(&mut self.scrubbed)?;
+        }
+        data.encoder.push(&self.scrubbed, out)?;
+        if last {
+            data.encoder.finish(out)?;
+        }
+        Ok(())
+    }
+
+    fn end_field(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        match self.state {
+            FormState::Data => {
+                self.data_bytes(&[], true, out)?;
+                self.data = None;
+            }
+            FormState::Other | FormState::Name if !self.name.is_empty() => {
+                if self.wrote_field {
+                    out.push(b'&');
+                }
+                out.extend_from_slice(&self.name);
+                if self.state == FormState::Other {
+                    out.push(b'=');
+                    out.extend_from_slice(&self.value);
+                }
+                self.wrote_field = true;
+            }
+            _ => {}
+        }
+        self.name.clear();
+        self.value.clear();
+        self.state = FormState::Name;
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        self.end_field(out)?;
+        if !self.seen_data {
+            return Err(PipelineError::MissingData);
+        }
+        Ok(())
+    }
+}
+
+/// Scrubs a Mixpanel-style query whose `data` parameter is the payload (base64 or JSON);
+/// returns the new query with `data` re-encoded as base64.
+pub fn scrub_data_query(
+    query: &str,
+    plan: Arc<BodyPlan>,
+    env: ScrubEnv,
+    limits: CoreLimits,
+) -> Result<(String, Report), PipelineError> {
+    let mut out = String::with_capacity(query.len());
+    let mut report = None;
+    for param in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = param.split_once('=').unwrap_or((param, ""));
+        if !out.is_empty() {
+            out.push('&');
+        }
+        if name != "data" {
+            out.push_str(param);
+            continue;
+        }
+        if report.is_some() {
+            return Err(ScrubError::UnexpectedShape.into());
+        }
+        let mut decoded = Vec::new();
+        let mut percent = PercentDecoder::new(true);
+        percent.push(value.as_bytes(), &mut decoded)?;
+        percent.finish(&mut decoded)?;
+        let json = if matches!(decoded.iter().find(|c| !c.is_ascii_whitespace()), Some(b'{' | b'[')) {
+            decoded
+        } else {
+            for c in decoded.iter_mut() {
+                if *c == b' ' {
+                    *c = b'+';
+                }
+            }
+            crate::decode::transform_all(&mut Base64Decoder::new(), &decoded)?
+        };
+        let mut scrubber = JsonScrubber::new(plan.clone(), env.clone(), limits);
+        let mut scrubbed = Vec::new();
+        scrubber.push(&json, &mut scrubbed)?;
+        scrubber.finish(&mut scrubbed)?;
+        let b64 = crate::decode::transform_all(&mut Base64Encoder::standard(), &scrubbed)?;
+        let encoded = crate::decode::transform_all(&mut PercentEncoder::form(), &b64)?;
+        out.push_str("data=");
+        // Both encoders emit ASCII only.
+        out.push_str(std::str::from_utf8(&encoded).map_err(|_| ScrubError::InvalidUtf8)?);
+        report = Some(scrubber.report().clone());
+    }
+    report
+        .map(|r| (out, r))
+        .ok_or(PipelineError::MissingData)
+}
+
+/// Sets query parameter `name` to `value` (replacing every occurrence, or appending it).
+pub fn set_query_param(query: &str, name: &str, value: &str) -> String {
+    let mut out: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some(name))
+        .map(str::to_owned)
+        .collect();
+    out.push(format!("{name}={value}"));
+    out.join("&")
+}

@@ -1,0 +1,119 @@
+//! Mixpanel: `/track`, `/engage`, `/groups`, `/import` (with or without a trailing slash).
+//! The payload is a form field `data=` (JSON or base64 JSON: the browser SDK switches to
+//! base64 behind a proxy), a `?data=` query (Node SDK GETs), or plain JSON / NDJSON.
+
+use std::sync::Arc;
+
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use crate::scrub::{
+    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+};
+
+pub struct Mixpanel;
+
+const EVENTS: usize = 0;
+const PROFILES: usize = 1;
+const GROUPS: usize = 2;
+
+/// Profile updates take `$ip: "0"` as "do not geolocate".
+const PROFILE_NO_IP: &str = "0";
+
+/// Profile operations whose objects hold person properties.
+const PROFILE_CONTAINERS: &[&str] = &[
+    "$set",
+    "$set_once",
+    "$add",
+    "$append",
+    "$union",
+    "$remove",
+    "$unset",
+];
+
+impl Vendor for Mixpanel {
+    fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
+        let (name, plan) = match trim_slash(path) {
+            "/track" => ("track", EVENTS),
+            "/import" => ("import", EVENTS),
+            "/engage" => ("engage", PROFILES),
+            "/groups" => ("groups", GROUPS),
+            _ => return None,
+        };
+        let format = match *method {
+            http::Method::POST => BodyFormat::DataForm,
+            http::Method::GET => BodyFormat::DataQuery,
+            _ => return None,
+        };
+        Some(Endpoint { name, format, plan })
+    }
+
+    fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
+        [events_plan(inputs), profiles_plan(inputs), groups_plan(inputs)]
+            .into_iter()
+            .map(|event| {
+                Arc::new(BodyPlan {
+                    envelope: Envelope::Events,
+                    event,
+                    envelope_members: EventPlanBuilder::default().build(
+                        inputs.properties,
+                        (inputs.values)(),
+                        None,
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    fn no_ip_query_flag(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ip", "0"))
+    }
+}
+
+fn events_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+    let id = inputs.identifier_action;
+    let mut b = EventPlanBuilder::default();
+    b.container("properties")
+        .field("properties.token", FieldAction::Keep)
+        .field("properties.$insert_id", FieldAction::Keep)
+        .field("properties.distinct_id", id)
+        .field("properties.$distinct_id", id)
+        .field("properties.$device_id", id)
+        .field("properties.$user_id", id)
+        .field("properties.$anon_distinct_id", id)
+        .field("properties.$identified_id", id)
+        .field("properties.alias", id)
+        .field("properties.ip", FieldAction::VendorIp)
+        .field("properties.$latitude", FieldAction::Drop(RuleKind::PreciseLocation))
+        .field("properties.$longitude", FieldAction::Drop(RuleKind::PreciseLocation))
+        .field("properties.$city", FieldAction::Drop(RuleKind::PreciseLocation))
+        .ensure("properties.ip", Ensured::ClientIp);
+    b.build(inputs.properties, (inputs.values)(), None)
+}
+
+fn profiles_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+    let id = inputs.identifier_action;
+    let mut b = EventPlanBuilder::default();
+    for container in PROFILE_CONTAINERS {
+        b.container(container);
+    }
+    b.field("$token", FieldAction::Keep)
+        .field("$distinct_id", id)
+        .field("$device_id", id)
+        .field("$user_id", id)
+        .field("$delete", id)
+        .field("$ip", FieldAction::VendorIp)
+        .field("$latitude", FieldAction::Drop(RuleKind::PreciseLocation))
+        .field("$longitude", FieldAction::Drop(RuleKind::PreciseLocation))
+        .field("$set.$city", FieldAction::Drop(RuleKind::PreciseLocation))
+        .field("$set_once.$city", FieldAction::Drop(RuleKind::PreciseLocation))
+        .ensure("$ip", Ensured::ClientIp);
+    b.build(inputs.properties, (inputs.values)(), Some(PROFILE_NO_IP))
+}
+
+fn groups_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+    let mut b = EventPlanBuilder::default();
+    for container in PROFILE_CONTAINERS {
+        b.container(container);
+    }
+    b.field("$token", FieldAction::Keep);
+    b.build(inputs.properties, (inputs.values)(), None)
+}

@@ -1,0 +1,83 @@
+//! Segment (and its HTTP API): analytics-next's one-letter paths `/v1/t` ... `/v1/b`, the
+//! long forms and `/v1/batch`. JSON whatever the Content-Type; `context.ip` is its IP field.
+
+use std::sync::Arc;
+
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use crate::scrub::{
+    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+};
+
+pub struct Segment;
+
+const SINGLE: usize = 0;
+const BATCH: usize = 1;
+
+/// Segment writes the request address into `context.ip` when none is given: with IPs removed,
+/// an explicit unroutable address stops it from recording the proxy's.
+const NO_IP_PLACEHOLDER: &str = "0.0.0.0";
+
+impl Vendor for Segment {
+    fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
+        if method != http::Method::POST {
+            return None;
+        }
+        let (name, plan) = match trim_slash(path) {
+            "/v1/t" | "/v1/track" => ("track", SINGLE),
+            "/v1/p" | "/v1/page" => ("page", SINGLE),
+            "/v1/i" | "/v1/identify" => ("identify", SINGLE),
+            "/v1/g" | "/v1/group" => ("group", SINGLE),
+            "/v1/a" | "/v1/alias" => ("alias", SINGLE),
+            "/v1/s" | "/v1/screen" => ("screen", SINGLE),
+            "/v1/b" | "/v1/batch" | "/v1/import" => ("batch", BATCH),
+            _ => return None,
+        };
+        Some(Endpoint {
+            name,
+            format: BodyFormat::Json,
+            plan,
+        })
+    }
+
+    fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
+        vec![
+            Arc::new(BodyPlan {
+                envelope: Envelope::Event,
+                event: event_plan(inputs),
+                envelope_members: envelope_plan(inputs),
+            }),
+            Arc::new(BodyPlan {
+                envelope: Envelope::Batch { key: "batch" },
+                event: event_plan(inputs),
+                envelope_members: envelope_plan(inputs),
+            }),
+        ]
+    }
+}
+
+fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+    let mut b = EventPlanBuilder::default();
+    b.container("properties")
+        .container("traits")
+        .container("context")
+        .field("userId", inputs.identifier_action)
+        .field("anonymousId", inputs.identifier_action)
+        .field("previousId", inputs.identifier_action)
+        .field("context.traits.userId", inputs.identifier_action)
+        .field("context.ip", FieldAction::VendorIp)
+        .field("context.location", FieldAction::Drop(RuleKind::PreciseLocation))
+        .field("writeKey", FieldAction::Keep)
+        .field("messageId", FieldAction::Keep)
+        .ensure("context.ip", Ensured::ClientIp);
+    b.build(inputs.properties, (inputs.values)(), Some(NO_IP_PLACEHOLDER))
+}
+
+/// Members of a batch envelope beside `batch`: `writeKey`, `sentAt`, and a shared `context`.
+fn envelope_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+    let mut b = EventPlanBuilder::default();
+    b.container("context")
+        .field("writeKey", FieldAction::Keep)
+        .field("context.ip", FieldAction::VendorIp)
+        .field("context.location", FieldAction::Drop(RuleKind::PreciseLocation));
+    b.build(inputs.properties, (inputs.values)(), Some(NO_IP_PLACEHOLDER))
+}
