@@ -67,11 +67,45 @@ pub struct BodySpec {
     pub content_encoding: Option<String>,
 }
 
+/// Bytes that went through the scrubber. Only this module makes them, and `forward` sends
+/// nothing else: unscrubbed bytes cannot reach a vendor by mistake.
+#[derive(Debug, Default)]
+pub struct Scrubbed(bytes::Bytes);
+
+impl Scrubbed {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn into_bytes(self) -> bytes::Bytes {
+        self.0
+    }
+
+    /// Joins scrubbed pieces of one body: still scrubbed.
+    pub fn concat(parts: Vec<Scrubbed>) -> Scrubbed {
+        let len = parts.iter().map(Scrubbed::len).sum();
+        let mut out = Vec::with_capacity(len);
+        for part in parts {
+            out.extend_from_slice(&part.0);
+        }
+        Scrubbed(out.into())
+    }
+}
+
 /// The body transform for one request.
 pub struct BodyPipeline {
     content: ContentStage,
     payload: PayloadStage,
     decoded: Vec<u8>,
+    out: Vec<u8>,
 }
 
 enum ContentStage {
@@ -122,6 +156,7 @@ impl BodyPipeline {
             content,
             payload,
             decoded: Vec::new(),
+            out: Vec::new(),
         })
     }
 
@@ -133,22 +168,28 @@ impl BodyPipeline {
         }
     }
 
-    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), PipelineError> {
-        self.decoded.clear();
+    /// Scrubs what `chunk` completes. On error, discard the body: nothing of it may go on.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Scrubbed, PipelineError> {
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
         let mut decoded = std::mem::take(&mut self.decoded);
+        decoded.clear();
         let result = self
             .decode_content(chunk, false, &mut decoded)
-            .and_then(|()| self.payload_push(&decoded, out));
+            .and_then(|()| self.payload_push(&decoded, &mut out));
         self.decoded = decoded;
-        result
+        result.map(|()| Scrubbed(out.into()))
     }
 
-    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
-        self.decoded.clear();
+    /// Ends the body, returning the last scrubbed bytes, or the error that voids it.
+    pub fn finish(&mut self) -> Result<Scrubbed, PipelineError> {
+        let mut out = Vec::new();
         let mut decoded = std::mem::take(&mut self.decoded);
+        decoded.clear();
         self.decode_content(&[], true, &mut decoded)?;
-        self.payload_push(&decoded, out)?;
-        self.payload_finish(out)
+        self.payload_push(&decoded, &mut out)?;
+        self.payload_finish(&mut out)?;
+        Ok(Scrubbed(out.into()))
     }
 
     /// What the rules did (after `finish`).

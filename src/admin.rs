@@ -1,0 +1,48 @@
+//! The admin listener (loopback by default), separate from the trackers' port:
+//! - `GET /metrics`: Prometheus text format
+//! - `GET /healthz`: the process is alive
+//! - `GET /readyz`: rules are loaded and the public listener is accepting
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+
+use crate::reply::{self, ResponseBody};
+use crate::state::AppState;
+
+/// Flipped once the public listener is bound and serving.
+#[derive(Default)]
+pub struct Readiness(AtomicBool);
+
+impl Readiness {
+    pub fn set_ready(&self, ready: bool) {
+        self.0.store(ready, Ordering::SeqCst);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub async fn handle(state: Arc<AppState>, ready: Arc<Readiness>, req: Request<Incoming>) -> Response<ResponseBody> {
+    if req.method() != Method::GET {
+        return reply::error(405, "method_not_allowed", "admin endpoints answer GET only");
+    }
+    match req.uri().path() {
+        "/metrics" => {
+            let mut resp = Response::new(reply::full(state.metrics.render()));
+            resp.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            resp
+        }
+        "/healthz" => Response::new(reply::full("ok\n")),
+        "/readyz" if ready.is_ready() => Response::new(reply::full("ready\n")),
+        "/readyz" => reply::error(503, "not_ready", "the proxy is starting or stopping"),
+        _ => reply::error(404, "unknown_admin_path", "admin paths: /metrics, /healthz, /readyz"),
+    }
+}

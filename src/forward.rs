@@ -1,0 +1,227 @@
+//! The only place bytes leave for a vendor: a pooled hyper client over rustls (webpki roots)
+//! that takes `Scrubbed` bodies only, with header hygiene applied to every request.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http_body::{Body, Frame, SizeHint};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::mpsc;
+
+use crate::pipeline::Scrubbed;
+use crate::rules::Upstream;
+
+/// Headers that identify the client or its hops: never sent to a vendor, whatever the rules.
+pub const NEVER_FORWARDED: &[&str] = &[
+    "cookie",
+    "x-forwarded-for",
+    "forwarded",
+    "x-real-ip",
+    "cf-connecting-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+];
+
+/// Scrubbed chunks in flight to the vendor at once, per request: backpressure, not a queue.
+const STREAM_CHANNEL_CHUNKS: usize = 4;
+
+pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, UpstreamBody>;
+
+/// Why an upstream call failed; `kind` is a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ForwardError {
+    #[error("could not connect to the vendor")]
+    Connect,
+    #[error("the vendor did not answer in time")]
+    Timeout,
+    #[error("the connection to the vendor failed")]
+    Io,
+    #[error("the vendor answered with a server error")]
+    Status5xx,
+}
+
+impl ForwardError {
+    pub fn kind(self) -> &'static str {
+        match self {
+            ForwardError::Connect => "connect",
+            ForwardError::Timeout => "timeout",
+            ForwardError::Io => "io",
+            ForwardError::Status5xx => "status_5xx",
+        }
+    }
+
+    /// The status the tracker gets: always one every SDK retries.
+    pub fn status(self) -> u16 {
+        match self {
+            ForwardError::Timeout => 504,
+            _ => 502,
+        }
+    }
+
+    pub fn classify(err: &hyper_util::client::legacy::Error) -> Self {
+        if err.is_connect() {
+            ForwardError::Connect
+        } else {
+            ForwardError::Io
+        }
+    }
+}
+
+/// The request body sent upstream: scrubbed bytes whole, or a stream of scrubbed chunks that
+/// can be aborted so the vendor sees a broken request, never a truncated valid one.
+pub struct UpstreamBody {
+    inner: BodyInner,
+}
+
+enum BodyInner {
+    Full(Option<Bytes>),
+    Stream(mpsc::Receiver<Result<Bytes, StreamAborted>>),
+}
+
+/// The error that aborts an upstream body mid-stream.
+#[derive(Debug, thiserror::Error)]
+#[error("request body aborted by the proxy: {kind}")]
+pub struct StreamAborted {
+    pub kind: &'static str,
+}
+
+impl UpstreamBody {
+    pub fn full(body: Scrubbed) -> Self {
+        UpstreamBody {
+            inner: BodyInner::Full(Some(body.into_bytes())),
+        }
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = StreamAborted;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, StreamAborted>>> {
+        match &mut self.inner {
+            BodyInner::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            BodyInner::Stream(rx) => rx
+                .poll_recv(cx)
+                .map(|item| item.map(|r| r.map(Frame::data))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(&self.inner, BodyInner::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            BodyInner::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            BodyInner::Full(None) => SizeHint::with_exact(0),
+            BodyInner::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+/// The sending side of a streamed upstream body.
+pub struct StreamSender(mpsc::Sender<Result<Bytes, StreamAborted>>);
+
+impl StreamSender {
+    /// Sends a chunk; `false` when the upstream request is gone (its error tells why).
+    pub async fn send(&self, chunk: Scrubbed) -> bool {
+        if chunk.is_empty() {
+            return true;
+        }
+        self.0.send(Ok(chunk.into_bytes())).await.is_ok()
+    }
+
+    /// Breaks the upstream body so the vendor cannot mistake what arrived for a whole request.
+    pub async fn abort(self, kind: &'static str) {
+        let _ = self.0.send(Err(StreamAborted { kind })).await;
+    }
+}
+
+/// A streamed upstream body and its sender.
+pub fn stream() -> (StreamSender, UpstreamBody) {
+    let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
+    (
+        StreamSender(tx),
+        UpstreamBody {
+            inner: BodyInner::Stream(rx),
+        },
+    )
+}
+
+/// The pooled client for every upstream, HTTP/1.1 or HTTP/2 by ALPN, certificates verified
+/// against the webpki roots.
+pub fn client() -> UpstreamClient {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .unwrap_or_else(|_| hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots())
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// The vendor URL for the path left after the route prefix and the (scrubbed) query.
+pub fn upstream_uri(upstream: &Upstream, rest: &str, query: Option<&str>) -> Result<http::Uri, http::Error> {
+    let mut path_and_query = String::with_capacity(upstream.base_path.len() + rest.len() + 1);
+    path_and_query.push_str(&upstream.base_path);
+    if !rest.starts_with('/') {
+        path_and_query.push('/');
+    }
+    path_and_query.push_str(rest);
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        path_and_query.push('?');
+        path_and_query.push_str(q);
+    }
+    http::Uri::builder()
+        .scheme(upstream.scheme.clone())
+        .authority(upstream.authority.clone())
+        .path_and_query(path_and_query)
+        .build()
+}
+
+/// The headers sent upstream: the allow-listed ones from the tracker (minus anything that
+/// names the client), our Content-Type, and a Content-Length only for whole bodies.
+pub fn upstream_headers(
+    incoming: &HeaderMap,
+    allow: &[HeaderName],
+    content_type: Option<&'static str>,
+    content_length: Option<usize>,
+) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in allow {
+        if NEVER_FORWARDED.contains(&name.as_str()) {
+            continue;
+        }
+        for value in incoming.get_all(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(ct) = content_type {
+        out.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    if let Some(len) = content_length {
+        out.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    out
+}
+
+/// Response headers that describe our hop, not the vendor's answer.
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+];

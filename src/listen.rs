@@ -1,0 +1,121 @@
+//! The listeners: the trackers' port (HTTP/1.1 and HTTP/2 cleartext) and the admin port.
+//! A thin accept loop per listener; all decisions live in `proxy` and `admin`.
+//! Shutdown stops accepting, then lets in-flight requests finish up to a deadline.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::admin::{self, Readiness};
+use crate::metrics::Metrics;
+use crate::reply::ResponseBody;
+use crate::rules::RuleSet;
+use crate::state::AppState;
+
+/// How long shutdown waits for requests in flight.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+
+/// A running proxy: its bound addresses and the handle to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub state: Arc<AppState>,
+    ready: Arc<Readiness>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, drains in-flight requests (up to `DRAIN_DEADLINE`), and returns.
+    pub async fn shutdown(self) {
+        self.ready.set_ready(false);
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Binds both listeners and starts serving with `rules`.
+pub async fn start(rules: RuleSet) -> std::io::Result<Running> {
+    // Several crates may link rustls; choose ring explicitly so no build tools are needed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let metrics = Metrics::new().map_err(std::io::Error::other)?;
+    let public = TcpListener::bind(rules.listen).await?;
+    let admin_listener = TcpListener::bind(rules.admin).await?;
+    let addr = public.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+    let state = Arc::new(AppState::new(rules, metrics));
+    let ready = Arc::new(Readiness::default());
+    let (stop, stopped) = watch::channel(false);
+
+    let proxy_state = state.clone();
+    let public_task = tokio::spawn(serve(public, stopped.clone(), move |peer, req| {
+        crate::proxy::handle(proxy_state.clone(), peer, req)
+    }));
+    let (admin_state, admin_ready) = (state.clone(), ready.clone());
+    let admin_task = tokio::spawn(serve(admin_listener, stopped, move |_, req| {
+        admin::handle(admin_state.clone(), admin_ready.clone(), req)
+    }));
+    ready.set_ready(true);
+    tracing::info!(%addr, %admin_addr, "listening");
+    Ok(Running {
+        addr,
+        admin_addr,
+        state,
+        ready,
+        stop,
+        tasks: vec![public_task, admin_task],
+    })
+}
+
+async fn serve<H, F>(listener: TcpListener, mut stopped: watch::Receiver<bool>, handler: H)
+where
+    H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<ResponseBody>> + Send + 'static,
+{
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e.kind(), "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let handler = handler.clone();
+                let service = service_fn(move |req| {
+                    let handler = handler.clone();
+                    async move { Ok::<_, Infallible>(handler(peer, req).await) }
+                });
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("drain deadline passed with requests still in flight");
+    }
+}

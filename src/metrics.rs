@@ -1,0 +1,98 @@
+//! Prometheus metrics. Label values come only from fixed sets (vendor names, endpoint names,
+//! rule kinds, error kinds, status classes), never from requests, so no payload or header
+//! value can reach a label and cardinality stays bounded.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::scrub::Report;
+
+/// Every metric the proxy exports.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub events: IntCounterVec,
+    pub fields_scrubbed: IntCounterVec,
+    pub bytes_in: IntCounterVec,
+    pub bytes_out: IntCounterVec,
+    pub request_duration: HistogramVec,
+    pub upstream_duration: HistogramVec,
+    pub upstream_errors: IntCounterVec,
+    pub rejected: IntCounterVec,
+    pub in_flight: IntGauge,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+type MetricResult<T> = Result<T, prometheus::Error>;
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> MetricResult<IntCounterVec> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> MetricResult<HistogramVec> {
+    let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+    let h = HistogramVec::new(opts, labels)?;
+    registry.register(Box::new(h.clone()))?;
+    Ok(h)
+}
+
+impl Metrics {
+    /// Registers every metric (fails only if two definitions collide).
+    pub fn new() -> MetricResult<Self> {
+        let registry = Registry::new();
+        let in_flight = IntGauge::new(
+            "scrubproxy_in_flight_requests",
+            "Requests being handled right now.",
+        )?;
+        registry.register(Box::new(in_flight.clone()))?;
+        Ok(Metrics {
+            requests: counter(&registry, "scrubproxy_requests_total", "Requests answered, by vendor, endpoint and status class.", &["vendor", "endpoint", "status_class"])?,
+            events: counter(&registry, "scrubproxy_events_total", "Events seen, by vendor and what happened to them.", &["vendor", "action"])?,
+            fields_scrubbed: counter(&registry, "scrubproxy_fields_scrubbed_total", "Fields changed by the rules, by rule and action.", &["vendor", "rule", "action"])?,
+            bytes_in: counter(&registry, "scrubproxy_request_bytes_in_total", "Request body bytes received from trackers.", &["vendor"])?,
+            bytes_out: counter(&registry, "scrubproxy_request_bytes_out_total", "Scrubbed body bytes sent to vendors.", &["vendor"])?,
+            request_duration: histogram(&registry, "scrubproxy_request_duration_seconds", "Time from request to response, by vendor.", &["vendor"])?,
+            upstream_duration: histogram(&registry, "scrubproxy_upstream_duration_seconds", "Time the vendor took to answer, by vendor.", &["vendor"])?,
+            upstream_errors: counter(&registry, "scrubproxy_upstream_errors_total", "Vendor calls that failed, by vendor and kind.", &["vendor", "kind"])?,
+            rejected: counter(&registry, "scrubproxy_rejected_requests_total", "Requests refused before anything was forwarded, by vendor and reason.", &["vendor", "reason"])?,
+            in_flight,
+            registry,
+        })
+    }
+
+    /// Adds one request's scrub report.
+    pub fn record_report(&self, vendor: &str, report: &Report) {
+        self.events
+            .with_label_values(&[vendor, "forwarded"])
+            .inc_by(report.events);
+        for (rule, outcome, n) in report.nonzero() {
+            self.fields_scrubbed
+                .with_label_values(&[vendor, rule.as_str(), outcome.as_str()])
+                .inc_by(u64::from(n));
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// `2xx`, `4xx`, ... for a status code.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}

@@ -1,0 +1,419 @@
+//! The request handler: route, scrub, forward, reply, in that order, on one rules snapshot.
+//! Small bodies are scrubbed whole and sent with a Content-Length; large ones stream to the
+//! vendor chunk by chunk and are aborted upstream if anything goes wrong mid-body.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH, ORIGIN};
+use http::{Method, Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::client_ip::client_ip;
+use crate::forward::{self, ForwardError, UpstreamBody};
+use crate::pipeline::{self, BodyPipeline, BodySpec, PipelineError, Scrubbed};
+use crate::reply::{self, ResponseBody};
+use crate::rules::{Route, RuleSet};
+use crate::scrub::{Report, ScrubEnv};
+use crate::state::AppState;
+use crate::vendor::{BodyFormat, Endpoint};
+
+/// Label for requests that matched no route.
+const NO_VENDOR: &str = "none";
+
+/// Handles one tracker request.
+pub async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Response<ResponseBody> {
+    let started = Instant::now();
+    state.metrics.in_flight.inc();
+    let rules = state.rules();
+    let request_headers = req.headers().clone();
+    let (vendor, endpoint, mut resp) = match route(&rules, &req) {
+        Routed::Preflight(vendor) => ("preflight", vendor, reply::preflight(&rules.cors, req.headers())),
+        Routed::Forbidden(vendor) => (
+            vendor,
+            "none",
+            reply::error(403, "origin_not_allowed", "this origin may not send events through the proxy"),
+        ),
+        Routed::NotFound(vendor) => (vendor, "none", reply::not_found()),
+        Routed::Ingest(route, endpoint, rest) => {
+            let vendor = route.vendor.as_str();
+            let resp = ingest(&state, &rules, route, endpoint, rest, peer, req).await;
+            (vendor, endpoint.name, resp)
+        }
+    };
+    reply::add_cors(resp.headers_mut(), &rules.cors, &request_headers);
+    let status = resp.status().as_u16();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[vendor, endpoint, crate::metrics::status_class(status)])
+        .inc();
+    state
+        .metrics
+        .request_duration
+        .with_label_values(&[vendor])
+        .observe(started.elapsed().as_secs_f64());
+    state.metrics.in_flight.dec();
+    resp
+}
+
+enum Routed<'a> {
+    Ingest(&'a Route, Endpoint, String),
+    Preflight(&'static str),
+    Forbidden(&'static str),
+    NotFound(&'static str),
+}
+
+fn route<'a>(rules: &'a RuleSet, req: &Request<Incoming>) -> Routed<'a> {
+    let Some((route, rest)) = rules.route(req.uri().path()) else {
+        return Routed::NotFound(NO_VENDOR);
+    };
+    let vendor = route.vendor.as_str();
+    let protocol = route.vendor.protocol();
+    if req.method() == Method::OPTIONS {
+        let wanted = req
+            .headers()
+            .get("access-control-request-method")
+            .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+            .unwrap_or(Method::POST);
+        return match protocol.endpoint(&wanted, rest) {
+            Some(_) if req.headers().contains_key(ORIGIN) => Routed::Preflight(vendor),
+            _ => Routed::NotFound(vendor),
+        };
+    }
+    if !reply::origin_allowed(&rules.cors, req.headers()) {
+        return Routed::Forbidden(vendor);
+    }
+    match protocol.endpoint(req.method(), rest) {
+        Some(endpoint) => Routed::Ingest(route, endpoint, rest.to_owned()),
+        None => Routed::NotFound(vendor),
+    }
+}
+
+/// A refusal before anything reached the vendor.
+fn rejected(state: &AppState, vendor: &'static str, err: &PipelineError) -> Response<ResponseBody> {
+    state.metrics.rejected.with_label_values(&[vendor, err.kind()]).inc();
+    tracing::info!(vendor, reason = err.kind(), "request refused, nothing forwarded");
+    reply::error(err.status(), err.kind(), &err.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ingest(
+    state: &AppState,
+    rules: &RuleSet,
+    route: &Route,
+    endpoint: Endpoint,
+    rest: String,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let vendor = route.vendor.as_str();
+    let (parts, body) = req.into_parts();
+    let client = client_ip(
+        peer.ip(),
+        &rules.trusted_proxies,
+        rules.forwarded_header,
+        forwarded_values(&parts.headers, rules),
+    );
+    let env = ScrubEnv {
+        truncation: rules.truncation,
+        client_ip: rules.truncation.map(|t| t.apply(client).to_string()),
+        pseudonym_key: rules.pseudonym_key.clone(),
+        max_depth: rules.limits.core.max_depth,
+    };
+    let plan = route.plans[endpoint.plan].clone();
+    let mut query = parts.uri.query().unwrap_or("").to_owned();
+    let mut query_report = None;
+    if endpoint.format == BodyFormat::DataQuery {
+        match pipeline::scrub_data_query(&query, plan.clone(), env.clone(), rules.limits.core) {
+            Ok((scrubbed, report)) => {
+                query = scrubbed;
+                query_report = Some(report);
+            }
+            Err(e) => return rejected(state, vendor, &e),
+        }
+    }
+    if rules.truncation.is_none() {
+        if let Some((name, value)) = route.vendor.protocol().no_ip_query_flag() {
+            query = pipeline::set_query_param(&query, name, value);
+        }
+    }
+    let declared_len = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > rules.limits.max_body_bytes) {
+        return rejected(state, vendor, &PipelineError::Decode(crate::decode::DecodeError::DecodedTooLarge {
+            limit: rules.limits.max_body_bytes,
+        }));
+    }
+    let spec = BodySpec {
+        format: endpoint.format,
+        plan,
+        env,
+        limits: rules.limits.core,
+        max_decoded_bytes: rules.limits.max_decoded_bytes,
+        content_encoding: parts
+            .headers
+            .get(CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase()),
+    };
+    let pipeline = match BodyPipeline::new(spec) {
+        Ok(p) => p,
+        Err(e) => return rejected(state, vendor, &e),
+    };
+    let uri = match forward::upstream_uri(&route.upstream, &rest, Some(&query)) {
+        Ok(uri) => uri,
+        Err(_) => return reply::error(400, "bad_target", "the request target cannot be forwarded"),
+    };
+    let call = UpstreamCall {
+        state,
+        rules,
+        vendor,
+        uri,
+        method: parts.method.clone(),
+        headers: parts.headers,
+    };
+    let streaming = endpoint.format != BodyFormat::DataQuery
+        && declared_len.is_none_or(|n| n >= rules.limits.buffer_below_bytes);
+    let result = if streaming {
+        call.streamed(pipeline, body).await
+    } else {
+        call.buffered(pipeline, body).await
+    };
+    match result {
+        Ok((resp, report)) => {
+            let report = query_report.unwrap_or(report);
+            state.metrics.record_report(vendor, &report);
+            resp
+        }
+        Err(resp) => resp,
+    }
+}
+
+fn forwarded_values<'a>(headers: &'a HeaderMap, rules: &RuleSet) -> impl Iterator<Item = &'a str> {
+    let name = match rules.forwarded_header {
+        crate::rules::ForwardedHeader::XForwardedFor => "x-forwarded-for",
+        crate::rules::ForwardedHeader::Forwarded => "forwarded",
+    };
+    headers.get_all(name).iter().filter_map(|v| v.to_str().ok())
+}
+
+/// Everything needed to call the vendor for one request.
+struct UpstreamCall<'a> {
+    state: &'a AppState,
+    rules: &'a RuleSet,
+    vendor: &'static str,
+    uri: http::Uri,
+    method: Method,
+    headers: HeaderMap,
+}
+
+type Outcome = Result<(Response<ResponseBody>, Report), Response<ResponseBody>>;
+
+/// Why reading the tracker's body stopped.
+enum BodyFailure {
+    Pipeline(PipelineError),
+    TooLarge,
+    ReadTimeout,
+    ClientGone,
+}
+
+impl UpstreamCall<'_> {
+    fn refuse(&self, failure: BodyFailure) -> Response<ResponseBody> {
+        match failure {
+            BodyFailure::Pipeline(e) => rejected(self.state, self.vendor, &e),
+            BodyFailure::TooLarge => {
+                self.count_rejected("body_too_large");
+                reply::error(413, "body_too_large", "the request body exceeds the configured limit")
+            }
+            BodyFailure::ReadTimeout => {
+                self.count_rejected("body_read_timeout");
+                reply::error(408, "body_read_timeout", "the request body did not arrive in time")
+            }
+            BodyFailure::ClientGone => {
+                self.count_rejected("client_body_error");
+                reply::error(400, "client_body_error", "the request body ended with an error")
+            }
+        }
+    }
+
+    fn count_rejected(&self, reason: &'static str) {
+        self.state.metrics.rejected.with_label_values(&[self.vendor, reason]).inc();
+        tracing::info!(vendor = self.vendor, reason, "request refused, nothing complete forwarded");
+    }
+
+    /// Reads the next body chunk within the read timeout, counting toward the size limit.
+    async fn next_chunk(&self, body: &mut Incoming, received: &mut u64) -> Result<Option<bytes::Bytes>, BodyFailure> {
+        loop {
+            let frame = tokio::time::timeout(self.rules.limits.body_read_timeout, body.frame())
+                .await
+                .map_err(|_| BodyFailure::ReadTimeout)?;
+            let Some(frame) = frame else { return Ok(None) };
+            let frame = frame.map_err(|_| BodyFailure::ClientGone)?;
+            if let Ok(data) = frame.into_data() {
+                *received += data.len() as u64;
+                if *received > self.rules.limits.max_body_bytes {
+                    return Err(BodyFailure::TooLarge);
+                }
+                self.state.metrics.bytes_in.with_label_values(&[self.vendor]).inc_by(data.len() as u64);
+                return Ok(Some(data));
+            }
+        }
+    }
+
+    /// Reads and scrubs the whole body, then sends it with a Content-Length.
+    async fn buffered(self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
+        let mut received = 0;
+        let mut parts = Vec::new();
+        loop {
+            match self.next_chunk(&mut body, &mut received).await {
+                Ok(Some(chunk)) => match pipeline.push(&chunk) {
+                    Ok(out) => parts.push(out),
+                    Err(e) => return Err(self.refuse(BodyFailure::Pipeline(e))),
+                },
+                Ok(None) => break,
+                Err(f) => return Err(self.refuse(f)),
+            }
+        }
+        parts.push(pipeline.finish().map_err(|e| self.refuse(BodyFailure::Pipeline(e)))?);
+        let body = Scrubbed::concat(parts);
+        let has_body = self.method != Method::GET || !body.is_empty();
+        let headers = forward::upstream_headers(
+            &self.headers,
+            &self.rules.forward_headers,
+            has_body.then(|| pipeline.output_content_type()),
+            has_body.then_some(body.len()),
+        );
+        let report = pipeline.report();
+        self.state.metrics.bytes_out.with_label_values(&[self.vendor]).inc_by(body.len() as u64);
+        let resp = self.send(headers, UpstreamBody::full(body)).await?;
+        Ok((resp, report))
+    }
+
+    /// Streams scrubbed chunks upstream as the body arrives. The upstream request starts
+    /// with the first scrubbed bytes, once the payload's format (and Content-Type) is known.
+    async fn streamed(self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
+        let mut upstream: Option<(forward::StreamSender, tokio::task::JoinHandle<_>)> = None;
+        let started = Instant::now();
+        let mut received = 0;
+        let failure = loop {
+            let (out, done) = match self.next_chunk(&mut body, &mut received).await {
+                Ok(Some(chunk)) => match pipeline.push(&chunk) {
+                    Ok(out) => (out, false),
+                    Err(e) => break Some(BodyFailure::Pipeline(e)),
+                },
+                Ok(None) => match pipeline.finish() {
+                    Ok(last) => (last, true),
+                    Err(e) => break Some(BodyFailure::Pipeline(e)),
+                },
+                Err(f) => break Some(f),
+            };
+            if upstream.is_none() && (!out.is_empty() || done) {
+                upstream = Some(self.start_stream(&pipeline)?);
+            }
+            self.state.metrics.bytes_out.with_label_values(&[self.vendor]).inc_by(out.len() as u64);
+            if let Some((tx, _)) = &upstream {
+                // A closed channel means the upstream call already ended; its result says why.
+                if !tx.send(out).await || done {
+                    break None;
+                }
+            }
+        };
+        let Some((tx, mut in_flight)) = upstream else {
+            return Err(self.refuse(failure.unwrap_or(BodyFailure::ClientGone)));
+        };
+        if let Some(failure) = failure {
+            tx.abort("scrub_failed").await;
+            // Let the connection write the abort, then stop waiting for the vendor.
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), &mut in_flight).await;
+            in_flight.abort();
+            return Err(self.refuse(failure));
+        }
+        drop(tx);
+        let answer = tokio::time::timeout(self.rules.limits.upstream_timeout, in_flight).await;
+        let result = match answer {
+            Err(_) => Err(ForwardError::Timeout),
+            Ok(Err(_join)) => Err(ForwardError::Io),
+            Ok(Ok(result)) => result.map_err(|e| ForwardError::classify(&e)),
+        };
+        let resp = self.relay(result, started)?;
+        Ok((resp, pipeline.report()))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn start_stream(
+        &self,
+        pipeline: &BodyPipeline,
+    ) -> Result<
+        (
+            forward::StreamSender,
+            tokio::task::JoinHandle<Result<Response<Incoming>, hyper_util::client::legacy::Error>>,
+        ),
+        Response<ResponseBody>,
+    > {
+        let (tx, upstream_body) = forward::stream();
+        let headers = forward::upstream_headers(
+            &self.headers,
+            &self.rules.forward_headers,
+            Some(pipeline.output_content_type()),
+            None,
+        );
+        let request = self.request(headers, upstream_body)?;
+        let client = self.state.client.clone();
+        Ok((tx, tokio::spawn(async move { client.request(request).await })))
+    }
+
+    fn request(&self, headers: HeaderMap, body: UpstreamBody) -> Result<Request<UpstreamBody>, Response<ResponseBody>> {
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+
+    async fn send(&self, headers: HeaderMap, body: UpstreamBody) -> Result<Response<ResponseBody>, Response<ResponseBody>> {
+        let request = self.request(headers, body)?;
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.rules.limits.upstream_timeout, self.state.client.request(request))
+            .await
+            .map_err(|_| ForwardError::Timeout)
+            .and_then(|r| r.map_err(|e| ForwardError::classify(&e)));
+        self.relay(result, started)
+    }
+
+    /// The vendor's answer goes back unchanged, except a server error, which becomes our 502
+    /// so that every SDK retries (Segment drops 501, 505 and 511 otherwise).
+    fn relay(
+        &self,
+        result: Result<Response<Incoming>, ForwardError>,
+        started: Instant,
+    ) -> Result<Response<ResponseBody>, Response<ResponseBody>> {
+        self.state
+            .metrics
+            .upstream_duration
+            .with_label_values(&[self.vendor])
+            .observe(started.elapsed().as_secs_f64());
+        let upstream = match result {
+            Ok(resp) if resp.status().is_server_error() => Err(ForwardError::Status5xx),
+            other => other,
+        };
+        match upstream {
+            Ok(resp) => {
+                let (mut parts, body) = resp.into_parts();
+                for name in forward::HOP_BY_HOP {
+                    parts.headers.remove(*name);
+                }
+                Ok(Response::from_parts(parts, body.map_err(Into::into).boxed()))
+            }
+            Err(e) => {
+                self.state.metrics.upstream_errors.with_label_values(&[self.vendor, e.kind()]).inc();
+                tracing::warn!(vendor = self.vendor, kind = e.kind(), "upstream call failed");
+                Err(reply::error(e.status(), e.kind(), &e.to_string()))
+            }
+        }
+    }
+}

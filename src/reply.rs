@@ -1,0 +1,83 @@
+//! Responses the proxy makes itself (errors, preflights, 404s) and the CORS headers added to
+//! every answer. Errors carry `scrubproxy-error: <kind>` and a JSON body with the kind and a
+//! fixed message: never a byte of the request.
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY};
+use http::{Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+
+use crate::rules::CorsPolicy;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The body type of every response to trackers: the vendor's streamed body or our own bytes.
+pub type ResponseBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+/// The header naming what went wrong when the proxy answers instead of the vendor.
+pub const ERROR_HEADER: &str = "scrubproxy-error";
+
+/// Seconds a tracker is asked to wait before retrying after an upstream failure.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
+pub fn full(bytes: impl Into<Bytes>) -> ResponseBody {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+/// A proxy-made error: `kind` is a stable label, `message` a fixed sentence.
+pub fn error(status: u16, kind: &'static str, message: &str) -> Response<ResponseBody> {
+    let body = serde_json::json!({ "error": kind, "message": message }).to_string();
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ERROR_HEADER, HeaderValue::from_static(kind));
+    if matches!(status, 502..=504) {
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    }
+    resp
+}
+
+pub fn not_found() -> Response<ResponseBody> {
+    error(404, "unknown_route", "no ingest endpoint is configured at this path")
+}
+
+/// The answer to a CORS preflight for a known endpoint.
+pub fn preflight(cors: &CorsPolicy, request: &HeaderMap) -> Response<ResponseBody> {
+    let mut resp = Response::new(full(Bytes::new()));
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    add_cors(resp.headers_mut(), cors, request);
+    let h = resp.headers_mut();
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&cors.allowed_headers) {
+        h.insert("access-control-allow-headers", v);
+    }
+    h.insert("access-control-max-age", HeaderValue::from(cors.max_age_seconds));
+    resp
+}
+
+/// Whether a request's Origin (if any) may use the proxy.
+pub fn origin_allowed(cors: &CorsPolicy, request: &HeaderMap) -> bool {
+    match (&cors.allowed_origins, request.get(ORIGIN)) {
+        (Some(list), Some(origin)) => list.iter().any(|o| o.as_bytes() == origin.as_bytes()),
+        _ => true,
+    }
+}
+
+/// Echoes an allowed Origin with credentials: Mixpanel's XHRs send cookies, so `*` would fail.
+pub fn add_cors(headers: &mut HeaderMap, cors: &CorsPolicy, request: &HeaderMap) {
+    let Some(origin) = request.get(ORIGIN) else {
+        return;
+    };
+    if !origin_allowed(cors, request) {
+        return;
+    }
+    headers.insert("access-control-allow-origin", origin.clone());
+    headers.insert(
+        "access-control-allow-credentials",
+        HeaderValue::from_static("true"),
+    );
+    headers.append(VARY, HeaderValue::from_static("Origin"));
+}

@@ -1,0 +1,194 @@
+//! Rules: `rules.toml` (plus `SCRUBPROXY_*` environment overrides) is read into a serde mirror
+//! (`file`), then compiled into an immutable `RuleSet` (`compile`) with every error reported
+//! at once, each with its TOML path. A request uses one `RuleSet` snapshot from start to end.
+
+mod compile;
+pub mod file;
+pub mod limits;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use ipnet::IpNet;
+
+use crate::scrub::{BodyPlan, PseudonymKey, Truncation};
+use crate::vendor::VendorKind;
+
+pub use compile::compile;
+pub use file::RulesFile;
+pub use limits::Limits;
+
+/// The shipped rules, compiled into the binary so the proxy runs with no file at all.
+pub const EMBEDDED_RULES: &str = include_str!("../rules.toml");
+
+/// Environment variable read for the HMAC key unless `identifiers.key_env` says otherwise.
+pub const DEFAULT_KEY_ENV: &str = "SCRUBPROXY_HMAC_KEY";
+
+/// Properties removed by default: direct identifiers and precise location, in the spellings
+/// SDKs use (keys are matched ignoring case, `$`, `_` and `-`).
+pub const DEFAULT_DENY: &[&str] = &[
+    "*email*",
+    "*phone*",
+    "first_name",
+    "last_name",
+    "full_name",
+    "username",
+    "properties.name",
+    "traits.name",
+    "context.traits.name",
+    "$set.$name",
+    "$set_once.$name",
+    "*address*",
+    "street",
+    "postal_code",
+    "postcode",
+    "zip",
+    "zipcode",
+    "city",
+    "region",
+    "birthday",
+    "birthdate",
+    "date_of_birth",
+    "dob",
+    "latitude",
+    "longitude",
+    "lat",
+    "lng",
+    "lon",
+    "location",
+    "credit_card",
+    "card",
+    "card_number",
+    "cvv",
+    "iban",
+    "ssn",
+    "*password*",
+    "title",
+    "page_title",
+    "current_page_title",
+    "*user_agent*",
+];
+
+/// Request headers passed to vendors by default: what SDKs need for auth and retries.
+pub const DEFAULT_FORWARD_HEADERS: &[&str] = &["authorization", "accept", "x-retry-count"];
+
+/// Where the HMAC key came from (the key itself is never shown).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    Env(String),
+    File(String),
+    /// No key configured: a random one for this process only.
+    Ephemeral,
+}
+
+/// Which forwarding header names the client when the peer is a trusted proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    XForwardedFor,
+    Forwarded,
+}
+
+/// A route: a path prefix, the vendor protocol behind it and where it goes.
+#[derive(Debug)]
+pub struct Route {
+    pub prefix: String,
+    pub vendor: VendorKind,
+    pub upstream: Upstream,
+    /// One plan per endpoint shape of the vendor (`Endpoint::plan` indexes it).
+    pub plans: Vec<Arc<BodyPlan>>,
+}
+
+/// An upstream base URL.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    pub scheme: http::uri::Scheme,
+    pub authority: http::uri::Authority,
+    /// Prepended to the request's remaining path; empty or starting with `/`, no trailing `/`.
+    pub base_path: String,
+}
+
+/// CORS answers for browser trackers.
+#[derive(Clone, Debug)]
+pub struct CorsPolicy {
+    /// `None` allows every origin (echoed, never `*`, because Mixpanel sends credentials).
+    pub allowed_origins: Option<Vec<String>>,
+    pub allowed_headers: String,
+    pub max_age_seconds: u64,
+}
+
+/// The compiled, immutable rules.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub listen: SocketAddr,
+    pub admin: SocketAddr,
+    pub limits: Limits,
+    pub trusted_proxies: Vec<IpNet>,
+    pub forwarded_header: ForwardedHeader,
+    /// `None`: IPs are removed instead of truncated.
+    pub truncation: Option<Truncation>,
+    pub pseudonym_key: PseudonymKey,
+    pub key_source: KeySource,
+    pub routes: Vec<Route>,
+    pub forward_headers: Vec<http::HeaderName>,
+    pub cors: CorsPolicy,
+}
+
+impl RuleSet {
+    /// The route whose prefix is the longest match for `path`, and the rest of the path.
+    pub fn route<'a>(&self, path: &'a str) -> Option<(&Route, &'a str)> {
+        self.routes
+            .iter()
+            .filter_map(|r| {
+                let rest = path.strip_prefix(r.prefix.as_str())?;
+                (rest.is_empty() || rest.starts_with('/') || r.prefix.is_empty())
+                    .then_some((r, rest))
+            })
+            .max_by_key(|(r, _)| r.prefix.len())
+    }
+}
+
+/// One problem in a rules file, with the TOML path it is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleError {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for RuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Reads rules from `path`, or the embedded default when `path` is `None`; environment
+/// variables `SCRUBPROXY_<TABLE>__<KEY>` override the file.
+pub fn read(path: Option<&Path>) -> Result<RulesFile, Vec<RuleError>> {
+    let figment = match path {
+        Some(p) => Figment::from(Toml::file_exact(p)),
+        None => Figment::from(Toml::string(EMBEDDED_RULES)),
+    };
+    // Only `TABLE__KEY` variables are settings; single-level ones (the HMAC key) are not.
+    let env = Env::prefixed("SCRUBPROXY_")
+        .filter(|k| k.as_str().contains("__"))
+        .split("__");
+    figment.merge(env).extract().map_err(|e| {
+        e.into_iter()
+            .map(|err| RuleError {
+                path: err.path.join("."),
+                message: err.kind.to_string(),
+            })
+            .collect()
+    })
+}
+
+/// Reads and compiles in one step.
+pub fn load(path: Option<&Path>) -> Result<RuleSet, Vec<RuleError>> {
+    compile(read(path)?)
+}

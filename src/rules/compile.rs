@@ -1,0 +1,334 @@
+//! `RulesFile` → `RuleSet`: parses addresses, CIDRs, URLs and modes, loads the HMAC key and
+//! builds every vendor plan. Collects all errors instead of stopping at the first.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::file::{IdentifiersFile, RulesFile};
+use super::{
+    CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream,
+};
+use crate::scrub::keys::KeySet;
+use crate::scrub::{
+    CoreLimits, FieldAction, PropertyMode, PropertyRules, PseudonymKey, RuleKind, Truncation,
+    ValueRules,
+};
+use crate::vendor::PlanInputs;
+
+/// Headers browsers' SDKs send that preflights must allow.
+const SDK_REQUEST_HEADERS: &str = "Content-Type, Authorization, X-Retry-Count";
+
+/// Smallest HMAC key accepted: shorter keys make pseudonyms guessable.
+const MIN_KEY_BYTES: usize = 16;
+
+#[derive(Default)]
+struct Errors(Vec<RuleError>);
+
+impl Errors {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(RuleError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
+    let mut errors = Errors::default();
+    let listen = socket_addr(&file.listen.address, "listen.address", &mut errors);
+    let admin = socket_addr(&file.listen.admin, "listen.admin", &mut errors);
+    let limits = limits(&file, &mut errors);
+    let trusted_proxies = trusted_proxies(&file.client_ip.trusted_proxies, &mut errors);
+    let forwarded_header = match file.client_ip.header.as_deref() {
+        None | Some("x-forwarded-for") => ForwardedHeader::XForwardedFor,
+        Some("forwarded") => ForwardedHeader::Forwarded,
+        Some(_) => {
+            errors.push("client_ip.header", "must be \"x-forwarded-for\" or \"forwarded\"");
+            ForwardedHeader::XForwardedFor
+        }
+    };
+    let truncation = ip_truncation(&file, &mut errors);
+    let (pseudonym_key, key_source) = pseudonym_key(&file.identifiers, &mut errors);
+    let identifier_action = match file.identifiers.action.as_str() {
+        "hash" => FieldAction::Hash,
+        "drop" => FieldAction::Drop(RuleKind::Identifier),
+        "keep" => FieldAction::Keep,
+        _ => {
+            errors.push("identifiers.action", "must be \"keep\", \"drop\" or \"hash\"");
+            FieldAction::Hash
+        }
+    };
+    let properties = property_rules(&file, &mut errors);
+    let values = value_rules_factory(&file, truncation, &mut errors);
+    let inputs = PlanInputs {
+        properties: &properties,
+        identifier_action,
+        values: &values,
+    };
+    let routes = routes(&file, &inputs, &mut errors);
+    let forward_headers = forward_headers(&file, &mut errors);
+    let cors = cors(&file);
+    if !errors.0.is_empty() {
+        return Err(errors.0);
+    }
+    Ok(RuleSet {
+        listen,
+        admin,
+        limits,
+        trusted_proxies,
+        forwarded_header,
+        truncation,
+        pseudonym_key,
+        key_source,
+        routes,
+        forward_headers,
+        cors,
+    })
+}
+
+fn socket_addr(text: &str, path: &str, errors: &mut Errors) -> SocketAddr {
+    text.parse().unwrap_or_else(|_| {
+        errors.push(path, "must be an address and port such as \"127.0.0.1:8080\"");
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    })
+}
+
+fn seconds(value: f64, path: &str, errors: &mut Errors) -> Duration {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .unwrap_or_else(|| {
+            errors.push(path, "must be a positive number of seconds");
+            Duration::from_secs(1)
+        })
+}
+
+fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
+    let l = &file.limits;
+    for (value, path) in [
+        (l.max_body_bytes, "limits.max_body_bytes"),
+        (l.max_decoded_bytes, "limits.max_decoded_bytes"),
+        (l.max_event_bytes as u64, "limits.max_event_bytes"),
+        (l.max_depth as u64, "limits.max_depth"),
+    ] {
+        if value == 0 {
+            errors.push(path, "must be greater than zero");
+        }
+    }
+    Limits {
+        max_body_bytes: l.max_body_bytes,
+        max_decoded_bytes: l.max_decoded_bytes,
+        core: CoreLimits {
+            max_event_bytes: l.max_event_bytes,
+            max_depth: l.max_depth,
+        },
+        buffer_below_bytes: l.buffer_below_bytes,
+        upstream_timeout: seconds(l.upstream_timeout_seconds, "limits.upstream_timeout_seconds", errors),
+        body_read_timeout: seconds(l.body_read_timeout_seconds, "limits.body_read_timeout_seconds", errors),
+    }
+}
+
+fn trusted_proxies(list: &[String], errors: &mut Errors) -> Vec<IpNet> {
+    let mut nets = Vec::new();
+    for (i, text) in list.iter().enumerate() {
+        let parsed = text
+            .parse::<IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
+        match parsed {
+            Ok(net) => nets.push(net),
+            Err(_) => errors.push(
+                format!("client_ip.trusted_proxies[{i}]"),
+                "must be a CIDR such as \"10.0.0.0/8\" or an address",
+            ),
+        }
+    }
+    nets
+}
+
+fn ip_truncation(file: &RulesFile, errors: &mut Errors) -> Option<Truncation> {
+    if file.ip.ipv4_prefix > 32 {
+        errors.push("ip.ipv4_prefix", "must be between 0 and 32");
+    }
+    if file.ip.ipv6_prefix > 128 {
+        errors.push("ip.ipv6_prefix", "must be between 0 and 128");
+    }
+    match file.ip.mode.as_str() {
+        "truncate" => Some(Truncation {
+            ipv4_prefix: file.ip.ipv4_prefix,
+            ipv6_prefix: file.ip.ipv6_prefix,
+        }),
+        "none" => None,
+        _ => {
+            errors.push("ip.mode", "must be \"truncate\" or \"none\"");
+            None
+        }
+    }
+}
+
+/// The key comes from a file or the environment, never from rules.toml. Without one, a
+/// random key keeps identifiers unreadable (but pseudonyms change at every restart).
+fn pseudonym_key(ids: &IdentifiersFile, errors: &mut Errors) -> (PseudonymKey, KeySource) {
+    if let Some(path) = &ids.key_file {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let key = trim_ascii_whitespace(&bytes);
+                if key.len() < MIN_KEY_BYTES {
+                    errors.push("identifiers.key_file", format!("key must be at least {MIN_KEY_BYTES} bytes"));
+                }
+                return (PseudonymKey::new(key), KeySource::File(path.clone()));
+            }
+            Err(e) => errors.push("identifiers.key_file", format!("cannot read the key file: {}", e.kind())),
+        }
+    }
+    if let Some(name) = &ids.key_env {
+        if let Ok(value) = std::env::var(name) {
+            if value.trim().len() < MIN_KEY_BYTES {
+                errors.push("identifiers.key_env", format!("key must be at least {MIN_KEY_BYTES} bytes"));
+            }
+            return (PseudonymKey::new(value.trim().as_bytes()), KeySource::Env(name.clone()));
+        }
+    }
+    let mut secret = [0u8; 32];
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret).is_err() {
+        errors.push("identifiers", "no key configured and no system randomness for an ephemeral one");
+    }
+    (PseudonymKey::new(&secret), KeySource::Ephemeral)
+}
+
+fn trim_ascii_whitespace(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &bytes[start..end]
+}
+
+fn property_rules(file: &RulesFile, errors: &mut Errors) -> PropertyRules {
+    let p = &file.properties;
+    let mode = match p.mode.as_str() {
+        "deny" => PropertyMode::Deny,
+        "allow" => PropertyMode::Allow,
+        _ => {
+            errors.push("properties.mode", "must be \"deny\" or \"allow\"");
+            PropertyMode::Deny
+        }
+    };
+    for (list, name) in [(&p.deny, "deny"), (&p.allow, "allow")] {
+        for (i, entry) in list.iter().enumerate() {
+            if entry.trim().is_empty() || entry.split('.').any(str::is_empty) {
+                errors.push(format!("properties.{name}[{i}]"), "must be a key, a glob or a dotted path");
+            }
+        }
+    }
+    let (deny_paths, deny_keys) = p.deny.iter().cloned().partition(|e: &String| e.contains('.'));
+    let (allow_paths, allow_keys) = p.allow.iter().cloned().partition(|e: &String| e.contains('.'));
+    PropertyRules {
+        mode,
+        deny_keys,
+        deny_paths,
+        allow_keys,
+        allow_paths,
+    }
+}
+
+fn value_rules_factory(
+    file: &RulesFile,
+    truncation: Option<Truncation>,
+    errors: &mut Errors,
+) -> impl Fn() -> ValueRules {
+    let v = &file.values;
+    let email_marker = match v.email.as_str() {
+        "redact" => Some(v.email_marker.clone().into_bytes()),
+        "keep" => None,
+        _ => {
+            errors.push("values.email", "must be \"redact\" or \"keep\"");
+            None
+        }
+    };
+    let url_allow = v.scrub_urls.then(|| v.url_query_allow.clone());
+    let ip_values = if file.ip.scan_values { truncation } else { None };
+    move || ValueRules {
+        ip_values,
+        email_marker: email_marker.clone(),
+        url_query_allow: url_allow
+            .as_ref()
+            .map(|list| KeySet::new(list.iter().map(String::as_str))),
+    }
+}
+
+fn routes(file: &RulesFile, inputs: &PlanInputs<'_>, errors: &mut Errors) -> Vec<Route> {
+    if file.routes.is_empty() {
+        errors.push("route", "at least one [[route]] is needed");
+    }
+    let mut routes: Vec<Route> = Vec::new();
+    for (i, r) in file.routes.iter().enumerate() {
+        let prefix = r.prefix.trim_end_matches('/').to_string();
+        if !r.prefix.starts_with('/') {
+            errors.push(format!("route[{i}].prefix"), "must start with \"/\"");
+        }
+        if routes.iter().any(|other| other.prefix == prefix) {
+            errors.push(format!("route[{i}].prefix"), "is already used by another route");
+        }
+        let Some(upstream) = upstream(&r.upstream, &format!("route[{i}].upstream"), errors) else {
+            continue;
+        };
+        routes.push(Route {
+            prefix,
+            vendor: r.vendor,
+            upstream,
+            plans: r.vendor.protocol().compile(inputs),
+        });
+    }
+    routes
+}
+
+fn upstream(text: &str, path: &str, errors: &mut Errors) -> Option<Upstream> {
+    let uri: http::Uri = match text.parse() {
+        Ok(u) => u,
+        Err(_) => {
+            errors.push(path, "must be an http:// or https:// URL");
+            return None;
+        }
+    };
+    let scheme = uri.scheme().cloned();
+    let valid_scheme = matches!(scheme.as_ref().map(|s| s.as_str()), Some("http" | "https"));
+    if !valid_scheme || uri.authority().is_none() || uri.query().is_some() {
+        errors.push(path, "must be an http:// or https:// URL with a host and no query");
+        return None;
+    }
+    Some(Upstream {
+        scheme: scheme?,
+        authority: uri.authority()?.clone(),
+        base_path: uri.path().trim_end_matches('/').to_string(),
+    })
+}
+
+fn forward_headers(file: &RulesFile, errors: &mut Errors) -> Vec<http::HeaderName> {
+    let mut names = Vec::new();
+    for (i, name) in file.headers.forward.iter().enumerate() {
+        match http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()) {
+            Ok(h) if crate::forward::NEVER_FORWARDED.contains(&h.as_str()) => errors.push(
+                format!("headers.forward[{i}]"),
+                "this header identifies the client and is never forwarded",
+            ),
+            Ok(h) => names.push(h),
+            Err(_) => errors.push(format!("headers.forward[{i}]"), "is not a valid header name"),
+        }
+    }
+    names
+}
+
+fn cors(file: &RulesFile) -> CorsPolicy {
+    let c = &file.cors;
+    let any = c.allowed_origins.iter().any(|o| o == "*");
+    let mut allowed_headers = SDK_REQUEST_HEADERS.to_string();
+    for h in &c.extra_allowed_headers {
+        allowed_headers.push_str(", ");
+        allowed_headers.push_str(h);
+    }
+    CorsPolicy {
+        allowed_origins: (!any).then(|| c.allowed_origins.clone()),
+        allowed_headers,
+        max_age_seconds: c.max_age_seconds,
+    }
+}

@@ -1,0 +1,217 @@
+//! The serde mirror of `rules.toml`: plain data with defaults, no meaning yet.
+//! `compile` turns it into a `RuleSet`; nothing else reads these types.
+
+use serde::{Deserialize, Serialize};
+
+use crate::vendor::VendorKind;
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFile {
+    #[serde(default)]
+    pub listen: ListenFile,
+    #[serde(default)]
+    pub limits: LimitsFile,
+    #[serde(default)]
+    pub client_ip: ClientIpFile,
+    #[serde(default)]
+    pub ip: IpFile,
+    #[serde(default)]
+    pub identifiers: IdentifiersFile,
+    #[serde(default)]
+    pub properties: PropertiesFile,
+    #[serde(default)]
+    pub values: ValuesFile,
+    #[serde(default)]
+    pub headers: HeadersFile,
+    #[serde(default)]
+    pub cors: CorsFile,
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RouteFile>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenFile {
+    pub address: String,
+    pub admin: String,
+}
+
+impl Default for ListenFile {
+    fn default() -> Self {
+        ListenFile {
+            address: "0.0.0.0:8080".into(),
+            admin: "127.0.0.1:9090".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsFile {
+    pub max_body_bytes: u64,
+    pub max_decoded_bytes: u64,
+    pub max_event_bytes: usize,
+    pub max_depth: usize,
+    pub buffer_below_bytes: u64,
+    pub upstream_timeout_seconds: f64,
+    pub body_read_timeout_seconds: f64,
+}
+
+impl Default for LimitsFile {
+    fn default() -> Self {
+        use crate::rules::limits::*;
+        LimitsFile {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES,
+            max_event_bytes: crate::scrub::DEFAULT_MAX_EVENT_BYTES,
+            max_depth: crate::scrub::DEFAULT_MAX_DEPTH,
+            buffer_below_bytes: DEFAULT_BUFFER_BELOW_BYTES,
+            upstream_timeout_seconds: DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
+            body_read_timeout_seconds: DEFAULT_BODY_READ_TIMEOUT_SECONDS,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientIpFile {
+    /// Peers (CIDRs or addresses) whose forwarding headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// `x-forwarded-for` (default) or `forwarded`.
+    pub header: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IpFile {
+    /// `truncate` or `none`.
+    pub mode: String,
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
+    /// Truncate string values that are entirely an IP address, wherever they are.
+    pub scan_values: bool,
+}
+
+impl Default for IpFile {
+    fn default() -> Self {
+        IpFile {
+            mode: "truncate".into(),
+            ipv4_prefix: crate::scrub::ip::DEFAULT_IPV4_PREFIX,
+            ipv6_prefix: crate::scrub::ip::DEFAULT_IPV6_PREFIX,
+            scan_values: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentifiersFile {
+    /// `keep`, `drop` or `hash`.
+    pub action: String,
+    /// Environment variable holding the HMAC key.
+    pub key_env: Option<String>,
+    /// File holding the HMAC key (Kubernetes Secret mounts).
+    pub key_file: Option<String>,
+}
+
+impl Default for IdentifiersFile {
+    fn default() -> Self {
+        IdentifiersFile {
+            action: "hash".into(),
+            key_env: Some(crate::rules::DEFAULT_KEY_ENV.into()),
+            key_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PropertiesFile {
+    /// `deny` or `allow`.
+    pub mode: String,
+    pub deny: Vec<String>,
+    pub allow: Vec<String>,
+}
+
+impl Default for PropertiesFile {
+    fn default() -> Self {
+        PropertiesFile {
+            mode: "deny".into(),
+            deny: crate::rules::DEFAULT_DENY.iter().map(|s| s.to_string()).collect(),
+            allow: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValuesFile {
+    /// `redact` or `keep`.
+    pub email: String,
+    pub email_marker: String,
+    /// Query parameters kept in URL values; everything else is removed.
+    pub url_query_allow: Vec<String>,
+    /// Apply `url_query_allow` to URL-shaped values.
+    pub scrub_urls: bool,
+}
+
+impl Default for ValuesFile {
+    fn default() -> Self {
+        ValuesFile {
+            email: "redact".into(),
+            email_marker: "[email]".into(),
+            url_query_allow: crate::scrub::DEFAULT_URL_QUERY_ALLOW
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            scrub_urls: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeadersFile {
+    /// Request headers passed to the vendor; all others are removed.
+    pub forward: Vec<String>,
+}
+
+impl Default for HeadersFile {
+    fn default() -> Self {
+        HeadersFile {
+            forward: crate::rules::DEFAULT_FORWARD_HEADERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsFile {
+    /// Origins allowed to send (`*` allows any and echoes it).
+    pub allowed_origins: Vec<String>,
+    /// Request headers allowed in preflights, beyond those SDKs send.
+    pub extra_allowed_headers: Vec<String>,
+    pub max_age_seconds: u64,
+}
+
+impl Default for CorsFile {
+    fn default() -> Self {
+        CorsFile {
+            allowed_origins: vec!["*".into()],
+            extra_allowed_headers: Vec::new(),
+            max_age_seconds: 600,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    pub prefix: String,
+    pub vendor: VendorKind,
+    pub upstream: String,
+}

@@ -1,0 +1,24 @@
+//! Every limit the proxy enforces, as a named default; `[limits]` in rules.toml overrides each.
+
+/// Largest request body accepted as sent (compressed or not).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 << 20;
+/// Largest body after content decoding: the gzip-bomb guard.
+pub const DEFAULT_MAX_DECODED_BYTES: u64 = 64 << 20;
+/// Bodies announced smaller than this are scrubbed whole and sent with a Content-Length
+/// (most tracker requests; some upstreams dislike chunked requests). Larger ones stream.
+pub const DEFAULT_BUFFER_BELOW_BYTES: u64 = 256 << 10;
+/// How long the vendor has to answer before the tracker gets a 504.
+pub const DEFAULT_UPSTREAM_TIMEOUT_SECONDS: f64 = 15.0;
+/// How long a tracker may take between body chunks before its request is abandoned.
+pub const DEFAULT_BODY_READ_TIMEOUT_SECONDS: f64 = 15.0;
+
+/// The compiled limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_body_bytes: u64,
+    pub max_decoded_bytes: u64,
+    pub core: crate::scrub::CoreLimits,
+    pub buffer_below_bytes: u64,
+    pub upstream_timeout: std::time::Duration,
+    pub body_read_timeout: std::time::Duration,
+}

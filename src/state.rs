@@ -1,0 +1,40 @@
+//! What every request shares: the current rules snapshot, the metrics and the upstream client.
+
+use std::sync::{Arc, RwLock};
+
+use crate::forward::UpstreamClient;
+use crate::metrics::Metrics;
+use crate::rules::RuleSet;
+
+pub struct AppState {
+    rules: RwLock<Arc<RuleSet>>,
+    pub metrics: Metrics,
+    pub client: UpstreamClient,
+}
+
+impl AppState {
+    pub fn new(rules: RuleSet, metrics: Metrics) -> Self {
+        AppState {
+            rules: RwLock::new(Arc::new(rules)),
+            metrics,
+            client: crate::forward::client(),
+        }
+    }
+
+    /// The rules snapshot a request uses from start to end.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        match self.rules.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Swaps in new rules; requests in flight finish on the snapshot they started with.
+    pub fn replace_rules(&self, rules: RuleSet) {
+        let new = Arc::new(rules);
+        match self.rules.write() {
+            Ok(mut guard) => *guard = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+}

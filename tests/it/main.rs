@@ -1,0 +1,13 @@
+//! The integration tests: the real proxy on loopback, fake vendors that record what arrives,
+//! and the captured traffic of real SDKs. Files are named after the promises they check.
+
+mod support;
+
+mod fail_closed;
+mod no_pii_output;
+mod no_silent_loss;
+mod properties;
+mod streaming;
+mod support_selftest;
+mod transparency;
+mod vendors;

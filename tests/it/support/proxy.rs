@@ -1,0 +1,50 @@
+//! Starts the real proxy (real listeners on 127.0.0.1:0) with the shipped rules, its routes
+//! pointed at fake vendors.
+
+use std::net::SocketAddr;
+
+use scrubproxy::listen::{self, Running};
+use scrubproxy::rules::{self, RulesFile};
+
+pub struct TestProxy {
+    pub running: Running,
+}
+
+impl TestProxy {
+    pub fn addr(&self) -> SocketAddr {
+        self.running.addr
+    }
+
+    pub fn admin(&self) -> SocketAddr {
+        self.running.admin_addr
+    }
+
+    /// The admin `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        crate::support::send_raw(self.admin(), "GET", "/metrics", &[], Vec::new())
+            .await
+            .text()
+    }
+}
+
+/// The shipped rules with every route sent to `upstream` (base URL), listeners on loopback
+/// ephemeral ports and no HMAC key (a random one), then `edit` for the test's own changes.
+pub async fn start_proxy(upstream: &str, edit: impl FnOnce(&mut RulesFile)) -> TestProxy {
+    crate::support::logs::init();
+    let mut file = rules::read(Some(&shipped_rules_path())).expect("shipped rules parse");
+    file.listen.address = "127.0.0.1:0".into();
+    file.listen.admin = "127.0.0.1:0".into();
+    file.identifiers.key_env = Some("SCRUBPROXY_TEST_KEY_THAT_IS_NEVER_SET".into());
+    for route in &mut file.routes {
+        route.upstream = upstream.to_string();
+    }
+    edit(&mut file);
+    let set = rules::compile(file).expect("test rules compile");
+    TestProxy {
+        running: listen::start(set).await.expect("proxy starts"),
+    }
+}
+
+pub fn shipped_rules_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.toml")
+}
