@@ -27,7 +27,11 @@ impl Readiness {
     }
 }
 
-pub async fn handle(state: Arc<AppState>, ready: Arc<Readiness>, req: Request<Incoming>) -> Response<ResponseBody> {
+pub async fn handle(
+    state: Arc<AppState>,
+    ready: Arc<Readiness>,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
     if req.method() != Method::GET {
         return reply::error(405, "method_not_allowed", "admin endpoints answer GET only");
     }
@@ -43,6 +47,10 @@ pub async fn handle(state: Arc<AppState>, ready: Arc<Readiness>, req: Request<In
         "/healthz" => Response::new(reply::full("ok\n")),
         "/readyz" if ready.is_ready() => Response::new(reply::full("ready\n")),
         "/readyz" => reply::error(503, "not_ready", "the proxy is starting or stopping"),
-        _ => reply::error(404, "unknown_admin_path", "admin paths: /metrics, /healthz, /readyz"),
+        _ => reply::error(
+            404,
+            "unknown_admin_path",
+            "admin paths: /metrics, /healthz, /readyz",
+        ),
     }
 }

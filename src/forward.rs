@@ -171,7 +171,11 @@ pub fn client() -> UpstreamClient {
 }
 
 /// The vendor URL for the path left after the route prefix and the (scrubbed) query.
-pub fn upstream_uri(upstream: &Upstream, rest: &str, query: Option<&str>) -> Result<http::Uri, http::Error> {
+pub fn upstream_uri(
+    upstream: &Upstream,
+    rest: &str,
+    query: Option<&str>,
+) -> Result<http::Uri, http::Error> {
     let mut path_and_query = String::with_capacity(upstream.base_path.len() + rest.len() + 1);
     path_and_query.push_str(&upstream.base_path);
     if !rest.starts_with('/') {

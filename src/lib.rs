@@ -7,16 +7,16 @@
 //! beside it. Start reading at `scrub`, the core, then `vendor` and `pipeline`.
 #![forbid(unsafe_code)]
 
-pub mod scrub;
-pub mod decode;
-pub mod vendor;
-pub mod pipeline;
-pub mod rules;
-pub mod client_ip;
-pub mod forward;
-pub mod reply;
-pub mod proxy;
-pub mod listen;
-pub mod state;
 pub mod admin;
+pub mod client_ip;
+pub mod decode;
+pub mod forward;
+pub mod listen;
 pub mod metrics;
+pub mod pipeline;
+pub mod proxy;
+pub mod reply;
+pub mod rules;
+pub mod scrub;
+pub mod state;
+pub mod vendor;

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use scrubproxy::rules::{self, KeySource, RuleError};
 
 #[derive(Parser)]
-#[command(name = "scrubproxy", version, about = "A privacy proxy for product analytics")]
+#[command(
+    name = "scrubproxy",
+    version,
+    about = "A privacy proxy for product analytics"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -97,7 +101,9 @@ fn run(path: &Path) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async {
-        let running = scrubproxy::listen::start(set).await.context("binding listeners")?;
+        let running = scrubproxy::listen::start(set)
+            .await
+            .context("binding listeners")?;
         shutdown_signal().await;
         tracing::info!("shutting down: draining requests in flight");
         running.shutdown().await;

@@ -29,13 +29,23 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 type MetricResult<T> = Result<T, prometheus::Error>;
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> MetricResult<IntCounterVec> {
+fn counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> MetricResult<IntCounterVec> {
     let c = IntCounterVec::new(Opts::new(name, help), labels)?;
     registry.register(Box::new(c.clone()))?;
     Ok(c)
 }
 
-fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> MetricResult<HistogramVec> {
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> MetricResult<HistogramVec> {
     let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
     let h = HistogramVec::new(opts, labels)?;
     registry.register(Box::new(h.clone()))?;
@@ -52,15 +62,60 @@ impl Metrics {
         )?;
         registry.register(Box::new(in_flight.clone()))?;
         Ok(Metrics {
-            requests: counter(&registry, "scrubproxy_requests_total", "Requests answered, by vendor, endpoint and status class.", &["vendor", "endpoint", "status_class"])?,
-            events: counter(&registry, "scrubproxy_events_total", "Events seen, by vendor and what happened to them.", &["vendor", "action"])?,
-            fields_scrubbed: counter(&registry, "scrubproxy_fields_scrubbed_total", "Fields changed by the rules, by rule and action.", &["vendor", "rule", "action"])?,
-            bytes_in: counter(&registry, "scrubproxy_request_bytes_in_total", "Request body bytes received from trackers.", &["vendor"])?,
-            bytes_out: counter(&registry, "scrubproxy_request_bytes_out_total", "Scrubbed body bytes sent to vendors.", &["vendor"])?,
-            request_duration: histogram(&registry, "scrubproxy_request_duration_seconds", "Time from request to response, by vendor.", &["vendor"])?,
-            upstream_duration: histogram(&registry, "scrubproxy_upstream_duration_seconds", "Time the vendor took to answer, by vendor.", &["vendor"])?,
-            upstream_errors: counter(&registry, "scrubproxy_upstream_errors_total", "Vendor calls that failed, by vendor and kind.", &["vendor", "kind"])?,
-            rejected: counter(&registry, "scrubproxy_rejected_requests_total", "Requests refused before anything was forwarded, by vendor and reason.", &["vendor", "reason"])?,
+            requests: counter(
+                &registry,
+                "scrubproxy_requests_total",
+                "Requests answered, by vendor, endpoint and status class.",
+                &["vendor", "endpoint", "status_class"],
+            )?,
+            events: counter(
+                &registry,
+                "scrubproxy_events_total",
+                "Events seen, by vendor and what happened to them.",
+                &["vendor", "action"],
+            )?,
+            fields_scrubbed: counter(
+                &registry,
+                "scrubproxy_fields_scrubbed_total",
+                "Fields changed by the rules, by rule and action.",
+                &["vendor", "rule", "action"],
+            )?,
+            bytes_in: counter(
+                &registry,
+                "scrubproxy_request_bytes_in_total",
+                "Request body bytes received from trackers.",
+                &["vendor"],
+            )?,
+            bytes_out: counter(
+                &registry,
+                "scrubproxy_request_bytes_out_total",
+                "Scrubbed body bytes sent to vendors.",
+                &["vendor"],
+            )?,
+            request_duration: histogram(
+                &registry,
+                "scrubproxy_request_duration_seconds",
+                "Time from request to response, by vendor.",
+                &["vendor"],
+            )?,
+            upstream_duration: histogram(
+                &registry,
+                "scrubproxy_upstream_duration_seconds",
+                "Time the vendor took to answer, by vendor.",
+                &["vendor"],
+            )?,
+            upstream_errors: counter(
+                &registry,
+                "scrubproxy_upstream_errors_total",
+                "Vendor calls that failed, by vendor and kind.",
+                &["vendor", "kind"],
+            )?,
+            rejected: counter(
+                &registry,
+                "scrubproxy_rejected_requests_total",
+                "Requests refused before anything was forwarded, by vendor and reason.",
+                &["vendor", "reason"],
+            )?,
             in_flight,
             registry,
         })

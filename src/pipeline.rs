@@ -110,7 +110,10 @@ pub struct BodyPipeline {
 
 enum ContentStage {
     /// Not yet known: no Content-Encoding header, waiting for two bytes to sniff gzip.
-    Sniffing { head: Vec<u8>, limit: u64 },
+    Sniffing {
+        head: Vec<u8>,
+        limit: u64,
+    },
     Identity,
     Decoder(Box<dyn Transform + Send>),
 }
@@ -121,7 +124,7 @@ enum PayloadStage {
         head: Vec<u8>,
         spec: Box<(Arc<BodyPlan>, ScrubEnv, CoreLimits)>,
     },
-    Json(JsonScrubber),
+    Json(Box<JsonScrubber>),
     Form(Box<FormStage>),
     /// A query-carried payload: the body must stay empty.
     Empty,
@@ -143,9 +146,11 @@ impl BodyPipeline {
             Some(_) => return Err(PipelineError::UnsupportedEncoding),
         };
         let payload = match spec.format {
-            BodyFormat::Json => {
-                PayloadStage::Json(JsonScrubber::new(spec.plan, spec.env, spec.limits))
-            }
+            BodyFormat::Json => PayloadStage::Json(Box::new(JsonScrubber::new(
+                spec.plan,
+                spec.env,
+                spec.limits,
+            ))),
             BodyFormat::DataForm => PayloadStage::Undecided {
                 head: Vec::new(),
                 spec: Box::new((spec.plan, spec.env, spec.limits)),
@@ -201,7 +206,12 @@ impl BodyPipeline {
         }
     }
 
-    fn decode_content(&mut self, chunk: &[u8], last: bool, decoded: &mut Vec<u8>) -> Result<(), PipelineError> {
+    fn decode_content(
+        &mut self,
+        chunk: &[u8],
+        last: bool,
+        decoded: &mut Vec<u8>,
+    ) -> Result<(), PipelineError> {
         if let ContentStage::Sniffing { head, limit } = &mut self.content {
             head.extend_from_slice(chunk);
             if head.len() < 2 && !last {
@@ -243,7 +253,7 @@ impl BodyPipeline {
             let (plan, env, limits) = *spec;
             let scrubber = JsonScrubber::new(plan, env, limits);
             self.payload = if matches!(first, b'{' | b'[') {
-                PayloadStage::Json(scrubber)
+                PayloadStage::Json(Box::new(scrubber))
             } else {
                 PayloadStage::Form(Box::new(FormStage::new(scrubber)))
             };
@@ -326,7 +336,9 @@ impl FormStage {
                     let name_part = eq.map_or(part, |i| &part[..i]);
                     self.name.extend_from_slice(name_part);
                     if self.name.len() > MAX_FORM_FIELD_BYTES {
-                        return Err(PipelineError::FormFieldTooLarge { limit: MAX_FORM_FIELD_BYTES });
+                        return Err(PipelineError::FormFieldTooLarge {
+                            limit: MAX_FORM_FIELD_BYTES,
+                        });
                     }
                     match eq {
                         Some(i) => {
@@ -384,7 +396,9 @@ impl FormStage {
             FormState::Other => {
                 self.value.extend_from_slice(bytes);
                 if self.value.len() > MAX_FORM_FIELD_BYTES {
-                    return Err(PipelineError::FormFieldTooLarge { limit: MAX_FORM_FIELD_BYTES });
+                    return Err(PipelineError::FormFieldTooLarge {
+                        limit: MAX_FORM_FIELD_BYTES,
+                    });
                 }
                 Ok(())
             }
@@ -392,7 +406,12 @@ impl FormStage {
         }
     }
 
-    fn data_bytes(&mut self, bytes: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+    fn data_bytes(
+        &mut self,
+        bytes: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), PipelineError> {
         let Some(data) = self.data.as_mut() else {
             return Ok(());
         };
@@ -499,7 +518,10 @@ pub fn scrub_data_query(
         let mut percent = PercentDecoder::new(true);
         percent.push(value.as_bytes(), &mut decoded)?;
         percent.finish(&mut decoded)?;
-        let json = if matches!(decoded.iter().find(|c| !c.is_ascii_whitespace()), Some(b'{' | b'[')) {
+        let json = if matches!(
+            decoded.iter().find(|c| !c.is_ascii_whitespace()),
+            Some(b'{' | b'[')
+        ) {
             decoded
         } else {
             for c in decoded.iter_mut() {
@@ -520,9 +542,7 @@ pub fn scrub_data_query(
         out.push_str(std::str::from_utf8(&encoded).map_err(|_| ScrubError::InvalidUtf8)?);
         report = Some(scrubber.report().clone());
     }
-    report
-        .map(|r| (out, r))
-        .ok_or(PipelineError::MissingData)
+    report.map(|r| (out, r)).ok_or(PipelineError::MissingData)
 }
 
 /// Sets query parameter `name` to `value` (replacing every occurrence, or appending it).

@@ -24,17 +24,29 @@ use crate::vendor::{BodyFormat, Endpoint};
 const NO_VENDOR: &str = "none";
 
 /// Handles one tracker request.
-pub async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Response<ResponseBody> {
+pub async fn handle(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
     let started = Instant::now();
     state.metrics.in_flight.inc();
     let rules = state.rules();
     let request_headers = req.headers().clone();
     let (vendor, endpoint, mut resp) = match route(&rules, &req) {
-        Routed::Preflight(vendor) => ("preflight", vendor, reply::preflight(&rules.cors, req.headers())),
+        Routed::Preflight(vendor) => (
+            "preflight",
+            vendor,
+            reply::preflight(&rules.cors, req.headers()),
+        ),
         Routed::Forbidden(vendor) => (
             vendor,
             "none",
-            reply::error(403, "origin_not_allowed", "this origin may not send events through the proxy"),
+            reply::error(
+                403,
+                "origin_not_allowed",
+                "this origin may not send events through the proxy",
+            ),
         ),
         Routed::NotFound(vendor) => (vendor, "none", reply::not_found()),
         Routed::Ingest(route, endpoint, rest) => {
@@ -94,8 +106,16 @@ fn route<'a>(rules: &'a RuleSet, req: &Request<Incoming>) -> Routed<'a> {
 
 /// A refusal before anything reached the vendor.
 fn rejected(state: &AppState, vendor: &'static str, err: &PipelineError) -> Response<ResponseBody> {
-    state.metrics.rejected.with_label_values(&[vendor, err.kind()]).inc();
-    tracing::info!(vendor, reason = err.kind(), "request refused, nothing forwarded");
+    state
+        .metrics
+        .rejected
+        .with_label_values(&[vendor, err.kind()])
+        .inc();
+    tracing::info!(
+        vendor,
+        reason = err.kind(),
+        "request refused, nothing forwarded"
+    );
     reply::error(err.status(), err.kind(), &err.to_string())
 }
 
@@ -145,9 +165,13 @@ async fn ingest(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared_len.is_some_and(|n| n > rules.limits.max_body_bytes) {
-        return rejected(state, vendor, &PipelineError::Decode(crate::decode::DecodeError::DecodedTooLarge {
-            limit: rules.limits.max_body_bytes,
-        }));
+        return rejected(
+            state,
+            vendor,
+            &PipelineError::Decode(crate::decode::DecodeError::DecodedTooLarge {
+                limit: rules.limits.max_body_bytes,
+            }),
+        );
     }
     let spec = BodySpec {
         format: endpoint.format,
@@ -190,7 +214,7 @@ async fn ingest(
             state.metrics.record_report(vendor, &report);
             resp
         }
-        Err(resp) => resp,
+        Err(failure) => call.respond(failure),
     }
 }
 
@@ -212,7 +236,16 @@ struct UpstreamCall<'a> {
     headers: HeaderMap,
 }
 
-type Outcome = Result<(Response<ResponseBody>, Report), Response<ResponseBody>>;
+type InFlight =
+    tokio::task::JoinHandle<Result<Response<Incoming>, hyper_util::client::legacy::Error>>;
+
+type Outcome = Result<(Response<ResponseBody>, Report), Failure>;
+
+/// Why a request could not be completed.
+enum Failure {
+    Body(BodyFailure),
+    Upstream(ForwardError),
+}
 
 /// Why reading the tracker's body stopped.
 enum BodyFailure {
@@ -223,31 +256,74 @@ enum BodyFailure {
 }
 
 impl UpstreamCall<'_> {
+    fn respond(&self, failure: Failure) -> Response<ResponseBody> {
+        match failure {
+            Failure::Body(f) => self.refuse(f),
+            Failure::Upstream(e) => {
+                self.state
+                    .metrics
+                    .upstream_errors
+                    .with_label_values(&[self.vendor, e.kind()])
+                    .inc();
+                tracing::warn!(
+                    vendor = self.vendor,
+                    kind = e.kind(),
+                    "upstream call failed"
+                );
+                reply::error(e.status(), e.kind(), &e.to_string())
+            }
+        }
+    }
+
     fn refuse(&self, failure: BodyFailure) -> Response<ResponseBody> {
         match failure {
             BodyFailure::Pipeline(e) => rejected(self.state, self.vendor, &e),
             BodyFailure::TooLarge => {
                 self.count_rejected("body_too_large");
-                reply::error(413, "body_too_large", "the request body exceeds the configured limit")
+                reply::error(
+                    413,
+                    "body_too_large",
+                    "the request body exceeds the configured limit",
+                )
             }
             BodyFailure::ReadTimeout => {
                 self.count_rejected("body_read_timeout");
-                reply::error(408, "body_read_timeout", "the request body did not arrive in time")
+                reply::error(
+                    408,
+                    "body_read_timeout",
+                    "the request body did not arrive in time",
+                )
             }
             BodyFailure::ClientGone => {
                 self.count_rejected("client_body_error");
-                reply::error(400, "client_body_error", "the request body ended with an error")
+                reply::error(
+                    400,
+                    "client_body_error",
+                    "the request body ended with an error",
+                )
             }
         }
     }
 
     fn count_rejected(&self, reason: &'static str) {
-        self.state.metrics.rejected.with_label_values(&[self.vendor, reason]).inc();
-        tracing::info!(vendor = self.vendor, reason, "request refused, nothing complete forwarded");
+        self.state
+            .metrics
+            .rejected
+            .with_label_values(&[self.vendor, reason])
+            .inc();
+        tracing::info!(
+            vendor = self.vendor,
+            reason,
+            "request refused, nothing complete forwarded"
+        );
     }
 
     /// Reads the next body chunk within the read timeout, counting toward the size limit.
-    async fn next_chunk(&self, body: &mut Incoming, received: &mut u64) -> Result<Option<bytes::Bytes>, BodyFailure> {
+    async fn next_chunk(
+        &self,
+        body: &mut Incoming,
+        received: &mut u64,
+    ) -> Result<Option<bytes::Bytes>, BodyFailure> {
         loop {
             let frame = tokio::time::timeout(self.rules.limits.body_read_timeout, body.frame())
                 .await
@@ -259,27 +335,35 @@ impl UpstreamCall<'_> {
                 if *received > self.rules.limits.max_body_bytes {
                     return Err(BodyFailure::TooLarge);
                 }
-                self.state.metrics.bytes_in.with_label_values(&[self.vendor]).inc_by(data.len() as u64);
+                self.state
+                    .metrics
+                    .bytes_in
+                    .with_label_values(&[self.vendor])
+                    .inc_by(data.len() as u64);
                 return Ok(Some(data));
             }
         }
     }
 
     /// Reads and scrubs the whole body, then sends it with a Content-Length.
-    async fn buffered(self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
+    async fn buffered(&self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
         let mut received = 0;
         let mut parts = Vec::new();
         loop {
             match self.next_chunk(&mut body, &mut received).await {
                 Ok(Some(chunk)) => match pipeline.push(&chunk) {
                     Ok(out) => parts.push(out),
-                    Err(e) => return Err(self.refuse(BodyFailure::Pipeline(e))),
+                    Err(e) => return Err(Failure::Body(BodyFailure::Pipeline(e))),
                 },
                 Ok(None) => break,
-                Err(f) => return Err(self.refuse(f)),
+                Err(f) => return Err(Failure::Body(f)),
             }
         }
-        parts.push(pipeline.finish().map_err(|e| self.refuse(BodyFailure::Pipeline(e)))?);
+        parts.push(
+            pipeline
+                .finish()
+                .map_err(|e| Failure::Body(BodyFailure::Pipeline(e)))?,
+        );
         let body = Scrubbed::concat(parts);
         let has_body = self.method != Method::GET || !body.is_empty();
         let headers = forward::upstream_headers(
@@ -289,15 +373,22 @@ impl UpstreamCall<'_> {
             has_body.then_some(body.len()),
         );
         let report = pipeline.report();
-        self.state.metrics.bytes_out.with_label_values(&[self.vendor]).inc_by(body.len() as u64);
-        let resp = self.send(headers, UpstreamBody::full(body)).await?;
+        self.state
+            .metrics
+            .bytes_out
+            .with_label_values(&[self.vendor])
+            .inc_by(body.len() as u64);
+        let resp = self
+            .send(headers, UpstreamBody::full(body))
+            .await
+            .map_err(Failure::Upstream)?;
         Ok((resp, report))
     }
 
     /// Streams scrubbed chunks upstream as the body arrives. The upstream request starts
     /// with the first scrubbed bytes, once the payload's format (and Content-Type) is known.
-    async fn streamed(self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
-        let mut upstream: Option<(forward::StreamSender, tokio::task::JoinHandle<_>)> = None;
+    async fn streamed(&self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
+        let mut upstream: Option<(forward::StreamSender, InFlight)> = None;
         let started = Instant::now();
         let mut received = 0;
         let failure = loop {
@@ -313,9 +404,13 @@ impl UpstreamCall<'_> {
                 Err(f) => break Some(f),
             };
             if upstream.is_none() && (!out.is_empty() || done) {
-                upstream = Some(self.start_stream(&pipeline)?);
+                upstream = Some(self.start_stream(&pipeline));
             }
-            self.state.metrics.bytes_out.with_label_values(&[self.vendor]).inc_by(out.len() as u64);
+            self.state
+                .metrics
+                .bytes_out
+                .with_label_values(&[self.vendor])
+                .inc_by(out.len() as u64);
             if let Some((tx, _)) = &upstream {
                 // A closed channel means the upstream call already ended; its result says why.
                 if !tx.send(out).await || done {
@@ -324,14 +419,15 @@ impl UpstreamCall<'_> {
             }
         };
         let Some((tx, mut in_flight)) = upstream else {
-            return Err(self.refuse(failure.unwrap_or(BodyFailure::ClientGone)));
+            return Err(Failure::Body(failure.unwrap_or(BodyFailure::ClientGone)));
         };
         if let Some(failure) = failure {
             tx.abort("scrub_failed").await;
             // Let the connection write the abort, then stop waiting for the vendor.
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), &mut in_flight).await;
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_millis(50), &mut in_flight).await;
             in_flight.abort();
-            return Err(self.refuse(failure));
+            return Err(Failure::Body(failure));
         }
         drop(tx);
         let answer = tokio::time::timeout(self.rules.limits.upstream_timeout, in_flight).await;
@@ -340,21 +436,11 @@ impl UpstreamCall<'_> {
             Ok(Err(_join)) => Err(ForwardError::Io),
             Ok(Ok(result)) => result.map_err(|e| ForwardError::classify(&e)),
         };
-        let resp = self.relay(result, started)?;
+        let resp = self.relay(result, started).map_err(Failure::Upstream)?;
         Ok((resp, pipeline.report()))
     }
 
-    #[allow(clippy::type_complexity)]
-    fn start_stream(
-        &self,
-        pipeline: &BodyPipeline,
-    ) -> Result<
-        (
-            forward::StreamSender,
-            tokio::task::JoinHandle<Result<Response<Incoming>, hyper_util::client::legacy::Error>>,
-        ),
-        Response<ResponseBody>,
-    > {
+    fn start_stream(&self, pipeline: &BodyPipeline) -> (forward::StreamSender, InFlight) {
         let (tx, upstream_body) = forward::stream();
         let headers = forward::upstream_headers(
             &self.headers,
@@ -362,26 +448,36 @@ impl UpstreamCall<'_> {
             Some(pipeline.output_content_type()),
             None,
         );
-        let request = self.request(headers, upstream_body)?;
+        let request = self.request(headers, upstream_body);
         let client = self.state.client.clone();
-        Ok((tx, tokio::spawn(async move { client.request(request).await })))
+        (
+            tx,
+            tokio::spawn(async move { client.request(request).await }),
+        )
     }
 
-    fn request(&self, headers: HeaderMap, body: UpstreamBody) -> Result<Request<UpstreamBody>, Response<ResponseBody>> {
+    fn request(&self, headers: HeaderMap, body: UpstreamBody) -> Request<UpstreamBody> {
         let mut request = Request::new(body);
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = headers;
-        Ok(request)
+        request
     }
 
-    async fn send(&self, headers: HeaderMap, body: UpstreamBody) -> Result<Response<ResponseBody>, Response<ResponseBody>> {
-        let request = self.request(headers, body)?;
+    async fn send(
+        &self,
+        headers: HeaderMap,
+        body: UpstreamBody,
+    ) -> Result<Response<ResponseBody>, ForwardError> {
+        let request = self.request(headers, body);
         let started = Instant::now();
-        let result = tokio::time::timeout(self.rules.limits.upstream_timeout, self.state.client.request(request))
-            .await
-            .map_err(|_| ForwardError::Timeout)
-            .and_then(|r| r.map_err(|e| ForwardError::classify(&e)));
+        let result = tokio::time::timeout(
+            self.rules.limits.upstream_timeout,
+            self.state.client.request(request),
+        )
+        .await
+        .map_err(|_| ForwardError::Timeout)
+        .and_then(|r| r.map_err(|e| ForwardError::classify(&e)));
         self.relay(result, started)
     }
 
@@ -391,7 +487,7 @@ impl UpstreamCall<'_> {
         &self,
         result: Result<Response<Incoming>, ForwardError>,
         started: Instant,
-    ) -> Result<Response<ResponseBody>, Response<ResponseBody>> {
+    ) -> Result<Response<ResponseBody>, ForwardError> {
         self.state
             .metrics
             .upstream_duration
@@ -401,19 +497,13 @@ impl UpstreamCall<'_> {
             Ok(resp) if resp.status().is_server_error() => Err(ForwardError::Status5xx),
             other => other,
         };
-        match upstream {
-            Ok(resp) => {
-                let (mut parts, body) = resp.into_parts();
-                for name in forward::HOP_BY_HOP {
-                    parts.headers.remove(*name);
-                }
-                Ok(Response::from_parts(parts, body.map_err(Into::into).boxed()))
-            }
-            Err(e) => {
-                self.state.metrics.upstream_errors.with_label_values(&[self.vendor, e.kind()]).inc();
-                tracing::warn!(vendor = self.vendor, kind = e.kind(), "upstream call failed");
-                Err(reply::error(e.status(), e.kind(), &e.to_string()))
-            }
+        let (mut parts, body) = upstream?.into_parts();
+        for name in forward::HOP_BY_HOP {
+            parts.headers.remove(*name);
         }
+        Ok(Response::from_parts(
+            parts,
+            body.map_err(Into::into).boxed(),
+        ))
     }
 }

@@ -20,7 +20,9 @@ pub const ERROR_HEADER: &str = "scrubproxy-error";
 pub const RETRY_AFTER_SECONDS: &str = "5";
 
 pub fn full(bytes: impl Into<Bytes>) -> ResponseBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// A proxy-made error: `kind` is a stable label, `message` a fixed sentence.
@@ -38,7 +40,11 @@ pub fn error(status: u16, kind: &'static str, message: &str) -> Response<Respons
 }
 
 pub fn not_found() -> Response<ResponseBody> {
-    error(404, "unknown_route", "no ingest endpoint is configured at this path")
+    error(
+        404,
+        "unknown_route",
+        "no ingest endpoint is configured at this path",
+    )
 }
 
 /// The answer to a CORS preflight for a known endpoint.
@@ -54,7 +60,10 @@ pub fn preflight(cors: &CorsPolicy, request: &HeaderMap) -> Response<ResponseBod
     if let Ok(v) = HeaderValue::from_str(&cors.allowed_headers) {
         h.insert("access-control-allow-headers", v);
     }
-    h.insert("access-control-max-age", HeaderValue::from(cors.max_age_seconds));
+    h.insert(
+        "access-control-max-age",
+        HeaderValue::from(cors.max_age_seconds),
+    );
     resp
 }
 

@@ -7,9 +7,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::file::{IdentifiersFile, RulesFile};
-use super::{
-    CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream,
-};
+use super::{CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream};
 use crate::scrub::keys::KeySet;
 use crate::scrub::{
     CoreLimits, FieldAction, PropertyMode, PropertyRules, PseudonymKey, RuleKind, Truncation,
@@ -45,7 +43,10 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         None | Some("x-forwarded-for") => ForwardedHeader::XForwardedFor,
         Some("forwarded") => ForwardedHeader::Forwarded,
         Some(_) => {
-            errors.push("client_ip.header", "must be \"x-forwarded-for\" or \"forwarded\"");
+            errors.push(
+                "client_ip.header",
+                "must be \"x-forwarded-for\" or \"forwarded\"",
+            );
             ForwardedHeader::XForwardedFor
         }
     };
@@ -56,7 +57,10 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         "drop" => FieldAction::Drop(RuleKind::Identifier),
         "keep" => FieldAction::Keep,
         _ => {
-            errors.push("identifiers.action", "must be \"keep\", \"drop\" or \"hash\"");
+            errors.push(
+                "identifiers.action",
+                "must be \"keep\", \"drop\" or \"hash\"",
+            );
             FieldAction::Hash
         }
     };
@@ -90,7 +94,10 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
 
 fn socket_addr(text: &str, path: &str, errors: &mut Errors) -> SocketAddr {
     text.parse().unwrap_or_else(|_| {
-        errors.push(path, "must be an address and port such as \"127.0.0.1:8080\"");
+        errors.push(
+            path,
+            "must be an address and port such as \"127.0.0.1:8080\"",
+        );
         SocketAddr::from(([127, 0, 0, 1], 0))
     })
 }
@@ -125,8 +132,16 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
             max_depth: l.max_depth,
         },
         buffer_below_bytes: l.buffer_below_bytes,
-        upstream_timeout: seconds(l.upstream_timeout_seconds, "limits.upstream_timeout_seconds", errors),
-        body_read_timeout: seconds(l.body_read_timeout_seconds, "limits.body_read_timeout_seconds", errors),
+        upstream_timeout: seconds(
+            l.upstream_timeout_seconds,
+            "limits.upstream_timeout_seconds",
+            errors,
+        ),
+        body_read_timeout: seconds(
+            l.body_read_timeout_seconds,
+            "limits.body_read_timeout_seconds",
+            errors,
+        ),
     }
 }
 
@@ -175,31 +190,52 @@ fn pseudonym_key(ids: &IdentifiersFile, errors: &mut Errors) -> (PseudonymKey, K
             Ok(bytes) => {
                 let key = trim_ascii_whitespace(&bytes);
                 if key.len() < MIN_KEY_BYTES {
-                    errors.push("identifiers.key_file", format!("key must be at least {MIN_KEY_BYTES} bytes"));
+                    errors.push(
+                        "identifiers.key_file",
+                        format!("key must be at least {MIN_KEY_BYTES} bytes"),
+                    );
                 }
                 return (PseudonymKey::new(key), KeySource::File(path.clone()));
             }
-            Err(e) => errors.push("identifiers.key_file", format!("cannot read the key file: {}", e.kind())),
+            Err(e) => errors.push(
+                "identifiers.key_file",
+                format!("cannot read the key file: {}", e.kind()),
+            ),
         }
     }
     if let Some(name) = &ids.key_env {
         if let Ok(value) = std::env::var(name) {
             if value.trim().len() < MIN_KEY_BYTES {
-                errors.push("identifiers.key_env", format!("key must be at least {MIN_KEY_BYTES} bytes"));
+                errors.push(
+                    "identifiers.key_env",
+                    format!("key must be at least {MIN_KEY_BYTES} bytes"),
+                );
             }
-            return (PseudonymKey::new(value.trim().as_bytes()), KeySource::Env(name.clone()));
+            return (
+                PseudonymKey::new(value.trim().as_bytes()),
+                KeySource::Env(name.clone()),
+            );
         }
     }
     let mut secret = [0u8; 32];
     if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret).is_err() {
-        errors.push("identifiers", "no key configured and no system randomness for an ephemeral one");
+        errors.push(
+            "identifiers",
+            "no key configured and no system randomness for an ephemeral one",
+        );
     }
     (PseudonymKey::new(&secret), KeySource::Ephemeral)
 }
 
 fn trim_ascii_whitespace(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = bytes
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &bytes[start..end]
 }
 
@@ -216,12 +252,23 @@ fn property_rules(file: &RulesFile, errors: &mut Errors) -> PropertyRules {
     for (list, name) in [(&p.deny, "deny"), (&p.allow, "allow")] {
         for (i, entry) in list.iter().enumerate() {
             if entry.trim().is_empty() || entry.split('.').any(str::is_empty) {
-                errors.push(format!("properties.{name}[{i}]"), "must be a key, a glob or a dotted path");
+                errors.push(
+                    format!("properties.{name}[{i}]"),
+                    "must be a key, a glob or a dotted path",
+                );
             }
         }
     }
-    let (deny_paths, deny_keys) = p.deny.iter().cloned().partition(|e: &String| e.contains('.'));
-    let (allow_paths, allow_keys) = p.allow.iter().cloned().partition(|e: &String| e.contains('.'));
+    let (deny_paths, deny_keys) = p
+        .deny
+        .iter()
+        .cloned()
+        .partition(|e: &String| e.contains('.'));
+    let (allow_paths, allow_keys) = p
+        .allow
+        .iter()
+        .cloned()
+        .partition(|e: &String| e.contains('.'));
     PropertyRules {
         mode,
         deny_keys,
@@ -246,7 +293,11 @@ fn value_rules_factory(
         }
     };
     let url_allow = v.scrub_urls.then(|| v.url_query_allow.clone());
-    let ip_values = if file.ip.scan_values { truncation } else { None };
+    let ip_values = if file.ip.scan_values {
+        truncation
+    } else {
+        None
+    };
     move || ValueRules {
         ip_values,
         email_marker: email_marker.clone(),
@@ -267,7 +318,10 @@ fn routes(file: &RulesFile, inputs: &PlanInputs<'_>, errors: &mut Errors) -> Vec
             errors.push(format!("route[{i}].prefix"), "must start with \"/\"");
         }
         if routes.iter().any(|other| other.prefix == prefix) {
-            errors.push(format!("route[{i}].prefix"), "is already used by another route");
+            errors.push(
+                format!("route[{i}].prefix"),
+                "is already used by another route",
+            );
         }
         let Some(upstream) = upstream(&r.upstream, &format!("route[{i}].upstream"), errors) else {
             continue;
@@ -293,7 +347,10 @@ fn upstream(text: &str, path: &str, errors: &mut Errors) -> Option<Upstream> {
     let scheme = uri.scheme().cloned();
     let valid_scheme = matches!(scheme.as_ref().map(|s| s.as_str()), Some("http" | "https"));
     if !valid_scheme || uri.authority().is_none() || uri.query().is_some() {
-        errors.push(path, "must be an http:// or https:// URL with a host and no query");
+        errors.push(
+            path,
+            "must be an http:// or https:// URL with a host and no query",
+        );
         return None;
     }
     Some(Upstream {
@@ -312,7 +369,10 @@ fn forward_headers(file: &RulesFile, errors: &mut Errors) -> Vec<http::HeaderNam
                 "this header identifies the client and is never forwarded",
             ),
             Ok(h) => names.push(h),
-            Err(_) => errors.push(format!("headers.forward[{i}]"), "is not a valid header name"),
+            Err(_) => errors.push(
+                format!("headers.forward[{i}]"),
+                "is not a valid header name",
+            ),
         }
     }
     names

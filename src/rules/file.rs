@@ -138,7 +138,10 @@ impl Default for PropertiesFile {
     fn default() -> Self {
         PropertiesFile {
             mode: "deny".into(),
-            deny: crate::rules::DEFAULT_DENY.iter().map(|s| s.to_string()).collect(),
+            deny: crate::rules::DEFAULT_DENY
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             allow: Vec::new(),
         }
     }

@@ -47,20 +47,24 @@ impl Vendor for Mixpanel {
     }
 
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
-        [events_plan(inputs), profiles_plan(inputs), groups_plan(inputs)]
-            .into_iter()
-            .map(|event| {
-                Arc::new(BodyPlan {
-                    envelope: Envelope::Events,
-                    event,
-                    envelope_members: EventPlanBuilder::default().build(
-                        inputs.properties,
-                        (inputs.values)(),
-                        None,
-                    ),
-                })
+        [
+            events_plan(inputs),
+            profiles_plan(inputs),
+            groups_plan(inputs),
+        ]
+        .into_iter()
+        .map(|event| {
+            Arc::new(BodyPlan {
+                envelope: Envelope::Events,
+                event,
+                envelope_members: EventPlanBuilder::default().build(
+                    inputs.properties,
+                    (inputs.values)(),
+                    None,
+                ),
             })
-            .collect()
+        })
+        .collect()
     }
 
     fn no_ip_query_flag(&self) -> Option<(&'static str, &'static str)> {
@@ -82,9 +86,18 @@ fn events_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("properties.$identified_id", id)
         .field("properties.alias", id)
         .field("properties.ip", FieldAction::VendorIp)
-        .field("properties.$latitude", FieldAction::Drop(RuleKind::PreciseLocation))
-        .field("properties.$longitude", FieldAction::Drop(RuleKind::PreciseLocation))
-        .field("properties.$city", FieldAction::Drop(RuleKind::PreciseLocation))
+        .field(
+            "properties.$latitude",
+            FieldAction::Drop(RuleKind::PreciseLocation),
+        )
+        .field(
+            "properties.$longitude",
+            FieldAction::Drop(RuleKind::PreciseLocation),
+        )
+        .field(
+            "properties.$city",
+            FieldAction::Drop(RuleKind::PreciseLocation),
+        )
         .ensure("properties.ip", Ensured::ClientIp);
     b.build(inputs.properties, (inputs.values)(), None)
 }
@@ -104,7 +117,10 @@ fn profiles_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("$latitude", FieldAction::Drop(RuleKind::PreciseLocation))
         .field("$longitude", FieldAction::Drop(RuleKind::PreciseLocation))
         .field("$set.$city", FieldAction::Drop(RuleKind::PreciseLocation))
-        .field("$set_once.$city", FieldAction::Drop(RuleKind::PreciseLocation))
+        .field(
+            "$set_once.$city",
+            FieldAction::Drop(RuleKind::PreciseLocation),
+        )
         .ensure("$ip", Ensured::ClientIp);
     b.build(inputs.properties, (inputs.values)(), Some(PROFILE_NO_IP))
 }

@@ -65,11 +65,18 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("previousId", inputs.identifier_action)
         .field("context.traits.userId", inputs.identifier_action)
         .field("context.ip", FieldAction::VendorIp)
-        .field("context.location", FieldAction::Drop(RuleKind::PreciseLocation))
+        .field(
+            "context.location",
+            FieldAction::Drop(RuleKind::PreciseLocation),
+        )
         .field("writeKey", FieldAction::Keep)
         .field("messageId", FieldAction::Keep)
         .ensure("context.ip", Ensured::ClientIp);
-    b.build(inputs.properties, (inputs.values)(), Some(NO_IP_PLACEHOLDER))
+    b.build(
+        inputs.properties,
+        (inputs.values)(),
+        Some(NO_IP_PLACEHOLDER),
+    )
 }
 
 /// Members of a batch envelope beside `batch`: `writeKey`, `sentAt`, and a shared `context`.
@@ -78,6 +85,13 @@ fn envelope_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     b.container("context")
         .field("writeKey", FieldAction::Keep)
         .field("context.ip", FieldAction::VendorIp)
-        .field("context.location", FieldAction::Drop(RuleKind::PreciseLocation));
-    b.build(inputs.properties, (inputs.values)(), Some(NO_IP_PLACEHOLDER))
+        .field(
+            "context.location",
+            FieldAction::Drop(RuleKind::PreciseLocation),
+        );
+    b.build(
+        inputs.properties,
+        (inputs.values)(),
+        Some(NO_IP_PLACEHOLDER),
+    )
 }

@@ -1,1 +1,412 @@
-//! placeholder
+//! Promise 1, fail closed: malformed, unknown or over-limit input gets a clear 4xx with a
+//! `scrubproxy-error` header, and the vendor receives no complete request. A body that breaks
+//! mid-stream is aborted upstream.
+
+use std::io::Write;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{self, start_proxy, Behavior, FakeVendor};
+
+const JSON: &[(&str, &str)] = &[("content-type", "text/plain")];
+const FORM: &[(&str, &str)] = &[("content-type", "application/x-www-form-urlencoded")];
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+fn nested(depth: usize) -> String {
+    format!(
+        r#"{{"type":"track","properties":{}1{}}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
+}
+
+/// (name, method, target, headers, body, expected status, expected error kind)
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
+fn cases() -> Vec<Case> {
+    let email = r#"{"type":"track","properties":{"email":"jane.doe@example.com""#;
+    let utf16: Vec<u8> =
+        r#"{"type":"track"}"#.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let huge = format!(
+        r#"{{"type":"track","properties":{{"note":"{}"}}}}"#,
+        "x".repeat(1_100_000)
+    );
+    vec![
+        (
+            "truncated json",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            email.into(),
+            400,
+            "truncated_body",
+        ),
+        (
+            "not json",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            b"email=jane.doe@example.com".to_vec(),
+            400,
+            "unexpected_shape",
+        ),
+        (
+            "trailing comma",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            br#"{"a":1,}"#.to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "array where an event belongs",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            b"[{}]".to_vec(),
+            400,
+            "unexpected_shape",
+        ),
+        (
+            "batch without batch",
+            "POST",
+            "/segment/v1/batch",
+            JSON.to_vec(),
+            br#"{"events":[]}"#.to_vec(),
+            400,
+            "unexpected_shape",
+        ),
+        (
+            "utf-16",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            utf16.clone(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "utf-16 with bom",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            [&[0xff, 0xfe][..], &utf16].concat(),
+            400,
+            "unexpected_shape",
+        ),
+        (
+            "invalid utf-8",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            b"{\"a\":\"\xc3\x28\"}".to_vec(),
+            400,
+            "invalid_utf8",
+        ),
+        (
+            "empty body",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            Vec::new(),
+            400,
+            "empty_body",
+        ),
+        (
+            "deep nesting",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            nested(40).into_bytes(),
+            400,
+            "too_deep",
+        ),
+        (
+            "event over max_event_bytes",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            huge.into_bytes(),
+            413,
+            "event_too_large",
+        ),
+        (
+            "bad gzip",
+            "POST",
+            "/segment/v1/batch",
+            vec![("content-encoding", "gzip")],
+            b"\x1f\x8b\x08garbage".to_vec(),
+            415,
+            "bad_gzip",
+        ),
+        (
+            "truncated gzip",
+            "POST",
+            "/segment/v1/batch",
+            vec![("content-encoding", "gzip")],
+            gzip(br#"{"batch":[]}"#)[..12].to_vec(),
+            415,
+            "truncated_compression",
+        ),
+        (
+            "unknown encoding",
+            "POST",
+            "/segment/v1/t",
+            vec![("content-encoding", "br")],
+            b"{}".to_vec(),
+            415,
+            "unsupported_encoding",
+        ),
+        (
+            "mixpanel bad base64",
+            "POST",
+            "/mixpanel/track/",
+            FORM.to_vec(),
+            b"data=%%%".to_vec(),
+            415,
+            "bad_percent_escape",
+        ),
+        (
+            "mixpanel base64 garbage",
+            "POST",
+            "/mixpanel/track/",
+            FORM.to_vec(),
+            b"data=e30*".to_vec(),
+            415,
+            "bad_base64",
+        ),
+        (
+            "mixpanel form without data",
+            "POST",
+            "/mixpanel/track",
+            FORM.to_vec(),
+            b"verbose=1&ip=1".to_vec(),
+            400,
+            "missing_data",
+        ),
+        (
+            "mixpanel GET without data",
+            "GET",
+            "/mixpanel/track?ip=1",
+            vec![],
+            Vec::new(),
+            400,
+            "missing_data",
+        ),
+        (
+            "mixpanel GET bad data",
+            "GET",
+            "/mixpanel/engage?data=!!!",
+            vec![],
+            Vec::new(),
+            415,
+            "bad_base64",
+        ),
+        (
+            "unknown vendor path",
+            "POST",
+            "/segment/v2/track",
+            JSON.to_vec(),
+            b"{}".to_vec(),
+            404,
+            "unknown_route",
+        ),
+        (
+            "unrouted prefix",
+            "POST",
+            "/collect",
+            JSON.to_vec(),
+            b"{}".to_vec(),
+            404,
+            "unknown_route",
+        ),
+        (
+            "session replay is not routed",
+            "POST",
+            "/mixpanel/record/?format=gzip",
+            vec![],
+            gzip(b"[]"),
+            404,
+            "unknown_route",
+        ),
+        (
+            "wrong method",
+            "GET",
+            "/segment/v1/t",
+            vec![],
+            Vec::new(),
+            404,
+            "unknown_route",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_and_nothing_is_forwarded() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    for (name, method, target, headers, body, status, kind) in cases() {
+        let resp = support::send_raw(proxy.addr(), method, target, &headers, body).await;
+        assert_eq!(
+            (resp.status, resp.header("scrubproxy-error")),
+            (status, Some(kind)),
+            "{name}: {}",
+            resp.text()
+        );
+        let error: serde_json::Value =
+            serde_json::from_slice(&resp.body).expect("error body is JSON");
+        assert_eq!(error["error"], kind, "{name}");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        vendor.all_requests().is_empty(),
+        "nothing reaches the vendor"
+    );
+}
+
+#[tokio::test]
+async fn announced_oversize_body_is_refused_before_reading() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| f.limits.max_body_bytes = 1000).await;
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        JSON,
+        vec![b' '; 5000],
+    )
+    .await;
+    assert_eq!(resp.status, 413);
+    assert!(vendor.all_requests().is_empty());
+}
+
+#[tokio::test]
+async fn gzip_bomb_is_stopped_at_the_decoded_limit() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| f.limits.max_decoded_bytes = 1 << 20).await;
+    let mut bomb = br#"{"batch":[{"properties":{"note":""#.to_vec();
+    bomb.extend(std::iter::repeat_n(b'a', 20 << 20));
+    bomb.extend_from_slice(br#""}}]}"#);
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        &[("content-encoding", "gzip")],
+        gzip(&bomb),
+    )
+    .await;
+    assert_eq!(
+        (resp.status, resp.header("scrubproxy-error")),
+        (413, Some("decoded_too_large"))
+    );
+    assert!(vendor.requests().is_empty());
+}
+
+/// A batch large enough to stream whose end is malformed: scrubbed events already went
+/// upstream, so the upstream request must be aborted, never completed.
+#[tokio::test]
+async fn stream_broken_mid_body_is_aborted_upstream() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| f.limits.buffer_below_bytes = 1024).await;
+    let event = r#"{"type":"track","event":"e","properties":{"plan":"pro"}}"#;
+    let mut chunks = vec![b"{\"batch\":[".to_vec()];
+    for _ in 0..200 {
+        chunks.push(format!("{event},").into_bytes());
+    }
+    chunks.push(b"{\"broken\": }]}".to_vec());
+    let resp = support::send_chunks(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        JSON,
+        chunks,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (resp.status, resp.header("scrubproxy-error")),
+        (400, Some("malformed_json"))
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = vendor.all_requests();
+    assert!(
+        !all.is_empty(),
+        "the streamed part reached the vendor before the error"
+    );
+    assert!(
+        all.iter().all(|r| !r.body_complete),
+        "the vendor never sees a complete request"
+    );
+    assert!(vendor.requests().is_empty());
+}
+
+#[tokio::test]
+async fn client_that_breaks_mid_body_forwards_nothing_complete() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| f.limits.buffer_below_bytes = 1024).await;
+    let event = r#"{"type":"track","event":"e"},"#;
+    let mut chunks = vec![b"{\"batch\":[".to_vec()];
+    chunks.extend((0..100).map(|_| event.as_bytes().to_vec()));
+    let result = support::send_chunks(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        JSON,
+        chunks,
+        true,
+    )
+    .await;
+    assert!(result.is_err() || result.unwrap().status >= 400);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(vendor.requests().is_empty(), "no complete request upstream");
+}
+
+/// A tracker that sends half its body and stalls gets 408 once the read timeout passes.
+#[tokio::test]
+async fn slow_client_times_out_and_nothing_is_forwarded() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.limits.body_read_timeout_seconds = 0.3
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+    stream
+        .write_all(
+            b"POST /segment/v1/t HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{\"type\":",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            answer.extend_from_slice(&buf[..n]);
+            if n == 0 || answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the proxy answers a stalled client");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("scrubproxy-error: body_read_timeout"));
+    assert!(vendor.all_requests().is_empty());
+}

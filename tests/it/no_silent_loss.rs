@@ -1,1 +1,104 @@
-//! placeholder
+//! Promise 2, nothing lost silently: the tracker hears "ok" only when the vendor accepted the
+//! data. Vendor errors, resets, hangs and refused connections come back as statuses every
+//! SDK retries (502/504 with Retry-After); rate limits are relayed as they are.
+
+use std::time::Duration;
+
+use crate::support::{self, start_proxy, Behavior, FakeVendor, TestProxy};
+
+const EVENT: &[u8] = br#"{"type":"track","event":"Signup","userId":"u1"}"#;
+
+async fn post(proxy: &TestProxy) -> support::Response {
+    support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/t",
+        &[("content-type", "text/plain")],
+        EVENT.to_vec(),
+    )
+    .await
+}
+
+async fn proxy_for(vendor: &FakeVendor) -> TestProxy {
+    start_proxy(&vendor.base_url(), |f| {
+        f.limits.upstream_timeout_seconds = 0.5
+    })
+    .await
+}
+
+#[tokio::test]
+async fn vendor_server_errors_become_retryable_502() {
+    for code in [500, 501, 503, 505, 511] {
+        let vendor = FakeVendor::start(Behavior::status(code)).await;
+        let resp = post(&proxy_for(&vendor).await).await;
+        assert_eq!(resp.status, 502, "vendor {code}");
+        assert_eq!(resp.header("scrubproxy-error"), Some("status_5xx"));
+        assert!(resp.header("retry-after").is_some());
+    }
+}
+
+#[tokio::test]
+async fn vendor_reset_becomes_502() {
+    let vendor = FakeVendor::start(Behavior::Reset).await;
+    let resp = post(&proxy_for(&vendor).await).await;
+    assert_eq!(resp.status, 502);
+    assert_eq!(resp.header("scrubproxy-error"), Some("io"));
+}
+
+#[tokio::test]
+async fn vendor_that_hangs_becomes_504() {
+    let vendor = FakeVendor::start(Behavior::Hang).await;
+    let proxy = proxy_for(&vendor).await;
+    let started = std::time::Instant::now();
+    let resp = post(&proxy).await;
+    assert_eq!(resp.status, 504);
+    assert_eq!(resp.header("scrubproxy-error"), Some("timeout"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn refused_connection_becomes_502() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let proxy = start_proxy(&url, |_| {}).await;
+    let resp = post(&proxy).await;
+    assert_eq!(
+        (resp.status, resp.header("scrubproxy-error")),
+        (502, Some("connect"))
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_are_relayed_with_their_retry_after() {
+    let vendor = FakeVendor::start(Behavior::Reply {
+        status: 429,
+        headers: vec![("retry-after".into(), "7".into())],
+        body: b"rate limited".to_vec(),
+    })
+    .await;
+    let resp = post(&proxy_for(&vendor).await).await;
+    assert_eq!((resp.status, resp.header("retry-after")), (429, Some("7")));
+    assert_eq!(resp.text(), "rate limited");
+}
+
+#[tokio::test]
+async fn streamed_batches_hear_vendor_failures_too() {
+    let vendor = FakeVendor::start(Behavior::status(500)).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| f.limits.buffer_below_bytes = 64).await;
+    let body = format!(
+        r#"{{"batch":[{}]}}"#,
+        vec![r#"{"type":"track","event":"e"}"#; 50].join(",")
+    );
+    let resp = support::send_chunks(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        &[],
+        body.into_bytes().chunks(100).map(<[u8]>::to_vec).collect(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status, 502);
+}

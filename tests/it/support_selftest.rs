@@ -1,8 +1,6 @@
 //! The test helpers themselves: fixtures load, the fake vendor records, planted values are found
 //! in every encoding (so the PII assertions elsewhere can fail).
 
-
-
 use std::time::{Duration, Instant};
 
 use crate::support::{fixture, planted, Behavior, FakeVendor};
@@ -170,7 +168,8 @@ async fn chunked_upload_is_recorded_whole() {
 async fn aborted_upload_is_recorded_incomplete() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
     let chunks = vec![b"{\"batch\":[".to_vec(), b"{\"a\":1},".to_vec()];
-    let res = crate::support::send_chunks(vendor.addr, "POST", "/v1/batch", &[], chunks, true).await;
+    let res =
+        crate::support::send_chunks(vendor.addr, "POST", "/v1/batch", &[], chunks, true).await;
     assert!(res.is_err(), "aborted upload got a response: {res:?}");
     eprintln!("abort error: {}", res.unwrap_err());
     let all = vendor.wait_for_requests(1, WAIT).await;

@@ -46,7 +46,10 @@ fn mixpanel_data(value: &str) -> Value {
     }
     let b64 = value.replace(' ', "+");
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim_end_matches('=').to_string() + &"=".repeat((4 - b64.trim_end_matches('=').len() % 4) % 4))
+        .decode(
+            b64.trim_end_matches('=').to_string()
+                + &"=".repeat((4 - b64.trim_end_matches('=').len() % 4) % 4),
+        )
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
@@ -88,14 +91,21 @@ fn decompressed(f: &Fixture) -> Vec<u8> {
     use std::io::Read;
     if f.body.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&f.body[..]).read_to_end(&mut out).unwrap();
+        flate2::read::MultiGzDecoder::new(&f.body[..])
+            .read_to_end(&mut out)
+            .unwrap();
         out
     } else {
         f.body.clone()
     }
 }
 
-async fn replay_vendor(vendor_name: &str, prefix: &str, reply: Behavior, count_events: impl Fn(&str, &str, &str, &[u8], bool) -> usize) {
+async fn replay_vendor(
+    vendor_name: &str,
+    prefix: &str,
+    reply: Behavior,
+    count_events: impl Fn(&str, &str, &str, &[u8], bool) -> usize,
+) {
     let vendor = FakeVendor::start(reply).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
     let fixtures = support::load(vendor_name);
@@ -106,9 +116,17 @@ async fn replay_vendor(vendor_name: &str, prefix: &str, reply: Behavior, count_e
         routed.raw_target = format!("{prefix}{}", f.raw_target);
         let resp = support::send(proxy.addr(), &routed, &[]).await;
         if f.method == "OPTIONS" || f.path.starts_with("/record") {
-            let want = if f.path.starts_with("/record") { 404 } else { 204 };
+            let want = if f.path.starts_with("/record") {
+                404
+            } else {
+                204
+            };
             assert_eq!(resp.status, want, "{}", f.name);
-            assert!(vendor.all_requests().is_empty(), "{} must not be forwarded", f.name);
+            assert!(
+                vendor.all_requests().is_empty(),
+                "{} must not be forwarded",
+                f.name
+            );
             continue;
         }
         assert_eq!(resp.status, 200, "{}: {}", f.name, resp.text());
@@ -116,9 +134,24 @@ async fn replay_vendor(vendor_name: &str, prefix: &str, reply: Behavior, count_e
         assert_eq!(got.len(), 1, "{} forwarded once", f.name);
         let up = &got[0];
         assert_eq!(up.path(), format!("{}", f.path), "{}", f.name);
-        assert!(up.planted().is_empty(), "{} leaked {:?}", f.name, up.planted());
-        assert!(up.planted_in_headers().is_empty(), "{} leaked in headers", f.name);
-        for h in ["cookie", "x-forwarded-for", "origin", "referer", "user-agent"] {
+        assert!(
+            up.planted().is_empty(),
+            "{} leaked {:?}",
+            f.name,
+            up.planted()
+        );
+        assert!(
+            up.planted_in_headers().is_empty(),
+            "{} leaked in headers",
+            f.name
+        );
+        for h in [
+            "cookie",
+            "x-forwarded-for",
+            "origin",
+            "referer",
+            "user-agent",
+        ] {
             assert!(up.header(h).is_none(), "{} forwarded {h}", f.name);
         }
         let original = count_events(&f.method, &f.path, &f.query_string, &decompressed(f), false);
@@ -126,27 +159,41 @@ async fn replay_vendor(vendor_name: &str, prefix: &str, reply: Behavior, count_e
         assert_eq!(scrubbed, original, "{} event count", f.name);
         forwarded += 1;
     }
-    assert!(forwarded > 10, "{vendor_name}: only {forwarded} requests replayed");
+    assert!(
+        forwarded > 10,
+        "{vendor_name}: only {forwarded} requests replayed"
+    );
     proxy.running.shutdown().await;
 }
 
 #[tokio::test]
 async fn every_segment_request_is_forwarded_scrubbed_and_whole() {
-    replay_vendor("segment", "/segment", Behavior::json(r#"{"success":true}"#), |_, path, _, body, upstream| {
-        let events = segment_events(path, body);
-        for e in events.iter().filter(|_| upstream) {
-            assert!(e["context"]["ip"].is_string(), "every event names its (truncated) IP");
-        }
-        events.len()
-    })
+    replay_vendor(
+        "segment",
+        "/segment",
+        Behavior::json(r#"{"success":true}"#),
+        |_, path, _, body, upstream| {
+            let events = segment_events(path, body);
+            for e in events.iter().filter(|_| upstream) {
+                assert!(
+                    e["context"]["ip"].is_string(),
+                    "every event names its (truncated) IP"
+                );
+            }
+            events.len()
+        },
+    )
     .await;
 }
 
 #[tokio::test]
 async fn every_mixpanel_request_is_forwarded_scrubbed_and_whole() {
-    replay_vendor("mixpanel", "/mixpanel", Behavior::ok("1"), |method, _, query, body, _| {
-        mixpanel_payload(method, query, body).len()
-    })
+    replay_vendor(
+        "mixpanel",
+        "/mixpanel",
+        Behavior::ok("1"),
+        |method, _, query, body, _| mixpanel_payload(method, query, body).len(),
+    )
     .await;
 }
 
@@ -162,11 +209,16 @@ async fn without_the_rules_the_same_traffic_leaks() {
         f.identifiers.action = "keep".into();
     })
     .await;
-    let mut f = support::fixture::load_one("segment/browser-analytics-next/007-standard-03-identify-pii__POST_v1-i.json");
+    let mut f = support::fixture::load_one(
+        "segment/browser-analytics-next/007-standard-03-identify-pii__POST_v1-i.json",
+    );
     f.raw_target = format!("/segment{}", f.raw_target);
     assert_eq!(support::send(proxy.addr(), &f, &[]).await.status, 200);
     let leaked = vendor.requests()[0].planted();
     for name in ["email", "phone", "user_id", "credit_card"] {
-        assert!(leaked.iter().any(|l| l == name), "{name} should leak without rules: {leaked:?}");
+        assert!(
+            leaked.iter().any(|l| l == name),
+            "{name} should leak without rules: {leaked:?}"
+        );
     }
 }
