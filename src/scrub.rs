@@ -101,21 +101,32 @@ struct EventRewriter {
 }
 
 impl FrameSink for EventRewriter {
-    fn event(&mut self, event: &[u8], out: &mut Vec<u8>) -> Result<(), ScrubError> {
-        self.report.events += 1;
-        rewrite_event(
+    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<usize, ScrubError> {
+        // A failed attempt (often just an event cut by a chunk boundary) must count nothing.
+        let before = self.report.clone();
+        let result = rewrite_event(
             &self.plan.event,
             &self.env,
-            event,
+            data,
             out,
             &mut self.bufs,
             &mut self.report,
-        )
+        );
+        match result {
+            Ok(end) => {
+                self.report.events += 1;
+                Ok(end)
+            }
+            Err(e) => {
+                self.report = before;
+                Err(e)
+            }
+        }
     }
 
     fn envelope_member(&mut self, member: &[u8], out: &mut Vec<u8>) -> Result<(), ScrubError> {
         self.member_out.clear();
-        rewrite_event(
+        let end = rewrite_event(
             &self.plan.envelope_members,
             &self.env,
             member,
@@ -123,6 +134,9 @@ impl FrameSink for EventRewriter {
             &mut self.bufs,
             &mut self.report,
         )?;
+        if end != member.len() {
+            return Err(ScrubError::MalformedJson);
+        }
         // The rewritten one-member object is `{...}`; its inside is the member, or empty.
         let inner = self
             .member_out

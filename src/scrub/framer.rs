@@ -3,8 +3,6 @@
 //! The framer writes the envelope's punctuation itself; events and envelope members are
 //! rewritten by its sink.
 
-use memchr::memchr2;
-
 use super::json;
 use super::ScrubError;
 
@@ -25,8 +23,9 @@ pub enum Envelope {
 
 /// Receives what the framer cuts out.
 pub trait FrameSink {
-    /// Rewrites one event into `out`.
-    fn event(&mut self, event: &[u8], out: &mut Vec<u8>) -> Result<(), ScrubError>;
+    /// Rewrites the event at the start of `data` into `out`; returns its length. On error
+    /// it may have written to `out` (the framer truncates) but must count nothing.
+    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<usize, ScrubError>;
     /// Rewrites one envelope member, given as a one-member object `{"key":value}`; writes the
     /// member without braces into `out`, or nothing when it is dropped.
     fn envelope_member(&mut self, member: &[u8], out: &mut Vec<u8>) -> Result<(), ScrubError>;
@@ -70,7 +69,7 @@ impl ValueScan {
                     i += 1;
                     self.escaped = false;
                 }
-                match memchr2(b'"', b'\\', &data[i.min(data.len())..]) {
+                match json::find_quote_or_escape(&data[i.min(data.len())..]) {
                     None => {
                         i = data.len();
                         break;
@@ -129,6 +128,8 @@ pub struct Framer {
     state: State,
     pending: Vec<u8>,
     scan: ValueScan,
+    /// The current event did not fit in the bytes at hand: it is being scanned to its end.
+    scanning: bool,
     member: Vec<u8>,
     wrote_item: bool,
     wrote_member: bool,
@@ -144,6 +145,7 @@ impl Framer {
             state: State::Start,
             pending: Vec::new(),
             scan: ValueScan::default(),
+            scanning: false,
             member: Vec::new(),
             wrote_item: false,
             wrote_member: false,
@@ -163,6 +165,8 @@ impl Framer {
             // Common case: whole events inside this chunk are framed straight from it.
             let consumed = self.advance(input, false, sink, out)?;
             self.pending.extend_from_slice(&input[consumed..]);
+        } else if self.scanning {
+            self.finish_cut_event(input, sink, out)?;
         } else {
             let mut data = std::mem::take(&mut self.pending);
             data.extend_from_slice(input);
@@ -170,6 +174,46 @@ impl Framer {
             data.drain(..consumed);
             self.pending = data;
         }
+        Ok(())
+    }
+
+    /// An event was cut by the previous chunk's end: copy only the rest of that event from
+    /// `input` (found by continuing the scan), finish it, and frame the remainder directly.
+    fn finish_cut_event(
+        &mut self,
+        input: &[u8],
+        sink: &mut dyn FrameSink,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ScrubError> {
+        let mut continued = ValueScan {
+            pos: 0,
+            ..self.scan
+        };
+        let Some(end) = continued.scan(input, self.max_depth)? else {
+            self.pending.extend_from_slice(input);
+            self.scan = ValueScan {
+                pos: self.pending.len(),
+                ..continued
+            };
+            if self.pending.len() > self.max_event_bytes {
+                return Err(ScrubError::EventTooLarge {
+                    limit: self.max_event_bytes,
+                });
+            }
+            return Ok(());
+        };
+        self.pending.extend_from_slice(&input[..end]);
+        let mut data = std::mem::take(&mut self.pending);
+        let consumed = self.advance(&data, false, sink, out)?;
+        data.drain(..consumed);
+        if data.is_empty() {
+            self.pending = data;
+            return self.push(&input[end..], sink, out);
+        }
+        data.extend_from_slice(&input[end..]);
+        let consumed = self.advance(&data, false, sink, out)?;
+        data.drain(..consumed);
+        self.pending = data;
         Ok(())
     }
 
@@ -272,7 +316,10 @@ impl Framer {
         Ok(Step::Advanced(1))
     }
 
-    /// Frames the event starting at `data[0]`, rewrites it, and moves to `next`.
+    /// Rewrites the event starting at `data[0]` and moves to `next`. Fast path: rewrite
+    /// straight away, since the event is usually whole in the bytes at hand. If that fails,
+    /// the resumable scanner tells an event cut by the chunk end (wait for more) from a
+    /// malformed one; so each byte is scanned at most once and rewritten at most twice.
     fn event(
         &mut self,
         data: &[u8],
@@ -280,7 +327,22 @@ impl Framer {
         sink: &mut dyn FrameSink,
         out: &mut Vec<u8>,
     ) -> Result<Step, ScrubError> {
+        let mark = out.len();
+        if self.wrote_item {
+            // A second top-level object means newline-delimited JSON.
+            out.push(if next == State::AfterTop { b'\n' } else { b',' });
+        }
+        if !self.scanning {
+            match sink.event(data, out) {
+                Ok(end) => return self.event_done(end, next),
+                Err(_) => {
+                    out.truncate(mark);
+                    self.scanning = true;
+                }
+            }
+        }
         let Some(end) = self.scan.scan(data, self.max_depth)? else {
+            out.truncate(mark);
             if self.scan.pos > self.max_event_bytes {
                 return Err(ScrubError::EventTooLarge {
                     limit: self.max_event_bytes,
@@ -294,12 +356,21 @@ impl Framer {
             });
         }
         self.scan = ValueScan::default();
-        if self.wrote_item {
-            // A second top-level object means newline-delimited JSON.
-            out.push(if next == State::AfterTop { b'\n' } else { b',' });
+        self.scanning = false;
+        let written = sink.event(&data[..end], out)?;
+        if written != end {
+            return Err(ScrubError::MalformedJson);
+        }
+        self.event_done(end, next)
+    }
+
+    fn event_done(&mut self, end: usize, next: State) -> Result<Step, ScrubError> {
+        if end > self.max_event_bytes {
+            return Err(ScrubError::EventTooLarge {
+                limit: self.max_event_bytes,
+            });
         }
         self.wrote_item = true;
-        sink.event(&data[..end], out)?;
         self.state = next;
         Ok(Step::Advanced(end))
     }

@@ -37,6 +37,40 @@ impl PseudonymKey {
     }
 }
 
+/// Recently computed pseudonyms of one request: a batch from one browser repeats the same
+/// ids in every event, and an HMAC costs far more than a short comparison. Entries reuse
+/// their buffers, so a miss allocates nothing once the cache is warm.
+#[derive(Debug, Default)]
+pub struct PseudonymCache {
+    entries: Vec<(Vec<u8>, Vec<u8>)>,
+    next: usize,
+}
+
+/// Ids remembered per request.
+const CACHED_IDS: usize = 8;
+
+impl PseudonymCache {
+    /// Appends the pseudonym of `id` under `key` to `out`, reusing a recent result.
+    pub fn pseudonym_into(&mut self, key: &PseudonymKey, id: &[u8], out: &mut Vec<u8>) {
+        if let Some((_, p)) = self.entries.iter().find(|(i, _)| i.as_slice() == id) {
+            out.extend_from_slice(p);
+            return;
+        }
+        let start = out.len();
+        key.pseudonym_into(id, out);
+        if self.entries.len() < CACHED_IDS {
+            self.entries.push((id.to_vec(), out[start..].to_vec()));
+            return;
+        }
+        let (cached_id, cached) = &mut self.entries[self.next];
+        cached_id.clear();
+        cached_id.extend_from_slice(id);
+        cached.clear();
+        cached.extend_from_slice(&out[start..]);
+        self.next = (self.next + 1) % CACHED_IDS;
+    }
+}
+
 fn split_kept_prefix(id: &[u8]) -> (&[u8], &[u8]) {
     for prefix in KEPT_PREFIXES {
         if id.starts_with(prefix) {

@@ -30,13 +30,25 @@ impl StringToken {
     }
 }
 
+/// Offset of the first `"` or `\\` in `b`. Most JSON strings are short, where a plain loop
+/// beats memchr's setup cost; the rest of a long string goes to memchr.
+#[inline]
+pub fn find_quote_or_escape(b: &[u8]) -> Option<usize> {
+    const SHORT: usize = 24;
+    let head = b.len().min(SHORT);
+    if let Some(i) = b[..head].iter().position(|&c| c == b'"' || c == b'\\') {
+        return Some(i);
+    }
+    memchr2(b'"', b'\\', &b[head..]).map(|off| off + head)
+}
+
 /// Reads the string whose opening quote is at `start`.
 #[inline]
 pub fn string_at(b: &[u8], start: usize) -> Result<StringToken, ScrubError> {
     let mut i = start + 1;
     let mut has_escape = false;
     loop {
-        match memchr2(b'"', b'\\', &b[i..]) {
+        match find_quote_or_escape(&b[i..]) {
             None => return Err(ScrubError::MalformedJson),
             Some(off) => {
                 i += off;

@@ -4,11 +4,6 @@
 //! `first_name` also catches `firstName`, `$first_name` and `First-Name`: senders spell the same
 //! personal field many ways, and a privacy rule that misses a spelling fails open.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
-
-use aho_corasick::{AhoCorasick, MatchKind};
-
 /// Appends the normalized form of `key` to `out` (cleared first).
 #[inline]
 pub fn normalize_into(key: &[u8], out: &mut Vec<u8>) {
@@ -27,34 +22,50 @@ pub fn normalize(key: &str) -> Vec<u8> {
     out
 }
 
-/// A small, fast hasher for short keys; the key set is fixed by the operator, not by senders,
-/// so hash flooding does not apply (lookups only, never insertions of sender data).
-#[derive(Default)]
-pub struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
+/// Byte equality for short keys, inline: a `memcmp` call costs more than the comparison.
+#[inline]
+pub fn eq_short(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-type FastSet = HashSet<Box<[u8]>, BuildHasherDefault<FxHasher>>;
+/// Exact names bucketed by length: rule sets hold a few dozen names, so a bucket holds a
+/// handful and a key is compared with only those of its own length.
+#[derive(Debug, Default)]
+struct ExactNames {
+    by_len: Vec<Vec<Box<[u8]>>>,
+}
+
+/// Names of this length or longer share the last bucket.
+const LONG_NAME: usize = 32;
+
+impl ExactNames {
+    fn insert(&mut self, name: Vec<u8>) {
+        if self.by_len.is_empty() {
+            self.by_len = vec![Vec::new(); LONG_NAME + 1];
+        }
+        let bucket = &mut self.by_len[name.len().min(LONG_NAME)];
+        if !bucket.iter().any(|n| **n == *name) {
+            bucket.push(name.into());
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_len.iter().all(Vec::is_empty)
+    }
+
+    #[inline]
+    fn contains(&self, key: &[u8]) -> bool {
+        self.by_len
+            .get(key.len().min(LONG_NAME))
+            .is_some_and(|bucket| bucket.iter().any(|n| eq_short(n, key)))
+    }
+}
 
 /// Exact names and `*`/`?` globs, all normalized, answering "does this key match any of them?".
 #[derive(Debug, Default)]
 pub struct KeySet {
-    exact: FastSet,
-    contains: Option<AhoCorasick>,
+    exact: ExactNames,
+    contains: Contains,
     prefixes: Vec<Box<[u8]>>,
     suffixes: Vec<Box<[u8]>>,
     globs: Vec<Box<[u8]>>,
@@ -69,27 +80,20 @@ impl KeySet {
             let inner = p.strip_prefix(b"*").and_then(|r| r.strip_suffix(b"*"));
             let stars = p.iter().filter(|&&c| c == b'*' || c == b'?').count();
             match (stars, inner) {
-                (0, _) => {
-                    set.exact.insert(p.into());
-                }
+                (0, _) => set.exact.insert(p),
                 (2, Some(mid)) if !mid.is_empty() => contains.push(mid.to_vec()),
                 (1, _) if p.ends_with(b"*") => set.prefixes.push(p[..p.len() - 1].into()),
                 (1, _) if p.starts_with(b"*") => set.suffixes.push(p[1..].into()),
                 _ => set.globs.push(p.into()),
             }
         }
-        if !contains.is_empty() {
-            set.contains = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(&contains)
-                .ok();
-        }
+        set.contains = Contains::new(contains);
         set
     }
 
     pub fn is_empty(&self) -> bool {
         self.exact.is_empty()
-            && self.contains.is_none()
+            && self.contains.count == 0
             && self.prefixes.is_empty()
             && self.suffixes.is_empty()
             && self.globs.is_empty()
@@ -99,10 +103,42 @@ impl KeySet {
     #[inline]
     pub fn matches(&self, key: &[u8]) -> bool {
         self.exact.contains(key)
-            || self.contains.as_ref().is_some_and(|ac| ac.is_match(key))
+            || self.contains.any_in(key)
             || self.prefixes.iter().any(|p| key.starts_with(p))
             || self.suffixes.iter().any(|s| key.ends_with(s))
             || self.globs.iter().any(|g| glob_match(g, key))
+    }
+}
+
+/// Substring patterns (`*email*`). Keys are a few bytes long: patterns indexed by their first
+/// byte reject almost every position at once, which beats a general automaton's setup per key.
+#[derive(Debug, Default)]
+struct Contains {
+    by_first_byte: Vec<Vec<Box<[u8]>>>,
+    count: usize,
+}
+
+impl Contains {
+    fn new(patterns: Vec<Vec<u8>>) -> Self {
+        let mut by_first_byte = vec![Vec::new(); 256];
+        let count = patterns.len();
+        for p in patterns {
+            by_first_byte[p[0] as usize].push(p.into());
+        }
+        Contains {
+            by_first_byte,
+            count,
+        }
+    }
+
+    #[inline]
+    fn any_in(&self, key: &[u8]) -> bool {
+        self.count > 0
+            && key.iter().enumerate().any(|(i, &c)| {
+                self.by_first_byte[c as usize]
+                    .iter()
+                    .any(|p| key.len() - i >= p.len() && eq_short(&key[i..i + p.len()], p))
+            })
     }
 }
 

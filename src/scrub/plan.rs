@@ -72,7 +72,7 @@ impl EventPlan {
         let n = &self.nodes[node];
         n.children
             .iter()
-            .find(|(k, _)| &**k == key)
+            .find(|(k, _)| super::keys::eq_short(k, key))
             .map(|&(_, id)| id)
             .or(n.any_child)
     }

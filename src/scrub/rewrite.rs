@@ -2,7 +2,7 @@
 //! writing only what changes (dropped members, pseudonyms, truncated IPs, redacted text,
 //! members the vendor needs). Strict: anything that is not JSON is an error, never passed on.
 
-use super::hash::PseudonymKey;
+use super::hash::{PseudonymCache, PseudonymKey};
 use super::ip::{self, Truncation};
 use super::json::{self, StringToken};
 use super::keys::normalize_into;
@@ -28,6 +28,7 @@ pub struct ScrubEnv {
 /// Buffers reused across events so the hot path does not allocate per field.
 #[derive(Debug, Default)]
 pub struct Buffers {
+    pseudonyms: PseudonymCache,
     key: Vec<u8>,
     normalized: Vec<u8>,
     text: Vec<u8>,
@@ -35,7 +36,9 @@ pub struct Buffers {
     tmp: Vec<u8>,
 }
 
-/// Rewrites the event `input` (one JSON object) into `out`.
+/// Rewrites the event (one JSON object) that starts `input` into `out` and returns where it
+/// ends; what follows it is not looked at. An event cut short by the end of `input` is an
+/// error here: the framer decides whether more bytes are coming.
 pub fn rewrite_event(
     plan: &EventPlan,
     env: &ScrubEnv,
@@ -43,8 +46,7 @@ pub fn rewrite_event(
     out: &mut Vec<u8>,
     bufs: &mut Buffers,
     report: &mut Report,
-) -> Result<(), ScrubError> {
-    std::str::from_utf8(input).map_err(|_| ScrubError::InvalidUtf8)?;
+) -> Result<usize, ScrubError> {
     let start = json::skip_ws(input, 0);
     if input.get(start) != Some(&b'{') {
         return Err(ScrubError::UnexpectedShape);
@@ -59,11 +61,10 @@ pub fn rewrite_event(
         report,
     };
     let end = walk.object(start, Some(ROOT), false, 1)?;
-    if json::skip_ws(input, end) != input.len() {
-        return Err(ScrubError::MalformedJson);
-    }
-    walk.flush_to(input.len());
-    Ok(())
+    // Checked after the walk, which only ever splits at ASCII bytes: one pass over the event.
+    std::str::from_utf8(&input[..end]).map_err(|_| ScrubError::InvalidUtf8)?;
+    walk.flush_to(end);
+    Ok(end)
 }
 
 struct Walk<'a> {
@@ -406,9 +407,9 @@ impl Walk<'_> {
         }
         let mut pseudonym = std::mem::take(&mut self.bufs.tmp);
         pseudonym.clear();
-        self.env
-            .pseudonym_key
-            .pseudonym_into(id_text, &mut pseudonym);
+        self.bufs
+            .pseudonyms
+            .pseudonym_into(&self.env.pseudonym_key, id_text, &mut pseudonym);
         self.replace_with_string(i, end, &pseudonym);
         self.bufs.tmp = pseudonym;
         self.report

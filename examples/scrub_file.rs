@@ -1,0 +1,45 @@
+//! Scrubs a Segment batch file with the shipped rules, many times: a target for profilers.
+//!
+//!     cargo run --release --example scrub_file -- target/bench-payloads/segment-large.json 200
+
+use std::path::PathBuf;
+
+use scrubproxy::rules;
+use scrubproxy::scrub::{JsonScrubber, ScrubEnv};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .unwrap_or_else(|| "target/bench-payloads/segment-large.json".into());
+    let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(100);
+    let body = std::fs::read(&path).expect("payload file");
+    let mut file = rules::read(Some(&PathBuf::from("rules.toml"))).expect("rules");
+    file.identifiers.key_env = None;
+    let set = rules::compile(file).expect("rules compile");
+    let plan = set.route("/segment/v1/batch").expect("route").0.plans[1].clone();
+    let env = ScrubEnv {
+        truncation: set.truncation,
+        client_ip: Some("198.51.100.0".into()),
+        pseudonym_key: set.pseudonym_key.clone(),
+        max_depth: 32,
+    };
+    let started = std::time::Instant::now();
+    let mut total = 0;
+    for _ in 0..rounds {
+        let mut s = JsonScrubber::new(plan.clone(), env.clone(), Default::default());
+        let mut out = Vec::new();
+        for chunk in body.chunks(64 << 10) {
+            s.push(chunk, &mut out).expect("scrubs");
+            total += out.len();
+            out.clear();
+        }
+        s.finish(&mut out).expect("scrubs");
+        total += out.len();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{rounds} rounds, {:.0} MB/s in, {total} bytes out",
+        (body.len() * rounds) as f64 / secs / 1e6
+    );
+}
