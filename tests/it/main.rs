@@ -9,5 +9,6 @@ mod no_silent_loss;
 mod properties;
 mod streaming;
 mod support_selftest;
+mod tidy;
 mod transparency;
 mod vendors;
