@@ -23,7 +23,11 @@ fn sources() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let name = p.strip_prefix(src()).unwrap().to_string_lossy().replace('\\', "/");
+            let name = p
+                .strip_prefix(src())
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             (name, std::fs::read_to_string(&p).unwrap())
         })
         .collect()
@@ -33,7 +37,14 @@ fn sources() -> Vec<(String, String)> {
 /// tested, fuzzed and benchmarked alone.
 #[test]
 fn the_core_is_sans_io() {
-    let sans_io = ["scrub", "decode", "vendor", "pipeline.rs", "rules", "client_ip.rs"];
+    let sans_io = [
+        "scrub",
+        "decode",
+        "vendor",
+        "pipeline.rs",
+        "rules",
+        "client_ip.rs",
+    ];
     for (name, text) in sources() {
         if sans_io.iter().any(|p| name.starts_with(p)) {
             for word in ["hyper", "tokio"] {
@@ -48,10 +59,16 @@ fn the_core_is_sans_io() {
 fn only_scrubbed_bytes_can_leave() {
     for (name, text) in sources() {
         if name != "pipeline.rs" {
-            assert!(!text.contains("Scrubbed("), "{name} builds Scrubbed bytes itself");
+            assert!(
+                !text.contains("Scrubbed("),
+                "{name} builds Scrubbed bytes itself"
+            );
         }
         if name != "forward.rs" {
-            assert!(!text.contains("Client::builder"), "{name} builds an HTTP client");
+            assert!(
+                !text.contains("Client::builder"),
+                "{name} builds an HTTP client"
+            );
         }
     }
 }
