@@ -4,14 +4,39 @@
 //! `first_name` also catches `firstName`, `$first_name` and `First-Name`: senders spell the same
 //! personal field many ways, and a privacy rule that misses a spelling fails open.
 
-/// Appends the normalized form of `key` to `out` (cleared first).
+/// Each byte's normalized form; 0 for the bytes normalization drops.
+const NORMALIZED: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = match b {
+            b'$' | b'_' | b'-' | b' ' | 0 => 0,
+            _ => b.to_ascii_lowercase(),
+        };
+        c += 1;
+    }
+    table
+};
+
+/// Keys up to this length are normalized on the stack without a branch per byte.
+const SHORT_KEY: usize = 64;
+
+/// Writes the normalized form of `key` into `out` (cleared first).
 #[inline]
 pub fn normalize_into(key: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    for &c in key {
-        if !matches!(c, b'$' | b'_' | b'-' | b' ') {
-            out.push(c.to_ascii_lowercase());
+    if key.len() <= SHORT_KEY {
+        let mut buf = [0u8; SHORT_KEY];
+        let mut n = 0;
+        for &c in key {
+            let m = NORMALIZED[c as usize];
+            buf[n] = m;
+            n += usize::from(m != 0);
         }
+        out.extend_from_slice(&buf[..n]);
+    } else {
+        out.extend(key.iter().map(|&c| NORMALIZED[c as usize]).filter(|&m| m != 0));
     }
 }
 
