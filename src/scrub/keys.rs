@@ -194,6 +194,95 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     pattern[p..].iter().all(|&c| c == b'*')
 }
 
+/// Keys longer than this are not cached (rare, and not worth the slot size).
+const CACHED_KEY_LEN: usize = 24;
+/// Slots of the per-request key cache: enough for the schema of a batch's events.
+const CACHE_SLOTS: usize = 256;
+
+#[derive(Clone, Copy)]
+struct CachedKey {
+    raw_len: u8,
+    norm_len: u8,
+    matched: bool,
+    raw: [u8; CACHED_KEY_LEN],
+    norm: [u8; CACHED_KEY_LEN],
+}
+
+/// The normalized form and rule verdict of keys seen earlier in the same request. A batch
+/// repeats one schema in every event, so after the first event most keys skip normalization
+/// and matching. Direct-mapped, fixed-size slots: a miss costs one overwrite, no allocation.
+#[derive(Default)]
+pub struct KeyCache {
+    slots: Vec<CachedKey>,
+    /// Identity of the plan the verdicts belong to; another plan empties the cache.
+    owner: usize,
+}
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyCache({} slots)", self.slots.len())
+    }
+}
+
+impl KeyCache {
+    /// Makes the cache answer for the plan identified by `owner` (its address).
+    #[inline]
+    pub fn bind(&mut self, owner: usize) {
+        if self.owner != owner {
+            self.owner = owner;
+            for slot in &mut self.slots {
+                slot.raw_len = 0;
+            }
+        }
+    }
+
+    #[inline]
+    fn slot(raw: &[u8]) -> usize {
+        let n = raw.len();
+        let h = n
+            .wrapping_mul(31)
+            .wrapping_add(usize::from(raw[0]) * 7)
+            .wrapping_add(usize::from(raw[n - 1]) * 13)
+            .wrapping_add(usize::from(raw[n / 2]) * 3);
+        h % CACHE_SLOTS
+    }
+
+    /// The cached normalized key and verdict for `raw`, if present.
+    #[inline]
+    pub fn get(&self, raw: &[u8]) -> Option<(&[u8], bool)> {
+        if raw.is_empty() || raw.len() > CACHED_KEY_LEN || self.slots.is_empty() {
+            return None;
+        }
+        let slot = &self.slots[Self::slot(raw)];
+        let hit = eq_short(&slot.raw[..usize::from(slot.raw_len)], raw);
+        hit.then(|| (&slot.norm[..usize::from(slot.norm_len)], slot.matched))
+    }
+
+    pub fn put(&mut self, raw: &[u8], norm: &[u8], matched: bool) {
+        if raw.is_empty() || raw.len() > CACHED_KEY_LEN || norm.len() > CACHED_KEY_LEN {
+            return;
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![
+                CachedKey {
+                    raw_len: 0,
+                    norm_len: 0,
+                    matched: false,
+                    raw: [0; CACHED_KEY_LEN],
+                    norm: [0; CACHED_KEY_LEN],
+                };
+                CACHE_SLOTS
+            ];
+        }
+        let slot = &mut self.slots[Self::slot(raw)];
+        slot.raw[..raw.len()].copy_from_slice(raw);
+        slot.raw_len = raw.len() as u8;
+        slot.norm[..norm.len()].copy_from_slice(norm);
+        slot.norm_len = norm.len() as u8;
+        slot.matched = matched;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

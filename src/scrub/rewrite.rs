@@ -5,7 +5,7 @@
 use super::hash::{PseudonymCache, PseudonymKey};
 use super::ip::{self, Truncation};
 use super::json::{self, StringToken};
-use super::keys::normalize_into;
+use super::keys::{normalize_into, KeyCache};
 use super::plan::Ensured;
 use super::plan::{EventPlan, FieldAction, NodeId, PropertyMode, ROOT};
 use super::report::{FieldOutcome, Report, RuleKind};
@@ -29,6 +29,7 @@ pub struct ScrubEnv {
 #[derive(Debug, Default)]
 pub struct Buffers {
     pseudonyms: PseudonymCache,
+    keys: KeyCache,
     key: Vec<u8>,
     normalized: Vec<u8>,
     text: Vec<u8>,
@@ -51,6 +52,7 @@ pub fn rewrite_event(
     if input.get(start) != Some(&b'{') {
         return Err(ScrubError::UnexpectedShape);
     }
+    bufs.keys.bind(plan as *const EventPlan as usize);
     let mut walk = Walk {
         input,
         out,
@@ -245,7 +247,7 @@ impl Walk<'_> {
             return Err(ScrubError::MalformedJson);
         }
         let key = json::string_at(self.input, key_start)?;
-        self.normalize_key(key)?;
+        let matched = self.normalize_key(key)?;
         let colon = json::skip_ws(self.input, key.end);
         if self.input.get(colon) != Some(&b':') {
             return Err(ScrubError::MalformedJson);
@@ -264,7 +266,7 @@ impl Walk<'_> {
                 frame.seen_ensures |= 1 << k;
             }
         }
-        let decision = self.decide(child, in_container);
+        let decision = self.decide(child, in_container, matched);
         let end = match decision {
             Decision::Apply(FieldAction::Drop(rule)) => {
                 let end = self.skip_value(value_start, depth)?;
@@ -304,34 +306,52 @@ impl Walk<'_> {
         Ok(end)
     }
 
-    fn decide(&self, child: Option<NodeId>, in_container: bool) -> Decision {
+    /// `matched`: the key matches the operator's list for the current mode.
+    fn decide(&self, child: Option<NodeId>, in_container: bool, matched: bool) -> Decision {
         if let Some(action) = child.and_then(|c| self.plan.node(c).action) {
             return Decision::Apply(action);
         }
         if !in_container {
             return Decision::Descend;
         }
-        let key = &self.bufs.normalized;
         match self.plan.mode {
-            PropertyMode::Deny if self.plan.deny.matches(key) => {
+            PropertyMode::Deny if matched => {
                 Decision::Apply(FieldAction::Drop(RuleKind::PropertyDeny))
             }
-            PropertyMode::Allow if child.is_none() && !self.plan.allow.matches(key) => {
+            PropertyMode::Allow if child.is_none() && !matched => {
                 Decision::Apply(FieldAction::Drop(RuleKind::PropertyAllow))
             }
             _ => Decision::Descend,
         }
     }
 
-    fn normalize_key(&mut self, key: StringToken) -> Result<(), ScrubError> {
+    /// Leaves the normalized key in `bufs.normalized`; returns whether it matches the
+    /// operator's list for the plan's mode (deny or allow). Plain keys go through the cache
+    /// once the request's first event is done (single-event requests skip its set-up).
+    fn normalize_key(&mut self, key: StringToken) -> Result<bool, ScrubError> {
         let raw = key.raw(self.input);
+        let cacheable = !key.has_escape && self.report.events > 0;
+        if cacheable {
+            if let Some((norm, matched)) = self.bufs.keys.get(raw) {
+                self.bufs.normalized.clear();
+                self.bufs.normalized.extend_from_slice(norm);
+                return Ok(matched);
+            }
+        }
         if key.has_escape {
             json::unescape_into(raw, &mut self.bufs.key)?;
             normalize_into(&self.bufs.key, &mut self.bufs.normalized);
         } else {
             normalize_into(raw, &mut self.bufs.normalized);
         }
-        Ok(())
+        let matched = match self.plan.mode {
+            PropertyMode::Deny => self.plan.deny.matches(&self.bufs.normalized),
+            PropertyMode::Allow => self.plan.allow.matches(&self.bufs.normalized),
+        };
+        if cacheable {
+            self.bufs.keys.put(raw, &self.bufs.normalized, matched);
+        }
+        Ok(matched)
     }
 
     fn drop_member(&mut self, key_start: usize, end: usize, frame: &mut ObjectFrame) {
