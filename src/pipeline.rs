@@ -177,12 +177,18 @@ impl BodyPipeline {
     pub fn push(&mut self, chunk: &[u8]) -> Result<Scrubbed, PipelineError> {
         let mut out = std::mem::take(&mut self.out);
         out.clear();
-        let mut decoded = std::mem::take(&mut self.decoded);
-        decoded.clear();
-        let result = self
-            .decode_content(chunk, false, &mut decoded)
-            .and_then(|()| self.payload_push(&decoded, &mut out));
-        self.decoded = decoded;
+        let result = if matches!(self.content, ContentStage::Identity) {
+            // Plain bodies (nearly all) go to the payload stage without a copy.
+            self.payload_push(chunk, &mut out)
+        } else {
+            let mut decoded = std::mem::take(&mut self.decoded);
+            decoded.clear();
+            let result = self
+                .decode_content(chunk, false, &mut decoded)
+                .and_then(|()| self.payload_push(&decoded, &mut out));
+            self.decoded = decoded;
+            result
+        };
         result.map(|()| Scrubbed(out.into()))
     }
 
