@@ -139,9 +139,28 @@ fn hex4(b: &[u8]) -> Result<u32, ScrubError> {
     Ok(v)
 }
 
+/// Bytes that cannot appear raw inside a JSON string.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        table[c] = true;
+        c += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Writes `text` as a JSON string, quotes included.
 pub fn write_string(text: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
+    // Replacements are mostly pseudonyms, addresses and markers: nothing to escape.
+    if !text.iter().any(|&c| NEEDS_ESCAPE[c as usize]) {
+        out.extend_from_slice(text);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &c) in text.iter().enumerate() {
         let escaped: &[u8] = match c {
