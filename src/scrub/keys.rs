@@ -36,7 +36,11 @@ pub fn normalize_into(key: &[u8], out: &mut Vec<u8>) {
         }
         out.extend_from_slice(&buf[..n]);
     } else {
-        out.extend(key.iter().map(|&c| NORMALIZED[c as usize]).filter(|&m| m != 0));
+        out.extend(
+            key.iter()
+                .map(|&c| NORMALIZED[c as usize])
+                .filter(|&m| m != 0),
+        );
     }
 }
 

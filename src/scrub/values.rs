@@ -41,6 +41,10 @@ impl ValueRules {
                 }
                 return false;
             }
+            if truncate_ip_list(text, t, out) {
+                report.count(RuleKind::IpValue, FieldOutcome::Truncated);
+                return true;
+            }
         }
         let mut changed = false;
         let mut current: &[u8] = text;
@@ -61,6 +65,35 @@ impl ValueRules {
         }
         changed
     }
+}
+
+/// Truncates every address of a value that is a comma-separated list of them (a copied
+/// X-Forwarded-For). Returns true with the list rewritten in `out`.
+fn truncate_ip_list(text: &[u8], t: &Truncation, out: &mut Vec<u8>) -> bool {
+    let plausible = text.len() <= 1024
+        && memchr::memchr(b',', text).is_some()
+        && text
+            .iter()
+            .all(|&c| c.is_ascii_hexdigit() || matches!(c, b'.' | b':' | b',' | b' '));
+    if !plausible {
+        return false;
+    }
+    let mut addrs = Vec::new();
+    for part in text.split(|&c| c == b',') {
+        let trimmed = part.trim_ascii();
+        match ip::parse_whole(trimmed) {
+            Some(addr) => addrs.push(t.apply(addr)),
+            None => return false,
+        }
+    }
+    out.clear();
+    for (i, addr) in addrs.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(addr.to_string().as_bytes());
+    }
+    true
 }
 
 /// Where the query of a URL-like value starts: after `?` in an http(s) URL, or at the start of
@@ -246,6 +279,9 @@ mod tests {
             ("hello world", "hello world"),
             ("203.0.113.42", "203.0.113.0"),
             ("203.0.113.0", "203.0.113.0"),
+            ("198.51.100.251, 10.0.0.228", "198.51.100.0, 10.0.0.0"),
+            ("1,2", "1,2"),
+            ("cafe, 10.0.0.1", "cafe, 10.0.0.1"),
             ("2001:db8:85a3::8a2e:370:7334", "2001:db8:85a3::"),
             ("Checkout for Jane Doe (jane.doe@example.com)", "Checkout for Jane Doe ([email])"),
             ("a@b.co and c.d@e.org.", "[email] and [email]."),
