@@ -8,7 +8,8 @@ use super::ScrubError;
 /// Index of the first byte at or after `i` that is not JSON whitespace.
 #[inline]
 pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
+    // Every JSON whitespace byte is at most a space; tokens start above it.
+    while i < b.len() && b[i] <= b' ' && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
         i += 1;
     }
     i

@@ -445,8 +445,11 @@ impl Walk<'_> {
             let tok = json::string_at(self.input, i)?;
             if !tok.has_escape {
                 if let Some(addr) = ip::parse_whole(tok.raw(self.input)) {
-                    let text = t.apply(addr).to_string();
-                    self.replace_with_string(i, end, text.as_bytes());
+                    let mut text = std::mem::take(&mut self.bufs.tmp);
+                    text.clear();
+                    ip::write_ip(t.apply(addr), &mut text);
+                    self.replace_with_string(i, end, &text);
+                    self.bufs.tmp = text;
                     self.report
                         .count(RuleKind::IpField, FieldOutcome::Truncated);
                     return Ok(Some(end));

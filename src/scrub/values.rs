@@ -31,11 +31,14 @@ impl ValueRules {
         report: &mut Report,
     ) -> bool {
         out.clear();
-        if let Some(t) = &self.ip_values {
+        let ip_shaped = text
+            .first()
+            .is_some_and(|&c| c.is_ascii_hexdigit() || c == b':');
+        if let (Some(t), true) = (&self.ip_values, ip_shaped) {
             if let Some(addr) = ip::parse_whole(text) {
                 let truncated = t.apply(addr);
                 if truncated != addr {
-                    out.extend_from_slice(truncated.to_string().as_bytes());
+                    ip::write_ip(truncated, out);
                     report.count(RuleKind::IpValue, FieldOutcome::Truncated);
                     return true;
                 }
@@ -91,7 +94,7 @@ fn truncate_ip_list(text: &[u8], t: &Truncation, out: &mut Vec<u8>) -> bool {
         if i > 0 {
             out.extend_from_slice(b", ");
         }
-        out.extend_from_slice(addr.to_string().as_bytes());
+        ip::write_ip(*addr, out);
     }
     true
 }
@@ -131,7 +134,11 @@ fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
             continue;
         }
         let raw_name = param.split(|&c| c == b'=').next().unwrap_or(param);
-        super::keys::normalize_into(&percent_decoded_name(raw_name), &mut name);
+        if raw_name.iter().any(|&c| c == b'%' || c == b'+') {
+            super::keys::normalize_into(&percent_decoded_name(raw_name), &mut name);
+        } else {
+            super::keys::normalize_into(raw_name, &mut name);
+        }
         if allow.matches(&name) {
             if kept_any {
                 out.push(b'&');
@@ -185,6 +192,10 @@ fn is_domain_char(c: u8) -> bool {
 /// Finds e-mail addresses (`@`, or `%40` inside URLs) and writes `text` with each replaced by
 /// `marker` into `out`. Returns false (and leaves `out` empty) when there is none.
 fn redact_emails(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
+    // The shortest address is `a@b.co`; short values are read with a loop, not memchr.
+    if text.len() < 6 || (text.len() <= 32 && !text.iter().any(|&c| c == b'@' || c == b'%')) {
+        return false;
+    }
     let mut copied = 0;
     let mut search = 0;
     let mut found = false;
