@@ -77,6 +77,7 @@ impl Naive {
             values: ValueRules {
                 ip_values: set.truncation,
                 email_marker: Some(b"[email]".to_vec()),
+                street_marker: Some(b"[address]".to_vec()),
                 url_query_allow: Some(KeySet::new(
                     scrubproxy::scrub::DEFAULT_URL_QUERY_ALLOW.iter().copied(),
                 )),

@@ -198,15 +198,17 @@ pub fn upstream_uri(
 pub fn upstream_headers(
     incoming: &HeaderMap,
     allow: &[HeaderName],
+    vendor_needs: &[&'static str],
     content_type: Option<&'static str>,
     content_length: Option<usize>,
 ) -> HeaderMap {
     let mut out = HeaderMap::new();
-    for name in allow {
-        if NEVER_FORWARDED.contains(&name.as_str()) {
+    let needed = vendor_needs.iter().map(|n| HeaderName::from_static(n));
+    for name in allow.iter().cloned().chain(needed) {
+        if NEVER_FORWARDED.contains(&name.as_str()) || out.contains_key(&name) {
             continue;
         }
-        for value in incoming.get_all(name) {
+        for value in incoming.get_all(&name) {
             out.append(name.clone(), value.clone());
         }
     }

@@ -193,6 +193,17 @@ async fn ingest(
         Ok(uri) => uri,
         Err(_) => return reply::error(400, "bad_target", "the request target cannot be forwarded"),
     };
+    let protocol = route.vendor.protocol();
+    let client_ip_header = protocol.client_ip_header().and_then(|(name, placeholder)| {
+        let value = match rules.truncation {
+            Some(t) => t.apply(client).to_string(),
+            None => placeholder.to_owned(),
+        };
+        Some((
+            http::HeaderName::from_static(name),
+            http::HeaderValue::from_str(&value).ok()?,
+        ))
+    });
     let call = UpstreamCall {
         state,
         rules,
@@ -200,6 +211,8 @@ async fn ingest(
         uri,
         method: parts.method.clone(),
         headers: parts.headers,
+        needed_headers: protocol.needed_headers(),
+        client_ip_header,
     };
     let streaming = endpoint.format != BodyFormat::DataQuery
         && declared_len.is_none_or(|n| n >= rules.limits.buffer_below_bytes);
@@ -234,6 +247,10 @@ struct UpstreamCall<'a> {
     uri: http::Uri,
     method: Method,
     headers: HeaderMap,
+    /// Headers the vendor needs beyond the operator's forward list.
+    needed_headers: &'static [&'static str],
+    /// Where this vendor takes the client address from, with the value to send.
+    client_ip_header: Option<(http::HeaderName, http::HeaderValue)>,
 }
 
 type InFlight =
@@ -366,9 +383,7 @@ impl UpstreamCall<'_> {
         );
         let body = Scrubbed::concat(parts);
         let has_body = self.method != Method::GET || !body.is_empty();
-        let headers = forward::upstream_headers(
-            &self.headers,
-            &self.rules.forward_headers,
+        let headers = self.upstream_headers(
             has_body.then(|| pipeline.output_content_type()),
             has_body.then_some(body.len()),
         );
@@ -442,18 +457,31 @@ impl UpstreamCall<'_> {
 
     fn start_stream(&self, pipeline: &BodyPipeline) -> (forward::StreamSender, InFlight) {
         let (tx, upstream_body) = forward::stream();
-        let headers = forward::upstream_headers(
-            &self.headers,
-            &self.rules.forward_headers,
-            Some(pipeline.output_content_type()),
-            None,
-        );
+        let headers = self.upstream_headers(Some(pipeline.output_content_type()), None);
         let request = self.request(headers, upstream_body);
         let client = self.state.client.clone();
         (
             tx,
             tokio::spawn(async move { client.request(request).await }),
         )
+    }
+
+    fn upstream_headers(
+        &self,
+        content_type: Option<&'static str>,
+        len: Option<usize>,
+    ) -> HeaderMap {
+        let mut headers = forward::upstream_headers(
+            &self.headers,
+            &self.rules.forward_headers,
+            self.needed_headers,
+            content_type,
+            len,
+        );
+        if let Some((name, value)) = &self.client_ip_header {
+            headers.insert(name.clone(), value.clone());
+        }
+        headers
     }
 
     fn request(&self, headers: HeaderMap, body: UpstreamBody) -> Request<UpstreamBody> {

@@ -32,15 +32,12 @@ pub const DEFAULT_KEY_ENV: &str = "SCRUBPROXY_HMAC_KEY";
 pub const DEFAULT_DENY: &[&str] = &[
     "*email*",
     "*phone*",
+    "name",
     "first_name",
     "last_name",
     "full_name",
+    "display_name",
     "username",
-    "properties.name",
-    "traits.name",
-    "context.traits.name",
-    "$set.$name",
-    "$set_once.$name",
     "*address*",
     "street",
     "postal_code",
@@ -67,8 +64,7 @@ pub const DEFAULT_DENY: &[&str] = &[
     "ssn",
     "*password*",
     "title",
-    "page_title",
-    "current_page_title",
+    "*page_title*",
     "*user_agent*",
 ];
 

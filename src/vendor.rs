@@ -2,7 +2,9 @@
 //! identifiers and property containers live) and nothing else. Adding a vendor is adding a
 //! file and a line in `VendorKind`; no other vendor changes.
 
+mod amplitude;
 mod mixpanel;
+mod plausible;
 mod segment;
 
 use std::sync::Arc;
@@ -15,15 +17,24 @@ use crate::scrub::{BodyPlan, FieldAction, PropertyRules, ValueRules};
 pub enum VendorKind {
     Segment,
     Mixpanel,
+    Amplitude,
+    Plausible,
 }
 
 impl VendorKind {
-    pub const ALL: [VendorKind; 2] = [VendorKind::Segment, VendorKind::Mixpanel];
+    pub const ALL: [VendorKind; 4] = [
+        VendorKind::Segment,
+        VendorKind::Mixpanel,
+        VendorKind::Amplitude,
+        VendorKind::Plausible,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             VendorKind::Segment => "segment",
             VendorKind::Mixpanel => "mixpanel",
+            VendorKind::Amplitude => "amplitude",
+            VendorKind::Plausible => "plausible",
         }
     }
 
@@ -31,6 +42,8 @@ impl VendorKind {
         match self {
             VendorKind::Segment => &segment::Segment,
             VendorKind::Mixpanel => &mixpanel::Mixpanel,
+            VendorKind::Amplitude => &amplitude::Amplitude,
+            VendorKind::Plausible => &plausible::Plausible,
         }
     }
 }
@@ -75,6 +88,17 @@ pub trait Vendor: Send + Sync {
     /// The query parameter that must read `0` so the vendor does not geolocate the request
     /// address (which is the proxy's) when IPs are removed.
     fn no_ip_query_flag(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+
+    /// Request headers this vendor needs beyond the operator's forward list.
+    fn needed_headers(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// A request header in which this vendor takes the client IP (the truncated one, or the
+    /// placeholder when IPs are removed).
+    fn client_ip_header(&self) -> Option<(&'static str, &'static str)> {
         None
     }
 }

@@ -292,6 +292,14 @@ fn value_rules_factory(
             None
         }
     };
+    let street_marker = match v.street_address.as_str() {
+        "redact" => Some(v.street_address_marker.clone().into_bytes()),
+        "keep" => None,
+        _ => {
+            errors.push("values.street_address", "must be \"redact\" or \"keep\"");
+            None
+        }
+    };
     let url_allow = v.scrub_urls.then(|| v.url_query_allow.clone());
     let ip_values = if file.ip.scan_values {
         truncation
@@ -301,6 +309,7 @@ fn value_rules_factory(
     move || ValueRules {
         ip_values,
         email_marker: email_marker.clone(),
+        street_marker: street_marker.clone(),
         url_query_allow: url_allow
             .as_ref()
             .map(|list| KeySet::new(list.iter().map(String::as_str))),

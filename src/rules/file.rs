@@ -153,6 +153,9 @@ pub struct ValuesFile {
     /// `redact` or `keep`.
     pub email: String,
     pub email_marker: String,
+    /// Street addresses inside any text value: "redact" or "keep".
+    pub street_address: String,
+    pub street_address_marker: String,
     /// Query parameters kept in URL values; everything else is removed.
     pub url_query_allow: Vec<String>,
     /// Apply `url_query_allow` to URL-shaped values.
@@ -164,6 +167,8 @@ impl Default for ValuesFile {
         ValuesFile {
             email: "redact".into(),
             email_marker: "[email]".into(),
+            street_address: "redact".into(),
+            street_address_marker: "[address]".into(),
             url_query_allow: crate::scrub::DEFAULT_URL_QUERY_ALLOW
                 .iter()
                 .map(|s| s.to_string())

@@ -140,7 +140,14 @@ mod tests {
 
     #[test]
     fn writes_addresses_like_the_standard_formatter() {
-        for text in ["0.0.0.0", "10.1.2.0", "203.0.113.0", "255.255.255.255", "2001:db8::", "::"] {
+        for text in [
+            "0.0.0.0",
+            "10.1.2.0",
+            "203.0.113.0",
+            "255.255.255.255",
+            "2001:db8::",
+            "::",
+        ] {
             let mut out = Vec::new();
             write_ip(text.parse().unwrap(), &mut out);
             assert_eq!(out, text.as_bytes());

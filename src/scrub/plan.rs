@@ -17,6 +17,9 @@ pub enum FieldAction {
     VendorIp,
     /// Keep as is, without value rules (vendor-structural fields such as write keys).
     Keep,
+    /// A string holding JSON (Plausible `p`, Snowplow `co`): its content is scrubbed with this
+    /// node's children and written back as a string. An object or array is walked as usual.
+    JsonString,
 }
 
 /// The value a vendor needs present, written when the sender left it out.

@@ -11,10 +11,12 @@ pub enum RuleKind {
     PropertyAllow,
     EmailValue,
     UrlQuery,
+    UserAgent,
+    StreetValue,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 8] = [
+    pub const ALL: [RuleKind; 10] = [
         RuleKind::IpField,
         RuleKind::IpValue,
         RuleKind::Identifier,
@@ -23,6 +25,8 @@ impl RuleKind {
         RuleKind::PropertyAllow,
         RuleKind::EmailValue,
         RuleKind::UrlQuery,
+        RuleKind::UserAgent,
+        RuleKind::StreetValue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +39,8 @@ impl RuleKind {
             RuleKind::PropertyAllow => "property_allow",
             RuleKind::EmailValue => "email_value",
             RuleKind::UrlQuery => "url_query",
+            RuleKind::UserAgent => "user_agent",
+            RuleKind::StreetValue => "street_value",
         }
     }
 }

@@ -276,6 +276,10 @@ impl Walk<'_> {
             }
             Decision::Apply(FieldAction::Keep) => self.skip_value(value_start, depth)?,
             Decision::Apply(FieldAction::Hash) => self.hash_value(value_start, depth)?,
+            Decision::Apply(FieldAction::JsonString) => {
+                let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
+                self.json_string(value_start, child, container, depth)?
+            }
             Decision::Apply(FieldAction::VendorIp) => match self.vendor_ip(value_start, depth)? {
                 Some(end) => end,
                 None => {
@@ -391,6 +395,46 @@ impl Walk<'_> {
             self.replace_with_string(tok.start, tok.end, &value);
             self.bufs.value = value;
         }
+        Ok(tok.end)
+    }
+
+    /// A member whose string value is JSON: scrub the decoded JSON as if it stood here, then
+    /// write it back as a string. JSON that does not parse fails the request (fail closed).
+    fn json_string(
+        &mut self,
+        i: usize,
+        node: Option<NodeId>,
+        in_container: bool,
+        depth: usize,
+    ) -> Result<usize, ScrubError> {
+        if self.input.get(i) != Some(&b'"') {
+            return self.value(i, node, in_container, depth);
+        }
+        let tok = json::string_at(self.input, i)?;
+        let mut decoded = Vec::new();
+        json::unescape_into(tok.raw(self.input), &mut decoded)?;
+        let start = json::skip_ws(&decoded, 0);
+        if !matches!(decoded.get(start), Some(b'{' | b'[')) {
+            // Plain text where JSON may stand: value rules as for any string.
+            return self.string_value(i);
+        }
+        let mut nested_out = Vec::with_capacity(decoded.len());
+        let mut nested_bufs = Buffers::default();
+        let mut nested = Walk {
+            input: &decoded,
+            out: &mut nested_out,
+            span_start: 0,
+            plan: self.plan,
+            env: self.env,
+            bufs: &mut nested_bufs,
+            report: self.report,
+        };
+        let end = nested.value(start, node, in_container, depth)?;
+        if json::skip_ws(&decoded, end) != decoded.len() {
+            return Err(ScrubError::MalformedJson);
+        }
+        nested.flush_to(decoded.len());
+        self.replace_with_string(tok.start, tok.end, &nested_out);
         Ok(tok.end)
     }
 

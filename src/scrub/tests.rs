@@ -40,6 +40,7 @@ fn value_rules() -> ValueRules {
     ValueRules {
         ip_values: Some(Truncation::default()),
         email_marker: Some(b"[email]".to_vec()),
+        street_marker: Some(b"[address]".to_vec()),
         url_query_allow: Some(keys::KeySet::new(DEFAULT_URL_QUERY_ALLOW.iter().copied())),
     }
 }

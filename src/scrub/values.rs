@@ -19,6 +19,8 @@ pub struct ValueRules {
     pub email_marker: Option<Vec<u8>>,
     /// Query parameters kept in URL values; `None` leaves URLs alone.
     pub url_query_allow: Option<KeySet>,
+    /// Replacement for street addresses in text (`1 Market St, Apt 4B`); `None` keeps them.
+    pub street_marker: Option<Vec<u8>>,
 }
 
 impl ValueRules {
@@ -58,12 +60,20 @@ impl ValueRules {
                 current = tmp;
             }
         }
+        if let Some(marker) = &self.street_marker {
+            if redact_streets(current, marker, out, report) {
+                changed = true;
+                std::mem::swap(tmp, out);
+                current = tmp;
+            }
+        }
         if let Some(marker) = &self.email_marker {
             if redact_emails(current, marker, out, report) {
                 return true;
             }
         }
         if changed {
+            out.clear();
             out.extend_from_slice(current);
         }
         changed
@@ -181,6 +191,137 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
+/// Street-type words that end a street name, as written in English-language addresses.
+const STREET_TYPES: &[&[u8]] = &[
+    b"st",
+    b"street",
+    b"ave",
+    b"avenue",
+    b"rd",
+    b"road",
+    b"blvd",
+    b"boulevard",
+    b"ln",
+    b"lane",
+    b"dr",
+    b"drive",
+    b"way",
+    b"ct",
+    b"court",
+    b"pl",
+    b"place",
+    b"sq",
+    b"square",
+    b"ter",
+    b"terrace",
+    b"pkwy",
+    b"parkway",
+    b"hwy",
+    b"highway",
+];
+
+/// Unit designators that may follow a street (`, Apt 4B`).
+const UNIT_WORDS: &[&[u8]] = &[b"apt", b"apartment", b"suite", b"ste", b"unit", b"#"];
+
+/// Finds `<house number> <Capitalized Name...> <street type>[, Apt X]` and writes `text` with
+/// each replaced by `marker` into `out`. Conservative on purpose: a capitalized name and a
+/// known street type are both required, so prices and version strings do not match.
+fn redact_streets(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
+    if text.len() < 6 {
+        return false;
+    }
+    let mut copied = 0;
+    let mut i = 0;
+    let mut found = false;
+    while i < text.len() {
+        let starts_number =
+            text[i].is_ascii_digit() && (i == 0 || !text[i - 1].is_ascii_alphanumeric());
+        if let Some(end) = starts_number.then(|| street_at(text, i)).flatten() {
+            if !found {
+                out.clear();
+                found = true;
+            }
+            out.extend_from_slice(&text[copied..i]);
+            out.extend_from_slice(marker);
+            report.count(RuleKind::StreetValue, FieldOutcome::Redacted);
+            copied = end;
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    if found {
+        out.extend_from_slice(&text[copied..]);
+    }
+    found
+}
+
+/// The end of a street address starting with the house number at `start`, if one is there.
+fn street_at(text: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while i < text.len() && text[i].is_ascii_digit() && i - start < 6 {
+        i += 1;
+    }
+    if i < text.len() && text[i].is_ascii_alphabetic() && text.get(i + 1) == Some(&b' ') {
+        i += 1; // 221B
+    }
+    let mut names = 0;
+    loop {
+        if text.get(i) != Some(&b' ') {
+            return None;
+        }
+        let word_start = i + 1;
+        let mut end = word_start;
+        while end < text.len() && text[end].is_ascii_alphabetic() {
+            end += 1;
+        }
+        let word = &text[word_start..end];
+        if word.is_empty() || !word[0].is_ascii_uppercase() {
+            return None;
+        }
+        if names > 0 && STREET_TYPES.iter().any(|t| word.eq_ignore_ascii_case(t)) {
+            let end = if text.get(end) == Some(&b'.') {
+                end + 1
+            } else {
+                end
+            };
+            return Some(unit_end(text, end));
+        }
+        names += 1;
+        if names > 4 {
+            return None;
+        }
+        i = end;
+    }
+}
+
+/// Extends an address over a following `, Apt 4B` (or Suite, Unit, #).
+fn unit_end(text: &[u8], end: usize) -> usize {
+    let Some(rest) = text[end..].strip_prefix(b", ") else {
+        return end;
+    };
+    let word_len = rest
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic() || **c == b'#')
+        .count();
+    if !UNIT_WORDS
+        .iter()
+        .any(|u| rest[..word_len].eq_ignore_ascii_case(u))
+    {
+        return end;
+    }
+    let after = &rest[word_len..];
+    let spaces = after.iter().take_while(|c| **c == b' ').count();
+    let unit = after[spaces..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    if unit == 0 {
+        return end;
+    }
+    end + 2 + word_len + spaces + unit
+}
+
 fn is_local_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-' | b'\'')
 }
@@ -272,6 +413,7 @@ mod tests {
             ip_values: Some(Truncation::default()),
             email_marker: Some(b"[email]".to_vec()),
             url_query_allow: Some(KeySet::new(DEFAULT_URL_QUERY_ALLOW.iter().copied())),
+            street_marker: Some(b"[address]".to_vec()),
         }
     }
 
@@ -310,6 +452,14 @@ mod tests {
             ("?email=jane.doe%40example.com&utm_source=newsletter&variant=standard", "?utm_source=newsletter"),
             ("https://x.example/p", "https://x.example/p"),
             ("mailto jane.doe%40example.com", "mailto [email]"),
+            ("1 Market St, Apt 4B, San Francisco, CA 94105, USA", "[address], San Francisco, CA 94105, USA"),
+            ("ship to 806 Market Street today", "ship to [address] today"),
+            ("221B Baker St.", "[address]"),
+            ("Version 2 Beta", "Version 2 Beta"),
+            ("3 Items Left", "3 Items Left"),
+            ("rated 5 Stars", "rated 5 Stars"),
+            ("12 apples on Main St", "12 apples on Main St"),
+            ("Order 1234 shipped", "Order 1234 shipped"),
         ];
         for (input, want) in cases {
             assert_eq!(scrubbed(input), want, "{input}");

@@ -55,6 +55,14 @@ impl Vendor for Segment {
     }
 }
 
+/// `context` members named `name` that describe software (a device name is a person's).
+const TECHNICAL_NAMES: &[&str] = &[
+    "context.library.name",
+    "context.app.name",
+    "context.os.name",
+    "context.campaign.name",
+];
+
 fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     b.container("properties")
@@ -72,6 +80,10 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("writeKey", FieldAction::Keep)
         .field("messageId", FieldAction::Keep)
         .ensure("context.ip", Ensured::ClientIp);
+    // Names of software, not of people: kept whatever the deny list says about `name`.
+    for technical in TECHNICAL_NAMES {
+        b.field(technical, FieldAction::Keep);
+    }
     b.build(
         inputs.properties,
         (inputs.values)(),

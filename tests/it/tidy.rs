@@ -95,3 +95,15 @@ fn every_module_opens_with_a_doc_comment() {
         assert!(text.starts_with("//!"), "{name} has no //! header");
     }
 }
+
+/// The deny list compiled in as the default is the one the shipped rules.toml shows.
+#[test]
+fn shipped_deny_list_is_the_built_in_default() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.toml");
+    let file = scrubproxy::rules::read(Some(&path)).unwrap();
+    let built_in: Vec<String> = scrubproxy::rules::DEFAULT_DENY
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(file.properties.deny, built_in);
+}

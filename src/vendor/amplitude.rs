@@ -1,0 +1,67 @@
+//! Amplitude: `/2/httpapi` and `/batch`, a JSON `{api_key, events:[...]}` envelope (also as
+//! `text/plain` from sendBeacon). `ip: "$remote"` would make Amplitude use the proxy's address,
+//! so the vendor IP field always carries the client's, truncated. The SDK reads the JSON `code`
+//! of the reply, which is relayed unchanged.
+
+use std::sync::Arc;
+
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use crate::scrub::{
+    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+};
+
+pub struct Amplitude;
+
+/// Event fields that place a person precisely; country stays (coarse).
+const PRECISE_LOCATION: &[&str] = &["location_lat", "location_lng", "city", "region", "dma"];
+
+/// Advertising and device ids: identifiers like `user_id` and `device_id`.
+const IDENTIFIERS: &[&str] = &["user_id", "device_id", "idfa", "idfv", "adid", "android_id"];
+
+impl Vendor for Amplitude {
+    fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
+        if method != http::Method::POST {
+            return None;
+        }
+        let name = match trim_slash(path) {
+            "/2/httpapi" => "httpapi",
+            "/batch" => "batch",
+            _ => return None,
+        };
+        Some(Endpoint {
+            name,
+            format: BodyFormat::Json,
+            plan: 0,
+        })
+    }
+
+    fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
+        let mut envelope = EventPlanBuilder::default();
+        envelope
+            .field("api_key", FieldAction::Keep)
+            .field("options", FieldAction::Keep);
+        vec![Arc::new(BodyPlan {
+            envelope: Envelope::Batch { key: "events" },
+            event: event_plan(inputs),
+            envelope_members: envelope.build(inputs.properties, (inputs.values)(), None),
+        })]
+    }
+}
+
+fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+    let mut b = EventPlanBuilder::default();
+    b.container("event_properties")
+        .container("user_properties")
+        .container("group_properties")
+        .field("insert_id", FieldAction::Keep)
+        .field("ip", FieldAction::VendorIp)
+        .field("user_agent", FieldAction::Drop(RuleKind::UserAgent))
+        .ensure("ip", Ensured::ClientIp);
+    for id in IDENTIFIERS {
+        b.field(id, inputs.identifier_action);
+    }
+    for field in PRECISE_LOCATION {
+        b.field(field, FieldAction::Drop(RuleKind::PreciseLocation));
+    }
+    b.build(inputs.properties, (inputs.values)(), None)
+}

@@ -1,0 +1,54 @@
+//! Plausible: `/api/event`, one event as JSON labelled `text/plain`: `n` name, `u` URL, `r`
+//! referrer, `d` domain, `p` props (a JSON string in older trackers, an object in newer).
+//! Plausible takes the visitor's address from `X-Plausible-IP` and needs the User-Agent for
+//! its visitor hash and bot filter; it answers `202 ok` (`x-plausible-dropped` when discarded).
+
+use std::sync::Arc;
+
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use crate::scrub::{BodyPlan, Envelope, EventPlanBuilder, FieldAction};
+
+pub struct Plausible;
+
+/// With IPs removed, every visitor shares this address (Plausible would otherwise count the
+/// proxy's address as the visitor's).
+const NO_IP_PLACEHOLDER: &str = "0.0.0.0";
+
+impl Vendor for Plausible {
+    fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
+        (method == http::Method::POST && trim_slash(path) == "/api/event").then_some(Endpoint {
+            name: "event",
+            format: BodyFormat::Json,
+            plan: 0,
+        })
+    }
+
+    fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
+        let mut b = EventPlanBuilder::default();
+        b.container("p")
+            .container("props")
+            .container("m")
+            .field("p", FieldAction::JsonString)
+            .field("props", FieldAction::JsonString)
+            .field("m", FieldAction::JsonString)
+            .field("d", FieldAction::Keep)
+            .field("domain", FieldAction::Keep);
+        vec![Arc::new(BodyPlan {
+            envelope: Envelope::Event,
+            event: b.build(inputs.properties, (inputs.values)(), None),
+            envelope_members: EventPlanBuilder::default().build(
+                inputs.properties,
+                (inputs.values)(),
+                None,
+            ),
+        })]
+    }
+
+    fn needed_headers(&self) -> &'static [&'static str] {
+        &["user-agent"]
+    }
+
+    fn client_ip_header(&self) -> Option<(&'static str, &'static str)> {
+        Some(("x-plausible-ip", NO_IP_PLACEHOLDER))
+    }
+}
