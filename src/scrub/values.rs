@@ -227,7 +227,8 @@ const UNIT_WORDS: &[&[u8]] = &[b"apt", b"apartment", b"suite", b"ste", b"unit", 
 /// each replaced by `marker` into `out`. Conservative on purpose: a capitalized name and a
 /// known street type are both required, so prices and version strings do not match.
 fn redact_streets(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
-    if text.len() < 6 {
+    // Ids, timestamps and URLs have no spaces; an address always does.
+    if text.len() < 6 || memchr::memchr(b' ', text).is_none() {
         return false;
     }
     let mut copied = 0;
