@@ -4,6 +4,7 @@
 
 mod base64;
 mod gzip;
+pub mod lz_string;
 mod percent;
 
 // `self::` because the crate also depends on the `base64` crate, and a bare
@@ -44,6 +45,8 @@ pub enum DecodeError {
     TruncatedPercentEscape,
     #[error("invalid base64")]
     BadBase64,
+    #[error("invalid lz-string data")]
+    BadLzString,
     #[error("compressor reported an internal error")]
     CompressFailed,
     #[error("transform used after finish")]
@@ -61,6 +64,7 @@ impl DecodeError {
             DecodeError::BadPercentEscape => "bad_percent_escape",
             DecodeError::TruncatedPercentEscape => "truncated_percent_escape",
             DecodeError::BadBase64 => "bad_base64",
+            DecodeError::BadLzString => "bad_lz_string",
             DecodeError::CompressFailed => "compress_failed",
             DecodeError::UsedAfterFinish => "used_after_finish",
         }
@@ -186,6 +190,7 @@ mod tests {
             DecodeError::BadPercentEscape,
             DecodeError::TruncatedPercentEscape,
             DecodeError::BadBase64,
+            DecodeError::BadLzString,
             DecodeError::CompressFailed,
             DecodeError::UsedAfterFinish,
         ];

@@ -9,7 +9,7 @@ use crate::decode::{
     PercentEncoder, Transform,
 };
 use crate::scrub::{BodyPlan, CoreLimits, JsonScrubber, Report, ScrubEnv, ScrubError};
-use crate::vendor::BodyFormat;
+use crate::vendor::{BodyFormat, FormOutput};
 
 /// Longest non-`data` form field kept (`verbose=1`, `ip=0`, `api_key=...`).
 pub const MAX_FORM_FIELD_BYTES: usize = 4096;
@@ -65,6 +65,8 @@ pub struct BodySpec {
     pub max_decoded_bytes: u64,
     /// The request's Content-Encoding, lower-cased (`None` when absent).
     pub content_encoding: Option<String>,
+    /// The vendor said (in the query) that the payload is lz-string base64.
+    pub lz64: bool,
 }
 
 /// Bytes that went through the scrubber. Only this module makes them, and `forward` sends
@@ -119,13 +121,22 @@ enum ContentStage {
 }
 
 enum PayloadStage {
-    /// Waiting for the first non-space byte to tell a form from plain JSON.
+    /// Waiting for the first bytes to tell a form, plain JSON and base64 apart.
     Undecided {
         head: Vec<u8>,
         spec: Box<(Arc<BodyPlan>, ScrubEnv, CoreLimits)>,
+        output: FormOutput,
     },
     Json(Box<JsonScrubber>),
+    /// The whole body is base64 of JSON (beacons that skip the form).
+    Base64(Box<(Base64Decoder, JsonScrubber)>, Vec<u8>),
     Form(Box<FormStage>),
+    /// lz-string base64, which only decodes whole: held (bounded) until the body ends.
+    Lz64 {
+        body: Vec<u8>,
+        limit: u64,
+        scrubber: Box<JsonScrubber>,
+    },
     /// A query-carried payload: the body must stay empty.
     Empty,
 }
@@ -151,11 +162,17 @@ impl BodyPipeline {
                 spec.env,
                 spec.limits,
             ))),
-            BodyFormat::DataForm => PayloadStage::Undecided {
+            BodyFormat::DataForm { .. } if spec.lz64 => PayloadStage::Lz64 {
+                body: Vec::new(),
+                limit: spec.max_decoded_bytes,
+                scrubber: Box::new(JsonScrubber::new(spec.plan, spec.env, spec.limits)),
+            },
+            BodyFormat::DataForm { output } => PayloadStage::Undecided {
                 head: Vec::new(),
                 spec: Box::new((spec.plan, spec.env, spec.limits)),
+                output,
             },
-            BodyFormat::DataQuery => PayloadStage::Empty,
+            BodyFormat::DataQuery | BodyFormat::Passthrough => PayloadStage::Empty,
         };
         Ok(BodyPipeline {
             content,
@@ -167,14 +184,18 @@ impl BodyPipeline {
 
     /// The Content-Type of what this pipeline writes.
     pub fn output_content_type(&self) -> &'static str {
-        match self.payload {
-            PayloadStage::Form(_) => "application/x-www-form-urlencoded",
+        match &self.payload {
+            PayloadStage::Form(f) if !f.unwrap => "application/x-www-form-urlencoded",
             _ => "application/json",
         }
     }
 
     /// Scrubs what `chunk` completes. On error, discard the body: nothing of it may go on.
     pub fn push(&mut self, chunk: &[u8]) -> Result<Scrubbed, PipelineError> {
+        if chunk.is_empty() {
+            // An empty push means nothing; only `finish` ends the body.
+            return Ok(Scrubbed::default());
+        }
         let mut out = std::mem::take(&mut self.out);
         out.clear();
         let result = if matches!(self.content, ContentStage::Identity) {
@@ -208,6 +229,8 @@ impl BodyPipeline {
         match &self.payload {
             PayloadStage::Json(s) => s.report().clone(),
             PayloadStage::Form(f) => f.scrubber.report().clone(),
+            PayloadStage::Base64(stage, _) => stage.1.report().clone(),
+            PayloadStage::Lz64 { scrubber, .. } => scrubber.report().clone(),
             _ => Report::default(),
         }
     }
@@ -248,26 +271,46 @@ impl BodyPipeline {
     fn payload_push(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), PipelineError> {
         if let PayloadStage::Undecided { head, .. } = &mut self.payload {
             head.extend_from_slice(bytes);
-            let Some(&first) = head.iter().find(|c| !c.is_ascii_whitespace()) else {
+            let start = head.iter().position(|c| !c.is_ascii_whitespace());
+            // Three bytes tell base64 of `{"`/`[` (`eyJ`, `W3s`, ...) from a form field name;
+            // at the end of the body whatever is there decides.
+            let Some(start) = start.filter(|s| head.len() >= s + 3 || bytes.is_empty()) else {
                 return Ok(());
             };
-            let PayloadStage::Undecided { head, spec } =
+            let PayloadStage::Undecided { head, spec, output } =
                 std::mem::replace(&mut self.payload, PayloadStage::Empty)
             else {
                 return Ok(());
             };
             let (plan, env, limits) = *spec;
             let scrubber = JsonScrubber::new(plan, env, limits);
-            self.payload = if matches!(first, b'{' | b'[') {
-                PayloadStage::Json(Box::new(scrubber))
-            } else {
-                PayloadStage::Form(Box::new(FormStage::new(scrubber)))
+            self.payload = match head[start] {
+                b'{' | b'[' => PayloadStage::Json(Box::new(scrubber)),
+                _ if looks_like_base64_json(&head[start..]) => {
+                    PayloadStage::Base64(Box::new((Base64Decoder::new(), scrubber)), Vec::new())
+                }
+                _ => PayloadStage::Form(Box::new(FormStage::new(scrubber, output))),
             };
             return self.payload_push(&head, out);
         }
         match &mut self.payload {
             PayloadStage::Json(s) => s.push(bytes, out)?,
+            PayloadStage::Base64(stage, json) => {
+                let (decoder, scrubber) = &mut **stage;
+                json.clear();
+                let trimmed = trim_trailing_whitespace(bytes);
+                decoder.push(trimmed, json)?;
+                scrubber.push(json, out)?;
+            }
             PayloadStage::Form(f) => f.push(bytes, out)?,
+            PayloadStage::Lz64 { body, limit, .. } => {
+                body.extend_from_slice(bytes);
+                if body.len() as u64 > *limit {
+                    return Err(
+                        crate::decode::DecodeError::DecodedTooLarge { limit: *limit }.into(),
+                    );
+                }
+            }
             PayloadStage::Empty if !bytes.is_empty() => return Err(PipelineError::UnexpectedBody),
             _ => {}
         }
@@ -277,17 +320,75 @@ impl BodyPipeline {
     fn payload_finish(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
         match &mut self.payload {
             PayloadStage::Json(s) => s.finish(out)?,
+            PayloadStage::Base64(stage, json) => {
+                let (decoder, scrubber) = &mut **stage;
+                json.clear();
+                decoder.finish(json)?;
+                scrubber.push(json, out)?;
+                scrubber.finish(out)?;
+            }
             PayloadStage::Form(f) => f.finish(out)?,
-            PayloadStage::Undecided { .. } => return Err(ScrubError::EmptyBody.into()),
+            PayloadStage::Lz64 {
+                body,
+                limit,
+                scrubber,
+            } => {
+                let json =
+                    crate::decode::lz_string::decompress_from_base64(&lz64_value(body)?, *limit)?;
+                scrubber.push(&json, out)?;
+                scrubber.finish(out)?;
+            }
+            PayloadStage::Undecided { head, .. } if head.iter().all(u8::is_ascii_whitespace) => {
+                return Err(ScrubError::EmptyBody.into())
+            }
+            PayloadStage::Undecided { .. } => {
+                // A body shorter than the sniffing window: decide on it now, then finish.
+                self.payload_push(&[], out)?;
+                if matches!(self.payload, PayloadStage::Undecided { .. }) {
+                    return Err(ScrubError::UnexpectedShape.into());
+                }
+                return self.payload_finish(out);
+            }
             PayloadStage::Empty => {}
         }
         Ok(())
     }
 }
 
+/// Base64 of `{"`, `{}`, `[{`, `["` or `[]`: a whole body of base64 JSON.
+fn looks_like_base64_json(head: &[u8]) -> bool {
+    const OPENINGS: &[&[u8]] = &[b"eyJ", b"e30", b"W3s", b"WyJ", b"W10"];
+    OPENINGS.iter().any(|o| head.starts_with(o))
+}
+
+fn trim_trailing_whitespace(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |e| e + 1);
+    &bytes[..end]
+}
+
+/// The lz-string text of a body: the form's `data` value, or the whole body.
+fn lz64_value(body: &[u8]) -> Result<Vec<u8>, PipelineError> {
+    let text = trim_trailing_whitespace(body);
+    let value = text
+        .split(|&c| c == b'&')
+        .find_map(|field| field.strip_prefix(b"data="))
+        .unwrap_or(text);
+    let decoded = crate::decode::transform_all(&mut PercentDecoder::new(true), value)?;
+    // Form decoding turned unescaped `+` into spaces; the alphabet has no space.
+    Ok(decoded
+        .into_iter()
+        .map(|c| if c == b' ' { b'+' } else { c })
+        .collect())
+}
+
 /// A streaming `application/x-www-form-urlencoded` body whose `data` field is the payload.
 struct FormStage {
     scrubber: JsonScrubber,
+    /// Send the payload on as plain JSON instead of a form.
+    unwrap: bool,
     state: FormState,
     name: Vec<u8>,
     value: Vec<u8>,
@@ -315,9 +416,10 @@ struct DataField {
 }
 
 impl FormStage {
-    fn new(scrubber: JsonScrubber) -> Self {
+    fn new(scrubber: JsonScrubber, output: FormOutput) -> Self {
         FormStage {
             scrubber,
+            unwrap: output == FormOutput::Json,
             state: FormState::Name,
             name: Vec::new(),
             value: Vec::new(),
@@ -384,11 +486,13 @@ impl FormStage {
                 decoded: Vec::new(),
                 encoder: PercentEncoder::form(),
             });
-            if self.wrote_field {
-                out.push(b'&');
+            if !self.unwrap {
+                if self.wrote_field {
+                    out.push(b'&');
+                }
+                out.extend_from_slice(b"data=");
+                self.wrote_field = true;
             }
-            out.extend_from_slice(b"data=");
-            self.wrote_field = true;
         } else {
             self.state = FormState::Other;
             self.value.clear();
@@ -457,6 +561,10 @@ impl FormStage {
         if last {
             self.scrubber.finish(&mut self.scrubbed)?;
         }
+        if self.unwrap {
+            out.extend_from_slice(&self.scrubbed);
+            return Ok(());
+        }
         data.encoder.push(&self.scrubbed, out)?;
         if last {
             data.encoder.finish(out)?;
@@ -470,7 +578,7 @@ impl FormStage {
                 self.data_bytes(&[], true, out)?;
                 self.data = None;
             }
-            FormState::Other | FormState::Name if !self.name.is_empty() => {
+            FormState::Other | FormState::Name if !self.name.is_empty() && !self.unwrap => {
                 if self.wrote_field {
                     out.push(b'&');
                 }

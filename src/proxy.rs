@@ -173,6 +173,9 @@ async fn ingest(
             }),
         );
     }
+    let protocol = route.vendor.protocol();
+    let lz64 = protocol.lz64_payload(&query);
+    query = protocol.upstream_query(&query);
     let spec = BodySpec {
         format: endpoint.format,
         plan,
@@ -184,6 +187,7 @@ async fn ingest(
             .get(CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().to_ascii_lowercase()),
+        lz64,
     };
     let pipeline = match BodyPipeline::new(spec) {
         Ok(p) => p,
@@ -193,7 +197,6 @@ async fn ingest(
         Ok(uri) => uri,
         Err(_) => return reply::error(400, "bad_target", "the request target cannot be forwarded"),
     };
-    let protocol = route.vendor.protocol();
     let client_ip_header = protocol.client_ip_header().and_then(|(name, placeholder)| {
         let value = match rules.truncation {
             Some(t) => t.apply(client).to_string(),
@@ -214,8 +217,10 @@ async fn ingest(
         needed_headers: protocol.needed_headers(),
         client_ip_header,
     };
-    let streaming = endpoint.format != BodyFormat::DataQuery
-        && declared_len.is_none_or(|n| n >= rules.limits.buffer_below_bytes);
+    let streaming = !matches!(
+        endpoint.format,
+        BodyFormat::DataQuery | BodyFormat::Passthrough
+    ) && declared_len.is_none_or(|n| n >= rules.limits.buffer_below_bytes);
     let result = if streaming {
         call.streamed(pipeline, body).await
     } else {

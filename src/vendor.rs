@@ -5,6 +5,7 @@
 mod amplitude;
 mod mixpanel;
 mod plausible;
+mod posthog;
 mod segment;
 
 use std::sync::Arc;
@@ -19,14 +20,17 @@ pub enum VendorKind {
     Mixpanel,
     Amplitude,
     Plausible,
+    #[serde(rename = "posthog")]
+    PostHog,
 }
 
 impl VendorKind {
-    pub const ALL: [VendorKind; 4] = [
+    pub const ALL: [VendorKind; 5] = [
         VendorKind::Segment,
         VendorKind::Mixpanel,
         VendorKind::Amplitude,
         VendorKind::Plausible,
+        VendorKind::PostHog,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +39,7 @@ impl VendorKind {
             VendorKind::Mixpanel => "mixpanel",
             VendorKind::Amplitude => "amplitude",
             VendorKind::Plausible => "plausible",
+            VendorKind::PostHog => "posthog",
         }
     }
 
@@ -44,6 +49,7 @@ impl VendorKind {
             VendorKind::Mixpanel => &mixpanel::Mixpanel,
             VendorKind::Amplitude => &amplitude::Amplitude,
             VendorKind::Plausible => &plausible::Plausible,
+            VendorKind::PostHog => &posthog::PostHog,
         }
     }
 }
@@ -53,10 +59,23 @@ impl VendorKind {
 pub enum BodyFormat {
     /// JSON in the body, whatever the Content-Type says; gzip by header or magic bytes.
     Json,
-    /// Mixpanel: a form whose `data` field holds JSON or base64 JSON, or plain JSON.
-    DataForm,
+    /// A form whose `data` field holds JSON or base64 JSON, or plain JSON, or a whole body
+    /// in base64 (Mixpanel, PostHog). `output` says how the scrubbed payload goes on.
+    DataForm { output: FormOutput },
     /// The payload is the `data` query parameter (base64 or JSON); the body must be empty.
     DataQuery,
+    /// No payload: a GET for static assets or configuration, forwarded with header hygiene
+    /// only; a body is refused.
+    Passthrough,
+}
+
+/// How a form-carried payload is sent to the vendor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormOutput {
+    /// As a form again: `data=<percent-encoded JSON>` plus the other fields.
+    Form,
+    /// As plain JSON (`application/json`); the form's other fields are dropped.
+    Json,
 }
 
 /// One endpoint a request matched: its metric label, payload format and plan.
@@ -89,6 +108,17 @@ pub trait Vendor: Send + Sync {
     /// address (which is the proxy's) when IPs are removed.
     fn no_ip_query_flag(&self) -> Option<(&'static str, &'static str)> {
         None
+    }
+
+    /// Whether the query says the payload is lz-string base64 (legacy PostHog).
+    fn lz64_payload(&self, _query: &str) -> bool {
+        false
+    }
+
+    /// The query sent upstream. Vendors drop parameters that describe an encoding the proxy
+    /// has undone (the scrubbed body always goes on plain).
+    fn upstream_query(&self, query: &str) -> String {
+        query.to_owned()
     }
 
     /// Request headers this vendor needs beyond the operator's forward list.

@@ -19,6 +19,13 @@ pub enum Envelope {
     /// An object whose member `key` is the array of events; its other members are the
     /// envelope, scrubbed on their own (Segment `{"batch":[...],"writeKey":...}`).
     Batch { key: &'static str },
+    /// A batch envelope (as `Batch`) when the object's first key is one of `envelope_keys`,
+    /// otherwise a single event; or a top-level array of events (PostHog's `/e/` takes all
+    /// three, and its SDKs write `api_key` first).
+    BatchOrEvent {
+        key: &'static str,
+        envelope_keys: &'static [&'static str],
+    },
 }
 
 /// Receives what the framer cuts out.
@@ -271,6 +278,32 @@ impl Framer {
             (State::Start, Envelope::Batch { .. }, b'{') => {
                 out.push(b'{');
                 self.enter(State::ObjectFirst)
+            }
+            (State::Start, Envelope::BatchOrEvent { key, envelope_keys }, b'{') => {
+                // Decided once, on the first key; from then on the body is one or the other.
+                let first = json::skip_ws(data, 1);
+                match data.get(first) {
+                    None => return self.need_more(data, last),
+                    Some(b'"') => {}
+                    Some(_) => {
+                        self.envelope = Envelope::Event;
+                        return Ok(Step::Advanced(0));
+                    }
+                }
+                let Ok(first_key) = json::string_at(data, first) else {
+                    return self.need_more(data, last);
+                };
+                let raw = first_key.raw(data);
+                self.envelope = if envelope_keys.iter().any(|k| k.as_bytes() == raw) {
+                    Envelope::Batch { key }
+                } else {
+                    Envelope::Event
+                };
+                Ok(Step::Advanced(0))
+            }
+            (State::Start, Envelope::BatchOrEvent { .. }, b'[') => {
+                self.envelope = Envelope::Events;
+                Ok(Step::Advanced(0))
             }
             (State::Start, Envelope::Events, b'[') => {
                 out.push(b'[');

@@ -256,12 +256,15 @@ impl Walk<'_> {
 
         let child = node.and_then(|n| self.plan.child(n, &self.bufs.normalized));
         if let (Some(parent), Some(c)) = (node, child) {
+            // Only the vendor's exact spelling satisfies it: PostHog reads `$ip`, not a custom
+            // property `ip` that normalizes the same.
+            let raw_key = key.raw(self.input);
             if let Some(k) = self
                 .plan
                 .node(parent)
                 .ensures
                 .iter()
-                .position(|&(_, id)| id == c)
+                .position(|&(name, id)| id == c && name.as_bytes() == raw_key)
             {
                 frame.seen_ensures |= 1 << k;
             }
@@ -274,7 +277,10 @@ impl Walk<'_> {
                 self.report.count(rule, FieldOutcome::Dropped);
                 return Ok(end);
             }
-            Decision::Apply(FieldAction::Keep) => self.skip_value(value_start, depth)?,
+            // Structural vendor fields escape the key rules, not the value rules; and should
+            // one hold an object (a misspelled or hostile `Token`), its members get the key
+            // rules like any property.
+            Decision::Apply(FieldAction::Keep) => self.value(value_start, child, true, depth)?,
             Decision::Apply(FieldAction::Hash) => self.hash_value(value_start, depth)?,
             Decision::Apply(FieldAction::JsonString) => {
                 let container = in_container || child.is_some_and(|c| self.plan.node(c).container);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, FormOutput, PlanInputs, Vendor};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
 };
@@ -39,7 +39,9 @@ impl Vendor for Mixpanel {
             _ => return None,
         };
         let format = match *method {
-            http::Method::POST => BodyFormat::DataForm,
+            http::Method::POST => BodyFormat::DataForm {
+                output: FormOutput::Form,
+            },
             http::Method::GET => BodyFormat::DataQuery,
             _ => return None,
         };

@@ -95,10 +95,19 @@ fn decompressed(f: &Fixture) -> Vec<u8> {
             .read_to_end(&mut out)
             .unwrap();
         out
+    } else if f.header("content-encoding") == Some("deflate") {
+        let mut out = Vec::new();
+        flate2::read::ZlibDecoder::new(&f.body[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
     } else {
         f.body.clone()
     }
 }
+
+/// Paths the proxy refuses on purpose (session replay carries whole pages).
+const REFUSED: &[&str] = &["/record", "/s/"];
 
 async fn replay_vendor(
     vendor_name: &str,
@@ -115,12 +124,9 @@ async fn replay_vendor(
         let mut routed = f.clone();
         routed.raw_target = format!("{prefix}{}", f.raw_target);
         let resp = support::send(proxy.addr(), &routed, &[]).await;
-        if f.method == "OPTIONS" || f.path.starts_with("/record") {
-            let want = if f.path.starts_with("/record") {
-                404
-            } else {
-                204
-            };
+        let refused = REFUSED.iter().any(|p| f.path.starts_with(p));
+        if f.method == "OPTIONS" || refused {
+            let want = if refused { 404 } else { 204 };
             assert_eq!(resp.status, want, "{}", f.name);
             assert!(
                 vendor.all_requests().is_empty(),
@@ -242,6 +248,58 @@ async fn every_plausible_request_is_forwarded_scrubbed_and_whole() {
                 }
             }
             1
+        },
+    )
+    .await;
+}
+
+/// A PostHog payload: plain JSON, a `data=` base64 form, or whole-body base64; an envelope,
+/// an array or one event.
+fn posthog_events(body: &[u8]) -> usize {
+    if body.is_empty() {
+        return 0;
+    }
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let value: Value = if text.starts_with('{') || text.starts_with('[') {
+        serde_json::from_str(&text).unwrap()
+    } else {
+        mixpanel_data(&form_field(&text, "data").unwrap_or(text.clone()))
+    };
+    match &value {
+        Value::Array(items) => items.len(),
+        Value::Object(map) => map
+            .get("batch")
+            .and_then(Value::as_array)
+            .map_or(1, Vec::len),
+        _ => panic!("unexpected PostHog payload"),
+    }
+}
+
+#[tokio::test]
+async fn every_posthog_request_is_forwarded_scrubbed_and_whole() {
+    replay_vendor(
+        "posthog",
+        "/posthog",
+        Behavior::json(r#"{"status":1}"#),
+        |_, path, _, body, upstream| {
+            let n = posthog_events(body);
+            if upstream && !body.is_empty() {
+                let v: Value = serde_json::from_slice(body).expect("PostHog gets plain JSON");
+                let events = v
+                    .get("batch")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_else(|| vec![v.clone()]);
+                if !path.starts_with("/flags") && !path.starts_with("/decide") {
+                    for e in &events {
+                        assert!(
+                            e["properties"]["$ip"].is_string(),
+                            "every event names its (truncated) IP: {path} {e}"
+                        );
+                    }
+                }
+            }
+            n
         },
     )
     .await;
