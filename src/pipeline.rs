@@ -411,6 +411,8 @@ struct DataField {
     percent: PercentDecoder,
     base64: Option<Base64Decoder>,
     decided: bool,
+    /// Leading blanks seen before the format was decided (a `+` in base64 decodes to one).
+    held: Vec<u8>,
     decoded: Vec<u8>,
     encoder: PercentEncoder,
 }
@@ -483,6 +485,7 @@ impl FormStage {
                 percent: PercentDecoder::new(true),
                 base64: None,
                 decided: false,
+                held: Vec::new(),
                 decoded: Vec::new(),
                 encoder: PercentEncoder::form(),
             });
@@ -531,11 +534,29 @@ impl FormStage {
             data.percent.finish(&mut data.decoded)?;
         }
         if !data.decided {
-            if let Some(&first) = data.decoded.iter().find(|c| !c.is_ascii_whitespace()) {
-                data.decided = true;
-                if !matches!(first, b'{' | b'[') {
-                    data.base64 = Some(Base64Decoder::new());
+            match data.decoded.iter().find(|c| !c.is_ascii_whitespace()) {
+                Some(&first) => {
+                    data.decided = true;
+                    if !matches!(first, b'{' | b'[') {
+                        data.base64 = Some(Base64Decoder::new());
+                    }
+                    if !data.held.is_empty() {
+                        let mut all = std::mem::take(&mut data.held);
+                        all.extend_from_slice(&data.decoded);
+                        data.decoded = all;
+                    }
                 }
+                None if !last => {
+                    // Keep blanks until the format is known, so every split gives one result.
+                    data.held.extend_from_slice(&data.decoded);
+                    if data.held.len() > MAX_FORM_FIELD_BYTES {
+                        return Err(PipelineError::FormFieldTooLarge {
+                            limit: MAX_FORM_FIELD_BYTES,
+                        });
+                    }
+                    return Ok(());
+                }
+                None => {}
             }
         }
         self.json.clear();

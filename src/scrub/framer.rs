@@ -293,8 +293,12 @@ impl Framer {
                 let Ok(first_key) = json::string_at(data, first) else {
                     return self.need_more(data, last);
                 };
-                let raw = first_key.raw(data);
-                self.envelope = if envelope_keys.iter().any(|k| k.as_bytes() == raw) {
+                let mut first_name = Vec::new();
+                json::unescape_into(first_key.raw(data), &mut first_name)?;
+                let is_envelope = envelope_keys
+                    .iter()
+                    .any(|k| first_name.eq_ignore_ascii_case(k.as_bytes()));
+                self.envelope = if is_envelope {
                     Envelope::Batch { key }
                 } else {
                     Envelope::Event
@@ -430,7 +434,11 @@ impl Framer {
             return Err(ScrubError::MalformedJson);
         }
         let raw_key = key.raw(data);
-        if raw_key == batch_key.as_bytes() {
+        // Vendors decode escapes and some match keys without case: `b\u0061tch` and `BATCH`
+        // are the batch too (and a second one is refused), never an unscrubbed envelope member.
+        let mut unescaped = Vec::new();
+        json::unescape_into(raw_key, &mut unescaped)?;
+        if unescaped.eq_ignore_ascii_case(batch_key.as_bytes()) {
             if self.seen_batch || data[value_start] != b'[' {
                 return Err(ScrubError::UnexpectedShape);
             }
@@ -490,6 +498,9 @@ impl Framer {
                 match end {
                     Some(end) => Ok(Some(end)),
                     None if last => Err(ScrubError::Truncated),
+                    None if data.len() > self.max_event_bytes => Err(ScrubError::EventTooLarge {
+                        limit: self.max_event_bytes,
+                    }),
                     None => Ok(None),
                 }
             }

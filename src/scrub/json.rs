@@ -54,6 +54,10 @@ pub fn string_at(b: &[u8], start: usize) -> Result<StringToken, ScrubError> {
             Some(off) => {
                 i += off;
                 if b[i] == b'"' {
+                    // Raw control characters are not JSON; vendors would reject the request.
+                    if b[start + 1..i].iter().any(|&c| c < 0x20) {
+                        return Err(ScrubError::MalformedJson);
+                    }
                     return Ok(StringToken {
                         start,
                         end: i + 1,
@@ -61,12 +65,20 @@ pub fn string_at(b: &[u8], start: usize) -> Result<StringToken, ScrubError> {
                     });
                 }
                 has_escape = true;
-                i += 2;
-                if i > b.len() {
-                    return Err(ScrubError::MalformedJson);
-                }
+                i += escape_len(&b[i..])?;
             }
         }
+    }
+}
+
+/// The length of the escape sequence at the start of `b` (which begins with `\\`), checked
+/// against the grammar even where the string is never decoded.
+#[inline]
+fn escape_len(b: &[u8]) -> Result<usize, ScrubError> {
+    match b.get(1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(2),
+        Some(b'u') if b.len() >= 6 && b[2..6].iter().all(u8::is_ascii_hexdigit) => Ok(6),
+        _ => Err(ScrubError::MalformedJson),
     }
 }
 
@@ -291,6 +303,10 @@ mod tests {
         assert_eq!(t.end, 6);
         assert!(t.has_escape);
         assert!(string_at(br#""open"#, 0).is_err());
+        assert!(string_at(b"\"raw\nnewline\"", 0).is_err());
+        assert!(string_at(br#""bad \x escape""#, 0).is_err());
+        assert!(string_at(br#""short \u12""#, 0).is_err());
+        assert!(string_at(br#""ok \u0041""#, 0).is_ok());
         assert!(string_at(br#""ends in escape\"#, 0).is_err());
     }
 }

@@ -17,6 +17,9 @@ pub enum FieldAction {
     VendorIp,
     /// Keep as is, without value rules (vendor-structural fields such as write keys).
     Keep,
+    /// Refuse the whole request: a member that must never appear where it is (a `batch` inside
+    /// what was taken for a single event would carry events no rule looked at).
+    Reject,
     /// A string holding JSON (Plausible `p`, Snowplow `co`): its content is scrubbed with this
     /// node's children and written back as a string. An object or array is walked as usual.
     JsonString,

@@ -269,7 +269,12 @@ impl Walk<'_> {
                 frame.seen_ensures |= 1 << k;
             }
         }
-        let decision = self.decide(child, in_container, matched);
+        let decision = if self.key_is_email(key) {
+            // An address used as a key (`{"jane@example.com": true}`) cannot stay.
+            Decision::Apply(FieldAction::Drop(RuleKind::EmailValue))
+        } else {
+            self.decide(child, in_container, matched)
+        };
         let end = match decision {
             Decision::Apply(FieldAction::Drop(rule)) => {
                 let end = self.skip_value(value_start, depth)?;
@@ -282,6 +287,7 @@ impl Walk<'_> {
             // rules like any property.
             Decision::Apply(FieldAction::Keep) => self.value(value_start, child, true, depth)?,
             Decision::Apply(FieldAction::Hash) => self.hash_value(value_start, depth)?,
+            Decision::Apply(FieldAction::Reject) => return Err(ScrubError::UnexpectedShape),
             Decision::Apply(FieldAction::JsonString) => {
                 let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
                 self.json_string(value_start, child, container, depth)?
@@ -314,6 +320,20 @@ impl Walk<'_> {
         frame.kept_any = true;
         frame.last_kept_end = end;
         Ok(end)
+    }
+
+    fn key_is_email(&self, key: StringToken) -> bool {
+        if self.plan.values.email_marker.is_none() {
+            return false;
+        }
+        let text: &[u8] = if key.has_escape {
+            &self.bufs.key
+        } else {
+            key.raw(self.input)
+        };
+        let cue =
+            memchr::memchr(b'@', text).is_some() || memchr::memmem::find(text, b"%40").is_some();
+        cue && super::values::contains_email(text)
     }
 
     /// `matched`: the key matches the operator's list for the current mode.
@@ -462,6 +482,7 @@ impl Walk<'_> {
                 (end, &self.input[i..end])
             }
             Some(b'n') => return json::literal_end(self.input, i),
+            Some(b'[') => return self.hash_array(i, depth + 1),
             _ => {
                 let end = self.skip_value(i, depth)?;
                 self.flush_to(i);
@@ -485,6 +506,27 @@ impl Walk<'_> {
         self.report
             .count(RuleKind::Identifier, FieldOutcome::Hashed);
         Ok(end)
+    }
+
+    /// A list of identifiers (Mixpanel `$distinct_ids`): each element becomes a pseudonym.
+    fn hash_array(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
+        if depth > self.env.max_depth {
+            return Err(ScrubError::TooDeep {
+                limit: self.env.max_depth,
+            });
+        }
+        let mut j = json::skip_ws(self.input, i + 1);
+        if self.input.get(j) == Some(&b']') {
+            return Ok(j + 1);
+        }
+        loop {
+            j = json::skip_ws(self.input, self.hash_value(j, depth)?);
+            match self.input.get(j) {
+                Some(b',') => j = json::skip_ws(self.input, j + 1),
+                Some(b']') => return Ok(j + 1),
+                _ => return Err(ScrubError::MalformedJson),
+            }
+        }
     }
 
     /// The vendor's IP field. Returns `None` when the member must go (IPs removed, no

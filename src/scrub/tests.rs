@@ -120,6 +120,14 @@ fn drops_denied_properties_without_stray_commas() {
 }
 
 #[test]
+fn addresses_used_as_keys_are_dropped() {
+    check(
+        r#"{"batch":[{"properties":{"jane@example.com":true,"ok":1},"context":{"ip":"1.2.3.4"}}]}"#,
+        Ok(r#"{"batch":[{"properties":{"ok":1},"context":{"ip":"1.2.3.0"}}]}"#),
+    );
+}
+
+#[test]
 fn escaped_keys_and_values_are_matched_unescaped() {
     check(
         r#"{"batch":[{"properties":{"em\u0061il":"x","note":"mail a\u0040b.co"},"context":{"ip":"1.2.3.4"}}]}"#,
@@ -175,6 +183,18 @@ fn malformed_input_fails_closed() {
         (r#"{"batch":[{"a":"\ud800"}]}"#, ScrubError::MalformedJson),
         (r#"{"batch":[]} {"batch":[]}"#, ScrubError::MalformedJson),
         (r#"{"batch":[],"batch":[]}"#, ScrubError::UnexpectedShape),
+        (
+            r#"{"batch":[],"b\u0061tch":[{"a":1}]}"#,
+            ScrubError::UnexpectedShape,
+        ),
+        (
+            r#"{"batch":[],"BATCH":[{"a":1}]}"#,
+            ScrubError::UnexpectedShape,
+        ),
+        (
+            r#"{"batch":[{"a":"tab	in string"}]}"#,
+            ScrubError::MalformedJson,
+        ),
     ];
     for (input, want) in cases {
         check(input, Err(want.clone()));

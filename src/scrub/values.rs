@@ -109,37 +109,73 @@ fn truncate_ip_list(text: &[u8], t: &Truncation, out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// Where the query of a URL-like value starts: after `?` in an http(s) URL, or at the start of
-/// a bare `?a=b` search string (Segment `context.page.search`).
-fn query_range(text: &[u8]) -> Option<(usize, usize)> {
-    let is_url =
-        starts_with_ignore_case(text, b"http://") || starts_with_ignore_case(text, b"https://");
-    let q = if is_url {
-        memchr::memchr(b'?', text)? + 1
-    } else if text.first() == Some(&b'?') && memchr::memchr(b'=', text).is_some() {
-        1
-    } else {
-        return None;
-    };
-    let end = memchr::memchr(b'#', &text[q..]).map_or(text.len(), |h| q + h);
-    Some((q, end))
-}
-
 fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
     text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-/// Keeps only allow-listed query parameters. Returns true (new text in `out`) if any went.
+/// Bytes that end a URL written inside text.
+fn ends_url(c: u8) -> bool {
+    c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'>' | b')' | b'(')
+}
+
+/// Keeps only allow-listed parameters in every query of `text`: whole URLs, relative ones
+/// (`/account?name=...`), `www.` hosts, URLs inside sentences, and a bare `?a=b` search
+/// string. Returns true (new text in `out`) if a parameter went.
 fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
-    let Some((start, end)) = query_range(text) else {
-        return false;
-    };
-    out.clear();
-    out.extend_from_slice(&text[..start]);
+    let mut copied = 0;
+    let mut changed = false;
+    for q in memchr::memchr_iter(b'?', text) {
+        if q < copied {
+            continue;
+        }
+        let token_start = text[..q]
+            .iter()
+            .rposition(|&c| ends_url(c))
+            .map_or(0, |p| p + 1);
+        let prefix = &text[token_start..q];
+        let urlish = (prefix.is_empty() && token_start == 0)
+            || memchr::memchr(b'/', prefix).is_some()
+            || starts_with_ignore_case(prefix, b"www.");
+        if !urlish {
+            continue;
+        }
+        let token_end = text[q..]
+            .iter()
+            .position(|&c| ends_url(c))
+            .map_or(text.len(), |e| q + e);
+        let query_end = memchr::memchr(b'#', &text[q..token_end]).map_or(token_end, |h| q + h);
+        let query = &text[q + 1..query_end];
+        if memchr::memchr(b'=', query).is_none() {
+            continue;
+        }
+        if !changed {
+            out.clear();
+        }
+        out.extend_from_slice(&text[copied..q]);
+        let before = out.len();
+        out.push(b'?');
+        if keep_allowed_params(query, allow, out) {
+            changed = true;
+            if out.len() == before + 1 {
+                out.pop();
+            }
+        } else {
+            out.extend_from_slice(query);
+        }
+        copied = query_end;
+    }
+    if changed {
+        out.extend_from_slice(&text[copied..]);
+    }
+    changed
+}
+
+/// Writes the allow-listed parameters of `query` to `out`; true if any was left out.
+fn keep_allowed_params(query: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
     let mut dropped = false;
     let mut kept_any = false;
     let mut name = Vec::new();
-    for param in text[start..end].split(|&c| c == b'&') {
+    for param in query.split(|&c| c == b'&') {
         if param.is_empty() {
             continue;
         }
@@ -159,14 +195,7 @@ fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
             dropped = true;
         }
     }
-    if !dropped {
-        return false;
-    }
-    if !kept_any && out.last() == Some(&b'?') {
-        out.pop();
-    }
-    out.extend_from_slice(&text[end..]);
-    true
+    dropped
 }
 
 /// Parameter names are tiny; decoding them lets `utm%5Fsource` match `utm_*`.
@@ -323,12 +352,19 @@ fn unit_end(text: &[u8], end: usize) -> usize {
     end + 2 + word_len + spaces + unit
 }
 
+/// Address characters; bytes of non-ASCII letters count too (`jörg@müller.de`).
 fn is_local_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-' | b'\'')
+    c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-' | b'\'')
 }
 
 fn is_domain_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-')
+    c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'-')
+}
+
+/// Whether `text` (a key, for instance) contains an e-mail address.
+pub fn contains_email(text: &[u8]) -> bool {
+    let mut scratch = Vec::new();
+    redact_emails(text, b"", &mut scratch, &mut Report::default())
 }
 
 /// Finds e-mail addresses (`@`, or `%40` inside URLs) and writes `text` with each replaced by
@@ -396,12 +432,13 @@ fn email_bounds(text: &[u8], at: usize, sep_len: usize, floor: usize) -> Option<
     }
     let domain = &text[domain_start..end];
     let last_dot = memchr::memrchr(b'.', domain)?;
-    let tld = &domain[last_dot + 1..];
-    let valid = last_dot > 0
-        && tld.len() >= 2
-        && tld.iter().all(u8::is_ascii_alphabetic)
-        && domain[0] != b'-'
-        && domain[0] != b'.';
+    // The top-level label is ASCII letters; what follows it (`…`, `)`) is not the address.
+    let tld_len = domain[last_dot + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    let end = domain_start + last_dot + 1 + tld_len;
+    let valid = last_dot > 0 && tld_len >= 2 && domain[0] != b'-' && domain[0] != b'.';
     valid.then_some((start, end))
 }
 
@@ -452,6 +489,13 @@ mod tests {
             ("https://x.example/p?utm_medium=e&gclid=1", "https://x.example/p?utm_medium=e&gclid=1"),
             ("?email=jane.doe%40example.com&utm_source=newsletter&variant=standard", "?utm_source=newsletter"),
             ("https://x.example/p", "https://x.example/p"),
+            ("/account?name=Jane+Doe", "/account"),
+            ("www.shop.example/?first_name=Jane&utm_source=a", "www.shop.example/?utm_source=a"),
+            ("see https://x.example/?name=Jane for more", "see https://x.example/ for more"),
+            ("is it? yes=no", "is it? yes=no"),
+            ("jane@müller.de wrote", "[email] wrote"),
+            ("jörg@example.com", "[email]"),
+            ("mail jane@example.com…", "mail [email]…"),
             ("mailto jane.doe%40example.com", "mailto [email]"),
             ("1 Market St, Apt 4B, San Francisco, CA 94105, USA", "[address], San Francisco, CA 94105, USA"),
             ("ship to 806 Market Street today", "ship to [address] today"),

@@ -86,6 +86,7 @@ fn events_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("properties.$user_id", id)
         .field("properties.$anon_distinct_id", id)
         .field("properties.$identified_id", id)
+        .field("properties.$distinct_ids", id)
         .field("properties.alias", id)
         .field("properties.ip", FieldAction::VendorIp)
         .field(

@@ -125,6 +125,8 @@ fn event_plan(inputs: &PlanInputs<'_>, v1: bool) -> EventPlan {
         .container("$set_once")
         .container("properties.$set")
         .container("properties.$set_once")
+        // Taken for one event, a body with `batch` would hide events from every rule.
+        .field("batch", FieldAction::Reject)
         .field("uuid", FieldAction::Keep)
         .field("properties.token", FieldAction::Keep)
         .field("properties.$session_id", FieldAction::Keep)

@@ -68,6 +68,8 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     b.container("properties")
         .container("traits")
         .container("context")
+        // Per-destination settings can carry ids and names too (`Intercom.user_hash`).
+        .container("integrations")
         .field("userId", inputs.identifier_action)
         .field("anonymousId", inputs.identifier_action)
         .field("previousId", inputs.identifier_action)
