@@ -44,6 +44,8 @@ pub enum ForwardError {
     Io,
     #[error("the vendor answered with a server error")]
     Status5xx,
+    #[error("the vendor answered with a redirect, which is not followed")]
+    Redirect,
 }
 
 impl ForwardError {
@@ -53,6 +55,7 @@ impl ForwardError {
             ForwardError::Timeout => "timeout",
             ForwardError::Io => "io",
             ForwardError::Status5xx => "status_5xx",
+            ForwardError::Redirect => "redirect",
         }
     }
 

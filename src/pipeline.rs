@@ -475,7 +475,9 @@ impl FormStage {
     }
 
     fn start_value(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
-        if self.name == b"data" {
+        // Compared decoded: a form decoder reads `d%61ta` as `data` too.
+        let name = crate::decode::transform_all(&mut PercentDecoder::new(true), &self.name)?;
+        if name == b"data" {
             if self.seen_data {
                 return Err(ScrubError::UnexpectedShape.into());
             }
@@ -627,57 +629,106 @@ impl FormStage {
     }
 }
 
-/// Scrubs a Mixpanel-style query whose `data` parameter is the payload (base64 or JSON);
-/// returns the new query with `data` re-encoded as base64.
-pub fn scrub_data_query(
+/// A scrubbed query string and what the rules did to it.
+pub struct ScrubbedQuery {
+    pub query: String,
+    pub report: Report,
+    /// Whether a `data` payload parameter was found (and scrubbed).
+    pub had_payload: bool,
+}
+
+/// Scrubs a query string. With `data_is_payload` (Mixpanel, PostHog), a `data` parameter is
+/// an event payload (base64 or JSON), scrubbed like a body and re-encoded as base64; the other
+/// parameters, and all of them otherwise, get the parameter rules. Names are compared
+/// decoded, so `d%61ta` is `data` too.
+pub fn scrub_query(
     query: &str,
-    plan: Arc<BodyPlan>,
-    env: ScrubEnv,
+    plan: &Arc<BodyPlan>,
+    env: &ScrubEnv,
     limits: CoreLimits,
-) -> Result<(String, Report), PipelineError> {
+    data_is_payload: bool,
+) -> Result<ScrubbedQuery, PipelineError> {
     let mut out = String::with_capacity(query.len());
-    let mut report = None;
+    let mut report = Report::default();
+    let mut had_payload = false;
+    let mut replaced = Vec::new();
     for param in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = param.split_once('=').unwrap_or((param, ""));
+        let (raw_name, raw_value) = param.split_once('=').unwrap_or((param, ""));
+        let name = percent_decoded(raw_name)?;
+        let value = percent_decoded(raw_value)?;
+        let text = if data_is_payload && name == b"data" {
+            if had_payload {
+                return Err(ScrubError::UnexpectedShape.into());
+            }
+            had_payload = true;
+            let (encoded, payload_report) = scrub_data_value(value, plan, env, limits)?;
+            report = payload_report;
+            format!("data={encoded}")
+        } else {
+            match plan
+                .event
+                .scrub_param(&name, &value, &mut replaced, &mut report)
+            {
+                crate::scrub::ParamOutcome::Drop => continue,
+                crate::scrub::ParamOutcome::Keep => param.to_owned(),
+                crate::scrub::ParamOutcome::Replace => {
+                    format!("{raw_name}={}", percent_encoded(&replaced)?)
+                }
+            }
+        };
         if !out.is_empty() {
             out.push('&');
         }
-        if name != "data" {
-            out.push_str(param);
-            continue;
-        }
-        if report.is_some() {
-            return Err(ScrubError::UnexpectedShape.into());
-        }
-        let mut decoded = Vec::new();
-        let mut percent = PercentDecoder::new(true);
-        percent.push(value.as_bytes(), &mut decoded)?;
-        percent.finish(&mut decoded)?;
-        let json = if matches!(
-            decoded.iter().find(|c| !c.is_ascii_whitespace()),
-            Some(b'{' | b'[')
-        ) {
-            decoded
-        } else {
-            for c in decoded.iter_mut() {
-                if *c == b' ' {
-                    *c = b'+';
-                }
-            }
-            crate::decode::transform_all(&mut Base64Decoder::new(), &decoded)?
-        };
-        let mut scrubber = JsonScrubber::new(plan.clone(), env.clone(), limits);
-        let mut scrubbed = Vec::new();
-        scrubber.push(&json, &mut scrubbed)?;
-        scrubber.finish(&mut scrubbed)?;
-        let b64 = crate::decode::transform_all(&mut Base64Encoder::standard(), &scrubbed)?;
-        let encoded = crate::decode::transform_all(&mut PercentEncoder::form(), &b64)?;
-        out.push_str("data=");
-        // Both encoders emit ASCII only.
-        out.push_str(std::str::from_utf8(&encoded).map_err(|_| ScrubError::InvalidUtf8)?);
-        report = Some(scrubber.report().clone());
+        out.push_str(&text);
     }
-    report.map(|r| (out, r)).ok_or(PipelineError::MissingData)
+    Ok(ScrubbedQuery {
+        query: out,
+        report,
+        had_payload,
+    })
+}
+
+fn percent_decoded(text: &str) -> Result<Vec<u8>, PipelineError> {
+    Ok(crate::decode::transform_all(
+        &mut PercentDecoder::new(true),
+        text.as_bytes(),
+    )?)
+}
+
+fn percent_encoded(bytes: &[u8]) -> Result<String, PipelineError> {
+    let encoded = crate::decode::transform_all(&mut PercentEncoder::form(), bytes)?;
+    // The encoder writes ASCII only.
+    String::from_utf8(encoded).map_err(|_| ScrubError::InvalidUtf8.into())
+}
+
+/// A `data` payload value (decoded from the query): JSON or base64 JSON in, scrubbed base64
+/// (percent-encoded for the query) out.
+fn scrub_data_value(
+    mut decoded: Vec<u8>,
+    plan: &Arc<BodyPlan>,
+    env: &ScrubEnv,
+    limits: CoreLimits,
+) -> Result<(String, Report), PipelineError> {
+    let is_json = matches!(
+        decoded.iter().find(|c| !c.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    );
+    let json = if is_json {
+        decoded
+    } else {
+        for c in decoded.iter_mut() {
+            if *c == b' ' {
+                *c = b'+';
+            }
+        }
+        crate::decode::transform_all(&mut Base64Decoder::new(), &decoded)?
+    };
+    let mut scrubber = JsonScrubber::new(plan.clone(), env.clone(), limits);
+    let mut scrubbed = Vec::new();
+    scrubber.push(&json, &mut scrubbed)?;
+    scrubber.finish(&mut scrubbed)?;
+    let b64 = crate::decode::transform_all(&mut Base64Encoder::standard(), &scrubbed)?;
+    Ok((percent_encoded(&b64)?, scrubber.report().clone()))
 }
 
 /// Sets query parameter `name` to `value` (replacing every occurrence, or appending it).

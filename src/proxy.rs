@@ -144,17 +144,26 @@ async fn ingest(
         max_depth: rules.limits.core.max_depth,
     };
     let plan = route.plans[endpoint.plan].clone();
-    let mut query = parts.uri.query().unwrap_or("").to_owned();
-    let mut query_report = None;
-    if endpoint.format == BodyFormat::DataQuery {
-        match pipeline::scrub_data_query(&query, plan.clone(), env.clone(), rules.limits.core) {
-            Ok((scrubbed, report)) => {
-                query = scrubbed;
-                query_report = Some(report);
-            }
-            Err(e) => return rejected(state, vendor, &e),
-        }
+    let protocol = route.vendor.protocol();
+    let data_is_payload = matches!(
+        endpoint.format,
+        BodyFormat::DataQuery | BodyFormat::DataForm { .. }
+    );
+    let scrubbed_query = match pipeline::scrub_query(
+        parts.uri.query().unwrap_or(""),
+        &plan,
+        &env,
+        rules.limits.core,
+        data_is_payload,
+    ) {
+        Ok(q) => q,
+        Err(e) => return rejected(state, vendor, &e),
+    };
+    if endpoint.format == BodyFormat::DataQuery && !scrubbed_query.had_payload {
+        return rejected(state, vendor, &PipelineError::MissingData);
     }
+    let mut query = scrubbed_query.query;
+    let query_report = scrubbed_query.report;
     if rules.truncation.is_none() {
         if let Some((name, value)) = route.vendor.protocol().no_ip_query_flag() {
             query = pipeline::set_query_param(&query, name, value);
@@ -173,7 +182,6 @@ async fn ingest(
             }),
         );
     }
-    let protocol = route.vendor.protocol();
     let lz64 = protocol.lz64_payload(&query);
     query = protocol.upstream_query(&query);
     let spec = BodySpec {
@@ -228,8 +236,8 @@ async fn ingest(
     };
     match result {
         Ok((resp, report)) => {
-            let report = query_report.unwrap_or(report);
             state.metrics.record_report(vendor, &report);
+            state.metrics.record_report(vendor, &query_report);
             resp
         }
         Err(failure) => call.respond(failure),
@@ -275,6 +283,8 @@ enum BodyFailure {
     TooLarge,
     ReadTimeout,
     ClientGone,
+    /// The vendor stopped reading the streamed body.
+    UpstreamStalled,
 }
 
 impl UpstreamCall<'_> {
@@ -315,6 +325,19 @@ impl UpstreamCall<'_> {
                     "body_read_timeout",
                     "the request body did not arrive in time",
                 )
+            }
+            BodyFailure::UpstreamStalled => {
+                let e = ForwardError::Timeout;
+                self.state
+                    .metrics
+                    .upstream_errors
+                    .with_label_values(&[self.vendor, e.kind()])
+                    .inc();
+                tracing::warn!(
+                    vendor = self.vendor,
+                    "vendor stopped reading the body; aborted"
+                );
+                reply::error(e.status(), e.kind(), &e.to_string())
             }
             BodyFailure::ClientGone => {
                 self.count_rejected("client_body_error");
@@ -432,9 +455,13 @@ impl UpstreamCall<'_> {
                 .with_label_values(&[self.vendor])
                 .inc_by(out.len() as u64);
             if let Some((tx, _)) = &upstream {
-                // A closed channel means the upstream call already ended; its result says why.
-                if !tx.send(out).await || done {
-                    break None;
+                // A vendor that stops reading must not hold the tracker forever.
+                let sent = tokio::time::timeout(self.rules.limits.upstream_timeout, tx.send(out));
+                match sent.await {
+                    // A closed channel means the upstream call already ended; its result says why.
+                    Ok(open) if !open || done => break None,
+                    Ok(_) => {}
+                    Err(_) => break Some(BodyFailure::UpstreamStalled),
                 }
             }
         };
@@ -442,7 +469,8 @@ impl UpstreamCall<'_> {
             return Err(Failure::Body(failure.unwrap_or(BodyFailure::ClientGone)));
         };
         if let Some(failure) = failure {
-            tx.abort("scrub_failed").await;
+            let abort = tx.abort("scrub_failed");
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), abort).await;
             // Let the connection write the abort, then stop waiting for the vendor.
             let _ =
                 tokio::time::timeout(std::time::Duration::from_millis(50), &mut in_flight).await;
@@ -528,6 +556,8 @@ impl UpstreamCall<'_> {
             .observe(started.elapsed().as_secs_f64());
         let upstream = match result {
             Ok(resp) if resp.status().is_server_error() => Err(ForwardError::Status5xx),
+            // A browser would follow a redirect and send the unscrubbed body to its target.
+            Ok(resp) if resp.status().is_redirection() => Err(ForwardError::Redirect),
             other => other,
         };
         let (mut parts, body) = upstream?.into_parts();

@@ -8,6 +8,7 @@ pub mod ip;
 mod json;
 pub mod keys;
 mod plan;
+mod query;
 mod report;
 mod rewrite;
 mod values;
@@ -20,6 +21,7 @@ pub use ip::Truncation;
 pub use plan::{
     Ensured, EventPlan, EventPlanBuilder, FieldAction, NoIpPlaceholder, PropertyMode, PropertyRules,
 };
+pub use query::ParamOutcome;
 pub use report::{FieldOutcome, Report, RuleKind};
 pub use rewrite::{ScrubEnv, DEFAULT_MAX_DEPTH};
 pub use values::{ValueRules, DEFAULT_URL_QUERY_ALLOW};

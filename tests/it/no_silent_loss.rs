@@ -102,3 +102,63 @@ async fn streamed_batches_hear_vendor_failures_too() {
     .unwrap();
     assert_eq!(resp.status, 502);
 }
+
+#[tokio::test]
+async fn redirects_are_not_relayed_for_browsers_to_follow() {
+    let vendor = FakeVendor::start(Behavior::Reply {
+        status: 307,
+        headers: vec![("location".into(), "https://elsewhere.example/v1/t".into())],
+        body: Vec::new(),
+    })
+    .await;
+    let resp = post(&proxy_for(&vendor).await).await;
+    assert_eq!(
+        (resp.status, resp.header("scrubproxy-error")),
+        (502, Some("redirect"))
+    );
+    assert!(resp.header("location").is_none());
+}
+
+/// A vendor that accepts the connection and never reads: once the socket buffers are full the
+/// proxy cannot send, and the tracker still gets an answer it retries within the upstream
+/// timeout instead of waiting forever.
+#[tokio::test]
+async fn vendor_that_stops_reading_a_stream_becomes_504() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let proxy = start_proxy(&url, |f| {
+        f.limits.upstream_timeout_seconds = 0.5;
+        f.limits.buffer_below_bytes = 1024;
+        f.limits.max_body_bytes = 64 << 20;
+    })
+    .await;
+    let event = format!(
+        r#"{{"type":"track","event":"e","properties":{{"note":"{}"}}}},"#,
+        "x".repeat(900)
+    );
+    let body = format!(
+        r#"{{"batch":[{}{{"type":"track"}}]}}"#,
+        event.repeat(30_000)
+    );
+    let result = tokio::time::timeout(
+        Duration::from_secs(20),
+        support::try_send_raw(
+            proxy.addr(),
+            "POST",
+            "/segment/v1/batch",
+            &[],
+            body.into_bytes(),
+        ),
+    )
+    .await
+    .expect("the proxy answers a stalled upload");
+    let resp = result.expect("an answer, not a broken connection");
+    assert_eq!(resp.status, 504, "{}", resp.text());
+    held.abort();
+}

@@ -239,3 +239,45 @@ async fn with_ips_removed_vendors_are_told_not_to_use_the_request_address() {
     let body = String::from_utf8(up.body.clone()).unwrap();
     assert!(!body.contains("203.0.113"), "{body}");
 }
+
+#[tokio::test]
+async fn query_strings_are_scrubbed_too() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let target = "/segment/v1/t?email=jane.doe%40example.com&note=write+to+jane.doe%40example.com&from=203.0.113.42&v=2";
+    support::send_raw(proxy.addr(), "POST", target, &[], EVENT.to_vec()).await;
+    assert_eq!(
+        vendor.requests()[0].query(),
+        "note=write%20to%20%5Bemail%5D&from=203.0.113.0&v=2"
+    );
+
+    vendor.clear();
+    // Mixpanel reads `data` from the query as well: a payload there is scrubbed like a body.
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::STANDARD
+        .encode(br#"[{"event":"e","properties":{"distinct_id":"user-jane-doe-42","$email":"jane.doe@example.com"}}]"#);
+    let target = format!(
+        "/mixpanel/track?data={}",
+        payload.replace('+', "%2B").replace('=', "%3D")
+    );
+    let resp = support::send_raw(proxy.addr(), "POST", &target, &[], b"data=%5B%5D".to_vec()).await;
+    assert_eq!(resp.status, 200);
+    assert!(
+        vendor.requests()[0].planted().is_empty(),
+        "{:?}",
+        vendor.requests()[0].planted()
+    );
+}
+
+#[tokio::test]
+async fn a_second_data_field_in_disguise_is_refused() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let body = b"data=%5B%5D&d%61ta=%5B%7B%22event%22%3A%22e%22%7D%5D".to_vec();
+    let resp = support::send_raw(proxy.addr(), "POST", "/mixpanel/track", &[], body).await;
+    assert_eq!(
+        (resp.status, resp.header("scrubproxy-error")),
+        (400, Some("unexpected_shape"))
+    );
+    assert!(vendor.all_requests().is_empty());
+}
