@@ -205,16 +205,26 @@ async fn ingest(
         Ok(uri) => uri,
         Err(_) => return reply::error(400, "bad_target", "the request target cannot be forwarded"),
     };
-    let client_ip_header = protocol.client_ip_header().and_then(|(name, placeholder)| {
-        let value = match rules.truncation {
-            Some(t) => t.apply(client).to_string(),
-            None => placeholder.to_owned(),
-        };
-        Some((
-            http::HeaderName::from_static(name),
-            http::HeaderValue::from_str(&value).ok()?,
-        ))
-    });
+    let mut extra_headers: Vec<(http::HeaderName, http::HeaderValue)> = protocol
+        .client_ip_header()
+        .and_then(|(name, placeholder)| {
+            let value = match rules.truncation {
+                Some(t) => t.apply(client).to_string(),
+                None => placeholder.to_owned(),
+            };
+            Some((
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_str(&value).ok()?,
+            ))
+        })
+        .into_iter()
+        .collect();
+    for name in protocol.identifier_headers() {
+        let incoming = parts.headers.get(*name).map(|v| v.as_bytes());
+        if let Some(value) = incoming.and_then(|v| identifier_header(rules, v)) {
+            extra_headers.push((http::HeaderName::from_static(name), value));
+        }
+    }
     let call = UpstreamCall {
         state,
         rules,
@@ -223,7 +233,7 @@ async fn ingest(
         method: parts.method.clone(),
         headers: parts.headers,
         needed_headers: protocol.needed_headers(),
-        client_ip_header,
+        extra_headers,
     };
     let streaming = !matches!(
         endpoint.format,
@@ -241,6 +251,27 @@ async fn ingest(
             resp
         }
         Err(failure) => call.respond(failure),
+    }
+}
+
+/// An identifier sent as base64 in a header, after the identifier rule: the pseudonym in
+/// base64, nothing (dropped, or not base64 and so not checkable), or the id itself (kept).
+fn identifier_header(rules: &RuleSet, value: &[u8]) -> Option<http::HeaderValue> {
+    use crate::scrub::FieldAction;
+    let id = crate::decode::transform_all(&mut crate::decode::Base64Decoder::new(), value).ok()?;
+    match rules.identifier_action {
+        FieldAction::Keep => http::HeaderValue::from_bytes(value).ok(),
+        FieldAction::Hash => {
+            let mut pseudonym = Vec::new();
+            rules.pseudonym_key.pseudonym_into(&id, &mut pseudonym);
+            let encoded = crate::decode::transform_all(
+                &mut crate::decode::Base64Encoder::standard(),
+                &pseudonym,
+            )
+            .ok()?;
+            http::HeaderValue::from_bytes(&encoded).ok()
+        }
+        _ => None,
     }
 }
 
@@ -262,8 +293,9 @@ struct UpstreamCall<'a> {
     headers: HeaderMap,
     /// Headers the vendor needs beyond the operator's forward list.
     needed_headers: &'static [&'static str],
-    /// Where this vendor takes the client address from, with the value to send.
-    client_ip_header: Option<(http::HeaderName, http::HeaderValue)>,
+    /// Headers the proxy sets itself: the client address where a vendor takes it from a
+    /// header, identifiers carried in headers (after the identifier rule).
+    extra_headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 type InFlight =
@@ -511,7 +543,7 @@ impl UpstreamCall<'_> {
             content_type,
             len,
         );
-        if let Some((name, value)) = &self.client_ip_header {
+        for (name, value) in &self.extra_headers {
             headers.insert(name.clone(), value.clone());
         }
         headers

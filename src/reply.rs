@@ -57,7 +57,7 @@ pub fn preflight(cors: &CorsPolicy, request: &HeaderMap) -> Response<ResponseBod
         "access-control-allow-methods",
         HeaderValue::from_static("GET, POST, OPTIONS"),
     );
-    if let Ok(v) = HeaderValue::from_str(&cors.allowed_headers) {
+    if let Ok(v) = HeaderValue::from_str(&allowed_request_headers(cors, request)) {
         h.insert("access-control-allow-headers", v);
     }
     h.insert(
@@ -65,6 +65,24 @@ pub fn preflight(cors: &CorsPolicy, request: &HeaderMap) -> Response<ResponseBod
         HeaderValue::from(cors.max_age_seconds),
     );
     resp
+}
+
+/// The configured header list, plus any `Rsa-*` headers the preflight asks for (RudderStack
+/// names its retry headers by attempt).
+fn allowed_request_headers(cors: &CorsPolicy, request: &HeaderMap) -> String {
+    let mut allowed = cors.allowed_headers.clone();
+    let asked = request
+        .get("access-control-request-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    for name in asked.split(',').map(str::trim) {
+        let is_rsa = name.len() > 4 && name[..4].eq_ignore_ascii_case("rsa-");
+        if is_rsa && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
+            allowed.push_str(", ");
+            allowed.push_str(name);
+        }
+    }
+    allowed
 }
 
 /// Whether a request's Origin (if any) may use the proxy.

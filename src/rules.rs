@@ -127,6 +127,8 @@ pub struct RuleSet {
     pub truncation: Option<Truncation>,
     pub pseudonym_key: PseudonymKey,
     pub key_source: KeySource,
+    /// What happens to identifiers (also those vendors carry in headers).
+    pub identifier_action: crate::scrub::FieldAction,
     pub routes: Vec<Route>,
     pub forward_headers: Vec<http::HeaderName>,
     pub cors: CorsPolicy,

@@ -6,6 +6,7 @@ mod amplitude;
 mod mixpanel;
 mod plausible;
 mod posthog;
+mod rudderstack;
 mod segment;
 
 use std::sync::Arc;
@@ -22,15 +23,18 @@ pub enum VendorKind {
     Plausible,
     #[serde(rename = "posthog")]
     PostHog,
+    #[serde(rename = "rudderstack")]
+    RudderStack,
 }
 
 impl VendorKind {
-    pub const ALL: [VendorKind; 5] = [
+    pub const ALL: [VendorKind; 6] = [
         VendorKind::Segment,
         VendorKind::Mixpanel,
         VendorKind::Amplitude,
         VendorKind::Plausible,
         VendorKind::PostHog,
+        VendorKind::RudderStack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +44,7 @@ impl VendorKind {
             VendorKind::Amplitude => "amplitude",
             VendorKind::Plausible => "plausible",
             VendorKind::PostHog => "posthog",
+            VendorKind::RudderStack => "rudderstack",
         }
     }
 
@@ -50,6 +55,7 @@ impl VendorKind {
             VendorKind::Amplitude => &amplitude::Amplitude,
             VendorKind::Plausible => &plausible::Plausible,
             VendorKind::PostHog => &posthog::PostHog,
+            VendorKind::RudderStack => &rudderstack::RudderStack,
         }
     }
 }
@@ -119,6 +125,12 @@ pub trait Vendor: Send + Sync {
     /// has undone (the scrubbed body always goes on plain).
     fn upstream_query(&self, query: &str) -> String {
         query.to_owned()
+    }
+
+    /// Request headers that carry an identifier as base64 (RudderStack's `AnonymousId`): they
+    /// are forwarded with the identifier rule applied to the decoded id.
+    fn identifier_headers(&self) -> &'static [&'static str] {
+        &[]
     }
 
     /// Request headers this vendor needs beyond the operator's forward list.

@@ -15,8 +15,10 @@ use crate::scrub::{
 };
 use crate::vendor::PlanInputs;
 
-/// Headers browsers' SDKs send that preflights must allow.
-const SDK_REQUEST_HEADERS: &str = "Content-Type, Authorization, X-Retry-Count";
+/// Headers browsers' SDKs send that preflights must allow (RudderStack adds `Rsa-*` retry
+/// headers, which preflights allow by prefix).
+const SDK_REQUEST_HEADERS: &str =
+    "Content-Type, Authorization, X-Retry-Count, AnonymousId, SentAt, SP-Anonymous, traceparent";
 
 /// Smallest HMAC key accepted: shorter keys make pseudonyms guessable.
 const MIN_KEY_BYTES: usize = 16;
@@ -86,6 +88,7 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         truncation,
         pseudonym_key,
         key_source,
+        identifier_action,
         routes,
         forward_headers,
         cors,

@@ -64,6 +64,15 @@ const TECHNICAL_NAMES: &[&str] = &[
 ];
 
 fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+    event_fields(inputs).build(
+        inputs.properties,
+        (inputs.values)(),
+        Some(NO_IP_PLACEHOLDER),
+    )
+}
+
+/// The Segment spec's field map, which Segment-compatible vendors (RudderStack) extend.
+pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
     let mut b = EventPlanBuilder::default();
     b.container("properties")
         .container("traits")
@@ -86,15 +95,11 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     for technical in TECHNICAL_NAMES {
         b.field(technical, FieldAction::Keep);
     }
-    b.build(
-        inputs.properties,
-        (inputs.values)(),
-        Some(NO_IP_PLACEHOLDER),
-    )
+    b
 }
 
 /// Members of a batch envelope beside `batch`: `writeKey`, `sentAt`, and a shared `context`.
-fn envelope_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+pub(super) fn envelope_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     b.container("context")
         .field("writeKey", FieldAction::Keep)

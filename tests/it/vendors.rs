@@ -341,3 +341,97 @@ async fn without_the_rules_the_same_traffic_leaks() {
         );
     }
 }
+
+/// RudderStack (no captures in the corpus): requests shaped as its browser SDK sends them
+/// (wire-formats.md section 3.8), with the planted values.
+#[tokio::test]
+async fn rudderstack_requests_are_scrubbed_including_the_anonymous_id_header() {
+    use base64::Engine;
+    let vendor = FakeVendor::start(Behavior::ok("OK")).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let email = support::planted::value("email");
+    let user = support::planted::value("user_id");
+    let event = format!(
+        r#"{{"type":"identify","anonymousId":"anon-7","userId":"{user}","context":{{"traits":{{"email":"{email}","phone":"+1 415 555 0100"}},"consentManagement":{{"allowedConsentIds":["C0001"]}},"page":{{"url":"{}"}}}},"traits":{{"name":"Jane Doe","address":{{"street":"1 Market St, Apt 4B"}}}}}}"#,
+        support::planted::value("url_with_email")
+    );
+    let anon_header = base64::engine::general_purpose::STANDARD.encode("anon-7");
+    let headers = [
+        ("content-type", "application/json;charset=UTF-8"),
+        ("anonymousid", anon_header.as_str()),
+        ("origin", "https://shop.example"),
+    ];
+    let single = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/rudderstack/v1/identify",
+        &headers,
+        event.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(single.status, 200);
+    let beacon = format!(r#"{{"batch":[{event},{event}],"sentAt":"2026-11-22T10:00:00Z"}}"#);
+    let batch = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/rudderstack/beacon/v1/batch?writeKey=wk",
+        &[("content-type", "text/plain")],
+        beacon.into_bytes(),
+    )
+    .await;
+    assert_eq!(batch.status, 200);
+    let got = vendor.requests();
+    assert_eq!(got.len(), 2);
+    for up in &got {
+        assert!(up.planted().is_empty(), "{:?}", up.planted());
+        let v: Value = serde_json::from_slice(&up.body).unwrap();
+        let events = v
+            .get("batch")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_else(|| vec![v.clone()]);
+        for e in events {
+            assert_eq!(
+                e["request_ip"], "127.0.0.0",
+                "the gateway gets the client's truncated IP"
+            );
+            assert!(e["context"]["consentManagement"]["allowedConsentIds"].is_array());
+        }
+    }
+    let forwarded_id = got[0]
+        .header("anonymousid")
+        .expect("the header goes on, pseudonymized");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(forwarded_id)
+        .unwrap();
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(
+        decoded,
+        body["anonymousId"].as_str().unwrap().as_bytes(),
+        "header and body agree"
+    );
+    assert_eq!(got[1].query(), "writeKey=wk");
+
+    let pre = support::send_raw(
+        proxy.addr(),
+        "OPTIONS",
+        "/rudderstack/v1/track",
+        &[
+            ("origin", "https://shop.example"),
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "anonymousid,rsa-retry-attempt,sentat",
+            ),
+        ],
+        Vec::new(),
+    )
+    .await;
+    let allowed = pre
+        .header("access-control-allow-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    for h in ["anonymousid", "rsa-retry-attempt", "sentat"] {
+        assert!(allowed.contains(h), "{h} allowed in {allowed}");
+    }
+}

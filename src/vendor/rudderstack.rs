@@ -1,0 +1,69 @@
+//! RudderStack: the Segment spec on its own paths (`/v1/track` ... with the type spelled out,
+//! `/v1/batch`, the beacon plugin's `/beacon/v1/batch?writeKey=`). Its gateway takes the client
+//! address from a payload-level `request_ip` before any header, so every event gets one; its
+//! browser SDK also sends the anonymous id, base64-encoded, in an `AnonymousId` header.
+
+use std::sync::Arc;
+
+use super::segment::{envelope_plan, event_fields};
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use crate::scrub::{BodyPlan, Ensured, Envelope, FieldAction};
+
+pub struct RudderStack;
+
+const SINGLE: usize = 0;
+const BATCH: usize = 1;
+
+/// With IPs removed, an explicit unroutable address stops the gateway from using ours.
+const NO_IP_PLACEHOLDER: &str = "0.0.0.0";
+
+impl Vendor for RudderStack {
+    fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
+        if method != http::Method::POST {
+            return None;
+        }
+        let (name, plan) = match trim_slash(path) {
+            "/v1/track" => ("track", SINGLE),
+            "/v1/page" => ("page", SINGLE),
+            "/v1/identify" => ("identify", SINGLE),
+            "/v1/group" => ("group", SINGLE),
+            "/v1/alias" => ("alias", SINGLE),
+            "/v1/screen" => ("screen", SINGLE),
+            "/v1/batch" | "/beacon/v1/batch" => ("batch", BATCH),
+            _ => return None,
+        };
+        Some(Endpoint {
+            name,
+            format: BodyFormat::Json,
+            plan,
+        })
+    }
+
+    fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
+        let event = || {
+            let mut b = event_fields(inputs);
+            b.container("context.consentManagement")
+                .field("request_ip", FieldAction::VendorIp)
+                .ensure("request_ip", Ensured::ClientIp);
+            b.build(
+                inputs.properties,
+                (inputs.values)(),
+                Some(NO_IP_PLACEHOLDER),
+            )
+        };
+        [Envelope::Event, Envelope::Batch { key: "batch" }]
+            .into_iter()
+            .map(|envelope| {
+                Arc::new(BodyPlan {
+                    envelope,
+                    event: event(),
+                    envelope_members: envelope_plan(inputs),
+                })
+            })
+            .collect()
+    }
+
+    fn identifier_headers(&self) -> &'static [&'static str] {
+        &["anonymousid"]
+    }
+}
