@@ -78,6 +78,8 @@ impl Naive {
                 ip_values: set.truncation,
                 email_marker: Some(b"[email]".to_vec()),
                 street_marker: Some(b"[address]".to_vec()),
+                phone_marker: Some(b"[phone]".to_vec()),
+                card_marker: Some(b"[card]".to_vec()),
                 url_query_allow: Some(KeySet::new(
                     scrubproxy::scrub::DEFAULT_URL_QUERY_ALLOW.iter().copied(),
                 )),

@@ -172,7 +172,9 @@ impl BodyPipeline {
                 spec: Box::new((spec.plan, spec.env, spec.limits)),
                 output,
             },
-            BodyFormat::DataQuery | BodyFormat::Passthrough => PayloadStage::Empty,
+            BodyFormat::DataQuery | BodyFormat::Passthrough | BodyFormat::QueryEvent => {
+                PayloadStage::Empty
+            }
         };
         Ok(BodyPipeline {
             content,
@@ -729,6 +731,74 @@ fn scrub_data_value(
     scrubber.finish(&mut scrubbed)?;
     let b64 = crate::decode::transform_all(&mut Base64Encoder::standard(), &scrubbed)?;
     Ok((percent_encoded(&b64)?, scrubber.report().clone()))
+}
+
+/// Scrubs a query string that is itself one event (Snowplow `GET /i`, Matomo hits): the
+/// parameters become a flat JSON object, the vendor's event plan scrubs it like any event,
+/// and the result is written back as a query string (members the plan adds at the end).
+pub fn scrub_query_event(
+    query: &str,
+    plan: &Arc<BodyPlan>,
+    env: &ScrubEnv,
+    limits: CoreLimits,
+) -> Result<(String, Report), PipelineError> {
+    let mut object = Vec::with_capacity(query.len() + 16);
+    object.push(b'{');
+    for (i, param) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
+        let (name, value) = param.split_once('=').unwrap_or((param, ""));
+        if i > 0 {
+            object.push(b',');
+        }
+        crate::scrub::write_json_string(&percent_decoded(name)?, &mut object);
+        object.push(b':');
+        let value = percent_decoded(value)?;
+        std::str::from_utf8(&value).map_err(|_| ScrubError::InvalidUtf8)?;
+        crate::scrub::write_json_string(&value, &mut object);
+    }
+    object.push(b'}');
+    let mut scrubber = JsonScrubber::new(plan.clone(), env.clone(), limits);
+    let mut scrubbed = Vec::new();
+    scrubber.push(&object, &mut scrubbed)?;
+    scrubber.finish(&mut scrubbed)?;
+    let pairs = flat_pairs(&scrubbed)?;
+    let mut out = String::with_capacity(query.len());
+    for (name, value) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(&percent_encoded(name.as_bytes())?);
+        out.push('=');
+        out.push_str(&percent_encoded(value.as_bytes())?);
+    }
+    Ok((out, scrubber.report().clone()))
+}
+
+/// The members of a flat JSON object, in order, with every value as text.
+fn flat_pairs(object: &[u8]) -> Result<Vec<(String, String)>, PipelineError> {
+    struct Pairs;
+    impl<'de> serde::de::Visitor<'de> for Pairs {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a flat object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut pairs = Vec::new();
+            while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                pairs.push((k, text));
+            }
+            Ok(pairs)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(object);
+    serde::de::Deserializer::deserialize_map(&mut de, Pairs)
+        .map_err(|_| ScrubError::MalformedJson.into())
 }
 
 /// Sets query parameter `name` to `value` (replacing every occurrence, or appending it).

@@ -149,13 +149,19 @@ async fn ingest(
         endpoint.format,
         BodyFormat::DataQuery | BodyFormat::DataForm { .. }
     );
-    let scrubbed_query = match pipeline::scrub_query(
-        parts.uri.query().unwrap_or(""),
-        &plan,
-        &env,
-        rules.limits.core,
-        data_is_payload,
-    ) {
+    let raw_query = parts.uri.query().unwrap_or("");
+    let scrubbed_query = if endpoint.format == BodyFormat::QueryEvent {
+        pipeline::scrub_query_event(raw_query, &plan, &env, rules.limits.core).map(
+            |(query, report)| pipeline::ScrubbedQuery {
+                query,
+                report,
+                had_payload: true,
+            },
+        )
+    } else {
+        pipeline::scrub_query(raw_query, &plan, &env, rules.limits.core, data_is_payload)
+    };
+    let scrubbed_query = match scrubbed_query {
         Ok(q) => q,
         Err(e) => return rejected(state, vendor, &e),
     };

@@ -6,6 +6,7 @@ mod framer;
 mod hash;
 pub mod ip;
 mod json;
+pub use json::write_string as write_json_string;
 pub mod keys;
 mod plan;
 mod query;

@@ -8,6 +8,7 @@ mod plausible;
 mod posthog;
 mod rudderstack;
 mod segment;
+mod snowplow;
 
 use std::sync::Arc;
 
@@ -25,16 +26,18 @@ pub enum VendorKind {
     PostHog,
     #[serde(rename = "rudderstack")]
     RudderStack,
+    Snowplow,
 }
 
 impl VendorKind {
-    pub const ALL: [VendorKind; 6] = [
+    pub const ALL: [VendorKind; 7] = [
         VendorKind::Segment,
         VendorKind::Mixpanel,
         VendorKind::Amplitude,
         VendorKind::Plausible,
         VendorKind::PostHog,
         VendorKind::RudderStack,
+        VendorKind::Snowplow,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +48,7 @@ impl VendorKind {
             VendorKind::Plausible => "plausible",
             VendorKind::PostHog => "posthog",
             VendorKind::RudderStack => "rudderstack",
+            VendorKind::Snowplow => "snowplow",
         }
     }
 
@@ -56,6 +60,7 @@ impl VendorKind {
             VendorKind::Plausible => &plausible::Plausible,
             VendorKind::PostHog => &posthog::PostHog,
             VendorKind::RudderStack => &rudderstack::RudderStack,
+            VendorKind::Snowplow => &snowplow::Snowplow,
         }
     }
 }
@@ -73,6 +78,8 @@ pub enum BodyFormat {
     /// No payload: a GET for static assets or configuration, forwarded with header hygiene
     /// only; a body is refused.
     Passthrough,
+    /// The query string is one event (Snowplow `GET /i`, Matomo hits); a body is refused.
+    QueryEvent,
 }
 
 /// How a form-carried payload is sent to the vendor.

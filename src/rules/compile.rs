@@ -303,6 +303,22 @@ fn value_rules_factory(
             None
         }
     };
+    let phone_marker = match v.phone.as_str() {
+        "redact" => Some(v.phone_marker.clone().into_bytes()),
+        "keep" => None,
+        _ => {
+            errors.push("values.phone", "must be \"redact\" or \"keep\"");
+            None
+        }
+    };
+    let card_marker = match v.card.as_str() {
+        "redact" => Some(v.card_marker.clone().into_bytes()),
+        "keep" => None,
+        _ => {
+            errors.push("values.card", "must be \"redact\" or \"keep\"");
+            None
+        }
+    };
     let url_allow = v.scrub_urls.then(|| v.url_query_allow.clone());
     let ip_values = if file.ip.scan_values {
         truncation
@@ -313,6 +329,8 @@ fn value_rules_factory(
         ip_values,
         email_marker: email_marker.clone(),
         street_marker: street_marker.clone(),
+        phone_marker: phone_marker.clone(),
+        card_marker: card_marker.clone(),
         url_query_allow: url_allow
             .as_ref()
             .map(|list| KeySet::new(list.iter().map(String::as_str))),

@@ -156,6 +156,12 @@ pub struct ValuesFile {
     /// Street addresses inside any text value: "redact" or "keep".
     pub street_address: String,
     pub street_address_marker: String,
+    /// International phone numbers (`+1 415 555 0100`) inside any text value.
+    pub phone: String,
+    pub phone_marker: String,
+    /// Payment card numbers (Luhn-valid) inside any text value.
+    pub card: String,
+    pub card_marker: String,
     /// Query parameters kept in URL values; everything else is removed.
     pub url_query_allow: Vec<String>,
     /// Apply `url_query_allow` to URL-shaped values.
@@ -169,6 +175,10 @@ impl Default for ValuesFile {
             email_marker: "[email]".into(),
             street_address: "redact".into(),
             street_address_marker: "[address]".into(),
+            phone: "redact".into(),
+            phone_marker: "[phone]".into(),
+            card: "redact".into(),
+            card_marker: "[card]".into(),
             url_query_allow: crate::scrub::DEFAULT_URL_QUERY_ALLOW
                 .iter()
                 .map(|s| s.to_string())

@@ -23,6 +23,9 @@ pub enum FieldAction {
     /// A string holding JSON (Plausible `p`, Snowplow `co`): its content is scrubbed with this
     /// node's children and written back as a string. An object or array is walked as usual.
     JsonString,
+    /// A string holding base64url JSON without padding (Snowplow `cx`, `ue_px`): decoded,
+    /// scrubbed like `JsonString`, and encoded back the same way.
+    Base64JsonString,
 }
 
 /// The value a vendor needs present, written when the sender left it out.

@@ -13,10 +13,12 @@ pub enum RuleKind {
     UrlQuery,
     UserAgent,
     StreetValue,
+    PhoneValue,
+    CardValue,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 10] = [
+    pub const ALL: [RuleKind; 12] = [
         RuleKind::IpField,
         RuleKind::IpValue,
         RuleKind::Identifier,
@@ -27,6 +29,8 @@ impl RuleKind {
         RuleKind::UrlQuery,
         RuleKind::UserAgent,
         RuleKind::StreetValue,
+        RuleKind::PhoneValue,
+        RuleKind::CardValue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +45,8 @@ impl RuleKind {
             RuleKind::UrlQuery => "url_query",
             RuleKind::UserAgent => "user_agent",
             RuleKind::StreetValue => "street_value",
+            RuleKind::PhoneValue => "phone_value",
+            RuleKind::CardValue => "card_value",
         }
     }
 }

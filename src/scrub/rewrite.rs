@@ -290,7 +290,11 @@ impl Walk<'_> {
             Decision::Apply(FieldAction::Reject) => return Err(ScrubError::UnexpectedShape),
             Decision::Apply(FieldAction::JsonString) => {
                 let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
-                self.json_string(value_start, child, container, depth)?
+                self.json_string(value_start, child, container, depth, false)?
+            }
+            Decision::Apply(FieldAction::Base64JsonString) => {
+                let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
+                self.json_string(value_start, child, container, depth, true)?
             }
             Decision::Apply(FieldAction::VendorIp) => match self.vendor_ip(value_start, depth)? {
                 Some(end) => end,
@@ -432,6 +436,7 @@ impl Walk<'_> {
         node: Option<NodeId>,
         in_container: bool,
         depth: usize,
+        base64: bool,
     ) -> Result<usize, ScrubError> {
         if self.input.get(i) != Some(&b'"') {
             return self.value(i, node, in_container, depth);
@@ -439,8 +444,18 @@ impl Walk<'_> {
         let tok = json::string_at(self.input, i)?;
         let mut decoded = Vec::new();
         json::unescape_into(tok.raw(self.input), &mut decoded)?;
+        if base64 {
+            // Not base64 where base64 JSON belongs: nothing a rule could read, so refused.
+            decoded =
+                crate::decode::transform_all(&mut crate::decode::Base64Decoder::new(), &decoded)
+                    .map_err(|_| ScrubError::UnexpectedShape)?;
+            std::str::from_utf8(&decoded).map_err(|_| ScrubError::InvalidUtf8)?;
+        }
         let start = json::skip_ws(&decoded, 0);
         if !matches!(decoded.get(start), Some(b'{' | b'[')) {
+            if base64 {
+                return Err(ScrubError::UnexpectedShape);
+            }
             // Plain text where JSON may stand: value rules as for any string.
             return self.string_value(i);
         }
@@ -460,6 +475,13 @@ impl Walk<'_> {
             return Err(ScrubError::MalformedJson);
         }
         nested.flush_to(decoded.len());
+        if base64 {
+            nested_out = crate::decode::transform_all(
+                &mut crate::decode::Base64Encoder::url_safe_no_pad(),
+                &nested_out,
+            )
+            .map_err(|_| ScrubError::UnexpectedShape)?;
+        }
         self.replace_with_string(tok.start, tok.end, &nested_out);
         Ok(tok.end)
     }

@@ -41,6 +41,8 @@ fn value_rules() -> ValueRules {
         ip_values: Some(Truncation::default()),
         email_marker: Some(b"[email]".to_vec()),
         street_marker: Some(b"[address]".to_vec()),
+        phone_marker: Some(b"[phone]".to_vec()),
+        card_marker: Some(b"[card]".to_vec()),
         url_query_allow: Some(keys::KeySet::new(DEFAULT_URL_QUERY_ALLOW.iter().copied())),
     }
 }

@@ -21,6 +21,10 @@ pub struct ValueRules {
     pub url_query_allow: Option<KeySet>,
     /// Replacement for street addresses in text (`1 Market St, Apt 4B`); `None` keeps them.
     pub street_marker: Option<Vec<u8>>,
+    /// Replacement for international phone numbers in text (`+1 415 555 0100`).
+    pub phone_marker: Option<Vec<u8>>,
+    /// Replacement for payment card numbers in text (Luhn-valid, known issuer prefixes).
+    pub card_marker: Option<Vec<u8>>,
 }
 
 impl ValueRules {
@@ -62,6 +66,20 @@ impl ValueRules {
         }
         if let Some(marker) = &self.street_marker {
             if redact_streets(current, marker, out, report) {
+                changed = true;
+                std::mem::swap(tmp, out);
+                current = tmp;
+            }
+        }
+        if let Some(marker) = &self.card_marker {
+            if redact_cards(current, marker, out, report) {
+                changed = true;
+                std::mem::swap(tmp, out);
+                current = tmp;
+            }
+        }
+        if let Some(marker) = &self.phone_marker {
+            if redact_phones(current, marker, out, report) {
                 changed = true;
                 std::mem::swap(tmp, out);
                 current = tmp;
@@ -218,6 +236,162 @@ fn percent_decoded_name(raw: &[u8]) -> Vec<u8> {
 
 fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Digits in a payment card number.
+const CARD_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
+
+/// Finds card numbers (13 to 19 digits, single spaces or dashes between groups, a known
+/// issuer prefix, a valid Luhn check digit) and writes `text` with each replaced by `marker`.
+fn redact_cards(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
+    if text.len() < *CARD_DIGITS.start() || text.iter().filter(|c| c.is_ascii_digit()).count() < 13
+    {
+        return false;
+    }
+    let mut copied = 0;
+    let mut found = false;
+    let mut i = 0;
+    while i < text.len() {
+        let starts = text[i].is_ascii_digit() && (i == 0 || !text[i - 1].is_ascii_alphanumeric());
+        match starts.then(|| card_at(text, i)).flatten() {
+            Some(end) => {
+                if !found {
+                    out.clear();
+                    found = true;
+                }
+                out.extend_from_slice(&text[copied..i]);
+                out.extend_from_slice(marker);
+                report.count(RuleKind::CardValue, FieldOutcome::Redacted);
+                copied = end;
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+    if found {
+        out.extend_from_slice(&text[copied..]);
+    }
+    found
+}
+
+/// The end of a card number starting at `start`, if one is there.
+fn card_at(text: &[u8], start: usize) -> Option<usize> {
+    let mut digits = Vec::with_capacity(19);
+    let mut i = start;
+    let mut end = start;
+    while i < text.len() && digits.len() < 19 {
+        match text[i] {
+            c @ b'0'..=b'9' => {
+                digits.push(c - b'0');
+                end = i + 1;
+            }
+            b' ' | b'-' if text.get(i + 1).is_some_and(u8::is_ascii_digit) && i > start => {}
+            _ => break,
+        }
+        i += 1;
+    }
+    let followed_by_digit = text.get(end).is_some_and(u8::is_ascii_digit);
+    let valid = CARD_DIGITS.contains(&digits.len())
+        && !followed_by_digit
+        && known_issuer(&digits)
+        && luhn_valid(&digits);
+    valid.then_some(end)
+}
+
+/// Visa, Mastercard, American Express, Discover, JCB, Diners Club, UnionPay.
+fn known_issuer(d: &[u8]) -> bool {
+    let two = u32::from(d[0]) * 10 + u32::from(d[1]);
+    let four = two * 100 + u32::from(d[2]) * 10 + u32::from(d[3]);
+    d[0] == 4
+        || (51..=55).contains(&two)
+        || (2221..=2720).contains(&four)
+        || two == 34
+        || two == 37
+        || four == 6011
+        || two == 65
+        || (6440..=6499).contains(&four)
+        || two == 35
+        || two == 36
+        || two == 38
+        || (3000..=3059).contains(&four)
+        || two == 62
+}
+
+fn luhn_valid(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Digits in an international number, country code included (E.164 allows at most 15).
+const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 8..=15;
+
+/// Finds international phone numbers written with a leading `+` (`+1 415 555 0100`,
+/// `+44 (20) 7946-0958`) and writes `text` with each replaced by `marker` into `out`. The `+`
+/// is required: bare digit runs are too often order numbers, prices or timestamps.
+fn redact_phones(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
+    let mut copied = 0;
+    let mut found = false;
+    for plus in memchr::memchr_iter(b'+', text) {
+        if plus < copied || (plus > 0 && text[plus - 1].is_ascii_alphanumeric()) {
+            continue;
+        }
+        let Some(end) = phone_end(text, plus) else {
+            continue;
+        };
+        if !found {
+            out.clear();
+            found = true;
+        }
+        out.extend_from_slice(&text[copied..plus]);
+        out.extend_from_slice(marker);
+        report.count(RuleKind::PhoneValue, FieldOutcome::Redacted);
+        copied = end;
+    }
+    if found {
+        out.extend_from_slice(&text[copied..]);
+    }
+    found
+}
+
+/// The end of a phone number whose `+` is at `plus`, if one is there.
+fn phone_end(text: &[u8], plus: usize) -> Option<usize> {
+    let mut digits = 0;
+    let mut last_digit_end = None;
+    let mut i = plus + 1;
+    if !text.get(i)?.is_ascii_digit() {
+        return None;
+    }
+    while let Some(&c) = text.get(i) {
+        match c {
+            b'0'..=b'9' => {
+                digits += 1;
+                last_digit_end = Some(i + 1);
+            }
+            b' ' | b'-' | b'.' | b'(' | b')' => {}
+            _ => break,
+        }
+        i += 1;
+    }
+    let end = last_digit_end?;
+    let followed_by_word = text.get(end).is_some_and(|c| c.is_ascii_alphanumeric());
+    (PHONE_DIGITS.contains(&digits) && !followed_by_word).then_some(end)
 }
 
 /// Street-type words that end a street name, as written in English-language addresses.
@@ -452,6 +626,8 @@ mod tests {
             email_marker: Some(b"[email]".to_vec()),
             url_query_allow: Some(KeySet::new(DEFAULT_URL_QUERY_ALLOW.iter().copied())),
             street_marker: Some(b"[address]".to_vec()),
+            phone_marker: Some(b"[phone]".to_vec()),
+            card_marker: Some(b"[card]".to_vec()),
         }
     }
 
@@ -503,6 +679,17 @@ mod tests {
             ("Version 2 Beta", "Version 2 Beta"),
             ("3 Items Left", "3 Items Left"),
             ("rated 5 Stars", "rated 5 Stars"),
+            ("+1 415 555 0100", "[phone]"),
+            ("call +44 (20) 7946-0958 now", "call [phone] now"),
+            ("+49-30-901820", "[phone]"),
+            ("score +1", "score +1"),
+            ("1+1=2", "1+1=2"),
+            ("+12 34", "+12 34"),
+            ("4111 1111 1111 1111", "[card]"),
+            ("paid with 5500-0000-0000-0004.", "paid with [card]."),
+            ("4111 1111 1111 1112", "4111 1111 1111 1112"),
+            ("order 1234567890123456", "order 1234567890123456"),
+            ("ts 1795342958448", "ts 1795342958448"),
             ("12 apples on Main St", "12 apples on Main St"),
             ("Order 1234 shipped", "Order 1234 shipped"),
         ];

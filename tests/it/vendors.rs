@@ -324,6 +324,9 @@ async fn without_the_rules_the_same_traffic_leaks() {
     let proxy = start_proxy(&vendor.base_url(), |f| {
         f.properties.deny.clear();
         f.values.email = "keep".into();
+        f.values.phone = "keep".into();
+        f.values.card = "keep".into();
+        f.values.street_address = "keep".into();
         f.values.scrub_urls = false;
         f.identifiers.action = "keep".into();
     })
@@ -340,6 +343,45 @@ async fn without_the_rules_the_same_traffic_leaks() {
             "{name} should leak without rules: {leaked:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn every_snowplow_request_is_forwarded_scrubbed_and_whole() {
+    replay_vendor(
+        "snowplow",
+        "/snowplow",
+        Behavior::ok("ok"),
+        |method, _, query, body, upstream| {
+            if method == "GET" {
+                if upstream {
+                    let ip = query
+                        .split('&')
+                        .find_map(|p| p.strip_prefix("ip="))
+                        .expect("the pixel names an IP");
+                    assert!(
+                        ip.ends_with(".0") || ip.ends_with("%3A%3A"),
+                        "truncated: {ip}"
+                    );
+                }
+                return 1;
+            }
+            let v: Value = serde_json::from_slice(body).expect("Snowplow body is JSON");
+            let events = v["data"].as_array().expect("payload_data array");
+            for e in events.iter().filter(|_| upstream) {
+                let ip = e["ip"].as_str().expect("every event names an IP");
+                assert!(ip.ends_with(".0") || ip.ends_with("::"), "truncated: {ip}");
+                if let Some(cx) = e["cx"].as_str() {
+                    use base64::Engine;
+                    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(cx)
+                        .expect("cx stays base64url");
+                    serde_json::from_slice::<Value>(&json).expect("cx stays JSON");
+                }
+            }
+            events.len()
+        },
+    )
+    .await;
 }
 
 /// RudderStack (no captures in the corpus): requests shaped as its browser SDK sends them

@@ -1,0 +1,97 @@
+//! Snowplow: `POST /com.snowplowanalytics.snowplow/tp2` with a `payload_data` envelope of
+//! events, and `GET /i` (or `/ice.png`) with one event in the query. Events are flat maps of
+//! tracker parameters; contexts and self-describing events are JSON in `co` / `ue_pr`, or
+//! base64url JSON without padding in `cx` / `ue_px`, and are scrubbed inside (geolocation,
+//! user and page contexts) and encoded back the same way. The collector answers `ok` or a GIF.
+
+use std::sync::Arc;
+
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use crate::scrub::{
+    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+};
+
+pub struct Snowplow;
+
+const POSTED: usize = 0;
+const PIXEL: usize = 1;
+
+/// Tracker parameters that identify a user or device across visits.
+const IDENTIFIERS: &[&str] = &[
+    "uid",
+    "duid",
+    "nuid",
+    "tnuid",
+    "domain_userid",
+    "network_userid",
+];
+
+/// Parameters holding JSON, and holding base64url JSON.
+const JSON_FIELDS: &[&str] = &["co", "ue_pr"];
+const BASE64_JSON_FIELDS: &[&str] = &["cx", "ue_px"];
+
+impl Vendor for Snowplow {
+    fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
+        let path = trim_slash(path);
+        match (method, path) {
+            (&http::Method::POST, "/com.snowplowanalytics.snowplow/tp2") => Some(Endpoint {
+                name: "tp2",
+                format: BodyFormat::Json,
+                plan: POSTED,
+            }),
+            (&http::Method::GET, "/i" | "/ice.png" | "/com.snowplowanalytics.snowplow/i") => {
+                Some(Endpoint {
+                    name: "pixel",
+                    format: BodyFormat::QueryEvent,
+                    plan: PIXEL,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
+        let mut envelope = EventPlanBuilder::default();
+        envelope.field("schema", FieldAction::Keep);
+        let envelope = envelope.build(inputs.properties, (inputs.values)(), None);
+        let empty =
+            || EventPlanBuilder::default().build(inputs.properties, (inputs.values)(), None);
+        vec![
+            Arc::new(BodyPlan {
+                envelope: Envelope::Batch { key: "data" },
+                event: event_plan(inputs),
+                envelope_members: envelope,
+            }),
+            Arc::new(BodyPlan {
+                envelope: Envelope::Event,
+                event: event_plan(inputs),
+                envelope_members: empty(),
+            }),
+        ]
+    }
+
+    fn needed_headers(&self) -> &'static [&'static str] {
+        // `SP-Anonymous: *` asks the collector to drop the IP and cookie ids itself.
+        &["sp-anonymous"]
+    }
+}
+
+fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+    let mut b = EventPlanBuilder::default();
+    b.field("ip", FieldAction::VendorIp)
+        .field("ua", FieldAction::Drop(RuleKind::UserAgent))
+        .field("eid", FieldAction::Keep)
+        .field("aid", FieldAction::Keep)
+        .ensure("ip", Ensured::ClientIp);
+    for id in IDENTIFIERS {
+        b.field(id, inputs.identifier_action);
+    }
+    for field in JSON_FIELDS {
+        b.container(field).field(field, FieldAction::JsonString);
+    }
+    for field in BASE64_JSON_FIELDS {
+        b.container(field)
+            .field(field, FieldAction::Base64JsonString);
+    }
+    b.build(inputs.properties, (inputs.values)(), None)
+}
