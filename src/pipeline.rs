@@ -67,6 +67,10 @@ pub struct BodySpec {
     pub content_encoding: Option<String>,
     /// The vendor said (in the query) that the payload is lz-string base64.
     pub lz64: bool,
+    /// Parameters added to each query-string event of a bulk body (Matomo `cip`).
+    pub event_params: Vec<(&'static str, String)>,
+    /// Members added to a bulk body's envelope (Matomo `token_auth`).
+    pub envelope_params: Vec<(&'static str, String)>,
 }
 
 /// Bytes that went through the scrubber. Only this module makes them, and `forward` sends
@@ -131,6 +135,8 @@ enum PayloadStage {
     /// The whole body is base64 of JSON (beacons that skip the form).
     Base64(Box<(Base64Decoder, JsonScrubber)>, Vec<u8>),
     Form(Box<FormStage>),
+    /// Query-string events in a form or bulk JSON body, held (bounded) until the body ends.
+    QueryBody(Box<QueryBody>),
     /// lz-string base64, which only decodes whole: held (bounded) until the body ends.
     Lz64 {
         body: Vec<u8>,
@@ -175,6 +181,17 @@ impl BodyPipeline {
             BodyFormat::DataQuery | BodyFormat::Passthrough | BodyFormat::QueryEvent => {
                 PayloadStage::Empty
             }
+            BodyFormat::QueryEventBody => PayloadStage::QueryBody(Box::new(QueryBody {
+                body: Vec::new(),
+                limit: spec.max_decoded_bytes,
+                plan: spec.plan,
+                env: spec.env,
+                limits: spec.limits,
+                event_params: spec.event_params,
+                envelope_params: spec.envelope_params,
+                report: Report::default(),
+                form: false,
+            })),
         };
         Ok(BodyPipeline {
             content,
@@ -188,6 +205,7 @@ impl BodyPipeline {
     pub fn output_content_type(&self) -> &'static str {
         match &self.payload {
             PayloadStage::Form(f) if !f.unwrap => "application/x-www-form-urlencoded",
+            PayloadStage::QueryBody(q) if q.form => "application/x-www-form-urlencoded",
             _ => "application/json",
         }
     }
@@ -233,6 +251,7 @@ impl BodyPipeline {
             PayloadStage::Form(f) => f.scrubber.report().clone(),
             PayloadStage::Base64(stage, _) => stage.1.report().clone(),
             PayloadStage::Lz64 { scrubber, .. } => scrubber.report().clone(),
+            PayloadStage::QueryBody(q) => q.report.clone(),
             _ => Report::default(),
         }
     }
@@ -305,6 +324,14 @@ impl BodyPipeline {
                 scrubber.push(json, out)?;
             }
             PayloadStage::Form(f) => f.push(bytes, out)?,
+            PayloadStage::QueryBody(q) => {
+                q.body.extend_from_slice(bytes);
+                if q.body.len() as u64 > q.limit {
+                    return Err(
+                        crate::decode::DecodeError::DecodedTooLarge { limit: q.limit }.into(),
+                    );
+                }
+            }
             PayloadStage::Lz64 { body, limit, .. } => {
                 body.extend_from_slice(bytes);
                 if body.len() as u64 > *limit {
@@ -330,6 +357,7 @@ impl BodyPipeline {
                 scrubber.finish(out)?;
             }
             PayloadStage::Form(f) => f.finish(out)?,
+            PayloadStage::QueryBody(q) => q.finish(out)?,
             PayloadStage::Lz64 {
                 body,
                 limit,
@@ -354,6 +382,81 @@ impl BodyPipeline {
             PayloadStage::Empty => {}
         }
         Ok(())
+    }
+}
+
+/// A body of query-string events: a form (one event) or Matomo's bulk JSON.
+struct QueryBody {
+    body: Vec<u8>,
+    limit: u64,
+    plan: Arc<BodyPlan>,
+    env: ScrubEnv,
+    limits: CoreLimits,
+    event_params: Vec<(&'static str, String)>,
+    envelope_params: Vec<(&'static str, String)>,
+    report: Report,
+    /// The output is a form (not JSON).
+    form: bool,
+}
+
+impl QueryBody {
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        let body = std::mem::take(&mut self.body);
+        let text = std::str::from_utf8(trim_trailing_whitespace(&body))
+            .map_err(|_| ScrubError::InvalidUtf8)?;
+        if text.trim_start().is_empty() {
+            return Ok(());
+        }
+        if !text.trim_start().starts_with('{') {
+            self.form = true;
+            let event = self.event(text)?;
+            out.extend_from_slice(event.as_bytes());
+            return Ok(());
+        }
+        // Bulk: small by nature (a page of hits), so parsed whole, within the decoded limit.
+        let mut bulk: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).map_err(|_| ScrubError::MalformedJson)?;
+        let requests = bulk
+            .get("requests")
+            .and_then(serde_json::Value::as_array)
+            .ok_or(ScrubError::UnexpectedShape)?
+            .clone();
+        let mut scrubbed = Vec::with_capacity(requests.len());
+        for request in requests {
+            let query = request.as_str().ok_or(ScrubError::UnexpectedShape)?;
+            let event = self.event(query.strip_prefix('?').unwrap_or(query))?;
+            scrubbed.push(serde_json::Value::String(format!("?{event}")));
+        }
+        bulk.insert("requests".into(), serde_json::Value::Array(scrubbed));
+        // Only the proxy's own credential may authorize a bulk; never the sender's.
+        bulk.retain(|k, _| k == "requests");
+        for (name, value) in &self.envelope_params {
+            bulk.insert((*name).into(), serde_json::Value::String(value.clone()));
+        }
+        serde_json::to_writer(&mut *out, &bulk).map_err(|_| ScrubError::MalformedJson)?;
+        Ok(())
+    }
+
+    /// One event: scrubbed, plus the proxy's own parameters.
+    fn event(&mut self, query: &str) -> Result<String, PipelineError> {
+        let (mut event, report) = scrub_query_event(query, &self.plan, &self.env, self.limits)?;
+        for (name, value) in &self.event_params {
+            event.push('&');
+            event.push_str(name);
+            event.push('=');
+            event.push_str(&percent_encoded(value.as_bytes())?);
+        }
+        self.report.events += report.events;
+        merge(&mut self.report, &report);
+        Ok(event)
+    }
+}
+
+fn merge(into: &mut Report, from: &Report) {
+    for (rule, outcome, n) in from.nonzero() {
+        for _ in 0..n {
+            into.count(rule, outcome);
+        }
     }
 }
 
@@ -697,7 +800,7 @@ fn percent_decoded(text: &str) -> Result<Vec<u8>, PipelineError> {
     )?)
 }
 
-fn percent_encoded(bytes: &[u8]) -> Result<String, PipelineError> {
+pub(crate) fn percent_encoded(bytes: &[u8]) -> Result<String, PipelineError> {
     let encoded = crate::decode::transform_all(&mut PercentEncoder::form(), bytes)?;
     // The encoder writes ASCII only.
     String::from_utf8(encoded).map_err(|_| ScrubError::InvalidUtf8.into())

@@ -150,12 +150,37 @@ async fn ingest(
         BodyFormat::DataQuery | BodyFormat::DataForm { .. }
     );
     let raw_query = parts.uri.query().unwrap_or("");
-    let scrubbed_query = if endpoint.format == BodyFormat::QueryEvent {
+    let query_events = matches!(
+        endpoint.format,
+        BodyFormat::QueryEvent | BodyFormat::QueryEventBody
+    );
+    // A vendor credential the route holds goes into each event, with the client's address.
+    let client_text = match rules.truncation {
+        Some(t) => t.apply(client).to_string(),
+        None => "0.0.0.0".to_owned(),
+    };
+    let event_params = match &route.token {
+        Some(token) if query_events => protocol.credential_params(&token.0, &client_text),
+        _ => Vec::new(),
+    };
+    let scrubbed_query = if query_events && raw_query.is_empty() {
+        Ok(pipeline::ScrubbedQuery {
+            query: String::new(),
+            report: Default::default(),
+            had_payload: false,
+        })
+    } else if query_events {
         pipeline::scrub_query_event(raw_query, &plan, &env, rules.limits.core).map(
-            |(query, report)| pipeline::ScrubbedQuery {
-                query,
-                report,
-                had_payload: true,
+            |(mut query, report)| {
+                for (name, value) in &event_params {
+                    let value = pipeline::percent_encoded(value.as_bytes()).unwrap_or_default();
+                    query.push_str(&format!("&{name}={value}"));
+                }
+                pipeline::ScrubbedQuery {
+                    query,
+                    report,
+                    had_payload: true,
+                }
             },
         )
     } else {
@@ -202,6 +227,16 @@ async fn ingest(
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().to_ascii_lowercase()),
         lz64,
+        envelope_params: event_params
+            .iter()
+            .filter(|(name, _)| *name == "token_auth")
+            .cloned()
+            .collect(),
+        event_params: event_params
+            .iter()
+            .filter(|(name, _)| *name != "token_auth")
+            .cloned()
+            .collect(),
     };
     let pipeline = match BodyPipeline::new(spec) {
         Ok(p) => p,

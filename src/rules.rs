@@ -95,6 +95,18 @@ pub struct Route {
     pub upstream: Upstream,
     /// One plan per endpoint shape of the vendor (`Endpoint::plan` indexes it).
     pub plans: Vec<Arc<BodyPlan>>,
+    /// The vendor credential the proxy adds itself (`token_env` / `token_file`).
+    pub token: Option<Secret>,
+}
+
+/// A credential: usable by the proxy, never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// An upstream base URL.

@@ -3,6 +3,7 @@
 //! file and a line in `VendorKind`; no other vendor changes.
 
 mod amplitude;
+mod matomo;
 mod mixpanel;
 mod plausible;
 mod posthog;
@@ -27,10 +28,11 @@ pub enum VendorKind {
     #[serde(rename = "rudderstack")]
     RudderStack,
     Snowplow,
+    Matomo,
 }
 
 impl VendorKind {
-    pub const ALL: [VendorKind; 7] = [
+    pub const ALL: [VendorKind; 8] = [
         VendorKind::Segment,
         VendorKind::Mixpanel,
         VendorKind::Amplitude,
@@ -38,6 +40,7 @@ impl VendorKind {
         VendorKind::PostHog,
         VendorKind::RudderStack,
         VendorKind::Snowplow,
+        VendorKind::Matomo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl VendorKind {
             VendorKind::PostHog => "posthog",
             VendorKind::RudderStack => "rudderstack",
             VendorKind::Snowplow => "snowplow",
+            VendorKind::Matomo => "matomo",
         }
     }
 
@@ -61,6 +65,7 @@ impl VendorKind {
             VendorKind::PostHog => &posthog::PostHog,
             VendorKind::RudderStack => &rudderstack::RudderStack,
             VendorKind::Snowplow => &snowplow::Snowplow,
+            VendorKind::Matomo => &matomo::Matomo,
         }
     }
 }
@@ -80,6 +85,9 @@ pub enum BodyFormat {
     Passthrough,
     /// The query string is one event (Snowplow `GET /i`, Matomo hits); a body is refused.
     QueryEvent,
+    /// Matomo POSTs: the query, a form body or a bulk `{"requests":["?...",...]}` JSON holds
+    /// query-string events; an empty body is the sendBeacon case.
+    QueryEventBody,
 }
 
 /// How a form-carried payload is sent to the vendor.
@@ -132,6 +140,12 @@ pub trait Vendor: Send + Sync {
     /// has undone (the scrubbed body always goes on plain).
     fn upstream_query(&self, query: &str) -> String {
         query.to_owned()
+    }
+
+    /// Parameters the proxy adds to each query-string event when the route holds a vendor
+    /// credential (Matomo: the visitor IP in `cip`, honoured only with `token_auth`).
+    fn credential_params(&self, _token: &str, _client_ip: &str) -> Vec<(&'static str, String)> {
+        Vec::new()
     }
 
     /// Request headers that carry an identifier as base64 (RudderStack's `AnonymousId`): they

@@ -356,14 +356,42 @@ fn routes(file: &RulesFile, inputs: &PlanInputs<'_>, errors: &mut Errors) -> Vec
         let Some(upstream) = upstream(&r.upstream, &format!("route[{i}].upstream"), errors) else {
             continue;
         };
+        let token = route_token(r, i, errors);
         routes.push(Route {
             prefix,
             vendor: r.vendor,
             upstream,
             plans: r.vendor.protocol().compile(inputs),
+            token,
         });
     }
     routes
+}
+
+fn route_token(r: &super::file::RouteFile, i: usize, errors: &mut Errors) -> Option<super::Secret> {
+    if let Some(path) = &r.token_file {
+        return match std::fs::read_to_string(path) {
+            Ok(text) => Some(super::Secret(text.trim().to_owned())),
+            Err(e) => {
+                errors.push(
+                    format!("route[{i}].token_file"),
+                    format!("cannot read: {}", e.kind()),
+                );
+                None
+            }
+        };
+    }
+    let name = r.token_env.as_ref()?;
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Some(super::Secret(value.trim().to_owned())),
+        _ => {
+            errors.push(
+                format!("route[{i}].token_env"),
+                "names an environment variable that is not set",
+            );
+            None
+        }
+    }
 }
 
 fn upstream(text: &str, path: &str, errors: &mut Errors) -> Option<Upstream> {

@@ -232,4 +232,11 @@ pub struct RouteFile {
     pub prefix: String,
     pub vendor: VendorKind,
     pub upstream: String,
+    /// Environment variable holding a vendor credential the proxy adds itself (Matomo's
+    /// `token_auth`, needed to set the visitor IP). Never written in this file.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding that credential (Kubernetes Secret mounts); checked first.
+    #[serde(default)]
+    pub token_file: Option<String>,
 }

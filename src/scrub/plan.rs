@@ -23,6 +23,10 @@ pub enum FieldAction {
     /// A string holding JSON (Plausible `p`, Snowplow `co`): its content is scrubbed with this
     /// node's children and written back as a string. An object or array is walked as usual.
     JsonString,
+    /// A string holding a JSON object of `[name, value]` pairs (Matomo custom variables
+    /// `{"1":["email","jane@..."]}`): the property rules judge each name, the value rules
+    /// each value, and a denied pair goes whole.
+    NamedPairs,
     /// A string holding base64url JSON without padding (Snowplow `cx`, `ue_px`): decoded,
     /// scrubbed like `JsonString`, and encoded back the same way.
     Base64JsonString,

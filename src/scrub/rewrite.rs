@@ -292,6 +292,7 @@ impl Walk<'_> {
                 let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
                 self.json_string(value_start, child, container, depth, false)?
             }
+            Decision::Apply(FieldAction::NamedPairs) => self.named_pairs(value_start, depth)?,
             Decision::Apply(FieldAction::Base64JsonString) => {
                 let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
                 self.json_string(value_start, child, container, depth, true)?
@@ -483,6 +484,53 @@ impl Walk<'_> {
             .map_err(|_| ScrubError::UnexpectedShape)?;
         }
         self.replace_with_string(tok.start, tok.end, &nested_out);
+        Ok(tok.end)
+    }
+
+    fn named_pairs(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
+        if self.input.get(i) != Some(&b'"') {
+            return self.value(i, None, true, depth);
+        }
+        let tok = json::string_at(self.input, i)?;
+        let mut decoded = Vec::new();
+        json::unescape_into(tok.raw(self.input), &mut decoded)?;
+        if decoded.iter().all(u8::is_ascii_whitespace) {
+            return Ok(tok.end);
+        }
+        // A handful of pairs in a query parameter: parsed whole, nothing of a hot path.
+        let mut pairs: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&decoded).map_err(|_| ScrubError::UnexpectedShape)?;
+        let mut normalized = Vec::new();
+        let (mut out, mut tmp) = (Vec::new(), Vec::new());
+        pairs.retain(|_, pair| {
+            let Some([serde_json::Value::String(name), value]) =
+                pair.as_array_mut().map(Vec::as_mut_slice)
+            else {
+                return false;
+            };
+            normalize_into(name.as_bytes(), &mut normalized);
+            let denied = match self.plan.mode {
+                PropertyMode::Deny => self.plan.deny.matches(&normalized),
+                PropertyMode::Allow => !self.plan.allow.matches(&normalized),
+            };
+            if denied {
+                self.report
+                    .count(RuleKind::PropertyDeny, FieldOutcome::Dropped);
+                return false;
+            }
+            if let serde_json::Value::String(text) = value {
+                if self
+                    .plan
+                    .values
+                    .scrub(text.as_bytes(), &mut out, &mut tmp, self.report)
+                {
+                    *text = String::from_utf8_lossy(&out).into_owned();
+                }
+            }
+            true
+        });
+        let text = serde_json::to_vec(&pairs).map_err(|_| ScrubError::MalformedJson)?;
+        self.replace_with_string(tok.start, tok.end, &text);
         Ok(tok.end)
     }
 

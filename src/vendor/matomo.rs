@@ -1,0 +1,88 @@
+//! Matomo: `/matomo.php`, `/piwik.php`, `/js/`, `/js/tracker.php`. A hit is a query string: in
+//! the URL (GET, and sendBeacon POSTs with an empty body), in a form body, or many of them in a
+//! bulk `{"requests":["?idsite=...",...]}` body labelled as a form. Matomo ignores
+//! X-Forwarded-For, so the visitor's (truncated) address can only be given as `cip`, which it
+//! honours only with a `token_auth`: the route's `token_env`/`token_file` credential, added by
+//! the proxy. A `token_auth` or `cip` the sender wrote is never passed on.
+
+use std::sync::Arc;
+
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use crate::scrub::{BodyPlan, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind};
+
+pub struct Matomo;
+
+/// Visitor and user ids.
+const IDENTIFIERS: &[&str] = &["uid", "_id", "cid"];
+
+/// Parameters that place a visitor precisely; `country` stays (coarse).
+const PRECISE_LOCATION: &[&str] = &["lat", "long", "city", "region"];
+
+/// Parameters holding JSON: content data, client hints.
+const JSON_PARAMS: &[&str] = &["data", "uadata"];
+
+/// Custom variables: `{"1":["name","value"],...}` (visit and page scope).
+const CUSTOM_VARIABLES: &[&str] = &["_cvar", "cvar"];
+
+impl Vendor for Matomo {
+    fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
+        let path = trim_slash(path);
+        if !matches!(
+            path,
+            "/matomo.php" | "/piwik.php" | "/js" | "/js/tracker.php"
+        ) {
+            return None;
+        }
+        let format = match *method {
+            http::Method::GET => BodyFormat::QueryEvent,
+            http::Method::POST => BodyFormat::QueryEventBody,
+            _ => return None,
+        };
+        Some(Endpoint {
+            name: "hit",
+            format,
+            plan: 0,
+        })
+    }
+
+    fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
+        vec![Arc::new(BodyPlan {
+            envelope: Envelope::Event,
+            event: hit_plan(inputs),
+            envelope_members: EventPlanBuilder::default().build(
+                inputs.properties,
+                (inputs.values)(),
+                None,
+            ),
+        })]
+    }
+
+    fn credential_params(&self, token: &str, client_ip: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("cip", client_ip.to_owned()),
+            ("token_auth", token.to_owned()),
+        ]
+    }
+}
+
+fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+    let mut b = EventPlanBuilder::default();
+    b.field("token_auth", FieldAction::Drop(RuleKind::PropertyDeny))
+        .field("cip", FieldAction::Drop(RuleKind::IpField))
+        .field("ua", FieldAction::Drop(RuleKind::UserAgent))
+        .field("idsite", FieldAction::Keep)
+        .field("rec", FieldAction::Keep);
+    for id in IDENTIFIERS {
+        b.field(id, inputs.identifier_action);
+    }
+    for field in PRECISE_LOCATION {
+        b.field(field, FieldAction::Drop(RuleKind::PreciseLocation));
+    }
+    for field in JSON_PARAMS {
+        b.container(field).field(field, FieldAction::JsonString);
+    }
+    for field in CUSTOM_VARIABLES {
+        b.field(field, FieldAction::NamedPairs);
+    }
+    b.build(inputs.properties, (inputs.values)(), None)
+}
