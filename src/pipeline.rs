@@ -408,9 +408,17 @@ impl QueryBody {
             return Ok(());
         }
         if !text.trim_start().starts_with('{') {
+            // One hit per line: a form is one line; gtag batches several.
             self.form = true;
-            let event = self.event(text)?;
-            out.extend_from_slice(event.as_bytes());
+            for (i, line) in text.split('\n').enumerate() {
+                if i > 0 {
+                    out.push(b'\n');
+                }
+                if !line.trim().is_empty() {
+                    let event = self.event(line.trim_end_matches('\r'))?;
+                    out.extend_from_slice(event.as_bytes());
+                }
+            }
             return Ok(());
         }
         // Bulk: small by nature (a page of hits), so parsed whole, within the decoded limit.

@@ -3,6 +3,7 @@
 //! file and a line in `VendorKind`; no other vendor changes.
 
 mod amplitude;
+mod ga4;
 mod matomo;
 mod mixpanel;
 mod plausible;
@@ -29,10 +30,11 @@ pub enum VendorKind {
     RudderStack,
     Snowplow,
     Matomo,
+    Ga4,
 }
 
 impl VendorKind {
-    pub const ALL: [VendorKind; 8] = [
+    pub const ALL: [VendorKind; 9] = [
         VendorKind::Segment,
         VendorKind::Mixpanel,
         VendorKind::Amplitude,
@@ -41,6 +43,7 @@ impl VendorKind {
         VendorKind::RudderStack,
         VendorKind::Snowplow,
         VendorKind::Matomo,
+        VendorKind::Ga4,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl VendorKind {
             VendorKind::RudderStack => "rudderstack",
             VendorKind::Snowplow => "snowplow",
             VendorKind::Matomo => "matomo",
+            VendorKind::Ga4 => "ga4",
         }
     }
 
@@ -66,6 +70,7 @@ impl VendorKind {
             VendorKind::RudderStack => &rudderstack::RudderStack,
             VendorKind::Snowplow => &snowplow::Snowplow,
             VendorKind::Matomo => &matomo::Matomo,
+            VendorKind::Ga4 => &ga4::Ga4,
         }
     }
 }

@@ -62,7 +62,8 @@ pub fn rewrite_event(
         bufs,
         report,
     };
-    let end = walk.object(start, Some(ROOT), false, 1)?;
+    // A plan may make the root itself a container (a gtag hit is all properties).
+    let end = walk.object(start, Some(ROOT), plan.node(ROOT).container, 1)?;
     // Checked after the walk, which only ever splits at ASCII bytes: one pass over the event.
     std::str::from_utf8(&input[..end]).map_err(|_| ScrubError::InvalidUtf8)?;
     walk.flush_to(end);
@@ -379,10 +380,16 @@ impl Walk<'_> {
         } else {
             normalize_into(raw, &mut self.bufs.normalized);
         }
-        let matched = match self.plan.mode {
-            PropertyMode::Deny => self.plan.deny.matches(&self.bufs.normalized),
-            PropertyMode::Allow => self.plan.allow.matches(&self.bufs.normalized),
+        let rules = match self.plan.mode {
+            PropertyMode::Deny => &self.plan.deny,
+            PropertyMode::Allow => &self.plan.allow,
         };
+        // A dotted key is also judged by its last part: GA4's `ep.email`, `up.name`.
+        let last_part = memchr::memrchr(b'.', &self.bufs.normalized)
+            .map(|dot| &self.bufs.normalized[dot + 1..])
+            .filter(|part| !part.is_empty());
+        let matched =
+            rules.matches(&self.bufs.normalized) || last_part.is_some_and(|p| rules.matches(p));
         if cacheable {
             self.bufs.keys.put(raw, &self.bufs.normalized, matched);
         }

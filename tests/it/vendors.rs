@@ -586,3 +586,98 @@ async fn rudderstack_requests_are_scrubbed_including_the_anonymous_id_header() {
         assert!(allowed.contains(h), "{h} allowed in {allowed}");
     }
 }
+
+/// GA4 (no captures in the corpus): a Measurement Protocol request and gtag hits shaped as
+/// wire-formats.md section 6 describes, with the planted values.
+#[tokio::test]
+async fn ga4_measurement_protocol_and_gtag_hits_are_scrubbed() {
+    let vendor = FakeVendor::start(Behavior::status(204)).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let email = support::planted::value("email");
+    let url = support::planted::value("url_with_email");
+    let mp = format!(
+        r#"{{"client_id":"123456789.1706540400","user_id":"{}","ip_override":"203.0.113.42","user_agent":"{}","user_location":{{"city":"San Francisco","country_id":"US"}},"user_data":{{"sha256_email_address":"abc"}},"user_properties":{{"email":{{"value":"{email}"}},"plan":{{"value":"pro"}}}},"events":[{{"name":"purchase","params":{{"page_location":"{url}","page_title":"Order for Jane Doe","phone":"+1 415 555 0100","value":42}}}}]}}"#,
+        support::planted::value("user_id"),
+        support::planted::value("user_agent"),
+    );
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/ga4/mp/collect?measurement_id=G-TEST&api_secret=s3cret",
+        &[("content-type", "application/json")],
+        mp.into_bytes(),
+    )
+    .await;
+    assert_eq!(resp.status, 204);
+
+    let enc = |s: &str| {
+        s.replace('%', "%25")
+            .replace('@', "%40")
+            .replace(' ', "%20")
+            .replace('&', "%26")
+            .replace('?', "%3F")
+            .replace('=', "%3D")
+            .replace(':', "%3A")
+            .replace('/', "%2F")
+            .replace('+', "%2B")
+    };
+    let gtag = format!(
+        "/ga4/g/collect?v=2&tid=G-TEST&cid=123.456&uid={}&dl={}&dr={}&en=page_view&ep.email={}&up.name={}&_uip=203.0.113.42",
+        enc(support::planted::value("user_id")),
+        enc(url),
+        enc(support::planted::value("referrer_with_email")),
+        enc(email),
+        enc("Jane Doe"),
+    );
+    assert_eq!(
+        support::send_raw(proxy.addr(), "GET", &gtag, &[], Vec::new())
+            .await
+            .status,
+        204
+    );
+    let lines = format!(
+        "en=sign_up&ep.phone={}\nen=login&up.email={}&epn.value=3",
+        enc("+1 415 555 0100"),
+        enc(email)
+    );
+    let batched = "/ga4/g/collect?v=2&tid=G-TEST&cid=123.456";
+    assert_eq!(
+        support::send_raw(
+            proxy.addr(),
+            "POST",
+            batched,
+            &[("content-type", "text/plain")],
+            lines.into_bytes()
+        )
+        .await
+        .status,
+        204
+    );
+
+    let got = vendor.requests();
+    assert_eq!(got.len(), 3);
+    for up in &got {
+        assert!(
+            up.planted().is_empty(),
+            "{} leaked {:?}",
+            up.target,
+            up.planted()
+        );
+    }
+    let v: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(v["ip_override"], "203.0.113.0");
+    assert_eq!(v["user_properties"]["plan"]["value"], "pro");
+    assert_eq!(v["events"][0]["params"]["value"], 42);
+    assert!(
+        got[0].query().contains("api_secret=s3cret"),
+        "the vendor's own parameters pass"
+    );
+    assert!(
+        got[1].query().contains("_uip=203.0.113.0"),
+        "{}",
+        got[1].query()
+    );
+    let body = String::from_utf8(got[2].body.clone()).unwrap();
+    assert_eq!(body.lines().count(), 2, "one hit per line: {body}");
+    assert!(body.contains("epn.value=3"));
+}
