@@ -681,3 +681,68 @@ async fn ga4_measurement_protocol_and_gtag_hits_are_scrubbed() {
     assert_eq!(body.lines().count(), 2, "one hit per line: {body}");
     assert!(body.contains("epn.value=3"));
 }
+
+/// Encodings of older posthog-js releases that the captures lack (wire-formats.md 5.1):
+/// lz64 (built with the real lz-string library), `compression=gzip-js` with the legacy query
+/// flags, `compression=base64` forms and `/decide/` with a base64 form.
+#[tokio::test]
+async fn legacy_posthog_encodings_are_decoded_scrubbed_and_sent_as_json() {
+    use base64::Engine;
+    use std::io::Write;
+    let vendor = FakeVendor::start(Behavior::json(r#"{"status":1}"#)).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/extra/posthog-legacy-lz64.json");
+    let fixture: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let json = fixture["json"].as_str().unwrap();
+    let lz64 = fixture["lz64"].as_str().unwrap();
+    let form = |payload: &str| {
+        format!(
+            "data={}",
+            payload
+                .replace('+', "%2B")
+                .replace('/', "%2F")
+                .replace('=', "%3D")
+        )
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(json.as_bytes()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(json);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("/posthog/e/?ip=1&_=1706540400000&ver=1.130.0&compression=lz64", form(lz64).into_bytes()),
+        ("/posthog/e/?ip=1&_=1706540400000&ver=1.130.0&compression=gzip-js", gz.finish().unwrap()),
+        ("/posthog/e/?ip=1&_=1706540400000&ver=1.130.0&compression=base64&beacon=1", form(&b64).into_bytes()),
+        ("/posthog/decide/?v=3", form(&base64::engine::general_purpose::STANDARD.encode(r#"{"token":"phc_legacy","distinct_id":"user-jane-doe-42","person_properties":{"email":"jane.doe@example.com"}}"#)).into_bytes()),
+    ];
+    for (target, body) in cases {
+        let resp = support::send_raw(
+            proxy.addr(),
+            "POST",
+            target,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            body,
+        )
+        .await;
+        assert_eq!(resp.status, 200, "{target}: {}", resp.text());
+    }
+    let got = vendor.requests();
+    assert_eq!(got.len(), 4);
+    for up in &got {
+        assert!(
+            up.planted().is_empty(),
+            "{} leaked {:?}",
+            up.target,
+            up.planted()
+        );
+        assert!(
+            !up.query().contains("compression") && !up.query().contains("ip="),
+            "{}",
+            up.query()
+        );
+        assert_eq!(up.header("content-type"), Some("application/json"));
+        let v: Value = serde_json::from_slice(&up.body).expect("plain JSON upstream");
+        if !up.path().starts_with("/decide") {
+            assert_eq!(v[0]["properties"]["$ip"], "203.0.113.0", "{}", up.target);
+        }
+    }
+}
