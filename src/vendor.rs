@@ -121,6 +121,17 @@ pub struct PlanInputs<'a> {
     pub values: &'a dyn Fn() -> ValueRules,
 }
 
+impl PlanInputs<'_> {
+    /// Whether the operator's deny list removes fields named `concept`, so a vendor can apply
+    /// it to its own spelling of the same thing (gtag's `dt`, Matomo's `action_name` and
+    /// Snowplow's `page` are page titles).
+    pub fn denies(&self, concept: &str) -> bool {
+        self.properties.mode == crate::scrub::PropertyMode::Deny
+            && crate::scrub::keys::KeySet::new(self.properties.deny_keys.iter().map(String::as_str))
+                .matches(&crate::scrub::keys::normalize(concept))
+    }
+}
+
 /// A vendor protocol. Implementations are stateless; compiled plans live in the rules snapshot.
 pub trait Vendor: Send + Sync {
     /// The endpoint for a method and a path (the part after the route prefix), or `None`

@@ -89,5 +89,9 @@ fn gtag_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .ensure("_uip", Ensured::ClientIp);
     // Every parameter is a property here: `ep.*` event and `up.*` user parameters among them.
     b.container("");
+    if inputs.denies("title") {
+        // This vendor's name for the page title: gone wherever titles are denied.
+        b.field("dt", FieldAction::Drop(RuleKind::PropertyDeny));
+    }
     b.build(inputs.properties, (inputs.values)(), None)
 }

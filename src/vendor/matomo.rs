@@ -84,5 +84,9 @@ fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     for field in CUSTOM_VARIABLES {
         b.field(field, FieldAction::NamedPairs);
     }
+    if inputs.denies("title") {
+        // This vendor's name for the page title: gone wherever titles are denied.
+        b.field("action_name", FieldAction::Drop(RuleKind::PropertyDeny));
+    }
     b.build(inputs.properties, (inputs.values)(), None)
 }

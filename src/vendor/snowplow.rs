@@ -93,5 +93,9 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         b.container(field)
             .field(field, FieldAction::Base64JsonString);
     }
+    if inputs.denies("title") {
+        // This vendor's name for the page title: gone wherever titles are denied.
+        b.field("page", FieldAction::Drop(RuleKind::PropertyDeny));
+    }
     b.build(inputs.properties, (inputs.values)(), None)
 }

@@ -622,7 +622,7 @@ async fn ga4_measurement_protocol_and_gtag_hits_are_scrubbed() {
             .replace('+', "%2B")
     };
     let gtag = format!(
-        "/ga4/g/collect?v=2&tid=G-TEST&cid=123.456&uid={}&dl={}&dr={}&en=page_view&ep.email={}&up.name={}&_uip=203.0.113.42",
+        "/ga4/g/collect?v=2&tid=G-TEST&cid=123.456&uid={}&dl={}&dr={}&dt=Order%20for%20Jane%20Doe&en=page_view&ep.email={}&up.name={}&_uip=203.0.113.42",
         enc(support::planted::value("user_id")),
         enc(url),
         enc(support::planted::value("referrer_with_email")),
