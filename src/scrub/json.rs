@@ -55,7 +55,7 @@ pub fn string_at(b: &[u8], start: usize) -> Result<StringToken, ScrubError> {
                 i += off;
                 if b[i] == b'"' {
                     // Raw control characters are not JSON; vendors would reject the request.
-                    if b[start + 1..i].iter().any(|&c| c < 0x20) {
+                    if has_control_byte(&b[start + 1..i]) {
                         return Err(ScrubError::MalformedJson);
                     }
                     return Ok(StringToken {
@@ -69,6 +69,25 @@ pub fn string_at(b: &[u8], start: usize) -> Result<StringToken, ScrubError> {
             }
         }
     }
+}
+
+/// Whether any byte is below 0x20, eight bytes at a time: this runs over every string.
+#[inline]
+pub fn has_control_byte(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // A byte below 0x20 borrows when 0x20 is subtracted from it; bytes with the high bit set
+        // are excluded by `!x` (UTF-8 continuation and lead bytes are never control bytes).
+        if x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&c| c < 0x20)
 }
 
 /// The length of the escape sequence at the start of `b` (which begins with `\\`), checked
@@ -293,6 +312,21 @@ mod tests {
         for bad in ["-", "1.", ".5", "1e", "+1", "-a"] {
             let end = number_end(bad.as_bytes(), 0);
             assert!(end.is_err() || end != Ok(bad.len()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn control_bytes_are_found_at_every_position() {
+        for len in 0..40 {
+            for pos in 0..len {
+                for bad in [0u8, 0x09, 0x0a, 0x1f] {
+                    let mut text = vec![b'a'; len];
+                    text[pos] = bad;
+                    assert!(has_control_byte(&text), "{len} {pos} {bad}");
+                }
+            }
+            let clean: Vec<u8> = (0..len).map(|i| [b' ', b'~', 0x80, 0xff, b'a'][i % 5]).collect();
+            assert!(!has_control_byte(&clean), "{len}");
         }
     }
 
