@@ -31,16 +31,67 @@ impl StringToken {
     }
 }
 
-/// Offset of the first `"` or `\\` in `b`. Most JSON strings are short, where a plain loop
-/// beats memchr's setup cost; the rest of a long string goes to memchr.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `x` that is zero (the lowest flagged byte is always exact).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// High bit set in each byte below 0x20 (the lowest flagged byte is always exact).
+#[inline]
+fn control_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES * 0x20) & !x & HIGHS
+}
+
+/// The first `"` or `\` in `b`, and whether a raw control byte comes before it. Eight bytes
+/// at a time for the head of the string (most strings are short), memchr for a long rest.
+#[inline]
+pub fn scan_string(b: &[u8]) -> (Option<usize>, bool) {
+    const HEAD_WORDS: usize = 4;
+    let mut control = false;
+    let mut words = b.chunks_exact(8);
+    for (w, chunk) in (&mut words).take(HEAD_WORDS).enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hits =
+            zero_bytes(x ^ (ONES * u64::from(b'"'))) | zero_bytes(x ^ (ONES * u64::from(b'\\')));
+        let controls = control_bytes(x);
+        if hits != 0 {
+            let lowest = hits.trailing_zeros() as usize / 8;
+            let below = (1u64 << (lowest * 8)).wrapping_sub(1);
+            return (Some(w * 8 + lowest), control || controls & below != 0);
+        }
+        control |= controls != 0;
+    }
+    let scanned = (b.len() / 8).min(HEAD_WORDS) * 8;
+    let rest = &b[scanned..];
+    if scanned < HEAD_WORDS * 8 {
+        // Fewer than four full words: the tail is short, byte by byte.
+        for (k, &c) in rest.iter().enumerate() {
+            if c == b'"' || c == b'\\' {
+                return (Some(scanned + k), control);
+            }
+            control |= c < 0x20;
+        }
+        return (None, control);
+    }
+    match memchr2(b'"', b'\\', rest) {
+        Some(off) => (
+            Some(scanned + off),
+            control || has_control_byte(&rest[..off]),
+        ),
+        None => (None, control),
+    }
+}
+
+/// Offset of the first `"` or `\` in `b`.
 #[inline]
 pub fn find_quote_or_escape(b: &[u8]) -> Option<usize> {
-    const SHORT: usize = 24;
-    let head = b.len().min(SHORT);
-    if let Some(i) = b[..head].iter().position(|&c| c == b'"' || c == b'\\') {
-        return Some(i);
-    }
-    memchr2(b'"', b'\\', &b[head..]).map(|off| off + head)
+    scan_string(b).0
 }
 
 /// Reads the string whose opening quote is at `start`.
@@ -49,33 +100,28 @@ pub fn string_at(b: &[u8], start: usize) -> Result<StringToken, ScrubError> {
     let mut i = start + 1;
     let mut has_escape = false;
     loop {
-        match find_quote_or_escape(&b[i..]) {
-            None => return Err(ScrubError::MalformedJson),
-            Some(off) => {
-                i += off;
-                if b[i] == b'"' {
-                    // Raw control characters are not JSON; vendors would reject the request.
-                    if has_control_byte(&b[start + 1..i]) {
-                        return Err(ScrubError::MalformedJson);
-                    }
-                    return Ok(StringToken {
-                        start,
-                        end: i + 1,
-                        has_escape,
-                    });
-                }
-                has_escape = true;
-                i += escape_len(&b[i..])?;
-            }
+        let (found, control) = scan_string(&b[i.min(b.len())..]);
+        // Raw control characters are not JSON; vendors would reject the request.
+        if control {
+            return Err(ScrubError::MalformedJson);
         }
+        let off = found.ok_or(ScrubError::MalformedJson)?;
+        i += off;
+        if b[i] == b'"' {
+            return Ok(StringToken {
+                start,
+                end: i + 1,
+                has_escape,
+            });
+        }
+        has_escape = true;
+        i += escape_len(&b[i..])?;
     }
 }
 
 /// Whether any byte is below 0x20, eight bytes at a time: this runs over every string.
 #[inline]
 pub fn has_control_byte(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
@@ -83,7 +129,7 @@ pub fn has_control_byte(bytes: &[u8]) -> bool {
         let x = u64::from_le_bytes(word);
         // A byte below 0x20 borrows when 0x20 is subtracted from it; bytes with the high bit set
         // are excluded by `!x` (UTF-8 continuation and lead bytes are never control bytes).
-        if x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0 {
+        if control_bytes(x) != 0 {
             return true;
         }
     }
@@ -325,8 +371,32 @@ mod tests {
                     assert!(has_control_byte(&text), "{len} {pos} {bad}");
                 }
             }
-            let clean: Vec<u8> = (0..len).map(|i| [b' ', b'~', 0x80, 0xff, b'a'][i % 5]).collect();
+            let clean: Vec<u8> = (0..len)
+                .map(|i| [b' ', b'~', 0x80, 0xff, b'a'][i % 5])
+                .collect();
             assert!(!has_control_byte(&clean), "{len}");
+        }
+    }
+
+    #[test]
+    fn string_scan_finds_the_first_quote_and_controls_before_it() {
+        for len in 0..80 {
+            for pos in 0..len {
+                for stop in [b'"', b'\\'] {
+                    let mut text = vec![b'a'; len];
+                    text[pos] = stop;
+                    assert_eq!(scan_string(&text), (Some(pos), false), "{len} {pos}");
+                    if pos + 1 < len {
+                        text[pos + 1] = 0x01;
+                        assert_eq!(scan_string(&text), (Some(pos), false), "after {len} {pos}");
+                    }
+                    if pos > 0 {
+                        text[pos - 1] = b'\n';
+                        assert_eq!(scan_string(&text), (Some(pos), true), "before {len} {pos}");
+                    }
+                }
+            }
+            assert_eq!(scan_string(&vec![b'x'; len]), (None, false));
         }
     }
 

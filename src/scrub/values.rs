@@ -262,7 +262,10 @@ fn redact_cards(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Repo
                 run_start = i;
             }
             run_digits += 1;
-        } else if !(matches!(c, b' ' | b'-') && run_digits > 0 && text.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+        } else if !(matches!(c, b' ' | b'-')
+            && run_digits > 0
+            && text.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
             run_digits = 0;
         }
         i += 1;
