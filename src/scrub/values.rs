@@ -55,42 +55,45 @@ impl ValueRules {
                 return true;
             }
         }
-        // Short values (most of them) are read once for what any detector needs; long ones are
-        // left to each detector's own vectorized scan.
-        if text.len() <= SHORT_VALUE && !short_value_has_cues(text) {
+        // One vectorizable pass says which detectors can match at all; replacements only
+        // remove cues, so they stay valid while detectors rewrite the text.
+        let cues = Cues::of(text);
+        if !cues.any() {
             return false;
         }
         let mut changed = false;
         let mut current: &[u8] = text;
-        if let Some(allow) = &self.url_query_allow {
+        if let (Some(allow), true) = (&self.url_query_allow, cues.question) {
             if filter_query(current, allow, tmp) {
                 report.count(RuleKind::UrlQuery, FieldOutcome::Dropped);
                 changed = true;
                 current = tmp;
             }
         }
-        if let Some(marker) = &self.street_marker {
+        if let (Some(marker), true) = (&self.street_marker, cues.space && cues.digits > 0) {
             if redact_streets(current, marker, out, report) {
                 changed = true;
                 std::mem::swap(tmp, out);
                 current = tmp;
             }
         }
-        if let Some(marker) = &self.card_marker {
+        let card = cues.digits >= *CARD_DIGITS.start();
+        if let (Some(marker), true) = (&self.card_marker, card) {
             if redact_cards(current, marker, out, report) {
                 changed = true;
                 std::mem::swap(tmp, out);
                 current = tmp;
             }
         }
-        if let Some(marker) = &self.phone_marker {
+        let phone = cues.plus && cues.digits >= *PHONE_DIGITS.start();
+        if let (Some(marker), true) = (&self.phone_marker, phone) {
             if redact_phones(current, marker, out, report) {
                 changed = true;
                 std::mem::swap(tmp, out);
                 current = tmp;
             }
         }
-        if let Some(marker) = &self.email_marker {
+        if let (Some(marker), true) = (&self.email_marker, cues.at) {
             if redact_emails(current, marker, out, report) {
                 return true;
             }
@@ -103,19 +106,47 @@ impl ValueRules {
     }
 }
 
-/// Values up to this length get the one-pass cue check.
-const SHORT_VALUE: usize = 32;
+/// What a value contains that some text detector starts from.
+struct Cues {
+    /// `@` or `%` (an e-mail address, plain or in a URL).
+    at: bool,
+    /// `+` (an international phone number).
+    plus: bool,
+    space: bool,
+    /// `?` (a query string).
+    question: bool,
+    digits: usize,
+}
 
-/// Whether a short value holds anything a text detector starts from: `@`/`%` (e-mail), `?`
-/// (a query), `+` (a phone), a space with a digit (a street), or 13 digits (a card).
-fn short_value_has_cues(text: &[u8]) -> bool {
-    let (mut cue, mut space, mut digits) = (false, false, 0);
-    for &c in text {
-        cue |= matches!(c, b'@' | b'%' | b'?' | b'+');
-        space |= c == b' ';
-        digits += usize::from(c.is_ascii_digit());
+impl Cues {
+    /// Branch-free on purpose: the compiler turns this loop into vector code.
+    #[inline]
+    fn of(text: &[u8]) -> Cues {
+        let (mut at, mut plus, mut space, mut question) = (0u8, 0u8, 0u8, 0u8);
+        let mut digits = 0usize;
+        for &c in text {
+            at |= u8::from(c == b'@') | u8::from(c == b'%');
+            plus |= u8::from(c == b'+');
+            space |= u8::from(c == b' ');
+            question |= u8::from(c == b'?');
+            digits += usize::from(c.wrapping_sub(b'0') < 10);
+        }
+        Cues {
+            at: at != 0,
+            plus: plus != 0,
+            space: space != 0,
+            question: question != 0,
+            digits,
+        }
     }
-    cue || (space && digits > 0) || digits >= *CARD_DIGITS.start()
+
+    fn any(&self) -> bool {
+        self.at
+            || self.plus
+            || self.question
+            || (self.space && self.digits > 0)
+            || self.digits >= 13
+    }
 }
 
 /// Truncates every address of a value that is a comma-separated list of them (a copied
@@ -264,9 +295,7 @@ const CARD_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
 /// Finds card numbers (13 to 19 digits, single spaces or dashes between groups, a known
 /// issuer prefix, a valid Luhn check digit) and writes `text` with each replaced by `marker`.
 fn redact_cards(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
-    // Counting digits without branches vectorizes; most values fall out here.
-    let digits = text.iter().filter(|c| c.wrapping_sub(b'0') < 10).count();
-    if digits < *CARD_DIGITS.start() {
+    if text.len() < *CARD_DIGITS.start() {
         return false;
     }
     let mut copied = 0;
