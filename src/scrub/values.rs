@@ -124,12 +124,17 @@ impl Cues {
     fn of(text: &[u8]) -> Cues {
         let (mut at, mut plus, mut space, mut question) = (0u8, 0u8, 0u8, 0u8);
         let mut digits = 0usize;
-        for &c in text {
-            at |= u8::from(c == b'@') | u8::from(c == b'%');
-            plus |= u8::from(c == b'+');
-            space |= u8::from(c == b' ');
-            question |= u8::from(c == b'?');
-            digits += usize::from(c.wrapping_sub(b'0') < 10);
+        // Byte-wide counters keep every lane eight bits wide; a chunk cannot overflow them.
+        for chunk in text.chunks(255) {
+            let mut chunk_digits = 0u8;
+            for &c in chunk {
+                at |= u8::from(c == b'@') | u8::from(c == b'%');
+                plus |= u8::from(c == b'+');
+                space |= u8::from(c == b' ');
+                question |= u8::from(c == b'?');
+                chunk_digits += u8::from(c.wrapping_sub(b'0') < 10);
+            }
+            digits += usize::from(chunk_digits);
         }
         Cues {
             at: at != 0,
