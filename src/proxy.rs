@@ -250,6 +250,10 @@ async fn ingest(
         .client_ip_header()
         .and_then(|(name, placeholder)| {
             let value = match rules.truncation {
+                _ if rules.ip_header_pseudonym => rules
+                    .pseudonym_key
+                    .pseudonym_address(client, days_since_epoch())
+                    .to_string(),
                 Some(t) => t.apply(client).to_string(),
                 None => placeholder.to_owned(),
             };
@@ -293,6 +297,13 @@ async fn ingest(
         }
         Err(failure) => call.respond(failure),
     }
+}
+
+/// Today, in days since the Unix epoch (UTC): the period of daily pseudonyms.
+fn days_since_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400)
 }
 
 /// An identifier sent as base64 in a header, after the identifier rule: the pseudonym in

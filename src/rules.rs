@@ -139,6 +139,8 @@ pub struct RuleSet {
     pub truncation: Option<Truncation>,
     pub pseudonym_key: PseudonymKey,
     pub key_source: KeySource,
+    /// Vendors that read the visitor's address from a header get a daily pseudonym address.
+    pub ip_header_pseudonym: bool,
     /// What happens to identifiers (also those vendors carry in headers).
     pub identifier_action: crate::scrub::FieldAction,
     pub routes: Vec<Route>,

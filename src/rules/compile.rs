@@ -53,6 +53,14 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         }
     };
     let truncation = ip_truncation(&file, &mut errors);
+    let ip_header_pseudonym = match file.ip.header.as_str() {
+        "truncate" => false,
+        "pseudonym" => true,
+        _ => {
+            errors.push("ip.header", "must be \"truncate\" or \"pseudonym\"");
+            false
+        }
+    };
     let (pseudonym_key, key_source) = pseudonym_key(&file.identifiers, &mut errors);
     let identifier_action = match file.identifiers.action.as_str() {
         "hash" => FieldAction::Hash,
@@ -88,6 +96,7 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         truncation,
         pseudonym_key,
         key_source,
+        ip_header_pseudonym,
         identifier_action,
         routes,
         forward_headers,

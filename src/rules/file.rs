@@ -91,6 +91,9 @@ pub struct IpFile {
     pub ipv6_prefix: u8,
     /// Truncate string values that are entirely an IP address, wherever they are.
     pub scan_values: bool,
+    /// For vendors that take the visitor's address from a header (Plausible): `truncate`, or
+    /// `pseudonym` (a per-visitor, per-day address that keeps visitors apart, locates nobody).
+    pub header: String,
 }
 
 impl Default for IpFile {
@@ -100,6 +103,7 @@ impl Default for IpFile {
             ipv4_prefix: crate::scrub::ip::DEFAULT_IPV4_PREFIX,
             ipv6_prefix: crate::scrub::ip::DEFAULT_IPV6_PREFIX,
             scan_values: true,
+            header: "truncate".into(),
         }
     }
 }

@@ -24,6 +24,24 @@ impl PseudonymKey {
         PseudonymKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
     }
 
+    /// A stand-in address for `ip` on `day` (days since the epoch): the same visitor gets the
+    /// same address all day and another one the next, in the unique-local range `fd00::/8`,
+    /// which no geolocation database places anywhere.
+    pub fn pseudonym_address(&self, ip: std::net::IpAddr, day: u64) -> std::net::Ipv6Addr {
+        let mut message = Vec::with_capacity(32);
+        message.extend_from_slice(b"scrubproxy-visitor-address");
+        message.extend_from_slice(&day.to_be_bytes());
+        match super::ip::canonical(ip) {
+            std::net::IpAddr::V4(v4) => message.extend_from_slice(&v4.octets()),
+            std::net::IpAddr::V6(v6) => message.extend_from_slice(&v6.octets()),
+        }
+        let tag = hmac::sign(&self.0, &message);
+        let mut octets = [0u8; 16];
+        octets[0] = 0xfd;
+        octets[1..].copy_from_slice(&tag.as_ref()[..15]);
+        std::net::Ipv6Addr::from(octets)
+    }
+
     /// Appends the pseudonym of `id` (text, no quotes) to `out`.
     pub fn pseudonym_into(&self, id: &[u8], out: &mut Vec<u8>) {
         let (prefix, rest) = split_kept_prefix(id);
@@ -100,6 +118,21 @@ mod tests {
         let d = pseudonym(b"k1", "$device:8c1f");
         assert!(d.starts_with("$device:"));
         assert_eq!(d.len(), "$device:".len() + PSEUDONYM_HEX_LEN);
+    }
+
+    #[test]
+    fn visitor_addresses_are_stable_for_a_day_and_unplaceable() {
+        let key = PseudonymKey::new(b"k1");
+        let ip: std::net::IpAddr = "203.0.113.42".parse().unwrap();
+        let today = key.pseudonym_address(ip, 20_000);
+        assert_eq!(today, key.pseudonym_address(ip, 20_000));
+        assert_ne!(today, key.pseudonym_address(ip, 20_001));
+        assert_ne!(
+            today,
+            key.pseudonym_address("203.0.113.43".parse().unwrap(), 20_000)
+        );
+        assert_eq!(today.octets()[0], 0xfd);
+        assert!(!today.to_string().contains("203"));
     }
 
     #[test]

@@ -281,3 +281,42 @@ async fn a_second_data_field_in_disguise_is_refused() {
     );
     assert!(vendor.all_requests().is_empty());
 }
+
+/// Plausible counts visitors by the address it is given: with `ip.header = "pseudonym"` each
+/// visitor gets a stable stand-in that locates nobody, instead of a shared truncated network.
+#[tokio::test]
+async fn plausible_can_get_a_daily_visitor_pseudonym_instead_of_a_network() {
+    let vendor = FakeVendor::start(Behavior::Reply {
+        status: 202,
+        headers: vec![],
+        body: b"ok".to_vec(),
+    })
+    .await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.ip.header = "pseudonym".into();
+        f.client_ip.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let event = br#"{"n":"pageview","u":"https://shop.example/","d":"shop.example"}"#.to_vec();
+    for client in ["203.0.113.42", "203.0.113.42", "203.0.113.43"] {
+        support::send_raw(
+            proxy.addr(),
+            "POST",
+            "/plausible/api/event",
+            &[("x-forwarded-for", client)],
+            event.clone(),
+        )
+        .await;
+    }
+    let ips: Vec<String> = vendor
+        .requests()
+        .iter()
+        .map(|r| r.header("x-plausible-ip").unwrap().to_string())
+        .collect();
+    assert_eq!(ips[0], ips[1], "one visitor, one address");
+    assert_ne!(ips[0], ips[2], "two visitors of one network stay apart");
+    for ip in &ips {
+        assert!(ip.starts_with("fd"), "unique-local, never geolocated: {ip}");
+        assert!(!ip.contains("203.0.113"));
+    }
+}
