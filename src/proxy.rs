@@ -30,6 +30,20 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let started = Instant::now();
+    let Ok(_permit) = state.permits.clone().try_acquire_owned() else {
+        // Full: an answer every SDK retries later, instead of a queue without bound.
+        state
+            .metrics
+            .rejected
+            .with_label_values(&[NO_VENDOR, "overloaded"])
+            .inc();
+        let mut resp = reply::error(503, "overloaded", "the proxy is at its request limit");
+        resp.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+        return resp;
+    };
     state.metrics.in_flight.inc();
     let rules = state.rules();
     let request_headers = req.headers().clone();
@@ -264,6 +278,14 @@ async fn ingest(
         })
         .into_iter()
         .collect();
+    if rules.truncation.is_none() {
+        for (name, value) in protocol.no_ip_headers() {
+            extra_headers.push((
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_static(value),
+            ));
+        }
+    }
     for name in protocol.identifier_headers() {
         let incoming = parts.headers.get(*name).map(|v| v.as_bytes());
         if let Some(value) = incoming.and_then(|v| identifier_header(rules, v)) {

@@ -8,6 +8,8 @@ use crate::rules::RuleSet;
 
 pub struct AppState {
     rules: RwLock<Arc<RuleSet>>,
+    /// One permit per request in flight (`limits.max_concurrent_requests`).
+    pub permits: Arc<tokio::sync::Semaphore>,
     pub metrics: Metrics,
     pub client: UpstreamClient,
 }
@@ -15,6 +17,9 @@ pub struct AppState {
 impl AppState {
     pub fn new(rules: RuleSet, metrics: Metrics) -> Self {
         AppState {
+            permits: Arc::new(tokio::sync::Semaphore::new(
+                rules.limits.max_concurrent_requests,
+            )),
             rules: RwLock::new(Arc::new(rules)),
             metrics,
             client: crate::forward::client(),

@@ -158,6 +158,12 @@ pub trait Vendor: Send + Sync {
         query.to_owned()
     }
 
+    /// Headers that tell the vendor itself to discard the request address, sent when the
+    /// rules remove IPs (Snowplow's `SP-Anonymous: *`).
+    fn no_ip_headers(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
     /// Parameters the proxy adds to each query-string event when the route holds a vendor
     /// credential (Matomo: the visitor IP in `cip`, honoured only with `token_auth`).
     fn credential_params(&self, _token: &str, _client_ip: &str) -> Vec<(&'static str, String)> {

@@ -131,6 +131,10 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
         (l.max_decoded_bytes, "limits.max_decoded_bytes"),
         (l.max_event_bytes as u64, "limits.max_event_bytes"),
         (l.max_depth as u64, "limits.max_depth"),
+        (
+            l.max_concurrent_requests as u64,
+            "limits.max_concurrent_requests",
+        ),
     ] {
         if value == 0 {
             errors.push(path, "must be greater than zero");
@@ -149,6 +153,7 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
             "limits.upstream_timeout_seconds",
             errors,
         ),
+        max_concurrent_requests: l.max_concurrent_requests,
         body_read_timeout: seconds(
             l.body_read_timeout_seconds,
             "limits.body_read_timeout_seconds",

@@ -56,6 +56,7 @@ pub struct LimitsFile {
     pub buffer_below_bytes: u64,
     pub upstream_timeout_seconds: f64,
     pub body_read_timeout_seconds: f64,
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for LimitsFile {
@@ -69,6 +70,7 @@ impl Default for LimitsFile {
             buffer_below_bytes: DEFAULT_BUFFER_BELOW_BYTES,
             upstream_timeout_seconds: DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
             body_read_timeout_seconds: DEFAULT_BODY_READ_TIMEOUT_SECONDS,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
         }
     }
 }

@@ -12,6 +12,10 @@ pub const DEFAULT_UPSTREAM_TIMEOUT_SECONDS: f64 = 15.0;
 /// How long a tracker may take between body chunks before its request is abandoned.
 pub const DEFAULT_BODY_READ_TIMEOUT_SECONDS: f64 = 15.0;
 
+/// Requests handled at once; beyond it the proxy answers 503 with Retry-After instead of
+/// queueing without bound (memory stays bounded under a burst).
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
+
 /// The compiled limits.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -21,4 +25,5 @@ pub struct Limits {
     pub buffer_below_bytes: u64,
     pub upstream_timeout: std::time::Duration,
     pub body_read_timeout: std::time::Duration,
+    pub max_concurrent_requests: usize,
 }

@@ -70,6 +70,11 @@ impl Vendor for Snowplow {
         ]
     }
 
+    fn no_ip_headers(&self) -> &'static [(&'static str, &'static str)] {
+        // The collector then drops the IP, X-Forwarded-For and cookie ids itself.
+        &[("sp-anonymous", "*")]
+    }
+
     fn needed_headers(&self) -> &'static [&'static str] {
         // `SP-Anonymous: *` asks the collector to drop the IP and cookie ids itself.
         &["sp-anonymous"]

@@ -162,3 +162,30 @@ async fn vendor_that_stops_reading_a_stream_becomes_504() {
     assert_eq!(resp.status, 504, "{}", resp.text());
     held.abort();
 }
+
+/// At its request limit the proxy answers 503 with Retry-After (which SDKs retry) instead of
+/// queueing without bound.
+#[tokio::test]
+async fn beyond_the_request_limit_trackers_are_told_to_retry() {
+    let vendor = FakeVendor::start(Behavior::ok("1").after_ms(500)).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| f.limits.max_concurrent_requests = 2).await;
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let addr = proxy.addr();
+            tokio::spawn(async move {
+                support::send_raw(addr, "POST", "/segment/v1/t", &[], EVENT.to_vec()).await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for call in calls {
+        let resp = call.await.unwrap();
+        if resp.status == 503 {
+            assert_eq!(resp.header("retry-after"), Some("1"));
+            assert_eq!(resp.header("scrubproxy-error"), Some("overloaded"));
+        }
+        statuses.push(resp.status);
+    }
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 200, 503, 503]);
+}

@@ -236,6 +236,20 @@ async fn with_ips_removed_vendors_are_told_not_to_use_the_request_address() {
     .await;
     let up = &vendor.requests()[0];
     assert_eq!(up.query(), "verbose=1&ip=0");
+
+    // Snowplow's collector is told to drop the address itself.
+    vendor.clear();
+    support::send_raw(
+        proxy.addr(),
+        "GET",
+        "/snowplow/i?e=pv&ip=203.0.113.42",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    let pixel = &vendor.requests()[0];
+    assert_eq!(pixel.header("sp-anonymous"), Some("*"));
+    assert!(!pixel.query().contains("ip="), "{}", pixel.query());
     let body = String::from_utf8(up.body.clone()).unwrap();
     assert!(!body.contains("203.0.113"), "{body}");
 }
