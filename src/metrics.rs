@@ -126,6 +126,9 @@ impl Metrics {
         self.events
             .with_label_values(&[vendor, "forwarded"])
             .inc_by(report.events);
+        self.events
+            .with_label_values(&[vendor, "dropped_rule"])
+            .inc_by(report.events_dropped);
         for (rule, outcome, n) in report.nonzero() {
             self.fields_scrubbed
                 .with_label_values(&[vendor, rule.as_str(), outcome.as_str()])

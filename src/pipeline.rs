@@ -410,13 +410,14 @@ impl QueryBody {
         if !text.trim_start().starts_with('{') {
             // One hit per line: a form is one line; gtag batches several.
             self.form = true;
-            for (i, line) in text.split('\n').enumerate() {
-                if i > 0 {
-                    out.push(b'\n');
-                }
-                if !line.trim().is_empty() {
-                    let event = self.event(line.trim_end_matches('\r'))?;
+            let mut wrote = false;
+            for line in text.split('\n').filter(|l| !l.trim().is_empty()) {
+                if let Some(event) = self.event(line.trim_end_matches('\r'))? {
+                    if wrote {
+                        out.push(b'\n');
+                    }
                     out.extend_from_slice(event.as_bytes());
+                    wrote = true;
                 }
             }
             return Ok(());
@@ -432,8 +433,9 @@ impl QueryBody {
         let mut scrubbed = Vec::with_capacity(requests.len());
         for request in requests {
             let query = request.as_str().ok_or(ScrubError::UnexpectedShape)?;
-            let event = self.event(query.strip_prefix('?').unwrap_or(query))?;
-            scrubbed.push(serde_json::Value::String(format!("?{event}")));
+            if let Some(event) = self.event(query.strip_prefix('?').unwrap_or(query))? {
+                scrubbed.push(serde_json::Value::String(format!("?{event}")));
+            }
         }
         bulk.insert("requests".into(), serde_json::Value::Array(scrubbed));
         // Only the proxy's own credential may authorize a bulk; never the sender's.
@@ -445,9 +447,13 @@ impl QueryBody {
         Ok(())
     }
 
-    /// One event: scrubbed, plus the proxy's own parameters.
-    fn event(&mut self, query: &str) -> Result<String, PipelineError> {
+    /// One event: scrubbed, plus the proxy's own parameters; `None` when the rules removed it.
+    fn event(&mut self, query: &str) -> Result<Option<String>, PipelineError> {
         let (mut event, report) = scrub_query_event(query, &self.plan, &self.env, self.limits)?;
+        self.report.events_dropped += report.events_dropped;
+        if report.events_dropped > 0 {
+            return Ok(None);
+        }
         for (name, value) in &self.event_params {
             event.push('&');
             event.push_str(name);
@@ -456,7 +462,7 @@ impl QueryBody {
         }
         self.report.events += report.events;
         merge(&mut self.report, &report);
-        Ok(event)
+        Ok(Some(event))
     }
 }
 
@@ -871,6 +877,10 @@ pub fn scrub_query_event(
     let mut scrubbed = Vec::new();
     scrubber.push(&object, &mut scrubbed)?;
     scrubber.finish(&mut scrubbed)?;
+    if scrubber.report().events_dropped > 0 {
+        // The rules removed the event: no query at all (the report says why).
+        return Ok((String::new(), scrubber.report().clone()));
+    }
     let pairs = flat_pairs(&scrubbed)?;
     let mut out = String::with_capacity(query.len());
     for (name, value) in pairs {

@@ -209,6 +209,12 @@ async fn ingest(
     }
     let mut query = scrubbed_query.query;
     let query_report = scrubbed_query.report;
+    let dropped_reply = protocol.dropped_reply(&endpoint, raw_query);
+    if query_report.events == 0 && query_report.events_dropped > 0 {
+        // The query was the only event and the rules removed it: nothing to send.
+        state.metrics.record_report(vendor, &query_report);
+        return synthetic(dropped_reply);
+    }
     if rules.truncation.is_none() {
         if let Some((name, value)) = route.vendor.protocol().no_ip_query_flag() {
             query = pipeline::set_query_param(&query, name, value);
@@ -301,6 +307,7 @@ async fn ingest(
         headers: parts.headers,
         needed_headers: protocol.needed_headers(),
         extra_headers,
+        dropped_reply,
     };
     let streaming = !matches!(
         endpoint.format,
@@ -319,6 +326,17 @@ async fn ingest(
         }
         Err(failure) => call.respond(failure),
     }
+}
+
+/// A vendor-shaped answer the proxy gives itself.
+fn synthetic(reply: crate::vendor::SyntheticReply) -> Response<ResponseBody> {
+    let mut resp = Response::new(reply::full(reply.body));
+    *resp.status_mut() = http::StatusCode::from_u16(reply.status).unwrap_or(http::StatusCode::OK);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(reply.content_type),
+    );
+    resp
 }
 
 /// Today, in days since the Unix epoch (UTC): the period of daily pseudonyms.
@@ -370,6 +388,8 @@ struct UpstreamCall<'a> {
     /// Headers the proxy sets itself: the client address where a vendor takes it from a
     /// header, identifiers carried in headers (after the identifier rule).
     extra_headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The vendor's success, for a request whose events the rules all removed.
+    dropped_reply: crate::vendor::SyntheticReply,
 }
 
 type InFlight =
@@ -515,6 +535,11 @@ impl UpstreamCall<'_> {
                 .finish()
                 .map_err(|e| Failure::Body(BodyFailure::Pipeline(e)))?,
         );
+        let report = pipeline.report();
+        if report.events == 0 && report.events_dropped > 0 {
+            // Every event was removed by the rules: the vendor's own success, nothing sent.
+            return Ok((synthetic(self.dropped_reply.clone()), report));
+        }
         let body = Scrubbed::concat(parts);
         let has_body = self.method != Method::GET || !body.is_empty();
         let headers = self.upstream_headers(

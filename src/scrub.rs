@@ -28,6 +28,7 @@ pub use rewrite::{ScrubEnv, DEFAULT_MAX_DEPTH};
 pub use values::{ValueRules, DEFAULT_URL_QUERY_ALLOW};
 
 use framer::{FrameSink, Framer};
+pub use rewrite::EventWritten;
 use rewrite::{rewrite_event, Buffers};
 
 /// Why a body could not be scrubbed. Facts only: never a byte of the payload.
@@ -104,7 +105,7 @@ struct EventRewriter {
 }
 
 impl FrameSink for EventRewriter {
-    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<usize, ScrubError> {
+    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<EventWritten, ScrubError> {
         // A failed attempt (often just an event cut by a chunk boundary) must count nothing.
         let before = self.report.clone();
         let result = rewrite_event(
@@ -116,9 +117,13 @@ impl FrameSink for EventRewriter {
             &mut self.report,
         );
         match result {
-            Ok(end) => {
-                self.report.events += 1;
-                Ok(end)
+            Ok(written) => {
+                if written.kept {
+                    self.report.events += 1;
+                } else {
+                    self.report.events_dropped += 1;
+                }
+                Ok(written)
             }
             Err(e) => {
                 self.report = before;
@@ -137,7 +142,7 @@ impl FrameSink for EventRewriter {
             &mut self.bufs,
             &mut self.report,
         )?;
-        if end != member.len() {
+        if end.len != member.len() {
             return Err(ScrubError::MalformedJson);
         }
         // The rewritten one-member object is `{...}`; its inside is the member, or empty.

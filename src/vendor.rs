@@ -113,6 +113,33 @@ pub struct Endpoint {
     pub plan: usize,
 }
 
+/// A vendor-shaped success, for requests whose events the rules all removed: nothing goes
+/// upstream, and the SDK must neither retry nor report an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntheticReply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl SyntheticReply {
+    pub fn json(status: u16, body: &str) -> Self {
+        SyntheticReply {
+            status,
+            content_type: "application/json",
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn text(status: u16, body: &str) -> Self {
+        SyntheticReply {
+            status,
+            content_type: "text/plain",
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
 /// What the operator's rules contribute to every vendor's plans.
 pub struct PlanInputs<'a> {
     pub properties: &'a PropertyRules,
@@ -146,6 +173,10 @@ pub trait Vendor: Send + Sync {
     fn no_ip_query_flag(&self) -> Option<(&'static str, &'static str)> {
         None
     }
+
+    /// What this vendor's SDK takes as success, for a request whose events the rules all
+    /// removed.
+    fn dropped_reply(&self, endpoint: &Endpoint, query: &str) -> SyntheticReply;
 
     /// Whether the query says the payload is lz-string base64 (legacy PostHog).
     fn lz64_payload(&self, _query: &str) -> bool {

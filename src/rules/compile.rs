@@ -287,6 +287,7 @@ fn property_rules(file: &RulesFile, errors: &mut Errors) -> PropertyRules {
         .cloned()
         .partition(|e: &String| e.contains('.'));
     PropertyRules {
+        drop_events: file.events.drop.clone(),
         mode,
         deny_keys,
         deny_paths,

@@ -21,6 +21,8 @@ pub struct RulesFile {
     #[serde(default)]
     pub properties: PropertiesFile,
     #[serde(default)]
+    pub events: EventsFile,
+    #[serde(default)]
     pub values: ValuesFile,
     #[serde(default)]
     pub headers: HeadersFile,
@@ -151,6 +153,13 @@ impl Default for PropertiesFile {
             allow: Vec::new(),
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsFile {
+    /// Event names (exact) whose events are removed whole before anything is forwarded.
+    pub drop: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -32,7 +32,7 @@ pub enum Envelope {
 pub trait FrameSink {
     /// Rewrites the event at the start of `data` into `out`; returns its length. On error
     /// it may have written to `out` (the framer truncates) but must count nothing.
-    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<usize, ScrubError>;
+    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<super::EventWritten, ScrubError>;
     /// Rewrites one envelope member, given as a one-member object `{"key":value}`; writes the
     /// member without braces into `out`, or nothing when it is dropped.
     fn envelope_member(&mut self, member: &[u8], out: &mut Vec<u8>) -> Result<(), ScrubError>;
@@ -371,7 +371,7 @@ impl Framer {
         }
         if !self.scanning {
             match sink.event(data, out) {
-                Ok(end) => return self.event_done(end, next),
+                Ok(written) => return self.event_done(written, mark, next, out),
                 Err(_) => {
                     out.truncate(mark);
                     self.scanning = true;
@@ -395,21 +395,32 @@ impl Framer {
         self.scan = ValueScan::default();
         self.scanning = false;
         let written = sink.event(&data[..end], out)?;
-        if written != end {
+        if written.len != end {
             return Err(ScrubError::MalformedJson);
         }
-        self.event_done(end, next)
+        self.event_done(written, mark, next, out)
     }
 
-    fn event_done(&mut self, end: usize, next: State) -> Result<Step, ScrubError> {
-        if end > self.max_event_bytes {
+    fn event_done(
+        &mut self,
+        written: super::EventWritten,
+        mark: usize,
+        next: State,
+        out: &mut Vec<u8>,
+    ) -> Result<Step, ScrubError> {
+        if written.len > self.max_event_bytes {
             return Err(ScrubError::EventTooLarge {
                 limit: self.max_event_bytes,
             });
         }
-        self.wrote_item = true;
+        if written.kept {
+            self.wrote_item = true;
+        } else {
+            // Removed whole: no trace of it, separator included.
+            out.truncate(mark);
+        }
         self.state = next;
-        Ok(Step::Advanced(end))
+        Ok(Step::Advanced(written.len))
     }
 
     /// A member of the batch envelope: the events array, or anything else (scrubbed alone).

@@ -17,6 +17,9 @@ pub enum FieldAction {
     VendorIp,
     /// Keep as is, without value rules (vendor-structural fields such as write keys).
     Keep,
+    /// The event's name: kept, and the whole event is dropped when the name is on the
+    /// operator's `events.drop` list.
+    EventName,
     /// Refuse the whole request: a member that must never appear where it is (a `batch` inside
     /// what was taken for a single event would carry events no rule looked at).
     Reject,
@@ -76,6 +79,7 @@ pub struct EventPlan {
     pub(crate) allow: KeySet,
     pub(crate) values: ValueRules,
     pub(crate) no_ip_placeholder: NoIpPlaceholder,
+    pub(crate) drop_events: Vec<Box<[u8]>>,
 }
 
 impl EventPlan {
@@ -105,6 +109,8 @@ pub struct PropertyRules {
     pub deny_paths: Vec<String>,
     pub allow_keys: Vec<String>,
     pub allow_paths: Vec<String>,
+    /// Event names whose events are removed whole (exact match).
+    pub drop_events: Vec<String>,
 }
 
 /// Builds an `EventPlan`: vendor files declare their fields, then operator rules are merged.
@@ -209,6 +215,11 @@ impl EventPlanBuilder {
             allow: KeySet::new(properties.allow_keys.iter().map(String::as_str)),
             values,
             no_ip_placeholder,
+            drop_events: properties
+                .drop_events
+                .iter()
+                .map(|e| e.as_bytes().into())
+                .collect(),
         }
     }
 }

@@ -84,8 +84,10 @@ impl FieldOutcome {
 /// Counts for one request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
-    /// Events seen and forwarded (this core drops no whole events yet).
+    /// Events forwarded.
     pub events: u64,
+    /// Events the rules removed whole (`events.drop`).
+    pub events_dropped: u64,
     fields: [[u32; FieldOutcome::ALL.len()]; RuleKind::ALL.len()],
 }
 

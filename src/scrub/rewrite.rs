@@ -37,6 +37,15 @@ pub struct Buffers {
     tmp: Vec<u8>,
 }
 
+/// What became of one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventWritten {
+    /// Bytes of input the event took.
+    pub len: usize,
+    /// False when the rules removed the event whole (its output must be discarded).
+    pub kept: bool,
+}
+
 /// Rewrites the event (one JSON object) that starts `input` into `out` and returns where it
 /// ends; what follows it is not looked at. An event cut short by the end of `input` is an
 /// error here: the framer decides whether more bytes are coming.
@@ -47,7 +56,7 @@ pub fn rewrite_event(
     out: &mut Vec<u8>,
     bufs: &mut Buffers,
     report: &mut Report,
-) -> Result<usize, ScrubError> {
+) -> Result<EventWritten, ScrubError> {
     let start = json::skip_ws(input, 0);
     if input.get(start) != Some(&b'{') {
         return Err(ScrubError::UnexpectedShape);
@@ -61,13 +70,17 @@ pub fn rewrite_event(
         env,
         bufs,
         report,
+        dropped: false,
     };
     // A plan may make the root itself a container (a gtag hit is all properties).
     let end = walk.object(start, Some(ROOT), plan.node(ROOT).container, 1)?;
     // Checked after the walk, which only ever splits at ASCII bytes: one pass over the event.
     std::str::from_utf8(&input[..end]).map_err(|_| ScrubError::InvalidUtf8)?;
     walk.flush_to(end);
-    Ok(end)
+    Ok(EventWritten {
+        len: end,
+        kept: !walk.dropped,
+    })
 }
 
 struct Walk<'a> {
@@ -79,6 +92,8 @@ struct Walk<'a> {
     env: &'a ScrubEnv,
     bufs: &'a mut Buffers,
     report: &'a mut Report,
+    /// The event's name is on the drop list.
+    dropped: bool,
 }
 
 /// Per-object bookkeeping for removing members without leaving stray commas.
@@ -289,6 +304,10 @@ impl Walk<'_> {
             Decision::Apply(FieldAction::Keep) => self.value(value_start, child, true, depth)?,
             Decision::Apply(FieldAction::Hash) => self.hash_value(value_start, depth)?,
             Decision::Apply(FieldAction::Reject) => return Err(ScrubError::UnexpectedShape),
+            Decision::Apply(FieldAction::EventName) => {
+                self.check_event_name(value_start)?;
+                self.value(value_start, child, true, depth)?
+            }
             Decision::Apply(FieldAction::JsonString) => {
                 let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
                 self.json_string(value_start, child, container, depth, false)?
@@ -326,6 +345,23 @@ impl Walk<'_> {
         frame.kept_any = true;
         frame.last_kept_end = end;
         Ok(end)
+    }
+
+    fn check_event_name(&mut self, i: usize) -> Result<(), ScrubError> {
+        if self.plan.drop_events.is_empty() || self.input.get(i) != Some(&b'"') {
+            return Ok(());
+        }
+        let tok = json::string_at(self.input, i)?;
+        let name: &[u8] = if tok.has_escape {
+            json::unescape_into(tok.raw(self.input), &mut self.bufs.text)?;
+            &self.bufs.text
+        } else {
+            tok.raw(self.input)
+        };
+        if self.plan.drop_events.iter().any(|d| **d == *name) {
+            self.dropped = true;
+        }
+        Ok(())
     }
 
     fn key_is_email(&self, key: StringToken) -> bool {
@@ -477,6 +513,7 @@ impl Walk<'_> {
             env: self.env,
             bufs: &mut nested_bufs,
             report: self.report,
+            dropped: false,
         };
         let end = nested.value(start, node, in_container, depth)?;
         if json::skip_ws(&decoded, end) != decoded.len() {

@@ -23,6 +23,7 @@ fn segment_like_plan(mode: PropertyMode) -> Arc<BodyPlan> {
         deny_paths: vec!["properties.name".into()],
         allow_keys: vec!["plan".into(), "page".into(), "url".into()],
         allow_paths: vec![],
+        drop_events: vec![],
     };
     let event = b.build(&props, value_rules(), Some("0.0.0.0"));
     let mut e = EventPlanBuilder::default();
@@ -281,4 +282,44 @@ fn single_and_ndjson_envelopes() {
         ))
     );
     assert_eq!(check_with(&plan, "[]"), Ok("[]".to_string()));
+}
+
+#[test]
+fn events_named_on_the_drop_list_go_whole_without_stray_separators() {
+    let mut b = EventPlanBuilder::default();
+    b.container("properties")
+        .field("event", FieldAction::EventName);
+    let props = PropertyRules {
+        drop_events: vec!["noise".into()],
+        ..PropertyRules::default()
+    };
+    let event = b.build(&props, value_rules(), None);
+    let envelope_members = EventPlanBuilder::default().build(&props, value_rules(), None);
+    let plan = Arc::new(BodyPlan {
+        envelope: Envelope::Batch { key: "batch" },
+        event,
+        envelope_members,
+    });
+    let cases = [
+        (
+            r#"{"batch":[{"event":"noise"},{"event":"a"},{"event":"noise"},{"event":"b"},{"event":"noise"}]}"#,
+            r#"{"batch":[{"event":"a"},{"event":"b"}]}"#,
+        ),
+        (
+            r#"{"batch":[{"event":"noise"}],"sentAt":"t"}"#,
+            r#"{"batch":[],"sentAt":"t"}"#,
+        ),
+        (
+            r#"{"batch":[{"event":"no\u0069se"},{"event":"Noise"}]}"#,
+            r#"{"batch":[{"event":"Noise"}]}"#,
+        ),
+    ];
+    for (input, want) in cases {
+        assert_eq!(check_with(&plan, input).as_deref(), Ok(want), "{input}");
+    }
+    let mut s = JsonScrubber::new(plan, env(), CoreLimits::default());
+    let mut out = Vec::new();
+    s.push(cases[0].0.as_bytes(), &mut out).unwrap();
+    s.finish(&mut out).unwrap();
+    assert_eq!((s.report().events, s.report().events_dropped), (2, 3));
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
 };
@@ -19,6 +19,19 @@ const PRECISE_LOCATION: &[&str] = &["location_lat", "location_lng", "city", "reg
 const IDENTIFIERS: &[&str] = &["user_id", "device_id", "idfa", "idfv", "adid", "android_id"];
 
 impl Vendor for Amplitude {
+    /// The SDK reads `code` from the body; a body without it would be retried.
+    fn dropped_reply(&self, _: &Endpoint, _: &str) -> SyntheticReply {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        SyntheticReply::json(
+            200,
+            &format!(
+                r#"{{"code":200,"events_ingested":0,"payload_size_bytes":0,"server_upload_time":{now_ms}}}"#
+            ),
+        )
+    }
+
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
         if method != http::Method::POST {
             return None;
@@ -54,6 +67,7 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .container("user_properties")
         .container("group_properties")
         .field("insert_id", FieldAction::Keep)
+        .field("event_type", FieldAction::EventName)
         .field("ip", FieldAction::VendorIp)
         .field("user_agent", FieldAction::Drop(RuleKind::UserAgent))
         .ensure("ip", Ensured::ClientIp);

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
 };
@@ -18,6 +18,10 @@ const MEASUREMENT_PROTOCOL: usize = 0;
 const GTAG: usize = 1;
 
 impl Vendor for Ga4 {
+    fn dropped_reply(&self, _: &Endpoint, _: &str) -> SyntheticReply {
+        SyntheticReply::text(204, "")
+    }
+
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
         match (method, trim_slash(path)) {
             (&http::Method::POST, "/mp/collect" | "/debug/mp/collect") => Some(Endpoint {
@@ -85,7 +89,7 @@ fn gtag_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("uid", id)
         .field("_uip", FieldAction::VendorIp)
         .field("tid", FieldAction::Keep)
-        .field("en", FieldAction::Keep)
+        .field("en", FieldAction::EventName)
         .ensure("_uip", Ensured::ClientIp);
     // Every parameter is a property here: `ep.*` event and `up.*` user parameters among them.
     b.container("");

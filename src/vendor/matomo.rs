@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{BodyPlan, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind};
 
 pub struct Matomo;
@@ -25,6 +25,10 @@ const JSON_PARAMS: &[&str] = &["data", "uadata"];
 const CUSTOM_VARIABLES: &[&str] = &["_cvar", "cvar"];
 
 impl Vendor for Matomo {
+    fn dropped_reply(&self, _: &Endpoint, _: &str) -> SyntheticReply {
+        SyntheticReply::text(204, "")
+    }
+
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
         let path = trim_slash(path);
         if !matches!(

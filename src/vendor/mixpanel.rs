@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, FormOutput, PlanInputs, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, FormOutput, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
 };
@@ -30,6 +30,17 @@ const PROFILE_CONTAINERS: &[&str] = &[
 ];
 
 impl Vendor for Mixpanel {
+    /// `{"status":1,"error":null}` when `verbose` is asked for or unknown (Python sends it in
+    /// the body), the bare `1` when the query says `verbose=0` (Node compares the body).
+    fn dropped_reply(&self, _: &Endpoint, query: &str) -> SyntheticReply {
+        let quiet = query.split('&').any(|p| p == "verbose=0");
+        if quiet {
+            SyntheticReply::text(200, "1")
+        } else {
+            SyntheticReply::json(200, r#"{"status":1,"error":null}"#)
+        }
+    }
+
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
         let (name, plan) = match trim_slash(path) {
             "/track" => ("track", EVENTS),
@@ -78,6 +89,7 @@ fn events_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let id = inputs.identifier_action;
     let mut b = EventPlanBuilder::default();
     b.container("properties")
+        .field("event", FieldAction::EventName)
         .field("properties.token", FieldAction::Keep)
         .field("properties.$insert_id", FieldAction::Keep)
         .field("properties.distinct_id", id)

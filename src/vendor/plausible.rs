@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{BodyPlan, Envelope, EventPlanBuilder, FieldAction};
 
 pub struct Plausible;
@@ -15,6 +15,10 @@ pub struct Plausible;
 const NO_IP_PLACEHOLDER: &str = "0.0.0.0";
 
 impl Vendor for Plausible {
+    fn dropped_reply(&self, _: &Endpoint, _: &str) -> SyntheticReply {
+        SyntheticReply::text(202, "ok")
+    }
+
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
         (method == http::Method::POST && trim_slash(path) == "/api/event").then_some(Endpoint {
             name: "event",
@@ -32,6 +36,7 @@ impl Vendor for Plausible {
             .field("props", FieldAction::JsonString)
             .field("m", FieldAction::JsonString)
             .field("d", FieldAction::Keep)
+            .field("n", FieldAction::EventName)
             .field("domain", FieldAction::Keep);
         vec![Arc::new(BodyPlan {
             envelope: Envelope::Event,

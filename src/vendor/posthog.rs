@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, FormOutput, PlanInputs, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, FormOutput, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
 };
@@ -40,6 +40,11 @@ const JSON_OUT: BodyFormat = BodyFormat::DataForm {
 };
 
 impl Vendor for PostHog {
+    /// Exactly 200: posthog-js retries any other status.
+    fn dropped_reply(&self, _: &Endpoint, _: &str) -> SyntheticReply {
+        SyntheticReply::json(200, r#"{"status":1}"#)
+    }
+
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
         let path = trim_slash(path);
         let passthrough = ["/array/", "/static/", "/api/"]
@@ -128,6 +133,7 @@ fn event_plan(inputs: &PlanInputs<'_>, v1: bool) -> EventPlan {
         // Taken for one event, a body with `batch` would hide events from every rule.
         .field("batch", FieldAction::Reject)
         .field("uuid", FieldAction::Keep)
+        .field("event", FieldAction::EventName)
         .field("properties.token", FieldAction::Keep)
         .field("properties.$session_id", FieldAction::Keep)
         .field("properties.$window_id", FieldAction::Keep)

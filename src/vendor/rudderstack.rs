@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::segment::{envelope_plan, event_fields};
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{BodyPlan, Ensured, Envelope, FieldAction};
 
 pub struct RudderStack;
@@ -18,6 +18,10 @@ const BATCH: usize = 1;
 const NO_IP_PLACEHOLDER: &str = "0.0.0.0";
 
 impl Vendor for RudderStack {
+    fn dropped_reply(&self, _: &Endpoint, _: &str) -> SyntheticReply {
+        SyntheticReply::text(200, "OK")
+    }
+
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
         if method != http::Method::POST {
             return None;

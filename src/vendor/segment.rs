@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
 };
@@ -18,6 +18,10 @@ const BATCH: usize = 1;
 const NO_IP_PLACEHOLDER: &str = "0.0.0.0";
 
 impl Vendor for Segment {
+    fn dropped_reply(&self, _: &Endpoint, _: &str) -> SyntheticReply {
+        SyntheticReply::json(200, r#"{"success":true}"#)
+    }
+
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
         if method != http::Method::POST {
             return None;
@@ -90,6 +94,7 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
         )
         .field("writeKey", FieldAction::Keep)
         .field("messageId", FieldAction::Keep)
+        .field("event", FieldAction::EventName)
         .ensure("context.ip", Ensured::ClientIp);
     // Names of software, not of people: kept whatever the deny list says about `name`.
     for technical in TECHNICAL_NAMES {

@@ -6,12 +6,19 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
 };
 
 pub struct Snowplow;
+
+/// A 1x1 transparent GIF, what pixel endpoints answer.
+pub(super) const TRANSPARENT_GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
 
 const POSTED: usize = 0;
 const PIXEL: usize = 1;
@@ -31,6 +38,19 @@ const JSON_FIELDS: &[&str] = &["co", "ue_pr"];
 const BASE64_JSON_FIELDS: &[&str] = &["cx", "ue_px"];
 
 impl Vendor for Snowplow {
+    /// `ok` for posts; the pixel endpoints answer with a 1x1 GIF.
+    fn dropped_reply(&self, endpoint: &Endpoint, _: &str) -> SyntheticReply {
+        if endpoint.plan == PIXEL {
+            SyntheticReply {
+                status: 200,
+                content_type: "image/gif",
+                body: TRANSPARENT_GIF.to_vec(),
+            }
+        } else {
+            SyntheticReply::text(200, "ok")
+        }
+    }
+
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
         let path = trim_slash(path);
         match (method, path) {
@@ -86,6 +106,7 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     b.field("ip", FieldAction::VendorIp)
         .field("ua", FieldAction::Drop(RuleKind::UserAgent))
         .field("eid", FieldAction::Keep)
+        .field("e", FieldAction::EventName)
         .field("aid", FieldAction::Keep)
         .ensure("ip", Ensured::ClientIp);
     for id in IDENTIFIERS {

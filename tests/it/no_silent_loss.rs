@@ -189,3 +189,142 @@ async fn beyond_the_request_limit_trackers_are_told_to_retry() {
     statuses.sort();
     assert_eq!(statuses, vec![200, 200, 503, 503]);
 }
+
+/// When the rules remove every event of a request, nothing goes upstream and the tracker gets
+/// exactly what its vendor's SDK takes as success (so it neither retries nor reports an error);
+/// when they remove some, the rest goes on.
+#[tokio::test]
+async fn requests_whose_events_are_all_dropped_get_the_vendors_own_success() {
+    let vendor = FakeVendor::start(Behavior::status(500)).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.events.drop = vec!["noise".into(), "pp".into()];
+    })
+    .await;
+    let form = |json: &str| {
+        format!(
+            "data={}",
+            json.replace('"', "%22")
+                .replace('{', "%7B")
+                .replace('}', "%7D")
+                .replace('[', "%5B")
+                .replace(']', "%5D")
+                .replace(':', "%3A")
+                .replace(',', "%2C")
+        )
+    };
+    let cases: Vec<(&str, String, u16, &str, &str)> = vec![
+        (
+            "/segment/v1/t",
+            r#"{"type":"track","event":"noise"}"#.into(),
+            200,
+            "application/json",
+            r#"{"success":true}"#,
+        ),
+        (
+            "/segment/v1/batch",
+            r#"{"batch":[{"type":"track","event":"noise"}]}"#.into(),
+            200,
+            "application/json",
+            r#"{"success":true}"#,
+        ),
+        (
+            "/mixpanel/track/?verbose=1&ip=1",
+            form(r#"[{"event":"noise","properties":{}}]"#),
+            200,
+            "application/json",
+            r#"{"status":1,"error":null}"#,
+        ),
+        (
+            "/mixpanel/track?ip=0&verbose=0",
+            form(r#"[{"event":"noise","properties":{}}]"#),
+            200,
+            "text/plain",
+            "1",
+        ),
+        (
+            "/posthog/e/",
+            r#"{"api_key":"k","batch":[{"event":"noise","properties":{}}]}"#.into(),
+            200,
+            "application/json",
+            r#"{"status":1}"#,
+        ),
+        (
+            "/plausible/api/event",
+            r#"{"n":"noise","u":"https://a.example/","d":"a.example"}"#.into(),
+            202,
+            "text/plain",
+            "ok",
+        ),
+        (
+            "/rudderstack/v1/track",
+            r#"{"type":"track","event":"noise"}"#.into(),
+            200,
+            "text/plain",
+            "OK",
+        ),
+        (
+            "/snowplow/com.snowplowanalytics.snowplow/tp2",
+            r#"{"schema":"s","data":[{"e":"pp"}]}"#.into(),
+            200,
+            "text/plain",
+            "ok",
+        ),
+    ];
+    for (target, body, status, content_type, want) in cases {
+        let resp = support::send_raw(proxy.addr(), "POST", target, &[], body.into_bytes()).await;
+        assert_eq!(
+            (resp.status, resp.header("content-type")),
+            (status, Some(content_type)),
+            "{target}"
+        );
+        assert_eq!(resp.text(), want, "{target}");
+    }
+    let amplitude = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/amplitude/2/httpapi",
+        &[],
+        br#"{"api_key":"k","events":[{"event_type":"noise"}]}"#.to_vec(),
+    )
+    .await;
+    let code: serde_json::Value = serde_json::from_slice(&amplitude.body).unwrap();
+    assert_eq!((amplitude.status, code["code"].as_i64()), (200, Some(200)));
+    let pixel = support::send_raw(
+        proxy.addr(),
+        "GET",
+        "/snowplow/i?e=pp&eid=1",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(
+        (pixel.status, pixel.header("content-type")),
+        (200, Some("image/gif"))
+    );
+    let gtag = support::send_raw(
+        proxy.addr(),
+        "GET",
+        "/ga4/g/collect?v=2&tid=G-1&en=noise",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(gtag.status, 204);
+    assert!(vendor.all_requests().is_empty(), "nothing went upstream");
+
+    // Some dropped, some kept: the rest goes on, and the vendor's answer counts again.
+    vendor.set_behavior(Behavior::json(r#"{"success":true}"#));
+    let mixed = r#"{"batch":[{"type":"track","event":"noise"},{"type":"track","event":"Signup"}]}"#;
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        &[],
+        mixed.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&vendor.requests()[0].body).unwrap();
+    assert_eq!(v["batch"].as_array().unwrap().len(), 1);
+    assert_eq!(v["batch"][0]["event"], "Signup");
+}
