@@ -104,7 +104,7 @@ fn route<'a>(rules: &'a RuleSet, req: &Request<Incoming>) -> Routed<'a> {
             .get("access-control-request-method")
             .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
             .unwrap_or(Method::POST);
-        return match protocol.endpoint(&wanted, rest) {
+        return match protocol.endpoint(&wanted, route.standard_path(rest)) {
             Some(_) if req.headers().contains_key(ORIGIN) => Routed::Preflight(vendor),
             _ => Routed::NotFound(vendor),
         };
@@ -112,7 +112,7 @@ fn route<'a>(rules: &'a RuleSet, req: &Request<Incoming>) -> Routed<'a> {
     if !reply::origin_allowed(&rules.cors, req.headers()) {
         return Routed::Forbidden(vendor);
     }
-    match protocol.endpoint(req.method(), rest) {
+    match protocol.endpoint(req.method(), route.standard_path(rest)) {
         Some(endpoint) => Routed::Ingest(route, endpoint, rest.to_owned()),
         None => Routed::NotFound(vendor),
     }

@@ -97,6 +97,17 @@ pub struct Route {
     pub plans: Vec<Arc<BodyPlan>>,
     /// The vendor credential the proxy adds itself (`token_env` / `token_file`).
     pub token: Option<Secret>,
+    /// Custom path → the vendor's standard path it stands for.
+    pub aliases: std::collections::BTreeMap<String, String>,
+}
+
+impl Route {
+    /// The vendor path a request path stands for (itself unless it is an alias).
+    pub fn standard_path<'a>(&'a self, rest: &'a str) -> &'a str {
+        self.aliases
+            .get(crate::vendor::trim_slash(rest))
+            .map_or(rest, String::as_str)
+    }
 }
 
 /// A credential: usable by the proxy, never shown by `Debug`.

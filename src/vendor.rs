@@ -220,7 +220,7 @@ pub trait Vendor: Send + Sync {
 }
 
 /// `path` without one trailing slash, so `/track/` and `/track` are one endpoint.
-pub(crate) fn trim_slash(path: &str) -> &str {
+pub fn trim_slash(path: &str) -> &str {
     path.strip_suffix('/')
         .filter(|p| !p.is_empty())
         .unwrap_or(path)

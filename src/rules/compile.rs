@@ -372,12 +372,24 @@ fn routes(file: &RulesFile, inputs: &PlanInputs<'_>, errors: &mut Errors) -> Vec
             continue;
         };
         let token = route_token(r, i, errors);
+        for (alias, target) in &r.aliases {
+            let known = [http::Method::GET, http::Method::POST]
+                .iter()
+                .any(|m| r.vendor.protocol().endpoint(m, target).is_some());
+            if !alias.starts_with('/') || !known {
+                errors.push(
+                    format!("route[{i}].aliases.{alias}"),
+                    "must map a path starting with / to an ingest path of the route's vendor",
+                );
+            }
+        }
         routes.push(Route {
             prefix,
             vendor: r.vendor,
             upstream,
             plans: r.vendor.protocol().compile(inputs),
             token,
+            aliases: r.aliases.clone(),
         });
     }
     routes

@@ -254,4 +254,9 @@ pub struct RouteFile {
     /// File holding that credential (Kubernetes Secret mounts); checked first.
     #[serde(default)]
     pub token_file: Option<String>,
+    /// Custom paths the trackers use, each naming the vendor's standard path it stands for
+    /// (Snowplow collectors accept custom paths): `{ "/acme/t" = "/com.snowplowanalytics.snowplow/tp2" }`.
+    /// Requests keep their own path upstream.
+    #[serde(default)]
+    pub aliases: std::collections::BTreeMap<String, String>,
 }

@@ -746,3 +746,60 @@ async fn legacy_posthog_encodings_are_decoded_scrubbed_and_sent_as_json() {
         }
     }
 }
+
+/// Snowplow collectors accept custom paths: an alias on the route makes the proxy treat one
+/// like the standard path it stands for, and the request keeps its own path upstream.
+#[tokio::test]
+async fn custom_tracker_paths_are_scrubbed_like_the_standard_ones() {
+    let vendor = FakeVendor::start(Behavior::ok("ok")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        for r in f.routes.iter_mut().filter(|r| r.prefix == "/snowplow") {
+            r.aliases.insert(
+                "/acme/t".into(),
+                "/com.snowplowanalytics.snowplow/tp2".into(),
+            );
+            r.aliases.insert("/acme/pixel".into(), "/i".into());
+        }
+    })
+    .await;
+    let email = support::planted::value("email");
+    let body = format!(r#"{{"schema":"s","data":[{{"e":"se","se_la":"{email}","uid":"u-1"}}]}}"#);
+    assert_eq!(
+        support::send_raw(
+            proxy.addr(),
+            "POST",
+            "/snowplow/acme/t",
+            &[],
+            body.into_bytes()
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        support::send_raw(
+            proxy.addr(),
+            "GET",
+            "/snowplow/acme/pixel?e=se&se_la=jane.doe%40example.com",
+            &[],
+            Vec::new()
+        )
+        .await
+        .status,
+        200
+    );
+    let got = vendor.requests();
+    assert_eq!((got[0].path(), got[1].path()), ("/acme/t", "/acme/pixel"));
+    for up in &got {
+        assert!(up.planted().is_empty(), "{:?}", up.planted());
+    }
+    let unknown = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/snowplow/acme/other",
+        &[],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+}
