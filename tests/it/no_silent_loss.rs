@@ -328,3 +328,60 @@ async fn requests_whose_events_are_all_dropped_get_the_vendors_own_success() {
     assert_eq!(v["batch"].as_array().unwrap().len(), 1);
     assert_eq!(v["batch"][0]["event"], "Signup");
 }
+
+/// For every vendor, a failing upstream reaches the tracker as a status its SDK retries.
+#[tokio::test]
+async fn every_vendor_hears_upstream_failures_as_retryable_errors() {
+    let vendor = FakeVendor::start(Behavior::status(503)).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let requests: &[(&str, &str, &[u8])] = &[
+        ("POST", "/segment/v1/t", br#"{"type":"track","event":"e"}"#),
+        (
+            "POST",
+            "/mixpanel/track",
+            b"data=%5B%7B%22event%22%3A%22e%22%7D%5D",
+        ),
+        (
+            "POST",
+            "/amplitude/2/httpapi",
+            br#"{"api_key":"k","events":[{"event_type":"e"}]}"#,
+        ),
+        (
+            "POST",
+            "/posthog/e/",
+            br#"{"api_key":"k","batch":[{"event":"e","properties":{}}]}"#,
+        ),
+        (
+            "POST",
+            "/ga4/mp/collect",
+            br#"{"client_id":"1.2","events":[{"name":"e"}]}"#,
+        ),
+        ("GET", "/ga4/g/collect?v=2&tid=G-1&en=e", b""),
+        ("GET", "/matomo/matomo.php?idsite=1&rec=1", b""),
+        ("GET", "/snowplow/i?e=pv", b""),
+        (
+            "POST",
+            "/plausible/api/event",
+            br#"{"n":"pageview","u":"https://a.example/","d":"a.example"}"#,
+        ),
+        (
+            "POST",
+            "/rudderstack/v1/track",
+            br#"{"type":"track","event":"e"}"#,
+        ),
+    ];
+    for (method, target, body) in requests {
+        let resp = support::send_raw(proxy.addr(), method, target, &[], body.to_vec()).await;
+        assert_eq!(
+            (resp.status, resp.header("scrubproxy-error")),
+            (502, Some("status_5xx")),
+            "{target}"
+        );
+        assert!(resp.header("retry-after").is_some(), "{target}");
+    }
+    assert_eq!(
+        vendor.requests().len(),
+        requests.len(),
+        "each reached the vendor once"
+    );
+}
