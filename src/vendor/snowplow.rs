@@ -119,6 +119,13 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         b.container(field)
             .field(field, FieldAction::Base64JsonString);
     }
+    // Inside contexts (`{"schema":..,"data":[{"schema":..,"data":{..}}]}`), the client
+    // session context carries the tracker's cookie user id.
+    for field in JSON_FIELDS.iter().chain(BASE64_JSON_FIELDS) {
+        for id in ["userId", "previousSessionId"] {
+            b.field(&format!("{field}.data.data.{id}"), inputs.identifier_action);
+        }
+    }
     if inputs.denies("title") {
         // This vendor's name for the page title: gone wherever titles are denied.
         b.field("page", FieldAction::Drop(RuleKind::PropertyDeny));

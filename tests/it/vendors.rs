@@ -803,3 +803,35 @@ async fn custom_tracker_paths_are_scrubbed_like_the_standard_ones() {
     .await;
     assert_eq!(unknown.status, 404);
 }
+
+/// Inside Snowplow contexts, the client session context's cookie user id is an identifier.
+#[tokio::test]
+async fn snowplow_context_identifiers_are_pseudonymized_inside_base64() {
+    use base64::Engine;
+    let vendor = FakeVendor::start(Behavior::ok("ok")).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let contexts = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2","data":{"userId":"d6f2f6b4-cookie-user","sessionId":"s-1","sessionIndex":3}},{"schema":"iglu:com.snowplowanalytics.snowplow/geolocation_context/jsonschema/1-1-0","data":{"latitude":37.7749,"longitude":-122.4194}}]}"#;
+    let cx = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(contexts);
+    let body = format!(r#"{{"schema":"s","data":[{{"e":"pv","cx":"{cx}"}}]}}"#);
+    assert_eq!(
+        support::send_raw(
+            proxy.addr(),
+            "POST",
+            "/snowplow/com.snowplowanalytics.snowplow/tp2",
+            &[],
+            body.into_bytes()
+        )
+        .await
+        .status,
+        200
+    );
+    let v: Value = serde_json::from_slice(&vendor.requests()[0].body).unwrap();
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(v["data"][0]["cx"].as_str().unwrap())
+        .unwrap();
+    let contexts: Value = serde_json::from_slice(&decoded).unwrap();
+    let session = &contexts["data"][0]["data"];
+    assert_ne!(session["userId"], "d6f2f6b4-cookie-user");
+    assert_eq!(session["sessionIndex"], 3);
+    assert!(contexts["data"][1]["data"].get("latitude").is_none());
+}
