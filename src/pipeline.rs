@@ -218,6 +218,9 @@ impl BodyPipeline {
         }
         let mut out = std::mem::take(&mut self.out);
         out.clear();
+        // The output leaves as `Bytes`, so each chunk needs a fresh buffer: sized once, it
+        // does not grow (and copy) while the chunk is scrubbed.
+        out.reserve(chunk.len() + chunk.len() / 4);
         let result = if matches!(self.content, ContentStage::Identity) {
             // Plain bodies (nearly all) go to the payload stage without a copy.
             self.payload_push(chunk, &mut out)
