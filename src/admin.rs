@@ -2,6 +2,7 @@
 //! - `GET /metrics`: Prometheus text format
 //! - `GET /healthz`: the process is alive
 //! - `GET /readyz`: rules are loaded and the public listener is accepting
+//! - `POST /admin/reload`: reload the rules file now (the errors, with TOML paths, if refused)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,11 +28,38 @@ impl Readiness {
     }
 }
 
+fn reload(state: &AppState) -> Response<ResponseBody> {
+    let (status, body) = match crate::reload::reload(state, state.rules_path.as_deref()) {
+        Ok(()) => (200, serde_json::json!({ "result": "reloaded" })),
+        Err(errors) => (
+            422,
+            serde_json::json!({
+                "result": "refused, the rules in force stay",
+                "errors": errors
+                    .iter()
+                    .map(|e| serde_json::json!({ "path": e.path, "message": e.message }))
+                    .collect::<Vec<_>>(),
+            }),
+        ),
+    };
+    let mut resp = Response::new(reply::full(body.to_string()));
+    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
 pub async fn handle(
     state: Arc<AppState>,
     ready: Arc<Readiness>,
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
+    if req.uri().path() == "/admin/reload" {
+        if req.method() != Method::POST {
+            return reply::error(405, "method_not_allowed", "reload with POST");
+        }
+        return reload(&state);
+    }
     if req.method() != Method::GET {
         return reply::error(405, "method_not_allowed", "admin endpoints answer GET only");
     }

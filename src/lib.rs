@@ -15,6 +15,7 @@ pub mod listen;
 pub mod metrics;
 pub mod pipeline;
 pub mod proxy;
+pub mod reload;
 pub mod reply;
 pub mod rules;
 pub mod scrub;

@@ -48,8 +48,12 @@ impl Running {
     }
 }
 
-/// Binds both listeners and starts serving with `rules`.
-pub async fn start(rules: RuleSet) -> std::io::Result<Running> {
+/// Binds both listeners and starts serving with `rules`, read from `rules_path` (`None`: the
+/// embedded default); a file is watched and reloaded when it changes.
+pub async fn start(
+    rules: RuleSet,
+    rules_path: Option<std::path::PathBuf>,
+) -> std::io::Result<Running> {
     // Several crates may link rustls; choose ring explicitly so no build tools are needed.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let metrics = Metrics::new().map_err(std::io::Error::other)?;
@@ -57,7 +61,7 @@ pub async fn start(rules: RuleSet) -> std::io::Result<Running> {
     let admin_listener = TcpListener::bind(rules.admin).await?;
     let addr = public.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
-    let state = Arc::new(AppState::new(rules, metrics));
+    let state = Arc::new(AppState::new(rules, metrics, rules_path.clone()));
     let ready = Arc::new(Readiness::default());
     let (stop, stopped) = watch::channel(false);
 
@@ -69,6 +73,14 @@ pub async fn start(rules: RuleSet) -> std::io::Result<Running> {
     let admin_task = tokio::spawn(serve(admin_listener, stopped, move |_, req| {
         admin::handle(admin_state.clone(), admin_ready.clone(), req)
     }));
+    let mut tasks = vec![public_task, admin_task];
+    if let Some(path) = rules_path {
+        tasks.push(tokio::spawn(crate::reload::watch_file(
+            state.clone(),
+            path,
+            stop.subscribe(),
+        )));
+    }
     ready.set_ready(true);
     tracing::info!(%addr, %admin_addr, "listening");
     Ok(Running {
@@ -77,7 +89,7 @@ pub async fn start(rules: RuleSet) -> std::io::Result<Running> {
         state,
         ready,
         stop,
-        tasks: vec![public_task, admin_task],
+        tasks,
     })
 }
 

@@ -101,14 +101,37 @@ fn run(path: &Path) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async {
-        let running = scrubproxy::listen::start(set)
+        let rules_path = source.map(Path::to_path_buf);
+        let running = scrubproxy::listen::start(set, rules_path.clone())
             .await
             .context("binding listeners")?;
+        tokio::spawn(reload_on_hangup(running.state.clone(), rules_path));
         shutdown_signal().await;
         tracing::info!("shutting down: draining requests in flight");
         running.shutdown().await;
         Ok(())
     })
+}
+
+/// SIGHUP reloads the rules (the same path as the file watcher and `POST /admin/reload`).
+async fn reload_on_hangup(
+    state: std::sync::Arc<scrubproxy::state::AppState>,
+    path: Option<std::path::PathBuf>,
+) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading rules");
+            let _ = scrubproxy::reload::reload(&state, path.as_deref());
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (state, path);
 }
 
 async fn shutdown_signal() {

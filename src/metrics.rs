@@ -21,6 +21,8 @@ pub struct Metrics {
     pub upstream_errors: IntCounterVec,
     pub rejected: IntCounterVec,
     pub in_flight: IntGauge,
+    pub rules_reloads: IntCounterVec,
+    pub rules_loaded_at: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -61,6 +63,11 @@ impl Metrics {
             "Requests being handled right now.",
         )?;
         registry.register(Box::new(in_flight.clone()))?;
+        let rules_loaded_at = IntGauge::new(
+            "scrubproxy_rules_last_success_timestamp_seconds",
+            "When the rules in force were loaded (Unix time).",
+        )?;
+        registry.register(Box::new(rules_loaded_at.clone()))?;
         Ok(Metrics {
             requests: counter(
                 &registry,
@@ -116,9 +123,25 @@ impl Metrics {
                 "Requests refused before anything was forwarded, by vendor and reason.",
                 &["vendor", "reason"],
             )?,
+            rules_reloads: counter(
+                &registry,
+                "scrubproxy_rules_reloads_total",
+                "Rules reloads, by result (success or failure).",
+                &["result"],
+            )?,
             in_flight,
+            rules_loaded_at,
             registry,
         })
+    }
+
+    /// Records that the rules in force were loaded now.
+    pub fn mark_rules_loaded(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.rules_loaded_at
+            .set(i64::try_from(now).unwrap_or(i64::MAX));
     }
 
     /// Adds one request's scrub report.

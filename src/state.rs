@@ -7,6 +7,11 @@ use crate::metrics::Metrics;
 use crate::rules::RuleSet;
 
 pub struct AppState {
+    /// Where the rules come from (`None`: the embedded default), for reloads.
+    pub rules_path: Option<std::path::PathBuf>,
+    /// Fingerprint of the rules file content last tried (loaded or refused), so the watcher
+    /// acts on changes only, whichever path did the last reload.
+    pub rules_fingerprint: std::sync::Mutex<Option<u64>>,
     rules: RwLock<Arc<RuleSet>>,
     /// One permit per request in flight (`limits.max_concurrent_requests`).
     pub permits: Arc<tokio::sync::Semaphore>,
@@ -15,8 +20,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(rules: RuleSet, metrics: Metrics) -> Self {
+    pub fn new(rules: RuleSet, metrics: Metrics, rules_path: Option<std::path::PathBuf>) -> Self {
+        metrics.mark_rules_loaded();
+        let fingerprint = rules_path.as_deref().and_then(crate::reload::fingerprint);
         AppState {
+            rules_fingerprint: std::sync::Mutex::new(fingerprint),
+            rules_path,
             permits: Arc::new(tokio::sync::Semaphore::new(
                 rules.limits.max_concurrent_requests,
             )),

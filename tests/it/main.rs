@@ -7,6 +7,7 @@ mod fail_closed;
 mod no_pii_output;
 mod no_silent_loss;
 mod properties;
+mod reload;
 mod streaming;
 mod support_selftest;
 mod tidy;

@@ -71,7 +71,12 @@ fn planted_member() -> impl Strategy<Value = String> {
 fn safe_member() -> impl Strategy<Value = String> {
     ("[a-z]{1,8}", "[ -~&&[^\"\\\\]]{0,20}", any::<i32>()).prop_flat_map(|(k, v, n)| {
         prop_oneof![
-            Just(format!("{}:{}", js(&format!("k_{k}")), js(&v))),
+            // Prefixed, so that no random value can equal a short planted one ("CA", "Doe").
+            Just(format!(
+                "{}:{}",
+                js(&format!("k_{k}")),
+                js(&format!("s:{v}"))
+            )),
             Just(format!("{}:{n}", js(&format!("n_{k}")))),
             Just(format!("{}:[{n},true,null]", js(&format!("l_{k}")))),
         ]

@@ -41,7 +41,7 @@ pub async fn start_proxy(upstream: &str, edit: impl FnOnce(&mut RulesFile)) -> T
     edit(&mut file);
     let set = rules::compile(file).expect("test rules compile");
     TestProxy {
-        running: listen::start(set).await.expect("proxy starts"),
+        running: listen::start(set, None).await.expect("proxy starts"),
     }
 }
 

@@ -1,0 +1,127 @@
+//! Rules change while traffic flows: `POST /admin/reload` and the file watcher swap in a
+//! new rules file, a bad file is refused with every error and the rules in force stay.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use scrubproxy::listen;
+
+use crate::support::{self, Behavior, FakeVendor};
+
+/// The shipped rules, pointed at `upstream`, on loopback ports, with `deny` as the deny list.
+fn rules_text(upstream: &str, deny: &str) -> String {
+    let shipped = std::fs::read_to_string(crate::support::proxy::shipped_rules_path()).unwrap();
+    let mut out = String::new();
+    let mut in_deny = false;
+    for line in shipped.lines() {
+        let line = if line.starts_with("upstream = ") {
+            format!("upstream = \"{upstream}\"")
+        } else if line.starts_with("address = ") || line.starts_with("admin = ") {
+            format!("{} = \"127.0.0.1:0\"", line.split(' ').next().unwrap())
+        } else if line.starts_with("key_env = ") {
+            "key_env = \"SCRUBPROXY_TEST_KEY_THAT_IS_NEVER_SET\"".to_string()
+        } else if line.starts_with("deny = [") {
+            in_deny = true;
+            format!("deny = [{deny}]")
+        } else if in_deny {
+            in_deny = !line.starts_with(']');
+            continue;
+        } else {
+            line.to_string()
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+async fn send_plan(addr: std::net::SocketAddr) {
+    let event = br#"{"type":"track","event":"e","properties":{"plan":"pro","email":"jane.doe@example.com"}}"#;
+    let resp = support::send_raw(addr, "POST", "/segment/v1/t", &[], event.to_vec()).await;
+    assert_eq!(resp.status, 200);
+}
+
+fn last_properties(vendor: &FakeVendor) -> serde_json::Value {
+    let got = vendor.requests();
+    let v: serde_json::Value = serde_json::from_slice(&got.last().unwrap().body).unwrap();
+    v["properties"].clone()
+}
+
+#[tokio::test]
+async fn rules_reload_live_and_a_bad_file_keeps_the_rules_in_force() {
+    support::logs::init();
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let dir = std::env::temp_dir().join(format!("scrubproxy-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path: PathBuf = dir.join("rules.toml");
+    std::fs::write(&path, rules_text(&vendor.base_url(), r#""*email*""#)).unwrap();
+    let set = scrubproxy::rules::load(Some(&path)).unwrap();
+    let running = listen::start(set, Some(path.clone())).await.unwrap();
+    let admin = running.admin_addr;
+
+    send_plan(running.addr).await;
+    assert_eq!(last_properties(&vendor), serde_json::json!({"plan": "pro"}));
+
+    // 1. Reload on request.
+    std::fs::write(
+        &path,
+        rules_text(&vendor.base_url(), r#""*email*", "plan""#),
+    )
+    .unwrap();
+    let resp = support::send_raw(admin, "POST", "/admin/reload", &[], Vec::new()).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    send_plan(running.addr).await;
+    assert_eq!(last_properties(&vendor), serde_json::json!({}));
+
+    // 2. A bad file: every error listed with its path, and the rules in force stay.
+    let bad = rules_text(&vendor.base_url(), r#""plan""#)
+        .replace("mode = \"truncate\"", "mode = \"fuzzy\"")
+        .replace("ipv4_prefix = 24", "ipv4_prefix = 40");
+    std::fs::write(&path, bad).unwrap();
+    let resp = support::send_raw(admin, "POST", "/admin/reload", &[], Vec::new()).await;
+    assert_eq!(resp.status, 422);
+    let errors: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+    let paths: Vec<&str> = errors["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"ip.mode") && paths.contains(&"ip.ipv4_prefix"),
+        "{paths:?}"
+    );
+    send_plan(running.addr).await;
+    assert_eq!(
+        last_properties(&vendor),
+        serde_json::json!({}),
+        "old rules still in force"
+    );
+
+    // 3. The watcher picks up a corrected file by itself.
+    std::fs::write(&path, rules_text(&vendor.base_url(), r#""*email*""#)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        send_plan(running.addr).await;
+        if last_properties(&vendor) == serde_json::json!({"plan": "pro"}) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the watcher did not reload the file"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    let metrics = support::send_raw(admin, "GET", "/metrics", &[], Vec::new())
+        .await
+        .text();
+    assert!(
+        metrics.contains(r#"scrubproxy_rules_reloads_total{result="failure"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"scrubproxy_rules_reloads_total{result="success"} 2"#));
+    assert!(metrics.contains("scrubproxy_rules_last_success_timestamp_seconds"));
+    running.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
