@@ -42,6 +42,9 @@ pub enum Ensured {
     ClientIp,
     /// An object holding its own ensured members.
     Object,
+    /// `true`, only when IPs are removed: a vendor's switch for "do not geolocate the request
+    /// address" (PostHog `$geoip_disable`), which would otherwise be the proxy's.
+    TrueWithoutIp,
 }
 
 /// Whether property rules name what goes (deny) or what stays (allow).

@@ -694,9 +694,7 @@ impl Walk<'_> {
                 continue;
             }
             let (key, child) = self.plan.node(node).ensures[k];
-            if self.plan.node(child).ensured == Some(Ensured::ClientIp)
-                && self.client_ip_text().is_none()
-            {
+            if self.ensured_skipped(child) {
                 continue;
             }
             self.flush_to(close);
@@ -711,6 +709,15 @@ impl Walk<'_> {
         }
     }
 
+    /// Whether an ensured member is left out under the current settings.
+    fn ensured_skipped(&self, node: NodeId) -> bool {
+        match self.plan.node(node).ensured {
+            Some(Ensured::ClientIp) => self.client_ip_text().is_none(),
+            Some(Ensured::TrueWithoutIp) => self.env.truncation.is_some(),
+            _ => false,
+        }
+    }
+
     /// Writes the value a vendor needs at `node` (an IP, or an object of ensured members).
     fn write_ensured(&mut self, node: NodeId) {
         match self.plan.node(node).ensured {
@@ -718,14 +725,13 @@ impl Walk<'_> {
                 let text = self.client_ip_text().unwrap_or("").to_owned();
                 json::write_string(text.as_bytes(), self.out);
             }
+            Some(Ensured::TrueWithoutIp) => self.out.extend_from_slice(b"true"),
             _ => {
                 self.out.push(b'{');
                 let mut first = true;
                 for k in 0..self.plan.node(node).ensures.len() {
                     let (key, child) = self.plan.node(node).ensures[k];
-                    if self.plan.node(child).ensured == Some(Ensured::ClientIp)
-                        && self.client_ip_text().is_none()
-                    {
+                    if self.ensured_skipped(child) {
                         continue;
                     }
                     if !first {

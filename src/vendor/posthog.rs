@@ -157,7 +157,8 @@ fn event_plan(inputs: &PlanInputs<'_>, v1: bool) -> EventPlan {
             "properties.$geoip_city_name",
             FieldAction::Drop(RuleKind::PreciseLocation),
         )
-        .ensure("properties.$ip", Ensured::ClientIp);
+        .ensure("properties.$ip", Ensured::ClientIp)
+        .ensure("properties.$geoip_disable", Ensured::TrueWithoutIp);
     if v1 {
         b.field("options", FieldAction::Keep);
     }

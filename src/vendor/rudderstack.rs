@@ -1,7 +1,8 @@
 //! RudderStack: the Segment spec on its own paths (`/v1/track` ... with the type spelled out,
 //! `/v1/batch`, the beacon plugin's `/beacon/v1/batch?writeKey=`). Its gateway takes the client
 //! address from a payload-level `request_ip` before any header, so every event gets one; its
-//! browser SDK also sends the anonymous id, base64-encoded, in an `AnonymousId` header.
+//! browser SDK also sends the anonymous id, base64-encoded, in an `AnonymousId` header. The
+//! pixel API (`GET /pixel/v1/track|page`) carries one event in the query.
 
 use std::sync::Arc;
 
@@ -23,6 +24,16 @@ impl Vendor for RudderStack {
     }
 
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
+        if method == http::Method::GET {
+            // The pixel API: one event in the query (`/pixel/v1/track?writeKey=...&event=...`).
+            return matches!(trim_slash(path), "/pixel/v1/track" | "/pixel/v1/page").then_some(
+                Endpoint {
+                    name: "pixel",
+                    format: BodyFormat::QueryEvent,
+                    plan: SINGLE,
+                },
+            );
+        }
         if method != http::Method::POST {
             return None;
         }

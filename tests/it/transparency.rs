@@ -237,6 +237,14 @@ async fn with_ips_removed_vendors_are_told_not_to_use_the_request_address() {
     let up = &vendor.requests()[0];
     assert_eq!(up.query(), "verbose=1&ip=0");
 
+    // PostHog is told not to geolocate the request address (the proxy's).
+    vendor.clear();
+    let ph = br#"{"api_key":"k","batch":[{"event":"e","properties":{"$ip":"203.0.113.42"}}]}"#;
+    support::send_raw(proxy.addr(), "POST", "/posthog/batch/", &[], ph.to_vec()).await;
+    let v: Value = serde_json::from_slice(&vendor.requests()[0].body).unwrap();
+    assert_eq!(v["batch"][0]["properties"]["$geoip_disable"], true);
+    assert!(v["batch"][0]["properties"].get("$ip").is_none());
+
     // Snowplow's collector is told to drop the address itself.
     vendor.clear();
     support::send_raw(

@@ -563,6 +563,24 @@ async fn rudderstack_requests_are_scrubbed_including_the_anonymous_id_header() {
     );
     assert_eq!(got[1].query(), "writeKey=wk");
 
+    let pixel = format!(
+        "/rudderstack/pixel/v1/track?writeKey=wk&anonymousId=anon-7&event=Signup&properties.email={}",
+        email.replace('@', "%40")
+    );
+    assert_eq!(
+        support::send_raw(proxy.addr(), "GET", &pixel, &[], Vec::new())
+            .await
+            .status,
+        200
+    );
+    let last = vendor.requests().pop().unwrap();
+    assert!(last.planted().is_empty(), "{:?}", last.planted());
+    let query = last.query();
+    assert!(
+        query.contains("request_ip=127.0.0.0") && !query.contains("anon-7"),
+        "{query}"
+    );
+
     let pre = support::send_raw(
         proxy.addr(),
         "OPTIONS",
