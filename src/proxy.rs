@@ -452,19 +452,8 @@ impl UpstreamCall<'_> {
                     "the request body did not arrive in time",
                 )
             }
-            BodyFailure::UpstreamStalled => {
-                let e = ForwardError::Timeout;
-                self.state
-                    .metrics
-                    .upstream_errors
-                    .with_label_values(&[self.vendor, e.kind()])
-                    .inc();
-                tracing::warn!(
-                    vendor = self.vendor,
-                    "vendor stopped reading the body; aborted"
-                );
-                reply::error(e.status(), e.kind(), &e.to_string())
-            }
+            // The vendor stopped reading: an upstream timeout like any other.
+            BodyFailure::UpstreamStalled => self.respond(Failure::Upstream(ForwardError::Timeout)),
             BodyFailure::ClientGone => {
                 self.count_rejected("client_body_error");
                 reply::error(

@@ -186,6 +186,17 @@ impl Walk<'_> {
         in_container: bool,
         depth: usize,
     ) -> Result<usize, ScrubError> {
+        // Arrays are transparent to paths: `$transactions.card` names a member of each item.
+        self.elements(i, depth, |walk, j| walk.value(j, node, in_container, depth))
+    }
+
+    /// Walks the elements of the array at `i` with `element`; returns the array's end.
+    fn elements(
+        &mut self,
+        i: usize,
+        depth: usize,
+        mut element: impl FnMut(&mut Self, usize) -> Result<usize, ScrubError>,
+    ) -> Result<usize, ScrubError> {
         if depth > self.env.max_depth {
             return Err(ScrubError::TooDeep {
                 limit: self.env.max_depth,
@@ -196,8 +207,7 @@ impl Walk<'_> {
             return Ok(j + 1);
         }
         loop {
-            // Arrays are transparent to paths: `$transactions.card` names a member of each item.
-            j = json::skip_ws(self.input, self.value(j, node, in_container, depth)?);
+            j = json::skip_ws(self.input, element(self, j)?);
             match self.input.get(j) {
                 Some(b',') => j = json::skip_ws(self.input, j + 1),
                 Some(b']') => return Ok(j + 1),
@@ -624,23 +634,7 @@ impl Walk<'_> {
 
     /// A list of identifiers (Mixpanel `$distinct_ids`): each element becomes a pseudonym.
     fn hash_array(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
-        if depth > self.env.max_depth {
-            return Err(ScrubError::TooDeep {
-                limit: self.env.max_depth,
-            });
-        }
-        let mut j = json::skip_ws(self.input, i + 1);
-        if self.input.get(j) == Some(&b']') {
-            return Ok(j + 1);
-        }
-        loop {
-            j = json::skip_ws(self.input, self.hash_value(j, depth)?);
-            match self.input.get(j) {
-                Some(b',') => j = json::skip_ws(self.input, j + 1),
-                Some(b']') => return Ok(j + 1),
-                _ => return Err(ScrubError::MalformedJson),
-            }
-        }
+        self.elements(i, depth, |walk, j| walk.hash_value(j, depth))
     }
 
     /// The vendor's IP field. Returns `None` when the member must go (IPs removed, no
