@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod proxy;
 pub mod reload;
 pub mod reply;
+pub mod request;
 pub mod rules;
 pub mod scrub;
 pub mod state;

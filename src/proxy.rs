@@ -6,19 +6,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH, ORIGIN};
+use http::header::{HeaderMap, CONTENT_LENGTH, ORIGIN};
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::client_ip::client_ip;
 use crate::forward::{self, ForwardError, UpstreamBody};
-use crate::pipeline::{self, BodyPipeline, BodySpec, PipelineError, Scrubbed};
+use crate::pipeline::{BodyPipeline, PipelineError, Scrubbed};
 use crate::reply::{self, ResponseBody};
+use crate::request;
 use crate::rules::{Route, RuleSet};
-use crate::scrub::{Report, ScrubEnv};
+use crate::scrub::Report;
 use crate::state::AppState;
-use crate::vendor::{BodyFormat, Endpoint};
+use crate::vendor::Endpoint;
 
 /// Label for requests that matched no route.
 const NO_VENDOR: &str = "none";
@@ -133,7 +134,6 @@ fn rejected(state: &AppState, vendor: &'static str, err: &PipelineError) -> Resp
     reply::error(err.status(), err.kind(), &err.to_string())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn ingest(
     state: &AppState,
     rules: &RuleSet,
@@ -151,113 +151,36 @@ async fn ingest(
         rules.forwarded_header,
         forwarded_values(&parts.headers, rules),
     );
-    let env = ScrubEnv {
-        truncation: rules.truncation,
-        client_ip: rules.truncation.map(|t| t.apply(client).to_string()),
-        pseudonym_key: rules.pseudonym_key.clone(),
-        max_depth: rules.limits.core.max_depth,
-    };
-    let plan = route.plans[endpoint.plan].clone();
-    let protocol = route.vendor.protocol();
-    let data_is_payload = matches!(
-        endpoint.format,
-        BodyFormat::DataQuery | BodyFormat::DataForm { .. }
-    );
     let raw_query = parts.uri.query().unwrap_or("");
-    let query_events = matches!(
-        endpoint.format,
-        BodyFormat::QueryEvent | BodyFormat::QueryEventBody
-    );
-    // A vendor credential the route holds goes into each event, with the client's address.
-    let client_text = match rules.truncation {
-        Some(t) => t.apply(client).to_string(),
-        None => "0.0.0.0".to_owned(),
-    };
-    let event_params = match &route.token {
-        Some(token) if query_events => protocol.credential_params(&token.0, &client_text),
-        _ => Vec::new(),
-    };
-    let scrubbed_query = if query_events && raw_query.is_empty() {
-        Ok(pipeline::ScrubbedQuery {
-            query: String::new(),
-            report: Default::default(),
-            had_payload: false,
-        })
-    } else if query_events {
-        pipeline::scrub_query_event(raw_query, &plan, &env, rules.limits.core).map(
-            |(mut query, report)| {
-                for (name, value) in &event_params {
-                    let value = pipeline::percent_encoded(value.as_bytes()).unwrap_or_default();
-                    query.push_str(&format!("&{name}={value}"));
-                }
-                pipeline::ScrubbedQuery {
-                    query,
-                    report,
-                    had_payload: true,
-                }
-            },
-        )
-    } else {
-        pipeline::scrub_query(raw_query, &plan, &env, rules.limits.core, data_is_payload)
-    };
-    let scrubbed_query = match scrubbed_query {
-        Ok(q) => q,
+    let prepared = match request::prepare(rules, route, endpoint, client, raw_query, &parts.headers)
+    {
+        Ok(prepared) => prepared,
         Err(e) => return rejected(state, vendor, &e),
     };
-    if endpoint.format == BodyFormat::DataQuery && !scrubbed_query.had_payload {
-        return rejected(state, vendor, &PipelineError::MissingData);
-    }
-    let mut query = scrubbed_query.query;
-    let query_report = scrubbed_query.report;
-    let dropped_reply = protocol.dropped_reply(&endpoint, raw_query);
-    if query_report.events == 0 && query_report.events_dropped > 0 {
+    if prepared.nothing_left {
         // The query was the only event and the rules removed it: nothing to send.
-        state.metrics.record_report(vendor, &query_report);
-        return synthetic(dropped_reply);
-    }
-    if rules.truncation.is_none() {
-        if let Some((name, value)) = route.vendor.protocol().no_ip_query_flag() {
-            query = pipeline::set_query_param(&query, name, value);
-        }
+        state.metrics.record_report(vendor, &prepared.query_report);
+        return synthetic(prepared.dropped_reply);
     }
     let declared_len = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared_len.is_some_and(|n| n > rules.limits.max_body_bytes) {
-        return rejected(
-            state,
-            vendor,
-            &PipelineError::Decode(crate::decode::DecodeError::DecodedTooLarge {
-                limit: rules.limits.max_body_bytes,
-            }),
-        );
+        let too_large = crate::decode::DecodeError::DecodedTooLarge {
+            limit: rules.limits.max_body_bytes,
+        };
+        return rejected(state, vendor, &PipelineError::Decode(too_large));
     }
-    let lz64 = protocol.lz64_payload(&query);
-    query = protocol.upstream_query(&query);
-    let spec = BodySpec {
-        format: endpoint.format,
-        plan,
-        env,
-        limits: rules.limits.core,
-        max_decoded_bytes: rules.limits.max_decoded_bytes,
-        content_encoding: parts
-            .headers
-            .get(CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim().to_ascii_lowercase()),
-        lz64,
-        envelope_params: event_params
-            .iter()
-            .filter(|(name, _)| *name == "token_auth")
-            .cloned()
-            .collect(),
-        event_params: event_params
-            .iter()
-            .filter(|(name, _)| *name != "token_auth")
-            .cloned()
-            .collect(),
-    };
+    let buffered = prepared.buffer_body(declared_len, rules.limits.buffer_below_bytes);
+    let request::Prepared {
+        query,
+        query_report,
+        spec,
+        extra_headers,
+        dropped_reply,
+        ..
+    } = prepared;
     let pipeline = match BodyPipeline::new(spec) {
         Ok(p) => p,
         Err(e) => return rejected(state, vendor, &e),
@@ -266,38 +189,6 @@ async fn ingest(
         Ok(uri) => uri,
         Err(_) => return reply::error(400, "bad_target", "the request target cannot be forwarded"),
     };
-    let mut extra_headers: Vec<(http::HeaderName, http::HeaderValue)> = protocol
-        .client_ip_header()
-        .and_then(|(name, placeholder)| {
-            let value = match rules.truncation {
-                _ if rules.ip_header_pseudonym => rules
-                    .pseudonym_key
-                    .pseudonym_address(client, days_since_epoch())
-                    .to_string(),
-                Some(t) => t.apply(client).to_string(),
-                None => placeholder.to_owned(),
-            };
-            Some((
-                http::HeaderName::from_static(name),
-                http::HeaderValue::from_str(&value).ok()?,
-            ))
-        })
-        .into_iter()
-        .collect();
-    if rules.truncation.is_none() {
-        for (name, value) in protocol.no_ip_headers() {
-            extra_headers.push((
-                http::HeaderName::from_static(name),
-                http::HeaderValue::from_static(value),
-            ));
-        }
-    }
-    for name in protocol.identifier_headers() {
-        let incoming = parts.headers.get(*name).map(|v| v.as_bytes());
-        if let Some(value) = incoming.and_then(|v| identifier_header(rules, v)) {
-            extra_headers.push((http::HeaderName::from_static(name), value));
-        }
-    }
     let call = UpstreamCall {
         state,
         rules,
@@ -305,18 +196,14 @@ async fn ingest(
         uri,
         method: parts.method.clone(),
         headers: parts.headers,
-        needed_headers: protocol.needed_headers(),
+        needed_headers: route.vendor.protocol().needed_headers(),
         extra_headers,
         dropped_reply,
     };
-    let streaming = !matches!(
-        endpoint.format,
-        BodyFormat::DataQuery | BodyFormat::Passthrough
-    ) && declared_len.is_none_or(|n| n >= rules.limits.buffer_below_bytes);
-    let result = if streaming {
-        call.streamed(pipeline, body).await
-    } else {
+    let result = if buffered {
         call.buffered(pipeline, body).await
+    } else {
+        call.streamed(pipeline, body).await
     };
     match result {
         Ok((resp, report)) => {
@@ -337,34 +224,6 @@ fn synthetic(reply: crate::vendor::SyntheticReply) -> Response<ResponseBody> {
         http::HeaderValue::from_static(reply.content_type),
     );
     resp
-}
-
-/// Today, in days since the Unix epoch (UTC): the period of daily pseudonyms.
-fn days_since_epoch() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400)
-}
-
-/// An identifier sent as base64 in a header, after the identifier rule: the pseudonym in
-/// base64, nothing (dropped, or not base64 and so not checkable), or the id itself (kept).
-fn identifier_header(rules: &RuleSet, value: &[u8]) -> Option<http::HeaderValue> {
-    use crate::scrub::FieldAction;
-    let id = crate::decode::transform_all(&mut crate::decode::Base64Decoder::new(), value).ok()?;
-    match rules.identifier_action {
-        FieldAction::Keep => http::HeaderValue::from_bytes(value).ok(),
-        FieldAction::Hash => {
-            let mut pseudonym = Vec::new();
-            rules.pseudonym_key.pseudonym_into(&id, &mut pseudonym);
-            let encoded = crate::decode::transform_all(
-                &mut crate::decode::Base64Encoder::standard(),
-                &pseudonym,
-            )
-            .ok()?;
-            http::HeaderValue::from_bytes(&encoded).ok()
-        }
-        _ => None,
-    }
 }
 
 fn forwarded_values<'a>(headers: &'a HeaderMap, rules: &RuleSet) -> impl Iterator<Item = &'a str> {

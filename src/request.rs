@@ -1,0 +1,266 @@
+//! What one tracker request becomes before any byte of its body moves: its scrubbed query,
+//! the body pipeline to run, the headers the proxy sets, and the vendor-shaped answer for
+//! when nothing is left to send. Sans-IO, so the proxy and the offline `scrub` command share
+//! it; the caller supplies the client address.
+
+use std::net::IpAddr;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::pipeline::{self, BodyPipeline, BodySpec, PipelineError, Scrubbed};
+use crate::rules::{Route, RuleSet};
+use crate::scrub::{FieldAction, Report, ScrubEnv};
+use crate::vendor::{BodyFormat, Endpoint, SyntheticReply};
+
+/// A request ready to forward.
+pub struct Prepared {
+    /// The query to send upstream.
+    pub query: String,
+    /// What the rules did to the query.
+    pub query_report: Report,
+    /// How the body goes through the core.
+    pub spec: BodySpec,
+    /// Headers the proxy sets: the client address where a vendor takes it from a header,
+    /// identifiers carried in headers (after the identifier rule), "drop the IP" flags.
+    pub extra_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The vendor's success, for a request whose events the rules all removed.
+    pub dropped_reply: SyntheticReply,
+    /// The query held the only event and the rules removed it: nothing to send.
+    pub nothing_left: bool,
+}
+
+impl Prepared {
+    /// Whether the body should be scrubbed whole and sent with a Content-Length (small or
+    /// query-carried payloads) rather than streamed.
+    pub fn buffer_body(&self, declared_len: Option<u64>, buffer_below: u64) -> bool {
+        let whole_by_nature = matches!(
+            self.spec.format,
+            BodyFormat::DataQuery
+                | BodyFormat::Passthrough
+                | BodyFormat::QueryEvent
+                | BodyFormat::QueryEventBody
+        );
+        whole_by_nature || declared_len.is_some_and(|n| n < buffer_below)
+    }
+}
+
+/// Prepares a request for `route`'s `endpoint` from `client`, with its raw `query` and headers.
+pub fn prepare(
+    rules: &RuleSet,
+    route: &Route,
+    endpoint: Endpoint,
+    client: IpAddr,
+    raw_query: &str,
+    headers: &HeaderMap,
+) -> Result<Prepared, PipelineError> {
+    let protocol = route.vendor.protocol();
+    let env = ScrubEnv {
+        truncation: rules.truncation,
+        client_ip: rules.truncation.map(|t| t.apply(client).to_string()),
+        pseudonym_key: rules.pseudonym_key.clone(),
+        max_depth: rules.limits.core.max_depth,
+    };
+    let plan = route.plans[endpoint.plan].clone();
+    let query_events = matches!(
+        endpoint.format,
+        BodyFormat::QueryEvent | BodyFormat::QueryEventBody
+    );
+    // A vendor credential the route holds goes into each event, with the client's address.
+    let client_text = env
+        .client_ip
+        .clone()
+        .unwrap_or_else(|| "0.0.0.0".to_owned());
+    let event_params = match &route.token {
+        Some(token) if query_events => protocol.credential_params(&token.0, &client_text),
+        _ => Vec::new(),
+    };
+    let scrubbed = if query_events {
+        scrub_query_event(raw_query, &plan, &env, rules, &event_params)?
+    } else {
+        let data_is_payload = matches!(
+            endpoint.format,
+            BodyFormat::DataQuery | BodyFormat::DataForm { .. }
+        );
+        pipeline::scrub_query(raw_query, &plan, &env, rules.limits.core, data_is_payload)?
+    };
+    if endpoint.format == BodyFormat::DataQuery && !scrubbed.had_payload {
+        return Err(PipelineError::MissingData);
+    }
+    let mut query = scrubbed.query;
+    if rules.truncation.is_none() {
+        if let Some((name, value)) = protocol.no_ip_query_flag() {
+            query = pipeline::set_query_param(&query, name, value);
+        }
+    }
+    let lz64 = protocol.lz64_payload(&query);
+    let query = protocol.upstream_query(&query);
+    let (envelope_params, event_params) = event_params
+        .into_iter()
+        .partition(|(name, _)| *name == "token_auth");
+    let spec = BodySpec {
+        format: endpoint.format,
+        plan,
+        env,
+        limits: rules.limits.core,
+        max_decoded_bytes: rules.limits.max_decoded_bytes,
+        content_encoding: headers
+            .get(http::header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase()),
+        lz64,
+        event_params,
+        envelope_params,
+    };
+    Ok(Prepared {
+        nothing_left: scrubbed.report.events == 0 && scrubbed.report.events_dropped > 0,
+        query,
+        query_report: scrubbed.report,
+        spec,
+        extra_headers: extra_headers(rules, route, client, headers),
+        dropped_reply: protocol.dropped_reply(&endpoint, raw_query),
+    })
+}
+
+fn scrub_query_event(
+    raw_query: &str,
+    plan: &std::sync::Arc<crate::scrub::BodyPlan>,
+    env: &ScrubEnv,
+    rules: &RuleSet,
+    event_params: &[(&'static str, String)],
+) -> Result<pipeline::ScrubbedQuery, PipelineError> {
+    if raw_query.is_empty() {
+        return Ok(pipeline::ScrubbedQuery {
+            query: String::new(),
+            report: Report::default(),
+            had_payload: false,
+        });
+    }
+    let (mut query, report) = pipeline::scrub_query_event(raw_query, plan, env, rules.limits.core)?;
+    if !query.is_empty() {
+        for (name, value) in event_params {
+            query.push('&');
+            query.push_str(name);
+            query.push('=');
+            query.push_str(&pipeline::percent_encoded(value.as_bytes())?);
+        }
+    }
+    Ok(pipeline::ScrubbedQuery {
+        query,
+        report,
+        had_payload: true,
+    })
+}
+
+fn extra_headers(
+    rules: &RuleSet,
+    route: &Route,
+    client: IpAddr,
+    headers: &HeaderMap,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let protocol = route.vendor.protocol();
+    let mut extra = Vec::new();
+    if let Some((name, placeholder)) = protocol.client_ip_header() {
+        let value = match rules.truncation {
+            _ if rules.ip_header_pseudonym => rules
+                .pseudonym_key
+                .pseudonym_address(client, days_since_epoch())
+                .to_string(),
+            Some(t) => t.apply(client).to_string(),
+            None => placeholder.to_owned(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            extra.push((HeaderName::from_static(name), value));
+        }
+    }
+    if rules.truncation.is_none() {
+        for (name, value) in protocol.no_ip_headers() {
+            extra.push((
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            ));
+        }
+    }
+    for name in protocol.identifier_headers() {
+        let incoming = headers.get(*name).map(|v| v.as_bytes());
+        if let Some(value) = incoming.and_then(|v| identifier_header(rules, v)) {
+            extra.push((HeaderName::from_static(name), value));
+        }
+    }
+    extra
+}
+
+/// Today, in days since the Unix epoch (UTC): the period of daily pseudonyms.
+fn days_since_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400)
+}
+
+/// An identifier sent as base64 in a header, after the identifier rule: the pseudonym in
+/// base64, nothing (dropped, or not base64 and so not checkable), or the id itself (kept).
+fn identifier_header(rules: &RuleSet, value: &[u8]) -> Option<HeaderValue> {
+    let id = crate::decode::transform_all(&mut crate::decode::Base64Decoder::new(), value).ok()?;
+    match rules.identifier_action {
+        FieldAction::Keep => HeaderValue::from_bytes(value).ok(),
+        FieldAction::Hash => {
+            let mut pseudonym = Vec::new();
+            rules.pseudonym_key.pseudonym_into(&id, &mut pseudonym);
+            let encoded = crate::decode::transform_all(
+                &mut crate::decode::Base64Encoder::standard(),
+                &pseudonym,
+            )
+            .ok()?;
+            HeaderValue::from_bytes(&encoded).ok()
+        }
+        _ => None,
+    }
+}
+
+/// The offline run of one request (the `scrub` command): the query and body as they would
+/// be sent, and what the rules did; `None` as body when nothing would be sent at all.
+pub struct Offline {
+    pub query: String,
+    pub body: Option<Vec<u8>>,
+    pub report: Report,
+}
+
+/// Runs `body` through the pipeline of `route`'s `endpoint`, as the proxy would.
+pub fn scrub_offline(
+    rules: &RuleSet,
+    route: &Route,
+    endpoint: Endpoint,
+    client: IpAddr,
+    raw_query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Offline, PipelineError> {
+    let prepared = prepare(rules, route, endpoint, client, raw_query, headers)?;
+    let mut report = prepared.query_report.clone();
+    if prepared.nothing_left {
+        return Ok(Offline {
+            query: String::new(),
+            body: None,
+            report,
+        });
+    }
+    let mut pipeline = BodyPipeline::new(prepared.spec)?;
+    let parts = vec![pipeline.push(body)?, pipeline.finish()?];
+    let body_report = pipeline.report();
+    merge_into(&mut report, &body_report);
+    let nothing_left = body_report.events == 0 && body_report.events_dropped > 0;
+    Ok(Offline {
+        query: prepared.query,
+        body: (!nothing_left).then(|| Scrubbed::concat(parts).as_bytes().to_vec()),
+        report,
+    })
+}
+
+fn merge_into(into: &mut Report, from: &Report) {
+    into.events += from.events;
+    into.events_dropped += from.events_dropped;
+    for (rule, outcome, n) in from.nonzero() {
+        for _ in 0..n {
+            into.count(rule, outcome);
+        }
+    }
+}
