@@ -42,6 +42,7 @@ fn the_core_is_sans_io() {
         "decode",
         "vendor",
         "pipeline.rs",
+        "request.rs",
         "rules",
         "client_ip.rs",
     ];
