@@ -27,11 +27,34 @@ enum Command {
         #[arg(long, short, default_value = "rules.toml")]
         config: PathBuf,
     },
-    /// Validate a rules file and print every error with its TOML path.
+    /// Validate a rules file, print every error with its TOML path, and run its `[[test]]`
+    /// cases; exits non-zero on any error or failed case.
     Check {
         /// Rules file.
         #[arg(default_value = "rules.toml")]
         config: PathBuf,
+    },
+    /// Run one request offline, as the proxy would: the body on stdin, the scrubbed request
+    /// on stdout, and what each rule did (counts, never values) on stderr.
+    Scrub {
+        /// Rules file (the embedded default when absent).
+        #[arg(long, default_value = "rules.toml")]
+        rules: PathBuf,
+        /// Vendor protocol: segment, mixpanel, amplitude, posthog, ga4, matomo, snowplow,
+        /// plausible, rudderstack.
+        #[arg(long)]
+        vendor: String,
+        /// The vendor's path, such as /v1/t or /track.
+        #[arg(long)]
+        path: String,
+        #[arg(long, default_value = "POST")]
+        method: String,
+        /// The request's query string, without `?`.
+        #[arg(long, default_value = "")]
+        query: String,
+        /// A request header, `Name: value` (repeatable).
+        #[arg(long = "header")]
+        headers: Vec<String>,
     },
 }
 
@@ -39,6 +62,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Scrub {
+            rules,
+            vendor,
+            path,
+            method,
+            query,
+            headers,
+        } => match scrub(&rules, &vendor, &path, &method, &query, &headers) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("scrubproxy: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run { config } => match run(&config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -57,25 +94,93 @@ fn print_errors(path: &Path, errors: &[RuleError]) {
 }
 
 fn check(path: &Path) -> ExitCode {
-    match rules::load(Some(path)) {
-        Ok(set) => {
-            println!(
-                "{}: ok ({} routes){}",
-                path.display(),
-                set.routes.len(),
-                if set.key_source == KeySource::Ephemeral {
-                    "; warning: no HMAC key configured, identifiers will be hashed with a random per-process key"
-                } else {
-                    ""
-                }
-            );
-            ExitCode::SUCCESS
-        }
+    let mut file = match rules::read(Some(path)) {
+        Ok(file) => file,
         Err(errors) => {
             print_errors(path, &errors);
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
+        }
+    };
+    let tests = std::mem::take(&mut file.tests);
+    let set = match rules::compile(file) {
+        Ok(set) => set,
+        Err(errors) => {
+            print_errors(path, &errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}: ok ({} routes)", path.display(), set.routes.len());
+    if set.key_source == KeySource::Ephemeral {
+        println!(
+            "warning: no HMAC key configured; identifiers are hashed with a random per-process key"
+        );
+    }
+    let mut failed = 0;
+    for case in &tests {
+        match scrubproxy::check::run_test(&set, case) {
+            Ok(()) => println!("test {:?}: ok", case.name),
+            Err(reasons) => {
+                failed += 1;
+                println!("test {:?}: FAILED", case.name);
+                for reason in reasons {
+                    println!("  {reason}");
+                }
+            }
         }
     }
+    if !tests.is_empty() {
+        println!("{} tests, {} failed", tests.len(), failed);
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn scrub(
+    rules_path: &Path,
+    vendor: &str,
+    path: &str,
+    method: &str,
+    query: &str,
+    headers: &[String],
+) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let source = rules_path.exists().then_some(rules_path);
+    let set = rules::load(source).map_err(|errors| {
+        print_errors(rules_path, &errors);
+        anyhow::anyhow!("rules are invalid")
+    })?;
+    let vendor: scrubproxy::vendor::VendorKind =
+        serde_json::from_value(serde_json::Value::String(vendor.to_owned()))
+            .map_err(|_| anyhow::anyhow!("unknown vendor {vendor:?}"))?;
+    let mut header_map = http::HeaderMap::new();
+    for header in headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("a header is `Name: value`"))?;
+        header_map.append(
+            http::HeaderName::from_bytes(name.trim().as_bytes())?,
+            http::HeaderValue::from_str(value.trim())?,
+        );
+    }
+    let mut body = Vec::new();
+    std::io::stdin().read_to_end(&mut body)?;
+    let offline =
+        scrubproxy::check::scrub_request(&set, vendor, method, path, query, &header_map, &body)?;
+    let mut stdout = std::io::stdout().lock();
+    match &offline.body {
+        Some(sent) => {
+            let separator = if offline.query.is_empty() { "" } else { "?" };
+            writeln!(stdout, "{method} {path}{separator}{}", offline.query)?;
+            stdout.write_all(sent)?;
+            writeln!(stdout)?;
+        }
+        None => writeln!(stdout, "(nothing sent: the rules removed every event)")?,
+    }
+    eprint!("{}", scrubproxy::check::summary(&offline.report));
+    Ok(())
 }
 
 fn run(path: &Path) -> anyhow::Result<()> {

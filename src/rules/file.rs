@@ -30,6 +30,37 @@ pub struct RulesFile {
     pub cors: CorsFile,
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteFile>,
+    /// Inline cases `scrubproxy check` runs: a request and what its scrubbed form must show.
+    #[serde(default, rename = "test")]
+    pub tests: Vec<TestFile>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    pub name: String,
+    pub vendor: VendorKind,
+    /// The vendor's path (after the route prefix), such as `/v1/t` or `/track`.
+    pub path: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default)]
+    pub query: String,
+    #[serde(default)]
+    pub body: String,
+    /// Text that must not appear in the scrubbed query or body.
+    #[serde(default)]
+    pub absent: Vec<String>,
+    /// Text that must appear in the scrubbed query or body.
+    #[serde(default)]
+    pub present: Vec<String>,
+    /// The request must be refused (4xx) or answered without sending (all events dropped).
+    #[serde(default)]
+    pub refused: bool,
+}
+
+fn default_method() -> String {
+    "POST".into()
 }
 
 #[derive(Debug, Deserialize, Serialize)]

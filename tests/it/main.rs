@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cli;
 mod fail_closed;
 mod no_pii_output;
 mod no_silent_loss;
