@@ -3,6 +3,7 @@
 //! - `GET /healthz`: the process is alive
 //! - `GET /readyz`: rules are loaded and the public listener is accepting
 //! - `POST /admin/reload`: reload the rules file now (the errors, with TOML paths, if refused)
+//! - `GET /admin/rules`: the settings in force (defaults and environment overrides applied)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -73,12 +74,19 @@ pub async fn handle(
             resp
         }
         "/healthz" => Response::new(reply::full("ok\n")),
+        "/admin/rules" => {
+            let body = serde_json::to_string_pretty(&state.rules().effective).unwrap_or_default();
+            let mut resp = Response::new(reply::full(body));
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp
+        }
         "/readyz" if ready.is_ready() => Response::new(reply::full("ready\n")),
         "/readyz" => reply::error(503, "not_ready", "the proxy is starting or stopping"),
         _ => reply::error(
             404,
             "unknown_admin_path",
-            "admin paths: /metrics, /healthz, /readyz",
+            "admin paths: /metrics, /healthz, /readyz, /admin/rules, /admin/reload",
         ),
     }
 }

@@ -157,6 +157,10 @@ pub struct RuleSet {
     pub routes: Vec<Route>,
     pub forward_headers: Vec<http::HeaderName>,
     pub cors: CorsPolicy,
+    /// The settings in force as a document (`/admin/rules`): the file with defaults and
+    /// environment overrides applied. Credentials are never in it: the file only names where
+    /// they are read from.
+    pub effective: serde_json::Value,
 }
 
 impl RuleSet {

@@ -37,6 +37,10 @@ impl Errors {
 
 pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
     let mut errors = Errors::default();
+    let mut effective = serde_json::to_value(&file).unwrap_or_default();
+    if let Some(map) = effective.as_object_mut() {
+        map.remove("test");
+    }
     let listen = socket_addr(&file.listen.address, "listen.address", &mut errors);
     let admin = socket_addr(&file.listen.admin, "listen.admin", &mut errors);
     let limits = limits(&file, &mut errors);
@@ -101,6 +105,7 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         routes,
         forward_headers,
         cors,
+        effective,
     })
 }
 

@@ -342,3 +342,15 @@ async fn plausible_can_get_a_daily_visitor_pseudonym_instead_of_a_network() {
         assert!(!ip.contains("203.0.113"));
     }
 }
+
+#[tokio::test]
+async fn admin_shows_the_rules_in_force() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| f.ip.ipv4_prefix = 16).await;
+    let resp = support::send_raw(proxy.admin(), "GET", "/admin/rules", &[], Vec::new()).await;
+    assert_eq!(resp.status, 200);
+    let rules: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(rules["ip"]["ipv4_prefix"], 16);
+    assert_eq!(rules["route"].as_array().unwrap().len(), 9);
+    assert!(rules.get("test").is_none());
+}
