@@ -161,11 +161,25 @@ pub fn stream() -> (StreamSender, UpstreamBody) {
 }
 
 /// The pooled client for every upstream, HTTP/1.1 or HTTP/2 by ALPN, certificates verified
-/// against the webpki roots.
-pub fn client() -> UpstreamClient {
+/// against the webpki roots plus `extra_roots` (`upstream.ca_file`).
+pub fn client(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> UpstreamClient {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for root in extra_roots {
+        // A root that does not parse was already refused when the rules were compiled.
+        let _ = roots.add(root.clone());
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .unwrap_or_else(|_| {
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        });
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-        .unwrap_or_else(|_| hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots())
+        .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
         .enable_http2()

@@ -17,12 +17,16 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use crate::admin::{self, Readiness};
 use crate::metrics::Metrics;
 use crate::reply::ResponseBody;
 use crate::rules::RuleSet;
 use crate::state::AppState;
+
+/// How long a client may take over its TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long shutdown waits for requests in flight.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
@@ -66,11 +70,12 @@ pub async fn start(
     let (stop, stopped) = watch::channel(false);
 
     let proxy_state = state.clone();
-    let public_task = tokio::spawn(serve(public, stopped.clone(), move |peer, req| {
+    let tls = state.rules().tls.clone().map(TlsAcceptor::from);
+    let public_task = tokio::spawn(serve(public, tls, stopped.clone(), move |peer, req| {
         crate::proxy::handle(proxy_state.clone(), peer, req)
     }));
     let (admin_state, admin_ready) = (state.clone(), ready.clone());
-    let admin_task = tokio::spawn(serve(admin_listener, stopped, move |_, req| {
+    let admin_task = tokio::spawn(serve(admin_listener, None, stopped, move |_, req| {
         admin::handle(admin_state.clone(), admin_ready.clone(), req)
     }));
     let mut tasks = vec![public_task, admin_task];
@@ -93,8 +98,12 @@ pub async fn start(
     })
 }
 
-async fn serve<H, F>(listener: TcpListener, mut stopped: watch::Receiver<bool>, handler: H)
-where
+async fn serve<H, F>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    mut stopped: watch::Receiver<bool>,
+    handler: H,
+) where
     H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ResponseBody>> + Send + 'static,
 {
@@ -118,9 +127,25 @@ where
                     let handler = handler.clone();
                     async move { Ok::<_, Infallible>(handler(peer, req).await) }
                 });
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    match tls {
+                        None => {
+                            let conn = builder.serve_connection(TokioIo::new(stream), service);
+                            let _ = watcher.watch(conn.into_owned()).await;
+                        }
+                        Some(acceptor) => {
+                            // A client that never finishes its handshake must not hold a task.
+                            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                            let Ok(Ok(stream)) = handshake.await else {
+                                tracing::debug!("TLS handshake failed or timed out");
+                                return;
+                            };
+                            let conn = builder.serve_connection(TokioIo::new(stream), service);
+                            let _ = watcher.watch(conn.into_owned()).await;
+                        }
+                    }
                 });
             }
             _ = stopped.changed() => break,

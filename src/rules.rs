@@ -143,6 +143,10 @@ pub struct CorsPolicy {
 pub struct RuleSet {
     pub listen: SocketAddr,
     pub admin: SocketAddr,
+    /// TLS on the trackers' port (certificate loaded at start).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Roots trusted for vendors beside the public ones.
+    pub upstream_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     pub limits: Limits,
     pub trusted_proxies: Vec<IpNet>,
     pub forwarded_header: ForwardedHeader,

@@ -23,7 +23,9 @@ impl AppState {
     pub fn new(rules: RuleSet, metrics: Metrics, rules_path: Option<std::path::PathBuf>) -> Self {
         metrics.mark_rules_loaded();
         let fingerprint = rules_path.as_deref().and_then(crate::reload::fingerprint);
+        let client = crate::forward::client(&rules.upstream_roots);
         AppState {
+            client,
             rules_fingerprint: std::sync::Mutex::new(fingerprint),
             rules_path,
             permits: Arc::new(tokio::sync::Semaphore::new(
@@ -31,7 +33,6 @@ impl AppState {
             )),
             rules: RwLock::new(Arc::new(rules)),
             metrics,
-            client: crate::forward::client(),
         }
     }
 

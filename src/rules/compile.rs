@@ -42,6 +42,11 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         map.remove("test");
     }
     let listen = socket_addr(&file.listen.address, "listen.address", &mut errors);
+    let tls = server_tls(&file, &mut errors);
+    let upstream_roots = match &file.upstream.ca_file {
+        Some(path) => pem_certificates(path, "upstream.ca_file", &mut errors),
+        None => Vec::new(),
+    };
     let admin = socket_addr(&file.listen.admin, "listen.admin", &mut errors);
     let limits = limits(&file, &mut errors);
     let trusted_proxies = trusted_proxies(&file.client_ip.trusted_proxies, &mut errors);
@@ -94,6 +99,8 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
     Ok(RuleSet {
         listen,
         admin,
+        tls,
+        upstream_roots,
         limits,
         trusted_proxies,
         forwarded_header,
@@ -107,6 +114,65 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         cors,
         effective,
     })
+}
+
+fn pem_certificates(
+    path: &str,
+    at: &str,
+    errors: &mut Errors,
+) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    let certs: Result<Vec<_>, _> =
+        rustls::pki_types::CertificateDer::pem_file_iter(path).and_then(|iter| iter.collect());
+    match certs {
+        Ok(certs) if !certs.is_empty() => certs,
+        _ => {
+            errors.push(at, "cannot read PEM certificates from this file");
+            Vec::new()
+        }
+    }
+}
+
+/// The trackers' port's TLS: a certificate chain and key, HTTP/2 and HTTP/1.1 by ALPN.
+fn server_tls(
+    file: &RulesFile,
+    errors: &mut Errors,
+) -> Option<std::sync::Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    let (cert, key) = match (&file.listen.tls_cert, &file.listen.tls_key) {
+        (None, None) => return None,
+        (Some(cert), Some(key)) => (cert, key),
+        _ => {
+            errors.push("listen.tls_cert", "tls_cert and tls_key go together");
+            return None;
+        }
+    };
+    let chain = pem_certificates(cert, "listen.tls_cert", errors);
+    let Ok(key) = rustls::pki_types::PrivateKeyDer::from_pem_file(key) else {
+        errors.push(
+            "listen.tls_key",
+            "cannot read a PEM private key from this file",
+        );
+        return None;
+    };
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|_| errors.push("listen", "no TLS protocol version available"))
+    .ok()?
+    .with_no_client_auth()
+    .with_single_cert(chain, key);
+    match config {
+        Ok(mut config) => {
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            Some(std::sync::Arc::new(config))
+        }
+        Err(_) => {
+            errors.push("listen.tls_key", "the key does not match the certificate");
+            None
+        }
+    }
 }
 
 fn socket_addr(text: &str, path: &str, errors: &mut Errors) -> SocketAddr {

@@ -11,6 +11,8 @@ pub struct RulesFile {
     #[serde(default)]
     pub listen: ListenFile,
     #[serde(default)]
+    pub upstream: UpstreamFile,
+    #[serde(default)]
     pub limits: LimitsFile,
     #[serde(default)]
     pub client_ip: ClientIpFile,
@@ -68,6 +70,10 @@ fn default_method() -> String {
 pub struct ListenFile {
     pub address: String,
     pub admin: String,
+    /// PEM certificate chain for TLS on the trackers' port (with `tls_key`); HTTP/2 by ALPN.
+    pub tls_cert: Option<String>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<String>,
 }
 
 impl Default for ListenFile {
@@ -75,8 +81,19 @@ impl Default for ListenFile {
         ListenFile {
             address: "0.0.0.0:8080".into(),
             admin: "127.0.0.1:9090".into(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
+}
+
+/// How the proxy trusts vendors' certificates.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamFile {
+    /// Extra PEM roots trusted beside the public (webpki) ones: a private collector's CA, or a
+    /// test vendor's. Verification itself is never switched off.
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -12,5 +12,6 @@ mod reload;
 mod streaming;
 mod support_selftest;
 mod tidy;
+mod tls;
 mod transparency;
 mod vendors;

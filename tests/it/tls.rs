@@ -1,0 +1,142 @@
+//! Real TLS on both sides: trackers reach the proxy over HTTPS (HTTP/2 by ALPN), and the proxy
+//! reaches an HTTPS vendor only if it can verify its certificate.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::support::{self, start_proxy, Behavior, FakeVendor};
+
+struct TestCert {
+    cert_path: std::path::PathBuf,
+    key_path: std::path::PathBuf,
+    der: rustls::pki_types::CertificateDer<'static>,
+}
+
+fn test_cert(tag: &str) -> TestCert {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("scrubproxy-tls-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.key_pair.serialize_pem()).unwrap();
+    TestCert {
+        cert_path,
+        key_path,
+        der: certified.cert.der().clone(),
+    }
+}
+
+fn tls_client_config(root: &rustls::pki_types::CertificateDer<'static>) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).unwrap();
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+#[tokio::test]
+async fn trackers_reach_the_proxy_over_https_with_http2() {
+    let cert = test_cert("listen");
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let (c, k) = (
+        cert.cert_path.to_string_lossy().into_owned(),
+        cert.key_path.to_string_lossy().into_owned(),
+    );
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.listen.tls_cert = Some(c);
+        f.listen.tls_key = Some(k);
+    })
+    .await;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_client_config(&cert.der))
+        .https_only()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let uri = format!("https://localhost:{}/segment/v1/t", proxy.addr().port());
+    let req = http::Request::post(uri)
+        .body(Full::new(Bytes::from_static(
+            br#"{"type":"track","event":"e","properties":{"email":"jane.doe@example.com"}}"#,
+        )))
+        .unwrap();
+    let resp = client.request(req).await.expect("HTTPS to the proxy");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), http::Version::HTTP_2, "ALPN chose HTTP/2");
+    assert!(vendor.requests()[0].planted().is_empty());
+
+    // Plain HTTP on the TLS port gets no answer.
+    let plain =
+        support::try_send_raw(proxy.addr(), "POST", "/segment/v1/t", &[], b"{}".to_vec()).await;
+    assert!(plain.is_err());
+}
+
+/// A minimal HTTPS vendor that records bodies.
+async fn tls_vendor(cert: &TestCert) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
+    use rustls::pki_types::pem::PemObject;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&cert.key_path).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.der.clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let recorded = bodies.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, recorded) = (acceptor.clone(), recorded.clone());
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let recorded = recorded.clone();
+                    async move {
+                        let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                        recorded.lock().unwrap().push(body);
+                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                            Bytes::from_static(b"1"),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (port, bodies)
+}
+
+#[tokio::test]
+async fn vendors_are_verified_and_a_private_ca_can_be_trusted() {
+    let cert = test_cert("upstream");
+    let (port, bodies) = tls_vendor(&cert).await;
+    let upstream = format!("https://localhost:{port}");
+    let event = br#"{"type":"track","event":"e"}"#.to_vec();
+
+    let strict = start_proxy(&upstream, |_| {}).await;
+    let resp = support::send_raw(strict.addr(), "POST", "/segment/v1/t", &[], event.clone()).await;
+    assert_eq!(resp.status, 502, "an unknown certificate is refused");
+    assert!(bodies.lock().unwrap().is_empty());
+
+    let ca = cert.cert_path.to_string_lossy().into_owned();
+    let trusting = start_proxy(&upstream, |f| f.upstream.ca_file = Some(ca)).await;
+    let resp = support::send_raw(trusting.addr(), "POST", "/segment/v1/t", &[], event).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(bodies.lock().unwrap().len(), 1);
+}
