@@ -93,6 +93,14 @@ fn print_errors(path: &Path, errors: &[RuleError]) {
     }
 }
 
+/// Prints a line, ignoring a closed pipe (`check | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn check(path: &Path) -> ExitCode {
     let mut file = match rules::read(Some(path)) {
         Ok(file) => file,
@@ -109,27 +117,27 @@ fn check(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("{}: ok ({} routes)", path.display(), set.routes.len());
+    say!("{}: ok ({} routes)", path.display(), set.routes.len());
     if set.key_source == KeySource::Ephemeral {
-        println!(
+        say!(
             "warning: no HMAC key configured; identifiers are hashed with a random per-process key"
         );
     }
     let mut failed = 0;
     for case in &tests {
         match scrubproxy::check::run_test(&set, case) {
-            Ok(()) => println!("test {:?}: ok", case.name),
+            Ok(()) => say!("test {:?}: ok", case.name),
             Err(reasons) => {
                 failed += 1;
-                println!("test {:?}: FAILED", case.name);
+                say!("test {:?}: FAILED", case.name);
                 for reason in reasons {
-                    println!("  {reason}");
+                    say!("  {reason}");
                 }
             }
         }
     }
     if !tests.is_empty() {
-        println!("{} tests, {} failed", tests.len(), failed);
+        say!("{} tests, {} failed", tests.len(), failed);
     }
     if failed > 0 {
         ExitCode::FAILURE
