@@ -385,3 +385,20 @@ async fn every_vendor_hears_upstream_failures_as_retryable_errors() {
         "each reached the vendor once"
     );
 }
+
+/// Shutdown stops accepting but lets a request in flight finish with the vendor's answer.
+#[tokio::test]
+async fn shutdown_drains_requests_in_flight() {
+    let vendor = FakeVendor::start(Behavior::ok("1").after_ms(400)).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let addr = proxy.addr();
+    let in_flight = tokio::spawn(async move {
+        support::send_raw(addr, "POST", "/segment/v1/t", &[], EVENT.to_vec()).await
+    });
+    vendor.wait_for_arrivals(1, Duration::from_secs(5)).await;
+    proxy.running.shutdown().await;
+    let resp = in_flight.await.unwrap();
+    assert_eq!(resp.status, 200, "the request in flight finished");
+    let late = support::try_send_raw(addr, "POST", "/segment/v1/t", &[], EVENT.to_vec()).await;
+    assert!(late.is_err(), "no new connections after shutdown");
+}
