@@ -91,6 +91,9 @@ impl Naive {
                 street_marker: Some(b"[address]".to_vec()),
                 phone_marker: Some(b"[phone]".to_vec()),
                 card_marker: Some(b"[card]".to_vec()),
+                iban_marker: Some(b"[iban]".to_vec()),
+                ssn_marker: Some(b"[ssn]".to_vec()),
+                token_marker: Some(b"[token]".to_vec()),
                 url_query_allow: Some(KeySet::new(
                     scrubproxy::scrub::DEFAULT_URL_QUERY_ALLOW.iter().copied(),
                 )),

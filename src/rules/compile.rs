@@ -405,6 +405,17 @@ fn value_rules_factory(
             None
         }
     };
+    let mut marker = |setting: &str, at: &str, text: &str| match setting {
+        "redact" => Some(text.as_bytes().to_vec()),
+        "keep" => None,
+        _ => {
+            errors.push(at, "must be \"redact\" or \"keep\"");
+            None
+        }
+    };
+    let iban_marker = marker(&v.iban, "values.iban", "[iban]");
+    let ssn_marker = marker(&v.ssn, "values.ssn", "[ssn]");
+    let token_marker = marker(&v.token, "values.token", "[token]");
     let url_allow = v.scrub_urls.then(|| v.url_query_allow.clone());
     let ip_values = if file.ip.scan_values {
         truncation
@@ -417,6 +428,9 @@ fn value_rules_factory(
         street_marker: street_marker.clone(),
         phone_marker: phone_marker.clone(),
         card_marker: card_marker.clone(),
+        iban_marker: iban_marker.clone(),
+        ssn_marker: ssn_marker.clone(),
+        token_marker: token_marker.clone(),
         url_query_allow: url_allow
             .as_ref()
             .map(|list| KeySet::new(list.iter().map(String::as_str))),

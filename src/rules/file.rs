@@ -225,6 +225,10 @@ pub struct ValuesFile {
     /// Payment card numbers (Luhn-valid) inside any text value.
     pub card: String,
     pub card_marker: String,
+    /// IBANs (mod-97 valid), US social security numbers, bearer tokens and JWTs in text.
+    pub iban: String,
+    pub ssn: String,
+    pub token: String,
     /// Query parameters kept in URL values; everything else is removed.
     pub url_query_allow: Vec<String>,
     /// Apply `url_query_allow` to URL-shaped values.
@@ -242,6 +246,9 @@ impl Default for ValuesFile {
             phone_marker: "[phone]".into(),
             card: "redact".into(),
             card_marker: "[card]".into(),
+            iban: "redact".into(),
+            ssn: "redact".into(),
+            token: "redact".into(),
             url_query_allow: crate::scrub::DEFAULT_URL_QUERY_ALLOW
                 .iter()
                 .map(|s| s.to_string())

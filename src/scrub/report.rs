@@ -15,10 +15,13 @@ pub enum RuleKind {
     StreetValue,
     PhoneValue,
     CardValue,
+    IbanValue,
+    SsnValue,
+    TokenValue,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 12] = [
+    pub const ALL: [RuleKind; 15] = [
         RuleKind::IpField,
         RuleKind::IpValue,
         RuleKind::Identifier,
@@ -31,6 +34,9 @@ impl RuleKind {
         RuleKind::StreetValue,
         RuleKind::PhoneValue,
         RuleKind::CardValue,
+        RuleKind::IbanValue,
+        RuleKind::SsnValue,
+        RuleKind::TokenValue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +53,9 @@ impl RuleKind {
             RuleKind::StreetValue => "street_value",
             RuleKind::PhoneValue => "phone_value",
             RuleKind::CardValue => "card_value",
+            RuleKind::IbanValue => "iban_value",
+            RuleKind::SsnValue => "ssn_value",
+            RuleKind::TokenValue => "token_value",
         }
     }
 }

@@ -25,6 +25,11 @@ pub struct ValueRules {
     pub phone_marker: Option<Vec<u8>>,
     /// Replacement for payment card numbers in text (Luhn-valid, known issuer prefixes).
     pub card_marker: Option<Vec<u8>>,
+    /// Replacement for IBANs (mod-97 valid), US social security numbers (valid ranges,
+    /// written with dashes) and bearer tokens / JWTs in text.
+    pub iban_marker: Option<Vec<u8>>,
+    pub ssn_marker: Option<Vec<u8>>,
+    pub token_marker: Option<Vec<u8>>,
 }
 
 impl ValueRules {
@@ -58,7 +63,7 @@ impl ValueRules {
         // One vectorizable pass says which detectors can match at all; replacements only
         // remove cues, so they stay valid while detectors rewrite the text.
         let cues = Cues::of(text);
-        if !cues.any() {
+        if !cues.any(text.len()) {
             return false;
         }
         let mut changed = false;
@@ -91,6 +96,20 @@ impl ValueRules {
                 changed = true;
                 std::mem::swap(tmp, out);
                 current = tmp;
+            }
+        }
+        let detectors: [(&Option<Vec<u8>>, bool, Detector); 3] = [
+            (&self.iban_marker, cues.digits >= 10, redact_ibans),
+            (&self.ssn_marker, cues.digits >= 9, redact_ssns),
+            (&self.token_marker, text.len() >= 20, redact_tokens),
+        ];
+        for (marker, cued, detect) in detectors {
+            if let (Some(marker), true) = (marker, cued) {
+                if detect(current, marker, out, report) {
+                    changed = true;
+                    std::mem::swap(tmp, out);
+                    current = tmp;
+                }
             }
         }
         if let (Some(marker), true) = (&self.email_marker, cues.at) {
@@ -145,12 +164,14 @@ impl Cues {
         }
     }
 
-    fn any(&self) -> bool {
+    /// Whether any detector can match a value of `len` bytes with these cues.
+    fn any(&self, len: usize) -> bool {
         self.at
             || self.plus
             || self.question
             || (self.space && self.digits > 0)
-            || self.digits >= 13
+            || self.digits >= 9
+            || len >= 20
     }
 }
 
@@ -292,6 +313,186 @@ fn percent_decoded_name(raw: &[u8]) -> Vec<u8> {
 
 fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// A text detector: writes `text` with its matches replaced into `out`, true if any.
+type Detector = fn(&[u8], &[u8], &mut Vec<u8>, &mut Report) -> bool;
+
+/// Replaces every span `find` reports (start and end, searching from a position) with
+/// `marker`; the shared loop of the detectors below.
+fn redact_spans(
+    text: &[u8],
+    marker: &[u8],
+    out: &mut Vec<u8>,
+    report: &mut Report,
+    rule: RuleKind,
+    find: impl Fn(&[u8], usize) -> Option<(usize, usize)>,
+) -> bool {
+    let (mut copied, mut from, mut found) = (0, 0, false);
+    while let Some((start, end)) = find(text, from) {
+        if !found {
+            out.clear();
+            found = true;
+        }
+        out.extend_from_slice(&text[copied..start]);
+        out.extend_from_slice(marker);
+        report.count(rule, FieldOutcome::Redacted);
+        copied = end;
+        from = end;
+    }
+    if found {
+        out.extend_from_slice(&text[copied..]);
+    }
+    found
+}
+
+fn word_start(text: &[u8], i: usize) -> bool {
+    i == 0 || !text[i - 1].is_ascii_alphanumeric()
+}
+
+/// IBANs: two letters, two check digits, 11 to 30 letters or digits (grouped by single
+/// spaces or not), and a valid ISO 7064 mod-97 check.
+fn redact_ibans(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
+    redact_spans(text, marker, out, report, RuleKind::IbanValue, |t, from| {
+        let last = t.len().saturating_sub(15);
+        let mut i = from;
+        while i < last {
+            // Country letters, then check digits: most bytes fail the first test.
+            if t[i].is_ascii_uppercase()
+                && t[i + 1].is_ascii_uppercase()
+                && t[i + 2].is_ascii_digit()
+                && t[i + 3].is_ascii_digit()
+                && word_start(t, i)
+            {
+                if let Some(end) = iban_at(t, i) {
+                    return Some((i, end));
+                }
+            }
+            i += 1;
+        }
+        None
+    })
+}
+
+fn iban_at(text: &[u8], start: usize) -> Option<usize> {
+    let mut chars = Vec::with_capacity(34);
+    let (mut i, mut end) = (start, start);
+    while i < text.len() && chars.len() < 34 {
+        let c = text[i];
+        if c.is_ascii_digit() || c.is_ascii_uppercase() {
+            chars.push(c);
+            end = i + 1;
+        } else if !(c == b' ' && text.get(i + 1).is_some_and(u8::is_ascii_alphanumeric)) {
+            break;
+        }
+        i += 1;
+    }
+    if !(15..=34).contains(&chars.len()) || text.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    // Move the first four to the end, read letters as 10..35, and check the remainder.
+    let remainder = chars[4..].iter().chain(&chars[..4]).fold(0u32, |acc, &c| {
+        let value = if c.is_ascii_digit() {
+            u32::from(c - b'0')
+        } else {
+            u32::from(c - b'A') + 10
+        };
+        if value >= 10 {
+            (acc * 100 + value) % 97
+        } else {
+            (acc * 10 + value) % 97
+        }
+    });
+    (remainder == 1).then_some(end)
+}
+
+/// US social security numbers written `AAA-GG-SSSS`, without the never-issued ranges (area
+/// 000, 666 or 900-999, group 00, serial 0000). Bare nine-digit runs are left alone: too
+/// many ids look the same.
+fn redact_ssns(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
+    redact_spans(text, marker, out, report, RuleKind::SsnValue, |t, from| {
+        // Anchored on the first dash: memchr skips the stretches without one.
+        memchr::memchr_iter(b'-', &t[from..])
+            .map(|o| from + o)
+            .find_map(|dash| {
+                let i = dash.checked_sub(3).filter(|i| *i >= from)?;
+                let s = t.get(i..i + 11)?;
+                let shaped = word_start(t, i)
+                    && s.iter().enumerate().all(|(k, c)| {
+                        if k == 3 || k == 6 {
+                            *c == b'-'
+                        } else {
+                            c.is_ascii_digit()
+                        }
+                    })
+                    && !t.get(i + 11).is_some_and(u8::is_ascii_alphanumeric);
+                if !shaped {
+                    return None;
+                }
+                let num = |r: std::ops::Range<usize>| {
+                    s[r].iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0'))
+                };
+                let (area, group, serial) = (num(0..3), num(4..6), num(7..11));
+                let valid = area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
+                valid.then_some((i, i + 11))
+            })
+    })
+}
+
+static JWT_START: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+static BEARER: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+
+/// A substring searcher built once: building one per value costs more than the search.
+fn finder(
+    cell: &'static std::sync::OnceLock<memchr::memmem::Finder<'static>>,
+    needle: &'static [u8],
+) -> &'static memchr::memmem::Finder<'static> {
+    cell.get_or_init(|| memchr::memmem::Finder::new(needle))
+}
+
+fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'=')
+}
+
+/// JWTs (`eyJ...` header, three dot-separated base64url parts) and the credential after
+/// `Bearer ` (at least 16 token characters).
+fn redact_tokens(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
+    redact_spans(
+        text,
+        marker,
+        out,
+        report,
+        RuleKind::TokenValue,
+        |t, from| {
+            let jwt = finder(&JWT_START, b"eyJ")
+                .find_iter(&t[from..])
+                .map(|o| from + o)
+                .find_map(|i| {
+                    let len = t[i..].iter().take_while(|c| is_token_char(**c)).count();
+                    let parts = t[i..i + len]
+                        .split(|c| *c == b'.')
+                        .filter(|p| !p.is_empty())
+                        .count();
+                    (word_start(t, i) && parts >= 3 && len >= 20).then_some((i, i + len))
+                });
+            let bearer = finder(&BEARER, b"earer ")
+                .find_iter(&t[from..])
+                .map(|o| from + o)
+                .find_map(|o| {
+                    let b = o.checked_sub(1)?;
+                    if !matches!(t[b], b'B' | b'b') || !word_start(t, b) {
+                        return None;
+                    }
+                    let start = o + 6;
+                    let len = t[start..].iter().take_while(|c| is_token_char(**c)).count();
+                    (len >= 16).then_some((start, start + len))
+                });
+            match (jwt, bearer) {
+                (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+                (a, b) => a.or(b),
+            }
+        },
+    )
 }
 
 /// Digits in a payment card number.
@@ -705,6 +906,9 @@ mod tests {
             street_marker: Some(b"[address]".to_vec()),
             phone_marker: Some(b"[phone]".to_vec()),
             card_marker: Some(b"[card]".to_vec()),
+            iban_marker: Some(b"[iban]".to_vec()),
+            ssn_marker: Some(b"[ssn]".to_vec()),
+            token_marker: Some(b"[token]".to_vec()),
         }
     }
 
@@ -764,6 +968,16 @@ mod tests {
             ("+12 34", "+12 34"),
             ("4111 1111 1111 1111", "[card]"),
             ("4111111111111111", "[card]"),
+            ("pay to DE89 3704 0044 0532 0130 00 today", "pay to [iban] today"),
+            ("GB82WEST12345698765432", "[iban]"),
+            ("GB82WEST12345698765433", "GB82WEST12345698765433"),
+            ("ssn 123-45-6789", "ssn [ssn]"),
+            ("ssn 666-45-6789", "ssn 666-45-6789"),
+            ("tel 555-12-3456789", "tel 555-12-3456789"),
+            ("Authorization: Bearer abcdefghijklmnop1234", "Authorization: Bearer [token]"),
+            ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig-nature_x", "token [token]"),
+            ("Bearer short", "Bearer short"),
+            ("123-45-6789", "[ssn]"),
             ("paid with 5500-0000-0000-0004.", "paid with [card]."),
             ("4111 1111 1111 1112", "4111 1111 1111 1112"),
             ("order 1234567890123456", "order 1234567890123456"),
