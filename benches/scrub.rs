@@ -94,6 +94,7 @@ impl Naive {
                 iban_marker: Some(b"[iban]".to_vec()),
                 ssn_marker: Some(b"[ssn]".to_vec()),
                 token_marker: Some(b"[token]".to_vec()),
+                user_agent: Default::default(),
                 url_query_allow: Some(KeySet::new(
                     scrubproxy::scrub::DEFAULT_URL_QUERY_ALLOW.iter().copied(),
                 )),

@@ -12,6 +12,7 @@ mod plan;
 mod query;
 mod report;
 mod rewrite;
+mod user_agent;
 mod values;
 
 use std::sync::Arc;
@@ -25,7 +26,7 @@ pub use plan::{
 pub use query::ParamOutcome;
 pub use report::{FieldOutcome, Report, RuleKind};
 pub use rewrite::{ScrubEnv, DEFAULT_MAX_DEPTH};
-pub use values::{ValueRules, DEFAULT_URL_QUERY_ALLOW};
+pub use values::{UserAgentMode, ValueRules, DEFAULT_URL_QUERY_ALLOW};
 
 use framer::{FrameSink, Framer};
 pub use rewrite::EventWritten;

@@ -416,6 +416,18 @@ fn value_rules_factory(
     let iban_marker = marker(&v.iban, "values.iban", "[iban]");
     let ssn_marker = marker(&v.ssn, "values.ssn", "[ssn]");
     let token_marker = marker(&v.token, "values.token", "[token]");
+    let user_agent = match v.user_agent.as_str() {
+        "coarse" => crate::scrub::UserAgentMode::Coarse,
+        "drop" => crate::scrub::UserAgentMode::Drop,
+        "keep" => crate::scrub::UserAgentMode::Keep,
+        _ => {
+            errors.push(
+                "values.user_agent",
+                "must be \"coarse\", \"drop\" or \"keep\"",
+            );
+            crate::scrub::UserAgentMode::Coarse
+        }
+    };
     let url_allow = v.scrub_urls.then(|| v.url_query_allow.clone());
     let ip_values = if file.ip.scan_values {
         truncation
@@ -431,6 +443,7 @@ fn value_rules_factory(
         iban_marker: iban_marker.clone(),
         ssn_marker: ssn_marker.clone(),
         token_marker: token_marker.clone(),
+        user_agent,
         url_query_allow: url_allow
             .as_ref()
             .map(|list| KeySet::new(list.iter().map(String::as_str))),

@@ -229,6 +229,9 @@ pub struct ValuesFile {
     pub iban: String,
     pub ssn: String,
     pub token: String,
+    /// The vendors' user-agent fields: "coarse" (browser family and major version, OS
+    /// family), "drop" or "keep".
+    pub user_agent: String,
     /// Query parameters kept in URL values; everything else is removed.
     pub url_query_allow: Vec<String>,
     /// Apply `url_query_allow` to URL-shaped values.
@@ -249,6 +252,7 @@ impl Default for ValuesFile {
             iban: "redact".into(),
             ssn: "redact".into(),
             token: "redact".into(),
+            user_agent: "coarse".into(),
             url_query_allow: crate::scrub::DEFAULT_URL_QUERY_ALLOW
                 .iter()
                 .map(|s| s.to_string())

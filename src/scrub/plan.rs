@@ -20,6 +20,8 @@ pub enum FieldAction {
     /// The event's name: kept, and the whole event is dropped when the name is on the
     /// operator's `events.drop` list.
     EventName,
+    /// A user-agent string: coarsened, dropped or kept as `values.user_agent` says.
+    UserAgent,
     /// Refuse the whole request: a member that must never appear where it is (a `batch` inside
     /// what was taken for a single event would carry events no rule looked at).
     Reject,

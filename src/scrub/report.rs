@@ -68,15 +68,17 @@ pub enum FieldOutcome {
     Truncated,
     Redacted,
     Injected,
+    Coarsened,
 }
 
 impl FieldOutcome {
-    pub const ALL: [FieldOutcome; 5] = [
+    pub const ALL: [FieldOutcome; 6] = [
         FieldOutcome::Dropped,
         FieldOutcome::Hashed,
         FieldOutcome::Truncated,
         FieldOutcome::Redacted,
         FieldOutcome::Injected,
+        FieldOutcome::Coarsened,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +88,7 @@ impl FieldOutcome {
             FieldOutcome::Truncated => "truncate",
             FieldOutcome::Redacted => "redact",
             FieldOutcome::Injected => "inject",
+            FieldOutcome::Coarsened => "coarsen",
         }
     }
 }

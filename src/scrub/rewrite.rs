@@ -9,6 +9,7 @@ use super::keys::{normalize_into, KeyCache};
 use super::plan::Ensured;
 use super::plan::{EventPlan, FieldAction, NodeId, PropertyMode, ROOT};
 use super::report::{FieldOutcome, Report, RuleKind};
+use super::values::UserAgentMode;
 use super::ScrubError;
 
 /// Nesting allowed inside one request body, counting the envelope.
@@ -314,6 +315,18 @@ impl Walk<'_> {
             Decision::Apply(FieldAction::Keep) => self.value(value_start, child, true, depth)?,
             Decision::Apply(FieldAction::Hash) => self.hash_value(value_start, depth)?,
             Decision::Apply(FieldAction::Reject) => return Err(ScrubError::UnexpectedShape),
+            Decision::Apply(FieldAction::UserAgent) => {
+                match self.user_agent(value_start, child, depth)? {
+                    Some(end) => end,
+                    None => {
+                        let end = self.skip_value(value_start, depth)?;
+                        self.drop_member(key_start, end, frame);
+                        self.report
+                            .count(RuleKind::UserAgent, FieldOutcome::Dropped);
+                        return Ok(end);
+                    }
+                }
+            }
             Decision::Apply(FieldAction::EventName) => {
                 self.check_event_name(value_start)?;
                 self.value(value_start, child, true, depth)?
@@ -355,6 +368,42 @@ impl Walk<'_> {
         frame.kept_any = true;
         frame.last_kept_end = end;
         Ok(end)
+    }
+
+    /// A user-agent field per `values.user_agent`; `None` when the member must go (dropping,
+    /// or nothing coarse can be made of it).
+    fn user_agent(
+        &mut self,
+        i: usize,
+        node: Option<NodeId>,
+        depth: usize,
+    ) -> Result<Option<usize>, ScrubError> {
+        match self.plan.values.user_agent {
+            UserAgentMode::Keep => return self.value(i, node, true, depth).map(Some),
+            UserAgentMode::Drop => return Ok(None),
+            UserAgentMode::Coarse => {}
+        }
+        if self.input.get(i) != Some(&b'"') {
+            return Ok(None);
+        }
+        let tok = json::string_at(self.input, i)?;
+        let raw = tok.raw(self.input);
+        let text: &[u8] = if tok.has_escape {
+            json::unescape_into(raw, &mut self.bufs.text)?;
+            &self.bufs.text
+        } else {
+            raw
+        };
+        let mut coarse = std::mem::take(&mut self.bufs.tmp);
+        if !super::user_agent::coarsen(text, &mut coarse) {
+            self.bufs.tmp = coarse;
+            return Ok(None);
+        }
+        self.replace_with_string(tok.start, tok.end, &coarse);
+        self.bufs.tmp = coarse;
+        self.report
+            .count(RuleKind::UserAgent, FieldOutcome::Coarsened);
+        Ok(Some(tok.end))
     }
 
     fn check_event_name(&mut self, i: usize) -> Result<(), ScrubError> {

@@ -47,6 +47,7 @@ fn value_rules() -> ValueRules {
         iban_marker: Some(b"[iban]".to_vec()),
         ssn_marker: Some(b"[ssn]".to_vec()),
         token_marker: Some(b"[token]".to_vec()),
+        user_agent: Default::default(),
         url_query_allow: Some(keys::KeySet::new(DEFAULT_URL_QUERY_ALLOW.iter().copied())),
     }
 }

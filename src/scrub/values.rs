@@ -30,6 +30,18 @@ pub struct ValueRules {
     pub iban_marker: Option<Vec<u8>>,
     pub ssn_marker: Option<Vec<u8>>,
     pub token_marker: Option<Vec<u8>>,
+    /// What becomes of the vendors' user-agent fields.
+    pub user_agent: UserAgentMode,
+}
+
+/// What becomes of user-agent fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UserAgentMode {
+    /// Browser family, major version and OS family only (as a reduced UA string).
+    #[default]
+    Coarse,
+    Drop,
+    Keep,
 }
 
 impl ValueRules {
@@ -909,6 +921,7 @@ mod tests {
             iban_marker: Some(b"[iban]".to_vec()),
             ssn_marker: Some(b"[ssn]".to_vec()),
             token_marker: Some(b"[token]".to_vec()),
+            user_agent: UserAgentMode::Coarse,
         }
     }
 

@@ -69,7 +69,7 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("insert_id", FieldAction::Keep)
         .field("event_type", FieldAction::EventName)
         .field("ip", FieldAction::VendorIp)
-        .field("user_agent", FieldAction::Drop(RuleKind::UserAgent))
+        .field("user_agent", FieldAction::UserAgent)
         .ensure("ip", Ensured::ClientIp);
     for id in IDENTIFIERS {
         b.field(id, inputs.identifier_action);

@@ -74,7 +74,7 @@ fn measurement_protocol_plan(inputs: &PlanInputs<'_>) -> EventPlan {
             "user_location.city",
             FieldAction::Drop(RuleKind::PreciseLocation),
         )
-        .field("user_agent", FieldAction::Drop(RuleKind::UserAgent))
+        .field("user_agent", FieldAction::UserAgent)
         // Hashed e-mail and phone for enhanced conversions: personal data by design.
         .field("user_data", FieldAction::Drop(RuleKind::PropertyDeny))
         .field("events.name", FieldAction::Keep)

@@ -73,7 +73,7 @@ fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     b.field("token_auth", FieldAction::Drop(RuleKind::PropertyDeny))
         .field("cip", FieldAction::Drop(RuleKind::IpField))
-        .field("ua", FieldAction::Drop(RuleKind::UserAgent))
+        .field("ua", FieldAction::UserAgent)
         .field("idsite", FieldAction::Keep)
         .field("rec", FieldAction::Keep);
     for id in IDENTIFIERS {

@@ -136,6 +136,7 @@ fn event_plan(inputs: &PlanInputs<'_>, v1: bool) -> EventPlan {
         .field("event", FieldAction::EventName)
         .field("properties.token", FieldAction::Keep)
         .field("properties.$session_id", FieldAction::Keep)
+        .field("properties.$raw_user_agent", FieldAction::UserAgent)
         .field("properties.$window_id", FieldAction::Keep)
         .field("properties.$insert_id", FieldAction::Keep)
         .field("distinct_id", id)

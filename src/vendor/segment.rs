@@ -95,6 +95,9 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
         .field("writeKey", FieldAction::Keep)
         .field("messageId", FieldAction::Keep)
         .field("event", FieldAction::EventName)
+        .field("context.userAgent", FieldAction::UserAgent)
+        // Client hints hold the device model and full versions: coarse means gone.
+        .field("context.userAgentData", FieldAction::UserAgent)
         .ensure("context.ip", Ensured::ClientIp);
     // Names of software, not of people: kept whatever the deny list says about `name`.
     for technical in TECHNICAL_NAMES {

@@ -104,7 +104,7 @@ impl Vendor for Snowplow {
 fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     b.field("ip", FieldAction::VendorIp)
-        .field("ua", FieldAction::Drop(RuleKind::UserAgent))
+        .field("ua", FieldAction::UserAgent)
         .field("eid", FieldAction::Keep)
         .field("e", FieldAction::EventName)
         .field("aid", FieldAction::Keep)

@@ -354,3 +354,30 @@ async fn admin_shows_the_rules_in_force() {
     assert_eq!(rules["route"].as_array().unwrap().len(), 9);
     assert!(rules.get("test").is_none());
 }
+
+/// User agents are coarsened (browser family, major version, OS family), not passed whole.
+#[tokio::test]
+async fn user_agents_keep_browser_and_os_but_lose_the_fingerprint() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let ua = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Pro Build/UD1A.230803.041) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.6045.163 Mobile Safari/537.36";
+    let body = format!(
+        r#"{{"type":"track","event":"e","context":{{"userAgent":"{ua}","userAgentData":{{"model":"Pixel 8 Pro","platform":"Android"}}}}}}"#
+    );
+    support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/t",
+        &[],
+        body.into_bytes(),
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&vendor.requests()[0].body).unwrap();
+    let sent = v["context"]["userAgent"].as_str().unwrap();
+    assert!(
+        sent.contains("Chrome/119.0.0.0") && sent.contains("Android"),
+        "{sent}"
+    );
+    assert!(!sent.contains("Pixel") && !sent.contains("6045"), "{sent}");
+    assert!(v["context"].get("userAgentData").is_none());
+}

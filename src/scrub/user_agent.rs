@@ -1,0 +1,124 @@
+//! User-agent coarsening: a full UA string fingerprints a browser (build numbers, device
+//! models, OS patch levels). The coarse form keeps the browser family and major version and
+//! the OS family, written as a canonical UA string in the style of Chrome's own UA reduction,
+//! so vendors' UA parsers still read browser and OS from it.
+
+/// The browser families kept, with the token that names each, in the order to test them
+/// (Edge and Opera also say Chrome; Chrome also says Safari).
+const BROWSERS: &[(&str, &str)] = &[
+    ("Edge", "Edg/"),
+    ("Opera", "OPR/"),
+    ("Samsung", "SamsungBrowser/"),
+    ("Firefox", "Firefox/"),
+    ("Firefox", "FxiOS/"),
+    ("Chrome", "CriOS/"),
+    ("Chrome", "Chrome/"),
+    ("Safari", "Version/"),
+];
+
+/// Writes the coarse form of `ua` into `out`; false when `ua` names no known browser (the
+/// caller then drops the value rather than keep an unknown string).
+pub fn coarsen(ua: &[u8], out: &mut Vec<u8>) -> bool {
+    let Ok(ua) = std::str::from_utf8(ua) else {
+        return false;
+    };
+    let Some((family, major)) = browser(ua) else {
+        return false;
+    };
+    let platform = platform(ua);
+    out.clear();
+    out.extend_from_slice(b"Mozilla/5.0 (");
+    out.extend_from_slice(platform.as_bytes());
+    out.extend_from_slice(b") ");
+    let engine = match family {
+        "Firefox" => format!("Gecko/20100101 Firefox/{major}.0"),
+        "Safari" => {
+            format!("AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{major}.0 Safari/605.1.15")
+        }
+        "Edge" => format!(
+            "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36 Edg/{major}.0.0.0"
+        ),
+        "Opera" => format!(
+            "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36 OPR/{major}.0.0.0"
+        ),
+        "Samsung" => format!(
+            "AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/{major}.0 Chrome/{major}.0.0.0 Safari/537.36"
+        ),
+        _ => format!("AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"),
+    };
+    out.extend_from_slice(engine.as_bytes());
+    true
+}
+
+fn browser(ua: &str) -> Option<(&'static str, u32)> {
+    BROWSERS.iter().find_map(|&(family, token)| {
+        let at = ua.find(token)? + token.len();
+        let digits: String = ua[at..].chars().take_while(char::is_ascii_digit).collect();
+        Some((family, digits.parse().ok()?))
+    })
+}
+
+/// The OS family, as the platform part of a reduced UA string.
+fn platform(ua: &str) -> &'static str {
+    if ua.contains("Windows") {
+        "Windows NT 10.0; Win64; x64"
+    } else if ua.contains("Android") {
+        "Linux; Android 10; K"
+    } else if ua.contains("iPhone") || ua.contains("iPad") || ua.contains("iPod") {
+        "iPhone; CPU iPhone OS 17_0 like Mac OS X"
+    } else if ua.contains("CrOS") {
+        "X11; CrOS x86_64 14541.0.0"
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        "Macintosh; Intel Mac OS X 10_15_7"
+    } else if ua.contains("Linux") {
+        "X11; Linux x86_64"
+    } else {
+        "Unknown"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coarse(ua: &str) -> Option<String> {
+        let mut out = Vec::new();
+        coarsen(ua.as_bytes(), &mut out).then(|| String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn coarse_forms() {
+        let cases = [
+            (
+                "Mozilla/5.0 (Linux; Android 14; SM-S918B Build/UP1A.231005.007) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.144 Mobile Safari/537.36",
+                Some("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"),
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2.1 Safari/605.1.15",
+                Some("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+                Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Gecko/20100101 Firefox/121.0"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91",
+                Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0"),
+            ),
+            ("curl/8.4.0", None),
+            ("analytics-python/2.4.0", None),
+        ];
+        for (ua, want) in cases {
+            assert_eq!(coarse(ua).as_deref(), want, "{ua}");
+        }
+    }
+
+    #[test]
+    fn device_models_and_builds_are_gone() {
+        let ua = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Pro Build/UD1A.230803.041) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.6045.163 Mobile Safari/537.36";
+        let out = coarse(ua).unwrap();
+        for gone in ["Pixel", "UD1A", "6045", "Android 14"] {
+            assert!(!out.contains(gone), "{gone} in {out}");
+        }
+    }
+}
