@@ -87,6 +87,14 @@ impl ValueRules {
                 current = tmp;
             }
         }
+        // Addresses written inside text ("from 203.0.113.42, via ..."): truncated in place.
+        if let (Some(t), true) = (&self.ip_values, cues.delimiter && cues.digits >= 2) {
+            if truncate_ips_in_text(current, t, out, report) {
+                changed = true;
+                std::mem::swap(tmp, out);
+                current = tmp;
+            }
+        }
         if let (Some(marker), true) = (&self.street_marker, cues.space && cues.digits > 0) {
             if redact_streets(current, marker, out, report) {
                 changed = true;
@@ -144,6 +152,8 @@ struct Cues {
     /// `+` (an international phone number).
     plus: bool,
     space: bool,
+    /// A space or punctuation that can stand around a word (`,;()[]<>"'`).
+    delimiter: bool,
     /// `?` (a query string).
     question: bool,
     digits: usize,
@@ -154,6 +164,7 @@ impl Cues {
     #[inline]
     fn of(text: &[u8]) -> Cues {
         let (mut at, mut plus, mut space, mut question) = (0u8, 0u8, 0u8, 0u8);
+        let mut delimiter = 0u8;
         let mut digits = 0usize;
         // Byte-wide counters keep every lane eight bits wide; a chunk cannot overflow them.
         for chunk in text.chunks(255) {
@@ -162,6 +173,13 @@ impl Cues {
                 at |= u8::from(c == b'@') | u8::from(c == b'%');
                 plus |= u8::from(c == b'+');
                 space |= u8::from(c == b' ');
+                delimiter |= u8::from(c == b' ')
+                    | u8::from(c == b',')
+                    | u8::from(c == b'(')
+                    | u8::from(c == b')')
+                    | u8::from(c == b';')
+                    | u8::from(c == b'[')
+                    | u8::from(c == b'"');
                 question |= u8::from(c == b'?');
                 chunk_digits += u8::from(c.wrapping_sub(b'0') < 10);
             }
@@ -171,6 +189,7 @@ impl Cues {
             at: at != 0,
             plus: plus != 0,
             space: space != 0,
+            delimiter: delimiter != 0,
             question: question != 0,
             digits,
         }
@@ -181,10 +200,63 @@ impl Cues {
         self.at
             || self.plus
             || self.question
-            || (self.space && self.digits > 0)
+            || (self.delimiter && self.digits > 0)
             || self.digits >= 9
             || len >= 20
     }
+}
+
+/// Bytes that end a word that may be an address inside text.
+fn ends_ip_token(c: u8) -> bool {
+    c.is_ascii_whitespace()
+        || matches!(
+            c,
+            b',' | b';' | b'(' | b')' | b'<' | b'>' | b'"' | b'\'' | b'[' | b']'
+        )
+}
+
+/// Truncates addresses standing as words inside text. A word must be exactly an address
+/// (a trailing full stop aside): `1.2.3.4-beta` or `v1.2.3.4` are versions, not addresses.
+fn truncate_ips_in_text(
+    text: &[u8],
+    t: &Truncation,
+    out: &mut Vec<u8>,
+    report: &mut Report,
+) -> bool {
+    let (mut copied, mut i, mut found) = (0, 0, false);
+    while i < text.len() {
+        if ends_ip_token(text[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && !ends_ip_token(text[i]) {
+            i += 1;
+        }
+        let mut word = &text[start..i];
+        if word.last() == Some(&b'.') {
+            word = &word[..word.len() - 1];
+        }
+        let Some(addr) = ip::parse_whole(word) else {
+            continue;
+        };
+        let truncated = t.apply(addr);
+        if truncated == addr {
+            continue;
+        }
+        if !found {
+            out.clear();
+            found = true;
+        }
+        out.extend_from_slice(&text[copied..start]);
+        ip::write_ip(truncated, out);
+        report.count(RuleKind::IpValue, FieldOutcome::Truncated);
+        copied = start + word.len();
+    }
+    if found {
+        out.extend_from_slice(&text[copied..]);
+    }
+    found
 }
 
 /// Truncates every address of a value that is a comma-separated list of them (a copied
@@ -942,7 +1014,8 @@ mod tests {
             ("203.0.113.0", "203.0.113.0"),
             ("198.51.100.251, 10.0.0.228", "198.51.100.0, 10.0.0.0"),
             ("1,2", "1,2"),
-            ("cafe, 10.0.0.1", "cafe, 10.0.0.1"),
+            ("cafe, 10.0.0.1", "cafe, 10.0.0.0"),
+            ("(2001:db8::1)", "(2001:db8::)"),
             ("2001:db8:85a3::8a2e:370:7334", "2001:db8:85a3::"),
             ("Checkout for Jane Doe (jane.doe@example.com)", "Checkout for Jane Doe ([email])"),
             ("a@b.co and c.d@e.org.", "[email] and [email]."),
@@ -991,6 +1064,10 @@ mod tests {
             ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig-nature_x", "token [token]"),
             ("Bearer short", "Bearer short"),
             ("123-45-6789", "[ssn]"),
+            ("seen from 203.0.113.42, twice", "seen from 203.0.113.0, twice"),
+            ("peer 2001:db8:85a3::8a2e:370:7334 said", "peer 2001:db8:85a3:: said"),
+            ("release 1.2.3.4-beta now", "release 1.2.3.4-beta now"),
+            ("tool v1.2.3.4 now", "tool v1.2.3.4 now"),
             ("paid with 5500-0000-0000-0004.", "paid with [card]."),
             ("4111 1111 1111 1112", "4111 1111 1111 1112"),
             ("order 1234567890123456", "order 1234567890123456"),

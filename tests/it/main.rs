@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod detectors;
 mod fail_closed;
 mod no_pii_output;
 mod no_silent_loss;
