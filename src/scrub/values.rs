@@ -1,6 +1,8 @@
 //! Rules on string values wherever they appear: whole-value IP addresses, URL and query-string
 //! parameters, e-mail addresses inside free text. Works on unescaped text, writes replacements.
 
+use std::net::IpAddr;
+
 use memchr::memchr2;
 
 use super::ip::{self, Truncation};
@@ -237,7 +239,7 @@ fn truncate_ips_in_text(
         if word.last() == Some(&b'.') {
             word = &word[..word.len() - 1];
         }
-        let Some(addr) = ip::parse_whole(word) else {
+        let Some((addr, word)) = address_word(word) else {
             continue;
         };
         let truncated = t.apply(addr);
@@ -257,6 +259,24 @@ fn truncate_ips_in_text(
         out.extend_from_slice(&text[copied..]);
     }
     found
+}
+
+/// The address a word stands for, and the bytes it spans: the whole word, or an IPv4
+/// address before a `:port` (`203.0.113.42:8080`; the port is kept, it names no one).
+fn address_word(word: &[u8]) -> Option<(IpAddr, &[u8])> {
+    if let Some(addr) = ip::parse_whole(word) {
+        return Some((addr, word));
+    }
+    let colon = memchr::memrchr(b':', word)?;
+    let port = &word[colon + 1..];
+    if port.is_empty() || port.len() > 5 || !port.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let host = &word[..colon];
+    match ip::parse_whole(host)? {
+        v4 @ IpAddr::V4(_) => Some((v4, host)),
+        IpAddr::V6(_) => None,
+    }
 }
 
 /// Truncates every address of a value that is a comma-separated list of them (a copied
@@ -1068,6 +1088,9 @@ mod tests {
             ("peer 2001:db8:85a3::8a2e:370:7334 said", "peer 2001:db8:85a3:: said"),
             ("release 1.2.3.4-beta now", "release 1.2.3.4-beta now"),
             ("tool v1.2.3.4 now", "tool v1.2.3.4 now"),
+            ("upstream 203.0.113.42:8080 refused", "upstream 203.0.113.0:8080 refused"),
+            ("[2001:db8::1]:443 down", "[2001:db8::]:443 down"),
+            ("at 12:30:45 today", "at 12:30:45 today"),
             ("paid with 5500-0000-0000-0004.", "paid with [card]."),
             ("4111 1111 1111 1112", "4111 1111 1111 1112"),
             ("order 1234567890123456", "order 1234567890123456"),
