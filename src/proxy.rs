@@ -408,9 +408,12 @@ impl UpstreamCall<'_> {
     }
 
     /// Streams scrubbed chunks upstream as the body arrives. The upstream request starts
-    /// with the first scrubbed bytes, once the payload's format (and Content-Type) is known.
+    /// with the first kept event (the envelope before it is held back, a few bytes), so a
+    /// request whose events are all dropped gets the vendor's own success like a small one,
+    /// instead of an empty batch the vendor might refuse.
     async fn streamed(&self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
         let mut upstream: Option<(forward::StreamSender, InFlight)> = None;
+        let mut held_back: Vec<Scrubbed> = Vec::new();
         let started = Instant::now();
         let mut received = 0;
         let failure = loop {
@@ -425,9 +428,20 @@ impl UpstreamCall<'_> {
                 },
                 Err(f) => break Some(f),
             };
-            if upstream.is_none() && (!out.is_empty() || done) {
+            let out = if upstream.is_some() {
+                out
+            } else {
+                held_back.push(out);
+                let report = pipeline.report();
+                if done && report.events == 0 && report.events_dropped > 0 {
+                    return Ok((synthetic(self.dropped_reply.clone()), report));
+                }
+                if report.events == 0 && !done {
+                    continue;
+                }
                 upstream = Some(self.start_stream(&pipeline));
-            }
+                Scrubbed::concat(std::mem::take(&mut held_back))
+            };
             self.state
                 .metrics
                 .bytes_out

@@ -402,3 +402,57 @@ async fn shutdown_drains_requests_in_flight() {
     let late = support::try_send_raw(addr, "POST", "/segment/v1/t", &[], EVENT.to_vec()).await;
     assert!(late.is_err(), "no new connections after shutdown");
 }
+
+/// A streamed body (chunked, no Content-Length) is held back until its first kept event, so
+/// one whose events are all dropped gets the vendor's own success just like a small one,
+/// not an empty batch the vendor might refuse.
+#[tokio::test]
+async fn streamed_requests_whose_events_are_all_dropped_send_nothing() {
+    let vendor = FakeVendor::start(Behavior::status(500)).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.events.drop = vec!["noise".into()];
+    })
+    .await;
+    let noise = |n: usize| -> Vec<Vec<u8>> {
+        let mut chunks = vec![b"{\"batch\":[".to_vec()];
+        for i in 0..n {
+            let sep = if i == 0 { "" } else { "," };
+            chunks.push(
+                format!(r#"{sep}{{"type":"track","event":"noise","messageId":"m{i}"}}"#)
+                    .into_bytes(),
+            );
+        }
+        chunks
+    };
+    let mut all_dropped = noise(5);
+    all_dropped.push(b"]}".to_vec());
+    let resp = support::send_chunks(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        &[],
+        all_dropped,
+        false,
+    )
+    .await
+    .expect("answered");
+    assert_eq!(
+        (resp.status, resp.text().as_str()),
+        (200, r#"{"success":true}"#)
+    );
+    assert!(vendor.all_requests().is_empty(), "nothing went upstream");
+
+    vendor.set_behavior(Behavior::json(r#"{"success":true}"#));
+    let mut mixed = noise(5);
+    mixed.push(br#",{"type":"track","event":"Signup"}]}"#.to_vec());
+    let resp = support::send_chunks(proxy.addr(), "POST", "/segment/v1/batch", &[], mixed, false)
+        .await
+        .expect("answered");
+    assert_eq!(resp.status, 200);
+    let sent = vendor
+        .wait_for_requests(1, std::time::Duration::from_secs(5))
+        .await;
+    let v: serde_json::Value = serde_json::from_slice(&sent[0].body).expect("valid batch");
+    assert_eq!(v["batch"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["batch"][0]["event"], "Signup");
+}
