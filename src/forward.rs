@@ -2,6 +2,8 @@
 //! that takes `Scrubbed` bodies only, with header hygiene applied to every request.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -84,7 +86,14 @@ pub struct UpstreamBody {
 
 enum BodyInner {
     Full(Option<Bytes>),
-    Stream(mpsc::Receiver<Result<Bytes, StreamAborted>>),
+    Stream {
+        rx: mpsc::Receiver<Result<Bytes, StreamAborted>>,
+        /// Set by `StreamSender::finish`. A sender dropped without it (its task cancelled, as
+        /// at the shutdown deadline) must break the body: a clean end would hand the vendor a
+        /// truncated request that can still parse (a prefix of line-delimited events).
+        finished: Arc<AtomicBool>,
+        ended: bool,
+    },
 }
 
 /// The error that aborts an upstream body mid-stream.
@@ -112,9 +121,26 @@ impl Body for UpstreamBody {
     ) -> Poll<Option<Result<Frame<Bytes>, StreamAborted>>> {
         match &mut self.inner {
             BodyInner::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            BodyInner::Stream(rx) => rx
-                .poll_recv(cx)
-                .map(|item| item.map(|r| r.map(Frame::data))),
+            BodyInner::Stream {
+                rx,
+                finished,
+                ended,
+            } => {
+                if *ended {
+                    return Poll::Ready(None);
+                }
+                match rx.poll_recv(cx) {
+                    Poll::Ready(None) => {
+                        *ended = true;
+                        if finished.load(Ordering::Acquire) {
+                            Poll::Ready(None)
+                        } else {
+                            Poll::Ready(Some(Err(StreamAborted { kind: "cancelled" })))
+                        }
+                    }
+                    other => other.map(|item| item.map(|r| r.map(Frame::data))),
+                }
+            }
         }
     }
 
@@ -126,13 +152,16 @@ impl Body for UpstreamBody {
         match &self.inner {
             BodyInner::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             BodyInner::Full(None) => SizeHint::with_exact(0),
-            BodyInner::Stream(_) => SizeHint::default(),
+            BodyInner::Stream { .. } => SizeHint::default(),
         }
     }
 }
 
 /// The sending side of a streamed upstream body.
-pub struct StreamSender(mpsc::Sender<Result<Bytes, StreamAborted>>);
+pub struct StreamSender {
+    tx: mpsc::Sender<Result<Bytes, StreamAborted>>,
+    finished: Arc<AtomicBool>,
+}
 
 impl StreamSender {
     /// Sends a chunk; `false` when the upstream request is gone (its error tells why).
@@ -140,22 +169,35 @@ impl StreamSender {
         if chunk.is_empty() {
             return true;
         }
-        self.0.send(Ok(chunk.into_bytes())).await.is_ok()
+        self.tx.send(Ok(chunk.into_bytes())).await.is_ok()
+    }
+
+    /// Ends the upstream body cleanly: the only way it ends without an error.
+    pub fn finish(self) {
+        self.finished.store(true, Ordering::Release);
     }
 
     /// Breaks the upstream body so the vendor cannot mistake what arrived for a whole request.
     pub async fn abort(self, kind: &'static str) {
-        let _ = self.0.send(Err(StreamAborted { kind })).await;
+        let _ = self.tx.send(Err(StreamAborted { kind })).await;
     }
 }
 
 /// A streamed upstream body and its sender.
 pub fn stream() -> (StreamSender, UpstreamBody) {
     let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
+    let finished = Arc::new(AtomicBool::new(false));
     (
-        StreamSender(tx),
+        StreamSender {
+            tx,
+            finished: finished.clone(),
+        },
         UpstreamBody {
-            inner: BodyInner::Stream(rx),
+            inner: BodyInner::Stream {
+                rx,
+                finished,
+                ended: false,
+            },
         },
     )
 }
@@ -248,3 +290,26 @@ pub const HOP_BY_HOP: &[&str] = &[
     "te",
     "trailer",
 ];
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::stream;
+
+    #[tokio::test]
+    async fn a_streamed_body_ends_cleanly_only_when_finished() {
+        let (tx, body) = stream();
+        tx.finish();
+        assert!(body.collect().await.is_ok());
+
+        // A sender dropped mid-request (its task cancelled) breaks the body instead.
+        let (tx, body) = stream();
+        drop(tx);
+        let err = body
+            .collect()
+            .await
+            .expect_err("an unfinished stream must not end cleanly");
+        assert_eq!(err.kind, "cancelled");
+    }
+}

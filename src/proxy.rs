@@ -470,7 +470,7 @@ impl UpstreamCall<'_> {
             in_flight.abort();
             return Err(Failure::Body(failure));
         }
-        drop(tx);
+        tx.finish();
         let answer = tokio::time::timeout(self.rules.limits.upstream_timeout, in_flight).await;
         let result = match answer {
             Err(_) => Err(ForwardError::Timeout),
