@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use memchr::memchr2;
+use memchr::{memchr2, memchr2_iter};
 
 use super::ip::{self, Truncation};
 use super::keys::KeySet;
@@ -156,7 +156,7 @@ struct Cues {
     space: bool,
     /// A space or punctuation that can stand around a word (`,;()[]<>"'`).
     delimiter: bool,
-    /// `?` (a query string).
+    /// `?` or `#` (a query string or a fragment that may carry parameters).
     question: bool,
     digits: usize,
 }
@@ -182,7 +182,7 @@ impl Cues {
                     | u8::from(c == b';')
                     | u8::from(c == b'[')
                     | u8::from(c == b'"');
-                question |= u8::from(c == b'?');
+                question |= u8::from(c == b'?') | u8::from(c == b'#');
                 chunk_digits += u8::from(c.wrapping_sub(b'0') < 10);
             }
             digits += usize::from(chunk_digits);
@@ -319,14 +319,17 @@ fn ends_url(c: u8) -> bool {
 
 /// Keeps only allow-listed parameters in every query of `text`: whole URLs, relative ones
 /// (`/account?name=...`), `www.` hosts, URLs inside sentences, and a bare `?a=b` search
-/// string. Returns true (new text in `out`) if a parameter went.
+/// string. Fragments written as parameters (`#access_token=...&email=...`, how OAuth and
+/// single-page apps pass secrets) get the same allow-list; plain anchors (`#pricing`) stay.
+/// Returns true (new text in `out`) if a parameter went.
 fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
     let mut copied = 0;
-    let mut changed = false;
-    for q in memchr::memchr_iter(b'?', text) {
+    let (mut changed, mut writing) = (false, false);
+    for q in memchr2_iter(b'?', b'#', text) {
         if q < copied {
             continue;
         }
+        let fragment = text[q] == b'#';
         let token_start = text[..q]
             .iter()
             .rposition(|&c| ends_url(c))
@@ -342,23 +345,33 @@ fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
             .iter()
             .position(|&c| ends_url(c))
             .map_or(text.len(), |e| q + e);
-        let query_end = memchr::memchr(b'#', &text[q..token_end]).map_or(token_end, |h| q + h);
+        let query_end = if fragment {
+            token_end
+        } else {
+            memchr::memchr(b'#', &text[q..token_end]).map_or(token_end, |h| q + h)
+        };
         let query = &text[q + 1..query_end];
-        if memchr::memchr(b'=', query).is_none() {
+        // A fragment with a query of its own (`#/reset?token=...`) is handled at its `?`.
+        let nested_query = fragment && memchr::memchr(b'?', query).is_some();
+        if memchr::memchr(b'=', query).is_none() || nested_query {
             continue;
         }
-        if !changed {
+        if !writing {
+            // Cleared once: a first query kept whole is already written and must stay.
             out.clear();
+            writing = true;
         }
         out.extend_from_slice(&text[copied..q]);
         let before = out.len();
-        out.push(b'?');
+        out.push(text[q]);
         if keep_allowed_params(query, allow, out) {
             changed = true;
             if out.len() == before + 1 {
                 out.pop();
             }
         } else {
+            // Nothing left out: the query as it was, byte for byte.
+            out.truncate(before + 1);
             out.extend_from_slice(query);
         }
         copied = query_end;
@@ -1049,6 +1062,15 @@ mod tests {
             ),
             ("https://mail.example.com/inbox?user=jane.doe@example.com", "https://mail.example.com/inbox"),
             ("https://x.example/p?a=1#frag", "https://x.example/p#frag"),
+            ("https://x.example/cb#access_token=ya29.a0Af&state=1", "https://x.example/cb"),
+            ("https://x.example/p?utm_source=n#id=1&utm_medium=e", "https://x.example/p?utm_source=n#utm_medium=e"),
+            ("https://x.example/#/reset?token=abc&ref=m", "https://x.example/#/reset?ref=m"),
+            ("https://x.example/docs#pricing", "https://x.example/docs#pricing"),
+            ("issue #42 fixed", "issue #42 fixed"),
+            (
+                "from https://a.example/?utm_source=x to https://b.example/?name=Jane now",
+                "from https://a.example/?utm_source=x to https://b.example/ now",
+            ),
             ("https://x.example/p?utm_medium=e&gclid=1", "https://x.example/p?utm_medium=e&gclid=1"),
             ("?email=jane.doe%40example.com&utm_source=newsletter&variant=standard", "?utm_source=newsletter"),
             ("https://x.example/p", "https://x.example/p"),
