@@ -40,6 +40,10 @@ fn shipped_rules(text_detectors: bool) -> RuleSet {
             &mut file.values.phone,
             &mut file.values.card,
             &mut file.values.street_address,
+            &mut file.values.iban,
+            &mut file.values.ssn,
+            &mut file.values.token,
+            &mut file.values.coordinates,
         ] {
             *detector = "keep".into();
         }
@@ -94,6 +98,7 @@ impl Naive {
                 iban_marker: Some(b"[iban]".to_vec()),
                 ssn_marker: Some(b"[ssn]".to_vec()),
                 token_marker: Some(b"[token]".to_vec()),
+                location_marker: Some(b"[location]".to_vec()),
                 user_agent: Default::default(),
                 url_query_allow: Some(KeySet::new(
                     scrubproxy::scrub::DEFAULT_URL_QUERY_ALLOW.iter().copied(),

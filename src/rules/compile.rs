@@ -416,6 +416,7 @@ fn value_rules_factory(
     let iban_marker = marker(&v.iban, "values.iban", "[iban]");
     let ssn_marker = marker(&v.ssn, "values.ssn", "[ssn]");
     let token_marker = marker(&v.token, "values.token", "[token]");
+    let location_marker = marker(&v.coordinates, "values.coordinates", &v.coordinates_marker);
     let user_agent = match v.user_agent.as_str() {
         "coarse" => crate::scrub::UserAgentMode::Coarse,
         "drop" => crate::scrub::UserAgentMode::Drop,
@@ -443,6 +444,7 @@ fn value_rules_factory(
         iban_marker: iban_marker.clone(),
         ssn_marker: ssn_marker.clone(),
         token_marker: token_marker.clone(),
+        location_marker: location_marker.clone(),
         user_agent,
         url_query_allow: url_allow
             .as_ref()

@@ -229,6 +229,9 @@ pub struct ValuesFile {
     pub iban: String,
     pub ssn: String,
     pub token: String,
+    /// Latitude/longitude pairs inside any text value (`37.77,-122.41`).
+    pub coordinates: String,
+    pub coordinates_marker: String,
     /// The vendors' user-agent fields: "coarse" (browser family and major version, OS
     /// family), "drop" or "keep".
     pub user_agent: String,
@@ -252,6 +255,8 @@ impl Default for ValuesFile {
             iban: "redact".into(),
             ssn: "redact".into(),
             token: "redact".into(),
+            coordinates: "redact".into(),
+            coordinates_marker: "[location]".into(),
             user_agent: "coarse".into(),
             url_query_allow: crate::scrub::DEFAULT_URL_QUERY_ALLOW
                 .iter()

@@ -46,6 +46,7 @@ fn value_rules() -> ValueRules {
         card_marker: Some(b"[card]".to_vec()),
         iban_marker: Some(b"[iban]".to_vec()),
         ssn_marker: Some(b"[ssn]".to_vec()),
+        location_marker: Some(b"[location]".to_vec()),
         token_marker: Some(b"[token]".to_vec()),
         user_agent: Default::default(),
         url_query_allow: Some(keys::KeySet::new(DEFAULT_URL_QUERY_ALLOW.iter().copied())),

@@ -32,6 +32,8 @@ pub struct ValueRules {
     pub iban_marker: Option<Vec<u8>>,
     pub ssn_marker: Option<Vec<u8>>,
     pub token_marker: Option<Vec<u8>>,
+    /// Replacement for latitude/longitude pairs in text (`37.7749,-122.4194`).
+    pub location_marker: Option<Vec<u8>>,
     /// What becomes of the vendors' user-agent fields.
     pub user_agent: UserAgentMode,
 }
@@ -120,10 +122,11 @@ impl ValueRules {
                 current = tmp;
             }
         }
-        let detectors: [(&Option<Vec<u8>>, bool, Detector); 3] = [
+        let detectors: [(&Option<Vec<u8>>, bool, Detector); 4] = [
             (&self.iban_marker, cues.digits >= 10, redact_ibans),
             (&self.ssn_marker, cues.digits >= 9, redact_ssns),
             (&self.token_marker, text.len() >= 20, redact_tokens),
+            (&self.location_marker, cues.digits >= 6, redact_coordinates),
         ];
         for (marker, cued, detect) in detectors {
             if let (Some(marker), true) = (marker, cued) {
@@ -554,6 +557,93 @@ fn redact_ssns(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Repor
                 valid.then_some((i, i + 11))
             })
     })
+}
+
+/// Latitude/longitude pairs written as decimals (`37.77,-122.41`, `48.8566, 2.3522`): two
+/// places or more on both, in range, one comma and at most one space between. Whole
+/// numbers and single decimals (`3,4.5`) are not a position precise enough to matter.
+fn redact_coordinates(text: &[u8], marker: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
+    redact_spans(
+        text,
+        marker,
+        out,
+        report,
+        RuleKind::PreciseLocation,
+        |t, from| {
+            memchr::memchr_iter(b',', &t[from..])
+                .map(|o| from + o)
+                .find_map(|comma| {
+                    let (start, lat) = decimal_ending_at(t, comma, 2)?;
+                    let after = comma + 1 + usize::from(t.get(comma + 1) == Some(&b' '));
+                    let (end, lon) = decimal_starting_at(t, after)?;
+                    let in_range = lat.abs() <= 90.0 && lon.abs() <= 180.0;
+                    (start >= from && in_range).then_some((start, end))
+                })
+        },
+    )
+}
+
+/// A signed decimal with `max_int` integer digits or fewer and two places or more that
+/// ends at `end` and stands as a word; its start and value.
+fn decimal_ending_at(t: &[u8], end: usize, max_int: usize) -> Option<(usize, f64)> {
+    let frac_start = end
+        - t[..end]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+    if end - frac_start < 2 || frac_start == 0 || t[frac_start - 1] != b'.' {
+        return None;
+    }
+    let dot = frac_start - 1;
+    let int_start = dot
+        - t[..dot]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+    if int_start == dot || dot - int_start > max_int {
+        return None;
+    }
+    let start = match int_start.checked_sub(1).map(|i| t[i]) {
+        Some(b'-' | b'+') => int_start - 1,
+        _ => int_start,
+    };
+    let free = start == 0 || !(t[start - 1].is_ascii_alphanumeric() || t[start - 1] == b'.');
+    free.then(|| Some((start, parse_decimal(&t[start..end])?)))?
+}
+
+/// The decimal (longitude: up to three integer digits) that starts at `start` as a word.
+fn decimal_starting_at(t: &[u8], start: usize) -> Option<(usize, f64)> {
+    let signed = matches!(t.get(start), Some(b'-' | b'+'));
+    let int_start = start + usize::from(signed);
+    let dot = int_start
+        + t[int_start..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+    if dot == int_start || dot - int_start > 3 || t.get(dot) != Some(&b'.') {
+        return None;
+    }
+    let end = dot
+        + 1
+        + t[dot + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+    let next_continues = match t.get(end) {
+        Some(b'.') => t.get(end + 1).is_some_and(u8::is_ascii_digit),
+        Some(c) => c.is_ascii_alphanumeric(),
+        None => false,
+    };
+    if end - dot - 1 < 2 || next_continues {
+        return None;
+    }
+    Some((end, parse_decimal(&t[start..end])?))
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<f64> {
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 static JWT_START: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
@@ -1021,6 +1111,7 @@ mod tests {
             email_marker: Some(b"[email]".to_vec()),
             url_query_allow: Some(KeySet::new(DEFAULT_URL_QUERY_ALLOW.iter().copied())),
             street_marker: Some(b"[address]".to_vec()),
+            location_marker: Some(b"[location]".to_vec()),
             phone_marker: Some(b"[phone]".to_vec()),
             card_marker: Some(b"[card]".to_vec()),
             iban_marker: Some(b"[iban]".to_vec()),
@@ -1067,6 +1158,12 @@ mod tests {
             ("https://x.example/#/reset?token=abc&ref=m", "https://x.example/#/reset?ref=m"),
             ("https://x.example/docs#pricing", "https://x.example/docs#pricing"),
             ("issue #42 fixed", "issue #42 fixed"),
+            ("at 37.77,-122.41 today", "at [location] today"),
+            ("(48.8566, 2.3522)", "([location])"),
+            ("pos=-33.8688,151.2093.", "pos=[location]."),
+            ("sizes 3,4.5 and 1.5,2", "sizes 3,4.5 and 1.5,2"),
+            ("v1.20.30,1.25 build", "v1.20.30,1.25 build"),
+            ("95.12,10.55", "95.12,10.55"),
             (
                 "from https://a.example/?utm_source=x to https://b.example/?name=Jane now",
                 "from https://a.example/?utm_source=x to https://b.example/ now",
