@@ -89,21 +89,7 @@ impl Naive {
             .collect();
         Naive {
             deny: KeySet::new(deny),
-            values: ValueRules {
-                ip_values: set.truncation,
-                email_marker: Some(b"[email]".to_vec()),
-                street_marker: Some(b"[address]".to_vec()),
-                phone_marker: Some(b"[phone]".to_vec()),
-                card_marker: Some(b"[card]".to_vec()),
-                iban_marker: Some(b"[iban]".to_vec()),
-                ssn_marker: Some(b"[ssn]".to_vec()),
-                token_marker: Some(b"[token]".to_vec()),
-                location_marker: Some(b"[location]".to_vec()),
-                user_agent: Default::default(),
-                url_query_allow: Some(KeySet::new(
-                    scrubproxy::scrub::DEFAULT_URL_QUERY_ALLOW.iter().copied(),
-                )),
-            },
+            values: ValueRules::every_rule(set.truncation),
             key: set.pseudonym_key.clone(),
         }
     }

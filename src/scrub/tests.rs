@@ -38,19 +38,7 @@ fn segment_like_plan(mode: PropertyMode) -> Arc<BodyPlan> {
 }
 
 fn value_rules() -> ValueRules {
-    ValueRules {
-        ip_values: Some(Truncation::default()),
-        email_marker: Some(b"[email]".to_vec()),
-        street_marker: Some(b"[address]".to_vec()),
-        phone_marker: Some(b"[phone]".to_vec()),
-        card_marker: Some(b"[card]".to_vec()),
-        iban_marker: Some(b"[iban]".to_vec()),
-        ssn_marker: Some(b"[ssn]".to_vec()),
-        location_marker: Some(b"[location]".to_vec()),
-        token_marker: Some(b"[token]".to_vec()),
-        user_agent: Default::default(),
-        url_query_allow: Some(keys::KeySet::new(DEFAULT_URL_QUERY_ALLOW.iter().copied())),
-    }
+    ValueRules::every_rule(Some(Truncation::default()))
 }
 
 fn env() -> ScrubEnv {

@@ -1,0 +1,115 @@
+//! IP addresses inside text: addresses standing as words in free text, and values that are a
+//! comma-separated list of them (a copied X-Forwarded-For).
+
+use std::net::IpAddr;
+
+use memchr::memchr2_iter;
+
+use crate::scrub::ip::{self, Truncation};
+use crate::scrub::report::{FieldOutcome, Report, RuleKind};
+
+/// Bytes that end a word that may be an address inside text.
+fn ends_ip_token(c: u8) -> bool {
+    c.is_ascii_whitespace()
+        || matches!(
+            c,
+            b',' | b';' | b'(' | b')' | b'<' | b'>' | b'"' | b'\'' | b'[' | b']'
+        )
+}
+
+/// Truncates addresses standing as words inside text. A word must be exactly an address
+/// (a trailing full stop aside): `1.2.3.4-beta` or `v1.2.3.4` are versions, not addresses.
+pub(super) fn truncate_ips_in_text(
+    text: &[u8],
+    t: &Truncation,
+    out: &mut Vec<u8>,
+    report: &mut Report,
+) -> bool {
+    let (mut copied, mut next_word, mut found) = (0, 0, false);
+    // Every address has a `.` or a `:`: only the words around those are looked at, and
+    // text without either costs one vectorized scan.
+    for sep in memchr2_iter(b'.', b':', text) {
+        if sep < next_word {
+            continue;
+        }
+        let start = text[..sep]
+            .iter()
+            .rposition(|&c| ends_ip_token(c))
+            .map_or(0, |p| p + 1);
+        let end = text[sep..]
+            .iter()
+            .position(|&c| ends_ip_token(c))
+            .map_or(text.len(), |e| sep + e);
+        next_word = end;
+        let mut word = &text[start..end];
+        if word.last() == Some(&b'.') {
+            word = &word[..word.len() - 1];
+        }
+        let Some((addr, word)) = address_word(word) else {
+            continue;
+        };
+        let truncated = t.apply(addr);
+        if truncated == addr {
+            continue;
+        }
+        if !found {
+            out.clear();
+            found = true;
+        }
+        out.extend_from_slice(&text[copied..start]);
+        ip::write_ip(truncated, out);
+        report.count(RuleKind::IpValue, FieldOutcome::Truncated);
+        copied = start + word.len();
+    }
+    if found {
+        out.extend_from_slice(&text[copied..]);
+    }
+    found
+}
+
+/// The address a word stands for, and the bytes it spans: the whole word, or an IPv4
+/// address before a `:port` (`203.0.113.42:8080`; the port is kept, it names no one).
+fn address_word(word: &[u8]) -> Option<(IpAddr, &[u8])> {
+    if let Some(addr) = ip::parse_whole(word) {
+        return Some((addr, word));
+    }
+    let colon = memchr::memrchr(b':', word)?;
+    let port = &word[colon + 1..];
+    if port.is_empty() || port.len() > 5 || !port.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let host = &word[..colon];
+    match ip::parse_whole(host)? {
+        v4 @ IpAddr::V4(_) => Some((v4, host)),
+        IpAddr::V6(_) => None,
+    }
+}
+
+/// Truncates every address of a value that is a comma-separated list of them (a copied
+/// X-Forwarded-For). Returns true with the list rewritten in `out`.
+pub(super) fn truncate_ip_list(text: &[u8], t: &Truncation, out: &mut Vec<u8>) -> bool {
+    let plausible = text.len() <= 1024
+        && memchr::memchr(b',', text).is_some()
+        && text
+            .iter()
+            .all(|&c| c.is_ascii_hexdigit() || matches!(c, b'.' | b':' | b',' | b' '));
+    if !plausible {
+        return false;
+    }
+    let mut addrs = Vec::new();
+    for part in text.split(|&c| c == b',') {
+        let trimmed = part.trim_ascii();
+        match ip::parse_whole(trimmed) {
+            Some(addr) => addrs.push(t.apply(addr)),
+            None => return false,
+        }
+    }
+    out.clear();
+    for (i, addr) in addrs.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        ip::write_ip(*addr, out);
+    }
+    true
+}

@@ -1,0 +1,300 @@
+//! Detectors of word-shaped personal data in text: bearer tokens and JWTs, street addresses
+//! and e-mail addresses.
+
+use memchr::memchr2;
+
+use super::{redact_spans, word_start};
+use crate::scrub::report::{FieldOutcome, Report, RuleKind};
+
+static JWT_START: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+static BEARER: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+
+/// A substring searcher built once: building one per value costs more than the search.
+fn finder(
+    cell: &'static std::sync::OnceLock<memchr::memmem::Finder<'static>>,
+    needle: &'static [u8],
+) -> &'static memchr::memmem::Finder<'static> {
+    cell.get_or_init(|| memchr::memmem::Finder::new(needle))
+}
+
+fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'=')
+}
+
+/// JWTs (`eyJ...` header, three dot-separated base64url parts) and the credential after
+/// `Bearer ` (at least 16 token characters).
+pub(super) fn redact_tokens(
+    text: &[u8],
+    marker: &[u8],
+    out: &mut Vec<u8>,
+    report: &mut Report,
+) -> bool {
+    redact_spans(
+        text,
+        marker,
+        out,
+        report,
+        RuleKind::TokenValue,
+        |t, from| {
+            let jwt = finder(&JWT_START, b"eyJ")
+                .find_iter(&t[from..])
+                .map(|o| from + o)
+                .find_map(|i| {
+                    let len = t[i..].iter().take_while(|c| is_token_char(**c)).count();
+                    let parts = t[i..i + len]
+                        .split(|c| *c == b'.')
+                        .filter(|p| !p.is_empty())
+                        .count();
+                    (word_start(t, i) && parts >= 3 && len >= 20).then_some((i, i + len))
+                });
+            let bearer = finder(&BEARER, b"earer ")
+                .find_iter(&t[from..])
+                .map(|o| from + o)
+                .find_map(|o| {
+                    let b = o.checked_sub(1)?;
+                    if !matches!(t[b], b'B' | b'b') || !word_start(t, b) {
+                        return None;
+                    }
+                    let start = o + 6;
+                    let len = t[start..].iter().take_while(|c| is_token_char(**c)).count();
+                    (len >= 16).then_some((start, start + len))
+                });
+            match (jwt, bearer) {
+                (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+                (a, b) => a.or(b),
+            }
+        },
+    )
+}
+
+/// Street-type words that end a street name, as written in English-language addresses.
+const STREET_TYPES: &[&[u8]] = &[
+    b"st",
+    b"street",
+    b"ave",
+    b"avenue",
+    b"rd",
+    b"road",
+    b"blvd",
+    b"boulevard",
+    b"ln",
+    b"lane",
+    b"dr",
+    b"drive",
+    b"way",
+    b"ct",
+    b"court",
+    b"pl",
+    b"place",
+    b"sq",
+    b"square",
+    b"ter",
+    b"terrace",
+    b"pkwy",
+    b"parkway",
+    b"hwy",
+    b"highway",
+];
+
+/// Unit designators that may follow a street (`, Apt 4B`).
+const UNIT_WORDS: &[&[u8]] = &[b"apt", b"apartment", b"suite", b"ste", b"unit", b"#"];
+
+/// Finds `<house number> <Capitalized Name...> <street type>[, Apt X]` and writes `text` with
+/// each replaced by `marker` into `out`. Conservative on purpose: a capitalized name and a
+/// known street type are both required, so prices and version strings do not match.
+pub(super) fn redact_streets(
+    text: &[u8],
+    marker: &[u8],
+    out: &mut Vec<u8>,
+    report: &mut Report,
+) -> bool {
+    // Ids, timestamps and URLs have no spaces; an address always does.
+    if text.len() < 6 || memchr::memchr(b' ', text).is_none() {
+        return false;
+    }
+    let mut copied = 0;
+    let mut i = 0;
+    let mut found = false;
+    while i < text.len() {
+        let starts_number =
+            text[i].is_ascii_digit() && (i == 0 || !text[i - 1].is_ascii_alphanumeric());
+        if let Some(end) = starts_number.then(|| street_at(text, i)).flatten() {
+            if !found {
+                out.clear();
+                found = true;
+            }
+            out.extend_from_slice(&text[copied..i]);
+            out.extend_from_slice(marker);
+            report.count(RuleKind::StreetValue, FieldOutcome::Redacted);
+            copied = end;
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    if found {
+        out.extend_from_slice(&text[copied..]);
+    }
+    found
+}
+
+/// The end of a street address starting with the house number at `start`, if one is there.
+fn street_at(text: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while i < text.len() && text[i].is_ascii_digit() && i - start < 6 {
+        i += 1;
+    }
+    if i < text.len() && text[i].is_ascii_alphabetic() && text.get(i + 1) == Some(&b' ') {
+        i += 1; // 221B
+    }
+    let mut names = 0;
+    loop {
+        if text.get(i) != Some(&b' ') {
+            return None;
+        }
+        let word_start = i + 1;
+        let mut end = word_start;
+        while end < text.len() && text[end].is_ascii_alphabetic() {
+            end += 1;
+        }
+        let word = &text[word_start..end];
+        if word.is_empty() || !word[0].is_ascii_uppercase() {
+            return None;
+        }
+        if names > 0 && STREET_TYPES.iter().any(|t| word.eq_ignore_ascii_case(t)) {
+            let end = if text.get(end) == Some(&b'.') {
+                end + 1
+            } else {
+                end
+            };
+            return Some(unit_end(text, end));
+        }
+        names += 1;
+        if names > 4 {
+            return None;
+        }
+        i = end;
+    }
+}
+
+/// Extends an address over a following `, Apt 4B` (or Suite, Unit, #).
+fn unit_end(text: &[u8], end: usize) -> usize {
+    let Some(rest) = text[end..].strip_prefix(b", ") else {
+        return end;
+    };
+    let word_len = rest
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic() || **c == b'#')
+        .count();
+    if !UNIT_WORDS
+        .iter()
+        .any(|u| rest[..word_len].eq_ignore_ascii_case(u))
+    {
+        return end;
+    }
+    let after = &rest[word_len..];
+    let spaces = after.iter().take_while(|c| **c == b' ').count();
+    let unit = after[spaces..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    if unit == 0 {
+        return end;
+    }
+    end + 2 + word_len + spaces + unit
+}
+
+/// Address characters; bytes of non-ASCII letters count too (`jörg@müller.de`).
+fn is_local_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-' | b'\'')
+}
+
+fn is_domain_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'-')
+}
+
+/// Whether `text` (a key, for instance) contains an e-mail address.
+pub fn contains_email(text: &[u8]) -> bool {
+    let mut scratch = Vec::new();
+    redact_emails(text, b"", &mut scratch, &mut Report::default())
+}
+
+/// Finds e-mail addresses (`@`, or `%40` inside URLs) and writes `text` with each replaced by
+/// `marker` into `out`. Returns false (and leaves `out` empty) when there is none.
+pub(super) fn redact_emails(
+    text: &[u8],
+    marker: &[u8],
+    out: &mut Vec<u8>,
+    report: &mut Report,
+) -> bool {
+    // The shortest address is `a@b.co`; short values are read with a loop, not memchr.
+    if text.len() < 6 || (text.len() <= 32 && !text.iter().any(|&c| c == b'@' || c == b'%')) {
+        return false;
+    }
+    let mut copied = 0;
+    let mut search = 0;
+    let mut found = false;
+    while let Some(off) = memchr2(b'@', b'%', &text[search..]) {
+        let at = search + off;
+        let sep_len = if text[at] == b'@' {
+            1
+        } else if text[at..].starts_with(b"%40") {
+            3
+        } else {
+            search = at + 1;
+            continue;
+        };
+        match email_bounds(text, at, sep_len, copied) {
+            Some((start, end)) => {
+                if !found {
+                    out.clear();
+                    found = true;
+                }
+                out.extend_from_slice(&text[copied..start]);
+                out.extend_from_slice(marker);
+                report.count(RuleKind::EmailValue, FieldOutcome::Redacted);
+                copied = end;
+                search = end;
+            }
+            None => search = at + sep_len,
+        }
+    }
+    if found {
+        out.extend_from_slice(&text[copied..]);
+    }
+    found
+}
+
+/// The span of an address around the separator at `at`, if the text there is one: a local
+/// part of address characters, then a domain with a dot and an alphabetic top-level label.
+fn email_bounds(text: &[u8], at: usize, sep_len: usize, floor: usize) -> Option<(usize, usize)> {
+    let mut start = at;
+    while start > floor && is_local_char(text[start - 1]) {
+        start -= 1;
+    }
+    // `%40` inside a URL is preceded by `=`; a local part never starts with a dot.
+    while start < at && text[start] == b'.' {
+        start += 1;
+    }
+    if start == at {
+        return None;
+    }
+    let domain_start = at + sep_len;
+    let mut end = domain_start;
+    while end < text.len() && is_domain_char(text[end]) {
+        end += 1;
+    }
+    while end > domain_start && matches!(text[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
+    let domain = &text[domain_start..end];
+    let last_dot = memchr::memrchr(b'.', domain)?;
+    // The top-level label is ASCII letters; what follows it (`…`, `)`) is not the address.
+    let tld_len = domain[last_dot + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    let end = domain_start + last_dot + 1 + tld_len;
+    let valid = last_dot > 0 && tld_len >= 2 && domain[0] != b'-' && domain[0] != b'.';
+    valid.then_some((start, end))
+}

@@ -1,0 +1,130 @@
+//! URLs in values: query strings and parameter-carrying fragments keep only allow-listed
+//! parameters.
+
+use memchr::memchr2_iter;
+
+use crate::scrub::keys::KeySet;
+
+fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
+    text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// Bytes that end a URL written inside text.
+fn ends_url(c: u8) -> bool {
+    c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'>' | b')' | b'(')
+}
+
+/// Keeps only allow-listed parameters in every query of `text`: whole URLs, relative ones
+/// (`/account?name=...`), `www.` hosts, URLs inside sentences, and a bare `?a=b` search
+/// string. Fragments written as parameters (`#access_token=...&email=...`, how OAuth and
+/// single-page apps pass secrets) get the same allow-list; plain anchors (`#pricing`) stay.
+/// Returns true (new text in `out`) if a parameter went.
+pub(super) fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
+    let mut copied = 0;
+    let (mut changed, mut writing) = (false, false);
+    for q in memchr2_iter(b'?', b'#', text) {
+        if q < copied {
+            continue;
+        }
+        let fragment = text[q] == b'#';
+        let token_start = text[..q]
+            .iter()
+            .rposition(|&c| ends_url(c))
+            .map_or(0, |p| p + 1);
+        let prefix = &text[token_start..q];
+        let urlish = (prefix.is_empty() && token_start == 0)
+            || memchr::memchr(b'/', prefix).is_some()
+            || starts_with_ignore_case(prefix, b"www.");
+        if !urlish {
+            continue;
+        }
+        let token_end = text[q..]
+            .iter()
+            .position(|&c| ends_url(c))
+            .map_or(text.len(), |e| q + e);
+        let query_end = if fragment {
+            token_end
+        } else {
+            memchr::memchr(b'#', &text[q..token_end]).map_or(token_end, |h| q + h)
+        };
+        let query = &text[q + 1..query_end];
+        // A fragment with a query of its own (`#/reset?token=...`) is handled at its `?`.
+        let nested_query = fragment && memchr::memchr(b'?', query).is_some();
+        if memchr::memchr(b'=', query).is_none() || nested_query {
+            continue;
+        }
+        if !writing {
+            // Cleared once: a first query kept whole is already written and must stay.
+            out.clear();
+            writing = true;
+        }
+        out.extend_from_slice(&text[copied..q]);
+        let before = out.len();
+        out.push(text[q]);
+        if keep_allowed_params(query, allow, out) {
+            changed = true;
+            if out.len() == before + 1 {
+                out.pop();
+            }
+        } else {
+            // Nothing left out: the query as it was, byte for byte.
+            out.truncate(before + 1);
+            out.extend_from_slice(query);
+        }
+        copied = query_end;
+    }
+    if changed {
+        out.extend_from_slice(&text[copied..]);
+    }
+    changed
+}
+
+/// Writes the allow-listed parameters of `query` to `out`; true if any was left out.
+fn keep_allowed_params(query: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
+    let mut dropped = false;
+    let mut kept_any = false;
+    let mut name = Vec::new();
+    for param in query.split(|&c| c == b'&') {
+        if param.is_empty() {
+            continue;
+        }
+        let raw_name = param.split(|&c| c == b'=').next().unwrap_or(param);
+        if raw_name.iter().any(|&c| c == b'%' || c == b'+') {
+            crate::scrub::keys::normalize_into(&percent_decoded_name(raw_name), &mut name);
+        } else {
+            crate::scrub::keys::normalize_into(raw_name, &mut name);
+        }
+        if allow.matches(&name) {
+            if kept_any {
+                out.push(b'&');
+            }
+            out.extend_from_slice(param);
+            kept_any = true;
+        } else {
+            dropped = true;
+        }
+    }
+    dropped
+}
+
+/// Parameter names are tiny; decoding them lets `utm%5Fsource` match `utm_*`.
+fn percent_decoded_name(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' && i + 2 < raw.len() {
+            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if raw[i] == b'+' { b' ' } else { raw[i] });
+        i += 1;
+    }
+    out
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
