@@ -10,7 +10,7 @@ mod percent;
 // `self::` because the crate also depends on the `base64` crate, and a bare
 // `base64::` path would be ambiguous between the two.
 pub use self::base64::{Base64Decoder, Base64Encoder};
-pub use self::gzip::{DeflateDecoder, GzipDecoder, GzipEncoder};
+pub use self::gzip::{DeflateDecoder, GzipDecoder};
 pub use self::percent::{PercentDecoder, PercentEncoder};
 
 /// A push-based byte transform. Chunk boundaries may fall anywhere (inside a %XX escape,
@@ -246,7 +246,6 @@ mod tests {
         let mut all: Vec<Box<dyn Transform + Send>> = vec![
             Box::new(GzipDecoder::new(10)),
             Box::new(DeflateDecoder::new(10)),
-            Box::new(GzipEncoder::new()),
             Box::new(PercentDecoder::new(true)),
             Box::new(PercentEncoder::form()),
             Box::new(Base64Decoder::new()),

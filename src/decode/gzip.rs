@@ -1,8 +1,8 @@
-//! gzip (RFC 1952) and zlib (RFC 1950) decompression with an output-size cap, and
-//! streaming gzip compression. The gzip framing is parsed here so that header, body
-//! and trailer may be split across pushes anywhere; flate2 only inflates/deflates.
+//! gzip (RFC 1952) and zlib (RFC 1950) decompression with an output-size cap. The gzip
+//! framing is parsed here so that header, body and trailer may be split across pushes
+//! anywhere; flate2 only inflates.
 
-use flate2::{Compress, Compression, Crc, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 use super::{DecodeError, Phase, Transform};
 
@@ -418,117 +418,14 @@ impl Transform for DeflateDecoder {
     }
 }
 
-/// Streaming gzip compressor. Emits a minimal 10-byte header (no name, no mtime,
-/// OS = unknown) on the first call, then deflate output as the compressor releases it;
-/// `finish` flushes and writes the CRC32/ISIZE trailer.
-#[derive(Debug)]
-pub struct GzipEncoder {
-    raw: Compress,
-    crc: Crc,
-    header_written: bool,
-    phase: Phase,
-}
-
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-
-/// Spare output room guaranteed before each compressor call.
-const OUT_STEP: usize = 16 * 1024;
-
-impl Default for GzipEncoder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl GzipEncoder {
-    /// Level 1 (fastest): this runs per request on the proxy's hot path, where CPU
-    /// matters more than the last few percent of size.
-    pub fn new() -> Self {
-        Self::with_level(1)
-    }
-
-    /// `level` 0 (store) to 9 (smallest); values above 9 are treated as 9.
-    pub fn with_level(level: u32) -> Self {
-        GzipEncoder {
-            raw: Compress::new(Compression::new(level.min(9)), false),
-            crc: Crc::new(),
-            header_written: false,
-            phase: Phase::Open,
-        }
-    }
-
-    fn write_header(&mut self, out: &mut Vec<u8>) {
-        if !self.header_written {
-            out.extend_from_slice(&GZIP_HEADER);
-            self.header_written = true;
-        }
-    }
-
-    fn compress(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        self.write_header(out);
-        self.crc.update(input);
-        loop {
-            out.reserve(OUT_STEP);
-            let before = self.raw.total_in();
-            let out_before = out.len();
-            self.raw
-                .compress_vec(input, out, FlushCompress::None)
-                .map_err(|_| DecodeError::CompressFailed)?;
-            let used = usize::try_from(self.raw.total_in() - before)
-                .map_err(|_| DecodeError::CompressFailed)?;
-            input = &input[used..];
-            // Spare room left means the compressor had nothing more to release.
-            if input.is_empty() && out.len() < out.capacity() {
-                return Ok(());
-            }
-            if used == 0 && out.len() == out_before {
-                // Refuse rather than spin if the compressor stops making progress.
-                return Err(DecodeError::CompressFailed);
-            }
-        }
-    }
-
-    fn finish_stream(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        self.write_header(out);
-        loop {
-            out.reserve(OUT_STEP);
-            let before = out.len();
-            let status = self
-                .raw
-                .compress_vec(&[], out, FlushCompress::Finish)
-                .map_err(|_| DecodeError::CompressFailed)?;
-            match status {
-                Status::StreamEnd => break,
-                _ if out.len() == before => return Err(DecodeError::CompressFailed),
-                _ => {}
-            }
-        }
-        out.extend_from_slice(&self.crc.sum().to_le_bytes());
-        out.extend_from_slice(&self.crc.amount().to_le_bytes());
-        Ok(())
-    }
-}
-
-impl Transform for GzipEncoder {
-    fn push(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        self.phase.ensure_open()?;
-        let r = self.compress(input, out);
-        self.phase.after_push(r)
-    }
-
-    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        self.phase.ensure_open()?;
-        let r = self.finish_stream(out);
-        self.phase.after_finish(r)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{cut, run_chunks, split_invariant};
     use super::*;
     use proptest::prelude::*;
-    use std::io::{Read, Write};
+    use std::io::Write;
+
+    use flate2::Compression;
 
     /// Name, input, expected result.
     type Case = (&'static str, Vec<u8>, Result<Vec<u8>, DecodeError>);
@@ -857,37 +754,6 @@ mod tests {
                 "chunk size {size}"
             );
         }
-        let mut enc = Vec::new();
-        let mut e = GzipEncoder::new();
-        for chunk in data.chunks(70_000) {
-            e.push(chunk, &mut enc).unwrap();
-        }
-        e.finish(&mut enc).unwrap();
-        let mut back = Vec::new();
-        flate2::read::GzDecoder::new(&enc[..])
-            .read_to_end(&mut back)
-            .unwrap();
-        assert_eq!(back, data);
-    }
-
-    #[test]
-    fn encoder_output_is_standard_gzip() {
-        for level in [0, 1, 6, 9, 42] {
-            for data in [&b""[..], b"x", EVENT] {
-                let enc =
-                    split_invariant(|| GzipEncoder::with_level(level), data, "encoder").unwrap();
-                assert!(looks_like_gzip_header(&enc));
-                let mut back = Vec::new();
-                flate2::read::GzDecoder::new(&enc[..])
-                    .read_to_end(&mut back)
-                    .unwrap();
-                assert_eq!(back, data, "level {level}");
-            }
-        }
-    }
-
-    fn looks_like_gzip_header(b: &[u8]) -> bool {
-        super::super::looks_like_gzip(b) && b[2] == 8 && b[3] == 0
     }
 
     fn payload() -> impl Strategy<Value = Vec<u8>> {
@@ -904,10 +770,9 @@ mod tests {
         #[test]
         fn gzip_round_trip(
             data in payload(),
-            enc_cuts in proptest::collection::vec(any::<usize>(), 0..6),
             dec_cuts in proptest::collection::vec(any::<usize>(), 0..6),
         ) {
-            let enc = run_chunks(GzipEncoder::new(), &cut(&data, &enc_cuts)).unwrap();
+            let enc = gzip(&data);
             let dec = run_chunks(GzipDecoder::new(u64::MAX), &cut(&enc, &dec_cuts));
             prop_assert_eq!(dec, Ok(data));
         }
