@@ -41,7 +41,7 @@ fn the_core_is_sans_io() {
         "scrub",
         "decode",
         "vendor",
-        "pipeline.rs",
+        "pipeline",
         "request.rs",
         "rules",
         "client_ip.rs",
@@ -59,7 +59,7 @@ fn the_core_is_sans_io() {
 #[test]
 fn only_scrubbed_bytes_can_leave() {
     for (name, text) in sources() {
-        if name != "pipeline.rs" {
+        if !name.starts_with("pipeline") {
             assert!(
                 !text.contains("Scrubbed("),
                 "{name} builds Scrubbed bytes itself"
