@@ -29,6 +29,18 @@ impl StringToken {
     pub fn raw<'a>(&self, b: &'a [u8]) -> &'a [u8] {
         &b[self.start + 1..self.end - 1]
     }
+
+    /// The string's text: its raw bytes when it has no escapes (no copy), else decoded into
+    /// `scratch`.
+    #[inline]
+    pub fn text<'a>(&self, b: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<&'a [u8], ScrubError> {
+        let raw = self.raw(b);
+        if !self.has_escape {
+            return Ok(raw);
+        }
+        unescape_into(raw, scratch)?;
+        Ok(scratch)
+    }
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;

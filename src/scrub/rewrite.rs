@@ -387,13 +387,7 @@ impl Walk<'_> {
             return Ok(None);
         }
         let tok = json::string_at(self.input, i)?;
-        let raw = tok.raw(self.input);
-        let text: &[u8] = if tok.has_escape {
-            json::unescape_into(raw, &mut self.bufs.text)?;
-            &self.bufs.text
-        } else {
-            raw
-        };
+        let text = tok.text(self.input, &mut self.bufs.text)?;
         let mut coarse = std::mem::take(&mut self.bufs.tmp);
         if !super::user_agent::coarsen(text, &mut coarse) {
             self.bufs.tmp = coarse;
@@ -512,13 +506,7 @@ impl Walk<'_> {
 
     fn string_value(&mut self, i: usize) -> Result<usize, ScrubError> {
         let tok = json::string_at(self.input, i)?;
-        let raw = tok.raw(self.input);
-        let text: &[u8] = if tok.has_escape {
-            json::unescape_into(raw, &mut self.bufs.text)?;
-            &self.bufs.text
-        } else {
-            raw
-        };
+        let text = tok.text(self.input, &mut self.bufs.text)?;
         let changed =
             self.plan
                 .values
@@ -642,13 +630,7 @@ impl Walk<'_> {
         let (end, id_text): (usize, &[u8]) = match self.input.get(i) {
             Some(b'"') => {
                 let tok = json::string_at(self.input, i)?;
-                let raw = tok.raw(self.input);
-                if tok.has_escape {
-                    json::unescape_into(raw, &mut self.bufs.text)?;
-                    (tok.end, &self.bufs.text)
-                } else {
-                    (tok.end, raw)
-                }
+                (tok.end, tok.text(self.input, &mut self.bufs.text)?)
             }
             Some(b'-' | b'0'..=b'9') => {
                 let end = json::number_end(self.input, i)?;
