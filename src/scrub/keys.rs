@@ -203,11 +203,20 @@ const CACHED_KEY_LEN: usize = 24;
 /// Slots of the per-request key cache: enough for the schema of a batch's events.
 const CACHE_SLOTS: usize = 256;
 
+/// What the rules say about one key, whatever its value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyVerdict {
+    /// The key matches the operator's list for the plan's mode (deny or allow).
+    pub matched: bool,
+    /// The key is itself an e-mail address (`{"jane@example.com": true}`).
+    pub email: bool,
+}
+
 #[derive(Clone, Copy)]
 struct CachedKey {
     raw_len: u8,
     norm_len: u8,
-    matched: bool,
+    verdict: KeyVerdict,
     raw: [u8; CACHED_KEY_LEN],
     norm: [u8; CACHED_KEY_LEN],
 }
@@ -253,16 +262,16 @@ impl KeyCache {
 
     /// The cached normalized key and verdict for `raw`, if present.
     #[inline]
-    pub fn get(&self, raw: &[u8]) -> Option<(&[u8], bool)> {
+    pub fn get(&self, raw: &[u8]) -> Option<(&[u8], KeyVerdict)> {
         if raw.is_empty() || raw.len() > CACHED_KEY_LEN || self.slots.is_empty() {
             return None;
         }
         let slot = &self.slots[Self::slot(raw)];
         let hit = eq_short(&slot.raw[..usize::from(slot.raw_len)], raw);
-        hit.then(|| (&slot.norm[..usize::from(slot.norm_len)], slot.matched))
+        hit.then(|| (&slot.norm[..usize::from(slot.norm_len)], slot.verdict))
     }
 
-    pub fn put(&mut self, raw: &[u8], norm: &[u8], matched: bool) {
+    pub fn put(&mut self, raw: &[u8], norm: &[u8], verdict: KeyVerdict) {
         if raw.is_empty() || raw.len() > CACHED_KEY_LEN || norm.len() > CACHED_KEY_LEN {
             return;
         }
@@ -271,7 +280,7 @@ impl KeyCache {
                 CachedKey {
                     raw_len: 0,
                     norm_len: 0,
-                    matched: false,
+                    verdict: KeyVerdict::default(),
                     raw: [0; CACHED_KEY_LEN],
                     norm: [0; CACHED_KEY_LEN],
                 };
@@ -283,7 +292,7 @@ impl KeyCache {
         slot.raw_len = raw.len() as u8;
         slot.norm[..norm.len()].copy_from_slice(norm);
         slot.norm_len = norm.len() as u8;
-        slot.matched = matched;
+        slot.verdict = verdict;
     }
 }
 

@@ -5,7 +5,7 @@
 use super::hash::{PseudonymCache, PseudonymKey};
 use super::ip::{self, Truncation};
 use super::json::{self, StringToken};
-use super::keys::{normalize_into, KeyCache};
+use super::keys::{normalize_into, KeyCache, KeyVerdict};
 use super::plan::Ensured;
 use super::plan::{EventPlan, FieldAction, NodeId, PropertyMode, ROOT};
 use super::report::{FieldOutcome, Report, RuleKind};
@@ -36,6 +36,40 @@ pub struct Buffers {
     text: Vec<u8>,
     value: Vec<u8>,
     tmp: Vec<u8>,
+    user_agents: UserAgentMemo,
+}
+
+/// User agents coarsened earlier in the request, with their coarse forms: a batch comes
+/// from one browser or a few, so coarsening each distinct UA string (token searches) once is
+/// enough. A handful of slots, replaced in turn.
+#[derive(Debug, Default)]
+struct UserAgentMemo {
+    /// Input UA and its coarse form (`None`: nothing coarse can be made of it).
+    slots: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    next: usize,
+}
+
+const USER_AGENT_SLOTS: usize = 8;
+
+impl UserAgentMemo {
+    fn coarsen(&mut self, ua: &[u8]) -> Option<&[u8]> {
+        let at = match self.slots.iter().position(|(input, _)| input == ua) {
+            Some(at) => at,
+            None => {
+                let mut coarse = Vec::new();
+                let coarse = super::user_agent::coarsen(ua, &mut coarse).then_some(coarse);
+                let at = self.next;
+                self.next = (self.next + 1) % USER_AGENT_SLOTS;
+                if at == self.slots.len() {
+                    self.slots.push((ua.to_vec(), coarse));
+                } else {
+                    self.slots[at] = (ua.to_vec(), coarse);
+                }
+                at
+            }
+        };
+        self.slots[at].1.as_deref()
+    }
 }
 
 /// What became of one event.
@@ -274,7 +308,7 @@ impl Walk<'_> {
             return Err(ScrubError::MalformedJson);
         }
         let key = json::string_at(self.input, key_start)?;
-        let matched = self.normalize_key(key)?;
+        let verdict = self.normalize_key(key)?;
         let colon = json::skip_ws(self.input, key.end);
         if self.input.get(colon) != Some(&b':') {
             return Err(ScrubError::MalformedJson);
@@ -296,11 +330,11 @@ impl Walk<'_> {
                 frame.seen_ensures |= 1 << k;
             }
         }
-        let decision = if self.key_is_email(key) {
+        let decision = if verdict.email {
             // An address used as a key (`{"jane@example.com": true}`) cannot stay.
             Decision::Apply(FieldAction::Drop(RuleKind::EmailValue))
         } else {
-            self.decide(child, in_container, matched)
+            self.decide(child, in_container, verdict.matched)
         };
         let end = match decision {
             Decision::Apply(FieldAction::Drop(rule)) => {
@@ -388,13 +422,14 @@ impl Walk<'_> {
         }
         let tok = json::string_at(self.input, i)?;
         let text = tok.text(self.input, &mut self.bufs.text)?;
-        let mut coarse = std::mem::take(&mut self.bufs.tmp);
-        if !super::user_agent::coarsen(text, &mut coarse) {
-            self.bufs.tmp = coarse;
+        let Some(coarse) = self.bufs.user_agents.coarsen(text) else {
             return Ok(None);
-        }
-        self.replace_with_string(tok.start, tok.end, &coarse);
-        self.bufs.tmp = coarse;
+        };
+        // `flush_to` by hand: `coarse` borrows `self.bufs`.
+        self.out
+            .extend_from_slice(&self.input[self.span_start..tok.start]);
+        json::write_string(coarse, self.out);
+        self.span_start = tok.end;
         self.report
             .count(RuleKind::UserAgent, FieldOutcome::Coarsened);
         Ok(Some(tok.end))
@@ -417,18 +452,12 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn key_is_email(&self, key: StringToken) -> bool {
+    fn key_is_email(&self, key: &[u8]) -> bool {
         if self.plan.values.email_marker.is_none() {
             return false;
         }
-        let text: &[u8] = if key.has_escape {
-            &self.bufs.key
-        } else {
-            key.raw(self.input)
-        };
-        let cue =
-            memchr::memchr(b'@', text).is_some() || memchr::memmem::find(text, b"%40").is_some();
-        cue && super::values::contains_email(text)
+        let cue = memchr::memchr2(b'@', b'%', key).is_some();
+        cue && super::values::contains_email(key)
     }
 
     /// `matched`: the key matches the operator's list for the current mode.
@@ -450,25 +479,27 @@ impl Walk<'_> {
         }
     }
 
-    /// Leaves the normalized key in `bufs.normalized`; returns whether it matches the
-    /// operator's list for the plan's mode (deny or allow). Plain keys go through the cache
-    /// once the request's first event is done (single-event requests skip its set-up).
-    fn normalize_key(&mut self, key: StringToken) -> Result<bool, ScrubError> {
+    /// Leaves the normalized key in `bufs.normalized` and says what the rules make of the
+    /// key. Plain keys go through the cache once the request's first event is done
+    /// (single-event requests skip its set-up).
+    fn normalize_key(&mut self, key: StringToken) -> Result<KeyVerdict, ScrubError> {
         let raw = key.raw(self.input);
         let cacheable = !key.has_escape && self.report.events > 0;
         if cacheable {
-            if let Some((norm, matched)) = self.bufs.keys.get(raw) {
+            if let Some((norm, verdict)) = self.bufs.keys.get(raw) {
                 self.bufs.normalized.clear();
                 self.bufs.normalized.extend_from_slice(norm);
-                return Ok(matched);
+                return Ok(verdict);
             }
         }
-        if key.has_escape {
+        let text: &[u8] = if key.has_escape {
             json::unescape_into(raw, &mut self.bufs.key)?;
-            normalize_into(&self.bufs.key, &mut self.bufs.normalized);
+            &self.bufs.key
         } else {
-            normalize_into(raw, &mut self.bufs.normalized);
-        }
+            raw
+        };
+        normalize_into(text, &mut self.bufs.normalized);
+        let email = self.key_is_email(text);
         let rules = match self.plan.mode {
             PropertyMode::Deny => &self.plan.deny,
             PropertyMode::Allow => &self.plan.allow,
@@ -479,10 +510,11 @@ impl Walk<'_> {
             .filter(|part| !part.is_empty());
         let matched =
             rules.matches(&self.bufs.normalized) || last_part.is_some_and(|p| rules.matches(p));
+        let verdict = KeyVerdict { matched, email };
         if cacheable {
-            self.bufs.keys.put(raw, &self.bufs.normalized, matched);
+            self.bufs.keys.put(raw, &self.bufs.normalized, verdict);
         }
-        Ok(matched)
+        Ok(verdict)
     }
 
     fn drop_member(&mut self, key_start: usize, end: usize, frame: &mut ObjectFrame) {

@@ -116,22 +116,23 @@ impl ValueRules {
         }
         let mut changed = false;
         let mut current: &[u8] = text;
-        if let (Some(allow), true) = (&self.url_query_allow, cues.question) {
+        if let (Some(allow), true) = (&self.url_query_allow, cues.has(QUESTION)) {
             if filter_query(current, allow, tmp) {
                 report.count(RuleKind::UrlQuery, FieldOutcome::Dropped);
                 changed = true;
                 current = tmp;
             }
         }
+        let ip_cued = cues.has(DELIMITER) && cues.has(DOT | COLON) && cues.digits >= 2;
         // Addresses written inside text ("from 203.0.113.42, via ..."): truncated in place.
-        if let (Some(t), true) = (&self.ip_values, cues.delimiter && cues.digits >= 2) {
+        if let (Some(t), true) = (&self.ip_values, ip_cued) {
             if truncate_ips_in_text(current, t, out, report) {
                 changed = true;
                 std::mem::swap(tmp, out);
                 current = tmp;
             }
         }
-        if let (Some(marker), true) = (&self.street_marker, cues.space && cues.digits > 0) {
+        if let (Some(marker), true) = (&self.street_marker, cues.has(SPACE) && cues.digits > 0) {
             if redact_streets(current, marker, out, report) {
                 changed = true;
                 std::mem::swap(tmp, out);
@@ -146,7 +147,7 @@ impl ValueRules {
                 current = tmp;
             }
         }
-        let phone = cues.plus && cues.digits >= *PHONE_DIGITS.start();
+        let phone = cues.has(PLUS) && cues.digits >= *PHONE_DIGITS.start();
         if let (Some(marker), true) = (&self.phone_marker, phone) {
             if redact_phones(current, marker, out, report) {
                 changed = true;
@@ -155,10 +156,29 @@ impl ValueRules {
             }
         }
         let detectors: [(&Option<Vec<u8>>, bool, Detector); 4] = [
-            (&self.iban_marker, cues.digits >= 10, redact_ibans),
-            (&self.ssn_marker, cues.digits >= 9, redact_ssns),
-            (&self.token_marker, text.len() >= 20, redact_tokens),
-            (&self.location_marker, cues.digits >= 6, redact_coordinates),
+            // Two capitals (country), check digits and a long number.
+            (
+                &self.iban_marker,
+                cues.digits >= 10 && cues.capitals >= 2,
+                redact_ibans,
+            ),
+            // Only the dashed form `AAA-GG-SSSS`.
+            (
+                &self.ssn_marker,
+                cues.digits >= 9 && cues.has(DASH),
+                redact_ssns,
+            ),
+            (
+                &self.token_marker,
+                text.len() >= 20 && cues.has(TOKEN_LETTER),
+                redact_tokens,
+            ),
+            // `lat,long`: decimals around a comma.
+            (
+                &self.location_marker,
+                cues.digits >= 6 && cues.has(COMMA) && cues.has(DOT),
+                redact_coordinates,
+            ),
         ];
         for (marker, cued, detect) in detectors {
             if let (Some(marker), true) = (marker, cued) {
@@ -169,7 +189,7 @@ impl ValueRules {
                 }
             }
         }
-        if let (Some(marker), true) = (&self.email_marker, cues.at) {
+        if let (Some(marker), true) = (&self.email_marker, cues.has(AT)) {
             if redact_emails(current, marker, out, report) {
                 return true;
             }
@@ -182,64 +202,95 @@ impl ValueRules {
     }
 }
 
-/// What a value contains that some text detector starts from.
+/// What a value contains that some text detector starts from: which cue bytes occur, and
+/// how many digits and capitals.
 struct Cues {
-    /// `@` or `%` (an e-mail address, plain or in a URL).
-    at: bool,
-    /// `+` (an international phone number).
-    plus: bool,
-    space: bool,
-    /// A space or punctuation that can stand around a word (`,;()[]<>"'`).
-    delimiter: bool,
-    /// `?` or `#` (a query string or a fragment that may carry parameters).
-    question: bool,
+    seen: u16,
     digits: usize,
+    capitals: usize,
 }
 
+// Cue classes, one bit each in `CUE_CLASS`.
+/// `@` or `%` (an e-mail address, plain or in a URL).
+const AT: u16 = 1 << 0;
+/// `+` (an international phone number).
+const PLUS: u16 = 1 << 1;
+const SPACE: u16 = 1 << 2;
+/// A space or punctuation that can stand around a word (`,;()[]"`).
+const DELIMITER: u16 = 1 << 3;
+/// `?` or `#` (a query string or a fragment that may carry parameters).
+const QUESTION: u16 = 1 << 4;
+const DOT: u16 = 1 << 5;
+const COLON: u16 = 1 << 6;
+const COMMA: u16 = 1 << 7;
+const DASH: u16 = 1 << 8;
+/// `J` (a JWT starts `eyJ`) or `r` (`Bearer`): what a token needs.
+const TOKEN_LETTER: u16 = 1 << 9;
+/// Counted, not flagged: bits 16 and 17 of a class.
+const DIGIT: u32 = 1 << 16;
+const CAPITAL: u32 = 1 << 17;
+
+/// The cue class of every byte.
+static CUE_CLASS: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let flags = match b {
+            b'@' | b'%' => AT,
+            b'+' => PLUS,
+            b' ' => SPACE | DELIMITER,
+            b',' => DELIMITER | COMMA,
+            b'(' | b')' | b';' | b'[' | b'"' => DELIMITER,
+            b'?' | b'#' => QUESTION,
+            b'.' => DOT,
+            b':' => COLON,
+            b'-' => DASH,
+            b'J' => TOKEN_LETTER,
+            b'r' => TOKEN_LETTER,
+            _ => 0,
+        };
+        let counted = if b.is_ascii_digit() {
+            DIGIT
+        } else if b.is_ascii_uppercase() {
+            CAPITAL
+        } else {
+            0
+        };
+        table[c] = flags as u32 | counted;
+        c += 1;
+    }
+    table
+};
+
 impl Cues {
-    /// Branch-free on purpose: the compiler turns this loop into vector code.
+    /// One table lookup per byte; no per-value set-up, which matters on short values.
     #[inline]
     fn of(text: &[u8]) -> Cues {
-        let (mut at, mut plus, mut space, mut question) = (0u8, 0u8, 0u8, 0u8);
-        let mut delimiter = 0u8;
-        let mut digits = 0usize;
-        // Byte-wide counters keep every lane eight bits wide; a chunk cannot overflow them.
-        for chunk in text.chunks(255) {
-            let mut chunk_digits = 0u8;
-            for &c in chunk {
-                at |= u8::from(c == b'@') | u8::from(c == b'%');
-                plus |= u8::from(c == b'+');
-                space |= u8::from(c == b' ');
-                delimiter |= u8::from(c == b' ')
-                    | u8::from(c == b',')
-                    | u8::from(c == b'(')
-                    | u8::from(c == b')')
-                    | u8::from(c == b';')
-                    | u8::from(c == b'[')
-                    | u8::from(c == b'"');
-                question |= u8::from(c == b'?') | u8::from(c == b'#');
-                chunk_digits += u8::from(c.wrapping_sub(b'0') < 10);
-            }
-            digits += usize::from(chunk_digits);
+        let (mut seen, mut digits, mut capitals) = (0u32, 0usize, 0usize);
+        for &c in text {
+            let class = CUE_CLASS[usize::from(c)];
+            seen |= class;
+            digits += (class >> 16 & 1) as usize;
+            capitals += (class >> 17 & 1) as usize;
         }
         Cues {
-            at: at != 0,
-            plus: plus != 0,
-            space: space != 0,
-            delimiter: delimiter != 0,
-            question: question != 0,
+            seen: seen as u16,
             digits,
+            capitals,
         }
+    }
+
+    fn has(&self, cue: u16) -> bool {
+        self.seen & cue != 0
     }
 
     /// Whether any detector can match a value of `len` bytes with these cues.
     fn any(&self, len: usize) -> bool {
-        self.at
-            || self.plus
-            || self.question
-            || (self.delimiter && self.digits > 0)
+        self.has(AT | PLUS | QUESTION)
+            || (self.has(DELIMITER) && self.digits > 0)
             || self.digits >= 9
-            || len >= 20
+            || (len >= 20 && self.has(TOKEN_LETTER))
     }
 }
 
