@@ -110,7 +110,7 @@ pub fn rewrite_event(
     // A plan may make the root itself a container (a gtag hit is all properties).
     let end = walk.object(start, Some(ROOT), plan.node(ROOT).container, 1)?;
     // Checked after the walk, which only ever splits at ASCII bytes: one pass over the event.
-    std::str::from_utf8(&input[..end]).map_err(|_| ScrubError::InvalidUtf8)?;
+    simdutf8::basic::from_utf8(&input[..end]).map_err(|_| ScrubError::InvalidUtf8)?;
     walk.flush_to(end);
     Ok(EventWritten {
         len: end,
