@@ -22,6 +22,8 @@ const NORMALIZED: [u8; 256] = {
 /// Keys up to this length are normalized on the stack without a branch per byte.
 const SHORT_KEY: usize = 64;
 
+use super::plan::NodeId;
+
 /// Writes the normalized form of `key` into `out` (cleared first).
 #[inline]
 pub fn normalize_into(key: &[u8], out: &mut Vec<u8>) {
@@ -201,29 +203,36 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 /// Keys longer than this are not cached (rare, and not worth the slot size).
 const CACHED_KEY_LEN: usize = 24;
 /// Slots of the per-request key cache: enough for the schema of a batch's events.
-const CACHE_SLOTS: usize = 256;
+const CACHE_SLOTS: usize = 512;
 
-/// What the rules say about one key, whatever its value.
+/// What the rules and the plan make of one key at one place in the event, whatever its
+/// value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KeyVerdict {
     /// The key matches the operator's list for the plan's mode (deny or allow).
     pub matched: bool,
     /// The key is itself an e-mail address (`{"jane@example.com": true}`).
     pub email: bool,
+    /// The plan node the member leads to.
+    pub child: Option<NodeId>,
+    /// Which of the parent's ensured members this is (its exact vendor spelling), if any.
+    pub ensured: Option<u8>,
 }
 
 #[derive(Clone, Copy)]
 struct CachedKey {
     raw_len: u8,
-    norm_len: u8,
+    /// The plan node holding the member (`NO_PARENT` outside the plan's tree).
+    parent: usize,
     verdict: KeyVerdict,
     raw: [u8; CACHED_KEY_LEN],
-    norm: [u8; CACHED_KEY_LEN],
 }
 
-/// The normalized form and rule verdict of keys seen earlier in the same request. A batch
-/// repeats one schema in every event, so after the first event most keys skip normalization
-/// and matching. Direct-mapped, fixed-size slots: a miss costs one overwrite, no allocation.
+const NO_PARENT: usize = usize::MAX;
+
+/// The verdicts on keys seen earlier in the same request, by parent node and raw key. A
+/// batch repeats one schema in every event, so after the first event most keys skip
+/// normalization, matching and the plan lookup. Direct-mapped, fixed-size slots: a miss costs one overwrite, no allocation.
 #[derive(Default)]
 pub struct KeyCache {
     slots: Vec<CachedKey>,
@@ -250,48 +259,50 @@ impl KeyCache {
     }
 
     #[inline]
-    fn slot(raw: &[u8]) -> usize {
+    fn slot(parent: usize, raw: &[u8]) -> usize {
         let n = raw.len();
         let h = n
             .wrapping_mul(31)
             .wrapping_add(usize::from(raw[0]) * 7)
             .wrapping_add(usize::from(raw[n - 1]) * 13)
-            .wrapping_add(usize::from(raw[n / 2]) * 3);
+            .wrapping_add(usize::from(raw[n / 2]) * 3)
+            .wrapping_add(usize::from(raw[n / 4]) * 5)
+            .wrapping_add(parent.wrapping_mul(17));
         h % CACHE_SLOTS
     }
 
-    /// The cached normalized key and verdict for `raw`, if present.
+    /// The cached verdict for `raw` under `parent`, if present.
     #[inline]
-    pub fn get(&self, raw: &[u8]) -> Option<(&[u8], KeyVerdict)> {
+    pub fn get(&self, parent: Option<NodeId>, raw: &[u8]) -> Option<KeyVerdict> {
         if raw.is_empty() || raw.len() > CACHED_KEY_LEN || self.slots.is_empty() {
             return None;
         }
-        let slot = &self.slots[Self::slot(raw)];
-        let hit = eq_short(&slot.raw[..usize::from(slot.raw_len)], raw);
-        hit.then(|| (&slot.norm[..usize::from(slot.norm_len)], slot.verdict))
+        let parent = parent.unwrap_or(NO_PARENT);
+        let slot = &self.slots[Self::slot(parent, raw)];
+        let hit = slot.parent == parent && eq_short(&slot.raw[..usize::from(slot.raw_len)], raw);
+        hit.then_some(slot.verdict)
     }
 
-    pub fn put(&mut self, raw: &[u8], norm: &[u8], verdict: KeyVerdict) {
-        if raw.is_empty() || raw.len() > CACHED_KEY_LEN || norm.len() > CACHED_KEY_LEN {
+    pub fn put(&mut self, parent: Option<NodeId>, raw: &[u8], verdict: KeyVerdict) {
+        if raw.is_empty() || raw.len() > CACHED_KEY_LEN {
             return;
         }
         if self.slots.is_empty() {
             self.slots = vec![
                 CachedKey {
                     raw_len: 0,
-                    norm_len: 0,
+                    parent: NO_PARENT,
                     verdict: KeyVerdict::default(),
                     raw: [0; CACHED_KEY_LEN],
-                    norm: [0; CACHED_KEY_LEN],
                 };
                 CACHE_SLOTS
             ];
         }
-        let slot = &mut self.slots[Self::slot(raw)];
+        let parent = parent.unwrap_or(NO_PARENT);
+        let slot = &mut self.slots[Self::slot(parent, raw)];
         slot.raw[..raw.len()].copy_from_slice(raw);
         slot.raw_len = raw.len() as u8;
-        slot.norm[..norm.len()].copy_from_slice(norm);
-        slot.norm_len = norm.len() as u8;
+        slot.parent = parent;
         slot.verdict = verdict;
     }
 }

@@ -308,27 +308,15 @@ impl Walk<'_> {
             return Err(ScrubError::MalformedJson);
         }
         let key = json::string_at(self.input, key_start)?;
-        let verdict = self.normalize_key(key)?;
+        let verdict = self.key_verdict(key, node)?;
         let colon = json::skip_ws(self.input, key.end);
         if self.input.get(colon) != Some(&b':') {
             return Err(ScrubError::MalformedJson);
         }
         let value_start = json::skip_ws(self.input, colon + 1);
-
-        let child = node.and_then(|n| self.plan.child(n, &self.bufs.normalized));
-        if let (Some(parent), Some(c)) = (node, child) {
-            // Only the vendor's exact spelling satisfies it: PostHog reads `$ip`, not a custom
-            // property `ip` that normalizes the same.
-            let raw_key = key.raw(self.input);
-            if let Some(k) = self
-                .plan
-                .node(parent)
-                .ensures
-                .iter()
-                .position(|&(name, id)| id == c && name.as_bytes() == raw_key)
-            {
-                frame.seen_ensures |= 1 << k;
-            }
+        let child = verdict.child;
+        if let Some(k) = verdict.ensured {
+            frame.seen_ensures |= 1 << k;
         }
         let decision = if verdict.email {
             // An address used as a key (`{"jane@example.com": true}`) cannot stay.
@@ -479,16 +467,18 @@ impl Walk<'_> {
         }
     }
 
-    /// Leaves the normalized key in `bufs.normalized` and says what the rules make of the
-    /// key. Plain keys go through the cache once the request's first event is done
-    /// (single-event requests skip its set-up).
-    fn normalize_key(&mut self, key: StringToken) -> Result<KeyVerdict, ScrubError> {
+    /// What the rules and the plan make of `key` as a member of `node`. Plain keys go
+    /// through the cache once the request's first event is done (single-event requests skip
+    /// its set-up).
+    fn key_verdict(
+        &mut self,
+        key: StringToken,
+        node: Option<NodeId>,
+    ) -> Result<KeyVerdict, ScrubError> {
         let raw = key.raw(self.input);
         let cacheable = !key.has_escape && self.report.events > 0;
         if cacheable {
-            if let Some((norm, verdict)) = self.bufs.keys.get(raw) {
-                self.bufs.normalized.clear();
-                self.bufs.normalized.extend_from_slice(norm);
+            if let Some(verdict) = self.bufs.keys.get(node, raw) {
                 return Ok(verdict);
             }
         }
@@ -498,21 +488,39 @@ impl Walk<'_> {
         } else {
             raw
         };
-        normalize_into(text, &mut self.bufs.normalized);
         let email = self.key_is_email(text);
+        let normalized = &mut self.bufs.normalized;
+        normalize_into(text, normalized);
         let rules = match self.plan.mode {
             PropertyMode::Deny => &self.plan.deny,
             PropertyMode::Allow => &self.plan.allow,
         };
         // A dotted key is also judged by its last part: GA4's `ep.email`, `up.name`.
-        let last_part = memchr::memrchr(b'.', &self.bufs.normalized)
-            .map(|dot| &self.bufs.normalized[dot + 1..])
+        let last_part = memchr::memrchr(b'.', normalized)
+            .map(|dot| &normalized[dot + 1..])
             .filter(|part| !part.is_empty());
-        let matched =
-            rules.matches(&self.bufs.normalized) || last_part.is_some_and(|p| rules.matches(p));
-        let verdict = KeyVerdict { matched, email };
+        let matched = rules.matches(normalized) || last_part.is_some_and(|p| rules.matches(p));
+        let child = node.and_then(|n| self.plan.child(n, normalized));
+        // Only the vendor's exact spelling satisfies an ensured member: PostHog reads `$ip`,
+        // not a custom property `ip` that normalizes the same.
+        let ensured = match (node, child) {
+            (Some(parent), Some(c)) => self
+                .plan
+                .node(parent)
+                .ensures
+                .iter()
+                .position(|&(name, id)| id == c && name.as_bytes() == raw)
+                .map(|k| k as u8),
+            _ => None,
+        };
+        let verdict = KeyVerdict {
+            matched,
+            email,
+            child,
+            ensured,
+        };
         if cacheable {
-            self.bufs.keys.put(raw, &self.bufs.normalized, verdict);
+            self.bufs.keys.put(node, raw, verdict);
         }
         Ok(verdict)
     }

@@ -58,9 +58,11 @@ async fn vendor_that_hangs_becomes_504() {
 
 #[tokio::test]
 async fn refused_connection_becomes_502() {
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // Bound but never listening: connections are refused, and while the socket lives no
+    // other test's server can take the port (a freed port can be, and was).
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
     let proxy = start_proxy(&url, |_| {}).await;
     let resp = post(&proxy).await;
     assert_eq!(
