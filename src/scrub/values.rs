@@ -108,8 +108,12 @@ impl ValueRules {
                 return true;
             }
         }
-        // One vectorizable pass says which detectors can match at all; replacements only
-        // remove cues, so they stay valid while detectors rewrite the text.
+        // One pass says which detectors can match at all; replacements only remove cues, so
+        // they stay valid while detectors rewrite the text. The shortest match of any is a
+        // bare query, `?a=b`.
+        if text.len() < 4 {
+            return false;
+        }
         let cues = Cues::of(text);
         if !cues.any(text.len()) {
             return false;
@@ -226,13 +230,15 @@ const COMMA: u16 = 1 << 7;
 const DASH: u16 = 1 << 8;
 /// `J` (a JWT starts `eyJ`) or `r` (`Bearer`): what a token needs.
 const TOKEN_LETTER: u16 = 1 << 9;
-/// Counted, not flagged: bits 16 and 17 of a class.
-const DIGIT: u32 = 1 << 16;
-const CAPITAL: u32 = 1 << 17;
+/// Counted, not flagged: a class above bit 16 is added up, digits in 24 bits of the sum and
+/// capitals in the 24 above them.
+const DIGIT: u64 = 1 << 16;
+const CAPITAL: u64 = 1 << 40;
+const COUNT_MASK: u64 = (1 << 24) - 1;
 
 /// The cue class of every byte.
-static CUE_CLASS: [u32; 256] = {
-    let mut table = [0u32; 256];
+static CUE_CLASS: [u64; 256] = {
+    let mut table = [0u64; 256];
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
@@ -257,7 +263,7 @@ static CUE_CLASS: [u32; 256] = {
         } else {
             0
         };
-        table[c] = flags as u32 | counted;
+        table[c] = flags as u64 | counted;
         c += 1;
     }
     table
@@ -267,12 +273,17 @@ impl Cues {
     /// One table lookup per byte; no per-value set-up, which matters on short values.
     #[inline]
     fn of(text: &[u8]) -> Cues {
-        let (mut seen, mut digits, mut capitals) = (0u32, 0usize, 0usize);
-        for &c in text {
-            let class = CUE_CLASS[usize::from(c)];
-            seen |= class;
-            digits += (class >> 16 & 1) as usize;
-            capitals += (class >> 17 & 1) as usize;
+        let (mut seen, mut digits, mut capitals) = (0u64, 0usize, 0usize);
+        // Pieces short enough that neither 24-bit count can overflow.
+        for piece in text.chunks(COUNT_MASK as usize) {
+            let mut counts = 0u64;
+            for &c in piece {
+                let class = CUE_CLASS[usize::from(c)];
+                seen |= class;
+                counts += class >> 16;
+            }
+            digits += (counts & COUNT_MASK) as usize;
+            capitals += (counts >> 24) as usize;
         }
         Cues {
             seen: seen as u16,
