@@ -181,6 +181,15 @@ impl JsonScrubber {
         self.framer.finish(&mut self.sink, out)
     }
 
+    /// Judges a parameter that travels beside the payload (another field of its form), with
+    /// the event plan's key and value rules; counted in this body's report.
+    pub fn scrub_param(&mut self, name: &[u8], value: &[u8], out: &mut Vec<u8>) -> ParamOutcome {
+        let sink = &mut self.sink;
+        sink.plan
+            .event
+            .scrub_param(name, value, out, &mut sink.report)
+    }
+
     /// What the rules did so far.
     pub fn report(&self) -> &Report {
         &self.sink.report

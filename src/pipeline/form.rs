@@ -2,7 +2,7 @@
 //! (Mixpanel, PostHog legacy): streamed field by field, the payload scrubbed as it arrives.
 
 use crate::decode::{Base64Decoder, PercentDecoder, PercentEncoder, Transform};
-use crate::scrub::{JsonScrubber, ScrubError};
+use crate::scrub::{JsonScrubber, ParamOutcome, ScrubError};
 use crate::vendor::FormOutput;
 
 use super::*;
@@ -229,21 +229,39 @@ impl FormStage {
                 self.data = None;
             }
             FormState::Other | FormState::Name if !self.name.is_empty() && !self.unwrap => {
-                if self.wrote_field {
-                    out.push(b'&');
-                }
-                out.extend_from_slice(&self.name);
-                if self.state == FormState::Other {
-                    out.push(b'=');
-                    out.extend_from_slice(&self.value);
-                }
-                self.wrote_field = true;
+                self.other_field(out)?;
             }
             _ => {}
         }
         self.name.clear();
         self.value.clear();
         self.state = FormState::Name;
+        Ok(())
+    }
+
+    /// A field beside `data` (`verbose`, `ip`, `api_key`, or anything a client adds): the
+    /// rules judge it like a query parameter, since whatever it holds goes upstream too.
+    fn other_field(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        let name = crate::decode::transform_all(&mut PercentDecoder::new(true), &self.name)?;
+        let value = crate::decode::transform_all(&mut PercentDecoder::new(true), &self.value)?;
+        let mut replaced = Vec::new();
+        let value_text: &[u8] = match self.scrubber.scrub_param(&name, &value, &mut replaced) {
+            ParamOutcome::Drop => return Ok(()),
+            ParamOutcome::Keep => &self.value,
+            ParamOutcome::Replace => {
+                replaced = crate::decode::transform_all(&mut PercentEncoder::form(), &replaced)?;
+                &replaced
+            }
+        };
+        if self.wrote_field {
+            out.push(b'&');
+        }
+        out.extend_from_slice(&self.name);
+        if self.state == FormState::Other {
+            out.push(b'=');
+            out.extend_from_slice(value_text);
+        }
+        self.wrote_field = true;
         Ok(())
     }
 

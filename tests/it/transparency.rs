@@ -292,6 +292,20 @@ async fn query_strings_are_scrubbed_too() {
 }
 
 #[tokio::test]
+async fn form_fields_beside_data_get_the_rules_too() {
+    // Found by fuzzing: fields other than `data` used to go upstream verbatim.
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let body = b"data=%5B%5D&verbose=1&note=mail+jane.doe%40example.com&email=x%40y.example&ip=1";
+    let resp = support::send_raw(proxy.addr(), "POST", "/mixpanel/track", &[], body.to_vec()).await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        std::str::from_utf8(&vendor.requests()[0].body).unwrap(),
+        "data=%5B%5D&verbose=1&note=mail%20%5Bemail%5D&ip=1"
+    );
+}
+
+#[tokio::test]
 async fn a_second_data_field_in_disguise_is_refused() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
