@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod detectors;
 mod fail_closed;
+mod faults;
 mod fuzz_corpus;
 mod no_pii_output;
 mod no_silent_loss;

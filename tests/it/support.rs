@@ -7,7 +7,7 @@ pub mod fake_vendor;
 pub mod fixture;
 pub mod planted;
 
-pub use client::{send, send_chunks, send_raw, try_send, try_send_raw, Response};
+pub use client::{send, send_chunks, send_head_only, send_raw, try_send, try_send_raw, Response};
 pub use fake_vendor::{Behavior, FakeVendor, Recorded};
 pub use fixture::{load, Fixture};
 pub use planted::{planted_in, planted_in_text};

@@ -240,3 +240,25 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// Writes `head` (a request head, perhaps with the start of a body) on a new connection and
+/// stops sending: an announced body that never comes, or one too large to take. Returns the
+/// proxy's answer up to the end of its head (empty if none came within 5 s).
+pub async fn send_head_only(addr: SocketAddr, head: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            answer.extend_from_slice(&buf[..n]);
+            if n == 0 || answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
