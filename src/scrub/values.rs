@@ -406,6 +406,7 @@ mod tests {
             ("jörg@example.com", "[email]"),
             ("mail jane@example.com…", "mail [email]…"),
             ("mailto jane.doe%40example.com", "mailto [email]"),
+            ("next=%3Femail%3Djane.doe%2540example.com", "next=[email]"),
             ("1 Market St, Apt 4B, San Francisco, CA 94105, USA", "[address], San Francisco, CA 94105, USA"),
             ("ship to 806 Market Street today", "ship to [address] today"),
             ("221B Baker St.", "[address]"),

@@ -219,7 +219,7 @@ pub fn contains_email(text: &[u8]) -> bool {
     redact_emails(text, b"", &mut scratch, &mut Report::default())
 }
 
-/// Finds e-mail addresses (`@`, or `%40` inside URLs) and writes `text` with each replaced by
+/// Finds e-mail addresses (`@`, or `%40` / `%2540` inside URLs) and writes `text` with each replaced by
 /// `marker` into `out`. Returns false (and leaves `out` empty) when there is none.
 pub(super) fn redact_emails(
     text: &[u8],
@@ -240,6 +240,9 @@ pub(super) fn redact_emails(
             1
         } else if text[at..].starts_with(b"%40") {
             3
+        } else if text[at..].starts_with(b"%2540") {
+            // Encoded twice: a URL carried inside another URL's parameter.
+            5
         } else {
             search = at + 1;
             continue;
