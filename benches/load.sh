@@ -113,15 +113,20 @@ for size in $sizes; do
 done
 
 echo
-echo "p99 at half of scrubproxy's saturation rate (8 connections, fixed pause per connection):"
+# wrk paces only in whole milliseconds per connection: a 2 ms pause on each of enough
+# connections to offer the rate (closed loop; the achieved rate is printed).
+paced() { # target payload rate
+  local c=$(( ($3 * 23 + 9999) / 10000 ))
+  run_wrk "$1" "$2" "$(( c > 0 ? c : 1 ))" 2
+}
+echo "p99 at half of scrubproxy's saturation rate (2 ms pause per connection):"
 echo "| batch | rate req/s | scrubproxy p99 ms | direct p99 ms | added p99 ms | errors |"
 echo "|---|---|---|---|---|---|"
 for size in $sizes; do
   payload=target/bench-payloads/segment-$size.json
   rate=$(echo "${rps[scrubproxy.$size]} / 2" | bc)
-  pause=$(( 8 * 1000 / (rate > 0 ? rate : 1) ))
-  s=$(run_wrk scrubproxy "$payload" 8 "$pause")
-  d=$(run_wrk direct "$payload" 8 "$pause")
+  s=$(paced scrubproxy "$payload" "$rate")
+  d=$(paced direct "$payload" "$rate")
   added=$(echo "$(field p99_ms "$s") - $(field p99_ms "$d")" | bc)
   echo "| $size | $(field rps "$s") | $(field p99_ms "$s") | $(field p99_ms "$d") | $added | $(( $(field errors "$s") + $(field non2xx "$s") )) |"
 done
@@ -131,8 +136,7 @@ if [ -n "${SOAK:-}" ]; then
   echo "soak: $SOAK s of typical batches at half rate; scrubproxy RSS (MB) every 30 s:"
   payload=target/bench-payloads/segment-typical.json
   rate=$(echo "${rps[scrubproxy.typical]:-1000} / 2" | bc)
-  pause=$(( 8 * 1000 / (rate > 0 ? rate : 1) ))
-  duration=$SOAK run_wrk scrubproxy "$payload" 8 "$pause" > "$dir/soak.txt" &
+  duration=$SOAK paced scrubproxy "$payload" "$rate" > "$dir/soak.txt" &
   soak=$!
   while kill -0 $soak 2>/dev/null; do
     echo "  $(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' /proc/$proxy/status)"

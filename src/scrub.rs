@@ -116,6 +116,7 @@ impl FrameSink for EventRewriter {
             out,
             &mut self.bufs,
             &mut self.report,
+            true,
         );
         match result {
             Ok(written) => {
@@ -142,6 +143,7 @@ impl FrameSink for EventRewriter {
             &mut self.member_out,
             &mut self.bufs,
             &mut self.report,
+            false,
         )?;
         if end.len != member.len() {
             return Err(ScrubError::MalformedJson);

@@ -83,7 +83,9 @@ pub struct EventWritten {
 
 /// Rewrites the event (one JSON object) that starts `input` into `out` and returns where it
 /// ends; what follows it is not looked at. An event cut short by the end of `input` is an
-/// error here: the framer decides whether more bytes are coming.
+/// error here: the framer decides whether more bytes are coming. `repeated`: objects of this
+/// plan repeat in the body (a batch's events), so key verdicts are worth caching; envelope
+/// members are not, and setting up the cache for them would cost every request.
 pub fn rewrite_event(
     plan: &EventPlan,
     env: &ScrubEnv,
@@ -91,13 +93,17 @@ pub fn rewrite_event(
     out: &mut Vec<u8>,
     bufs: &mut Buffers,
     report: &mut Report,
+    repeated: bool,
 ) -> Result<EventWritten, ScrubError> {
     let start = json::skip_ws(input, 0);
     if input.get(start) != Some(&b'{') {
         return Err(ScrubError::UnexpectedShape);
     }
-    bufs.keys.bind(plan as *const EventPlan as usize);
+    if repeated {
+        bufs.keys.bind(plan as *const EventPlan as usize);
+    }
     let mut walk = Walk {
+        cache_keys: repeated,
         input,
         out,
         span_start: 0,
@@ -129,6 +135,8 @@ struct Walk<'a> {
     report: &'a mut Report,
     /// The event's name is on the drop list.
     dropped: bool,
+    /// Key verdicts go through `bufs.keys` (see `rewrite_event`).
+    cache_keys: bool,
 }
 
 /// Per-object bookkeeping for removing members without leaving stray commas.
@@ -476,7 +484,7 @@ impl Walk<'_> {
         node: Option<NodeId>,
     ) -> Result<KeyVerdict, ScrubError> {
         let raw = key.raw(self.input);
-        let cacheable = !key.has_escape && self.report.events > 0;
+        let cacheable = self.cache_keys && !key.has_escape && self.report.events > 0;
         if cacheable {
             if let Some(verdict) = self.bufs.keys.get(node, raw) {
                 return Ok(verdict);
@@ -593,6 +601,7 @@ impl Walk<'_> {
         let mut nested_out = Vec::with_capacity(decoded.len());
         let mut nested_bufs = Buffers::default();
         let mut nested = Walk {
+            cache_keys: false,
             input: &decoded,
             out: &mut nested_out,
             span_start: 0,
