@@ -89,7 +89,7 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 hz=$(getconf CLK_TCK)
 
 run_wrk() { # target payload connections delay_ms
-  PAYLOAD=$2 DELAY_MS=$4 wrk -t2 -c"$3" -d"${duration}s" --timeout 10s -s "$here/post.lua" \
+  PAYLOAD=$2 DELAY_MS=$4 wrk -t"$(( $3 < 2 ? 1 : 2 ))" -c"$3" -d"${duration}s" --timeout 10s -s "$here/post.lua" \
     "${url[$1]}/segment/v1/batch" | grep '^RESULT'
 }
 
