@@ -116,7 +116,6 @@ impl FrameSink for EventRewriter {
             out,
             &mut self.bufs,
             &mut self.report,
-            true,
         );
         match result {
             Ok(written) => {
@@ -143,7 +142,6 @@ impl FrameSink for EventRewriter {
             &mut self.member_out,
             &mut self.bufs,
             &mut self.report,
-            false,
         )?;
         if end.len != member.len() {
             return Err(ScrubError::MalformedJson);

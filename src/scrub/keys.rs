@@ -202,7 +202,7 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 
 /// Keys longer than this are not cached (rare, and not worth the slot size).
 const CACHED_KEY_LEN: usize = 24;
-/// Slots of the per-request key cache: enough for the schema of a batch's events.
+/// Slots of a thread's key cache: the schemas of a few vendors' events.
 const CACHE_SLOTS: usize = 512;
 
 /// What the rules and the plan make of one key at one place in the event, whatever its
@@ -222,7 +222,9 @@ pub struct KeyVerdict {
 #[derive(Clone, Copy)]
 struct CachedKey {
     raw_len: u8,
-    /// The plan node holding the member (`NO_PARENT` outside the plan's tree).
+    /// The plan (`EventPlan::id`, never reused; 0 for an empty slot) and the node holding
+    /// the member (`NO_PARENT` outside the plan's tree).
+    plan: u64,
     parent: usize,
     verdict: KeyVerdict,
     raw: [u8; CACHED_KEY_LEN],
@@ -230,14 +232,14 @@ struct CachedKey {
 
 const NO_PARENT: usize = usize::MAX;
 
-/// The verdicts on keys seen earlier in the same request, by parent node and raw key. A
-/// batch repeats one schema in every event, so after the first event most keys skip
-/// normalization, matching and the plan lookup. Direct-mapped, fixed-size slots: a miss costs one overwrite, no allocation.
+/// Verdicts on keys seen before, by plan, parent node and raw key. Trackers repeat one
+/// schema in every event of every request, so most keys skip normalization, matching and
+/// the plan lookup. Direct-mapped, fixed-size slots: a miss costs one overwrite, nothing is
+/// allocated after the first use. A verdict is a pure function of those three, so a cached
+/// one is always right; one cache serves a whole thread (see `with_thread_cache`).
 #[derive(Default)]
 pub struct KeyCache {
     slots: Vec<CachedKey>,
-    /// Identity of the plan the verdicts belong to; another plan empties the cache.
-    owner: usize,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -246,20 +248,23 @@ impl std::fmt::Debug for KeyCache {
     }
 }
 
-impl KeyCache {
-    /// Makes the cache answer for the plan identified by `owner` (its address).
-    #[inline]
-    pub fn bind(&mut self, owner: usize) {
-        if self.owner != owner {
-            self.owner = owner;
-            for slot in &mut self.slots {
-                slot.raw_len = 0;
-            }
-        }
-    }
+thread_local! {
+    static THREAD_CACHE: std::cell::RefCell<KeyCache> =
+        const { std::cell::RefCell::new(KeyCache { slots: Vec::new() }) };
+}
 
+/// Runs `f` with this thread's key cache. Scrubbing is synchronous, so a request never holds
+/// it across an await; a nested use (not expected) gets a throwaway cache instead of a panic.
+pub fn with_thread_cache<R>(f: impl FnOnce(&mut KeyCache) -> R) -> R {
+    THREAD_CACHE.with(|cache| match cache.try_borrow_mut() {
+        Ok(mut cache) => f(&mut cache),
+        Err(_) => f(&mut KeyCache::default()),
+    })
+}
+
+impl KeyCache {
     #[inline]
-    fn slot(parent: usize, raw: &[u8]) -> usize {
+    fn slot(plan: u64, parent: usize, raw: &[u8]) -> usize {
         let n = raw.len();
         let h = n
             .wrapping_mul(31)
@@ -267,23 +272,26 @@ impl KeyCache {
             .wrapping_add(usize::from(raw[n - 1]) * 13)
             .wrapping_add(usize::from(raw[n / 2]) * 3)
             .wrapping_add(usize::from(raw[n / 4]) * 5)
-            .wrapping_add(parent.wrapping_mul(17));
+            .wrapping_add(parent.wrapping_mul(17))
+            .wrapping_add((plan as usize).wrapping_mul(101));
         h % CACHE_SLOTS
     }
 
-    /// The cached verdict for `raw` under `parent`, if present.
+    /// The cached verdict for `raw` under `parent` in plan `plan`, if present.
     #[inline]
-    pub fn get(&self, parent: Option<NodeId>, raw: &[u8]) -> Option<KeyVerdict> {
+    pub fn get(&self, plan: u64, parent: Option<NodeId>, raw: &[u8]) -> Option<KeyVerdict> {
         if raw.is_empty() || raw.len() > CACHED_KEY_LEN || self.slots.is_empty() {
             return None;
         }
         let parent = parent.unwrap_or(NO_PARENT);
-        let slot = &self.slots[Self::slot(parent, raw)];
-        let hit = slot.parent == parent && eq_short(&slot.raw[..usize::from(slot.raw_len)], raw);
+        let slot = &self.slots[Self::slot(plan, parent, raw)];
+        let hit = slot.plan == plan
+            && slot.parent == parent
+            && eq_short(&slot.raw[..usize::from(slot.raw_len)], raw);
         hit.then_some(slot.verdict)
     }
 
-    pub fn put(&mut self, parent: Option<NodeId>, raw: &[u8], verdict: KeyVerdict) {
+    pub fn put(&mut self, plan: u64, parent: Option<NodeId>, raw: &[u8], verdict: KeyVerdict) {
         if raw.is_empty() || raw.len() > CACHED_KEY_LEN {
             return;
         }
@@ -291,6 +299,7 @@ impl KeyCache {
             self.slots = vec![
                 CachedKey {
                     raw_len: 0,
+                    plan: 0,
                     parent: NO_PARENT,
                     verdict: KeyVerdict::default(),
                     raw: [0; CACHED_KEY_LEN],
@@ -299,9 +308,10 @@ impl KeyCache {
             ];
         }
         let parent = parent.unwrap_or(NO_PARENT);
-        let slot = &mut self.slots[Self::slot(parent, raw)];
+        let slot = &mut self.slots[Self::slot(plan, parent, raw)];
         slot.raw[..raw.len()].copy_from_slice(raw);
         slot.raw_len = raw.len() as u8;
+        slot.plan = plan;
         slot.parent = parent;
         slot.verdict = verdict;
     }

@@ -78,6 +78,9 @@ pub type NoIpPlaceholder = Option<&'static str>;
 /// The compiled plan for one event shape of one vendor.
 #[derive(Debug)]
 pub struct EventPlan {
+    /// Unique for the process's lifetime (never reused, unlike an address): key verdicts
+    /// cached per thread are filed under it, so a reloaded plan never sees an old one's.
+    pub(crate) id: u64,
     pub(crate) nodes: Vec<PlanNode>,
     pub(crate) mode: PropertyMode,
     pub(crate) deny: KeySet,
@@ -213,7 +216,9 @@ impl EventPlanBuilder {
         for path in &properties.allow_paths {
             self.node_for(path);
         }
+        static NEXT_PLAN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         EventPlan {
+            id: NEXT_PLAN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             nodes: self.nodes,
             mode: properties.mode,
             deny: KeySet::new(properties.deny_keys.iter().map(String::as_str)),

@@ -5,7 +5,7 @@
 use super::hash::{PseudonymCache, PseudonymKey};
 use super::ip::{self, Truncation};
 use super::json::{self, StringToken};
-use super::keys::{normalize_into, KeyCache, KeyVerdict};
+use super::keys::{normalize_into, with_thread_cache, KeyVerdict};
 use super::plan::Ensured;
 use super::plan::{EventPlan, FieldAction, NodeId, PropertyMode, ROOT};
 use super::report::{FieldOutcome, Report, RuleKind};
@@ -30,7 +30,6 @@ pub struct ScrubEnv {
 #[derive(Debug, Default)]
 pub struct Buffers {
     pseudonyms: PseudonymCache,
-    keys: KeyCache,
     key: Vec<u8>,
     normalized: Vec<u8>,
     text: Vec<u8>,
@@ -83,9 +82,7 @@ pub struct EventWritten {
 
 /// Rewrites the event (one JSON object) that starts `input` into `out` and returns where it
 /// ends; what follows it is not looked at. An event cut short by the end of `input` is an
-/// error here: the framer decides whether more bytes are coming. `repeated`: objects of this
-/// plan repeat in the body (a batch's events), so key verdicts are worth caching; envelope
-/// members are not, and setting up the cache for them would cost every request.
+/// error here: the framer decides whether more bytes are coming.
 pub fn rewrite_event(
     plan: &EventPlan,
     env: &ScrubEnv,
@@ -93,17 +90,12 @@ pub fn rewrite_event(
     out: &mut Vec<u8>,
     bufs: &mut Buffers,
     report: &mut Report,
-    repeated: bool,
 ) -> Result<EventWritten, ScrubError> {
     let start = json::skip_ws(input, 0);
     if input.get(start) != Some(&b'{') {
         return Err(ScrubError::UnexpectedShape);
     }
-    if repeated {
-        bufs.keys.bind(plan as *const EventPlan as usize);
-    }
     let mut walk = Walk {
-        cache_keys: repeated,
         input,
         out,
         span_start: 0,
@@ -135,8 +127,6 @@ struct Walk<'a> {
     report: &'a mut Report,
     /// The event's name is on the drop list.
     dropped: bool,
-    /// Key verdicts go through `bufs.keys` (see `rewrite_event`).
-    cache_keys: bool,
 }
 
 /// Per-object bookkeeping for removing members without leaving stray commas.
@@ -476,20 +466,31 @@ impl Walk<'_> {
     }
 
     /// What the rules and the plan make of `key` as a member of `node`. Plain keys go
-    /// through the cache once the request's first event is done (single-event requests skip
-    /// its set-up).
+    /// through the thread's key cache.
     fn key_verdict(
         &mut self,
         key: StringToken,
         node: Option<NodeId>,
     ) -> Result<KeyVerdict, ScrubError> {
         let raw = key.raw(self.input);
-        let cacheable = self.cache_keys && !key.has_escape && self.report.events > 0;
-        if cacheable {
-            if let Some(verdict) = self.bufs.keys.get(node, raw) {
-                return Ok(verdict);
-            }
+        if key.has_escape {
+            return self.judge_key(key, node);
         }
+        let plan = self.plan.id;
+        if let Some(verdict) = with_thread_cache(|cache| cache.get(plan, node, raw)) {
+            return Ok(verdict);
+        }
+        let verdict = self.judge_key(key, node)?;
+        with_thread_cache(|cache| cache.put(plan, node, raw, verdict));
+        Ok(verdict)
+    }
+
+    fn judge_key(
+        &mut self,
+        key: StringToken,
+        node: Option<NodeId>,
+    ) -> Result<KeyVerdict, ScrubError> {
+        let raw = key.raw(self.input);
         let text: &[u8] = if key.has_escape {
             json::unescape_into(raw, &mut self.bufs.key)?;
             &self.bufs.key
@@ -521,16 +522,12 @@ impl Walk<'_> {
                 .map(|k| k as u8),
             _ => None,
         };
-        let verdict = KeyVerdict {
+        Ok(KeyVerdict {
             matched,
             email,
             child,
             ensured,
-        };
-        if cacheable {
-            self.bufs.keys.put(node, raw, verdict);
-        }
-        Ok(verdict)
+        })
     }
 
     fn drop_member(&mut self, key_start: usize, end: usize, frame: &mut ObjectFrame) {
@@ -601,7 +598,6 @@ impl Walk<'_> {
         let mut nested_out = Vec::with_capacity(decoded.len());
         let mut nested_bufs = Buffers::default();
         let mut nested = Walk {
-            cache_keys: false,
             input: &decoded,
             out: &mut nested_out,
             span_start: 0,

@@ -316,3 +316,26 @@ fn events_named_on_the_drop_list_go_whole_without_stray_separators() {
     s.finish(&mut out).unwrap();
     assert_eq!((s.report().events, s.report().events_dropped), (2, 3));
 }
+
+#[test]
+fn cached_key_verdicts_never_cross_plans() {
+    // One thread, one key cache: the same keys under two plans (think: a reload that turned
+    // allow mode on) must each get their own plan's verdict, in either order, repeatedly.
+    let deny = segment_like_plan(PropertyMode::Deny);
+    let allow = segment_like_plan(PropertyMode::Allow);
+    let input = r#"{"batch":[{"type":"track","properties":{"plan":"pro","secret":"s"}}]}"#;
+    for _ in 0..3 {
+        assert_eq!(
+            check_with(&deny, input).as_deref(),
+            Ok(
+                r#"{"batch":[{"type":"track","properties":{"plan":"pro","secret":"s"},"context":{"ip":"198.51.100.0"}}]}"#
+            )
+        );
+        assert_eq!(
+            check_with(&allow, input).as_deref(),
+            Ok(
+                r#"{"batch":[{"type":"track","properties":{"plan":"pro"},"context":{"ip":"198.51.100.0"}}]}"#
+            )
+        );
+    }
+}
