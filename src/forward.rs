@@ -220,12 +220,17 @@ pub fn client(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> Ups
                 .with_root_certificates(rustls::RootCertStore::empty())
                 .with_no_client_auth()
         });
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    // Streamed bodies go out in small writes; with Nagle's algorithm each waits for the
+    // vendor's delayed ACK (40 ms).
+    tcp.set_nodelay(true);
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
         .enable_http2()
-        .build();
+        .wrap_connector(tcp);
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
