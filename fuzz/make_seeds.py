@@ -3,7 +3,7 @@
 
 pipeline seeds: one per vendor, client and request shape, in the format `oracles::pipeline`
 reads: `<variant><METHOD> <path?query>\\n<content-type>\\n<content-encoding>\\n<body>`, with
-variant 0 (the shipped rules) and, for a few, 1 (the lenient set).
+variant 0 (the shipped rules) and, for a few, 1 (the lenient set) and 2 (the strict set).
 decoders seeds: byte 0 picks the decoder (`oracles::decoders`), then a real encoded body.
 """
 import base64, glob, gzip, hashlib, json, os, urllib.parse, zlib
@@ -59,6 +59,8 @@ def main():
             write("pipeline", seed)
             if len(seen) % 5 == 0:
                 write("pipeline", pipeline_seed(fx, b"1"))
+            if len(seen) % 5 == 2:
+                write("pipeline", pipeline_seed(fx, b"2"))
         body = base64.b64decode(fx.get("body_base64") or "")
         if body and len(body) < 8192:
             bodies.append((fx, body))

@@ -4,7 +4,8 @@
 //! - no panic anywhere in decoding or scrubbing;
 //! - the same output (or the same refusal) whatever the chunk splits;
 //! - decoders never produce more than their limit;
-//! - under the shipped rules, the planted e-mail never survives into what would be sent.
+//! - under the shipped and the strict rules, the planted e-mail never survives into what
+//!   would be sent.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
@@ -117,46 +118,76 @@ pub fn decoders(data: &[u8]) {
     }
 }
 
-/// The shipped rules (`lenient: false`), or the same with every value rule set to keep and
-/// allow-list properties, so the keep paths are fuzzed too.
-fn rule_set(lenient: bool) -> &'static RuleSet {
-    static SHIPPED: OnceLock<RuleSet> = OnceLock::new();
-    static LENIENT: OnceLock<RuleSet> = OnceLock::new();
-    let build = |lenient: bool| {
+/// The rule sets fuzzed, by the variant digit that starts a pipeline input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// The shipped rules.
+    Shipped,
+    /// Every value rule set to keep, allow-list properties, identifiers kept: the keep paths.
+    Lenient,
+    /// The strictest settings: IPs removed, identifiers and user agents dropped, events
+    /// dropped by name, deny paths. The e-mail detector stays on.
+    Strict,
+}
+
+impl Variant {
+    fn of(digit: u8) -> Variant {
+        match digit {
+            b'0' => Variant::Shipped,
+            b'2' => Variant::Strict,
+            _ => Variant::Lenient,
+        }
+    }
+
+    /// Whether the planted e-mail must never be sent under this variant.
+    fn redacts_email(self) -> bool {
+        self != Variant::Lenient
+    }
+}
+
+fn rule_set(variant: Variant) -> &'static RuleSet {
+    static SETS: [OnceLock<RuleSet>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let build = || {
         let mut file = rules::read(None).expect("embedded rules read");
         file.identifiers.key_env = Some("SCRUBPROXY_FUZZ_KEY_THAT_IS_NEVER_SET".into());
-        if lenient {
-            let v = &mut file.values;
-            for detector in [
-                &mut v.email,
-                &mut v.phone,
-                &mut v.card,
-                &mut v.street_address,
-                &mut v.iban,
-                &mut v.ssn,
-                &mut v.token,
-                &mut v.coordinates,
-            ] {
-                *detector = "keep".into();
+        match variant {
+            Variant::Shipped => {}
+            Variant::Lenient => {
+                let v = &mut file.values;
+                for detector in [
+                    &mut v.email,
+                    &mut v.phone,
+                    &mut v.card,
+                    &mut v.street_address,
+                    &mut v.iban,
+                    &mut v.ssn,
+                    &mut v.token,
+                    &mut v.coordinates,
+                ] {
+                    *detector = "keep".into();
+                }
+                v.user_agent = "keep".into();
+                v.scrub_urls = false;
+                file.identifiers.action = "keep".into();
+                file.properties.mode = "allow".into();
+                file.properties.allow = vec!["plan".into(), "*_id".into()];
             }
-            v.user_agent = "keep".into();
-            v.scrub_urls = false;
-            file.identifiers.action = "keep".into();
-            file.properties.mode = "allow".into();
-            file.properties.allow = vec!["plan".into(), "*_id".into()];
+            Variant::Strict => {
+                file.ip.mode = "none".into();
+                file.identifiers.action = "drop".into();
+                file.values.user_agent = "drop".into();
+                file.events.drop = vec!["Checkout".into(), "$pageview".into(), "pv".into()];
+                file.properties.deny.push("properties.plan".into());
+            }
         }
         rules::compile(file).expect("rules compile")
     };
-    if lenient {
-        LENIENT.get_or_init(|| build(true))
-    } else {
-        SHIPPED.get_or_init(|| build(false))
-    }
+    SETS[variant as usize].get_or_init(build)
 }
 
 /// One request through the proxy's own preparation and body pipeline, as `scrubproxy scrub`
 /// runs it. Input: `<variant><METHOD> <path?query>\n<content-type>\n<content-encoding>\n<body>`,
-/// where variant `0` is the shipped rules and anything else the lenient set.
+/// where the variant digit picks the rule set (`0` shipped, `2` strict, others lenient).
 pub fn pipeline(data: &[u8]) {
     let mut lines = data.splitn(4, |&c| c == b'\n');
     let (Some(request_line), Some(content_type), Some(encoding), Some(body)) =
@@ -167,8 +198,11 @@ pub fn pipeline(data: &[u8]) {
     let Ok(request_line) = std::str::from_utf8(request_line) else {
         return;
     };
-    let shipped = request_line.starts_with('0');
-    let rules = rule_set(!shipped);
+    let Some(&digit) = request_line.as_bytes().first() else {
+        return;
+    };
+    let variant = Variant::of(digit);
+    let rules = rule_set(variant);
     let Some((method, target)) = request_line.get(1..).and_then(|l| l.split_once(' ')) else {
         return;
     };
@@ -230,7 +264,7 @@ pub fn pipeline(data: &[u8]) {
         return;
     };
     assert!(out == split_out, "split changed the scrubbed body");
-    if shipped {
+    if variant.redacts_email() {
         // Only where `data=` is the payload by the vendor's protocol is its base64 read;
         // elsewhere a base64 parameter is opaque to any proxy.
         let data_is_payload = route.vendor.as_str() == "mixpanel";
