@@ -35,40 +35,6 @@ pub struct Buffers {
     text: Vec<u8>,
     value: Vec<u8>,
     tmp: Vec<u8>,
-    user_agents: UserAgentMemo,
-}
-
-/// User agents coarsened earlier in the request, with their coarse forms: a batch comes
-/// from one browser or a few, so coarsening each distinct UA string (token searches) once is
-/// enough. A handful of slots, replaced in turn.
-#[derive(Debug, Default)]
-struct UserAgentMemo {
-    /// Input UA and its coarse form (`None`: nothing coarse can be made of it).
-    slots: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    next: usize,
-}
-
-const USER_AGENT_SLOTS: usize = 8;
-
-impl UserAgentMemo {
-    fn coarsen(&mut self, ua: &[u8]) -> Option<&[u8]> {
-        let at = match self.slots.iter().position(|(input, _)| input == ua) {
-            Some(at) => at,
-            None => {
-                let mut coarse = Vec::new();
-                let coarse = super::user_agent::coarsen(ua, &mut coarse).then_some(coarse);
-                let at = self.next;
-                self.next = (self.next + 1) % USER_AGENT_SLOTS;
-                if at == self.slots.len() {
-                    self.slots.push((ua.to_vec(), coarse));
-                } else {
-                    self.slots[at] = (ua.to_vec(), coarse);
-                }
-                at
-            }
-        };
-        self.slots[at].1.as_deref()
-    }
 }
 
 /// What became of one event.
@@ -408,13 +374,17 @@ impl Walk<'_> {
         }
         let tok = json::string_at(self.input, i)?;
         let text = tok.text(self.input, &mut self.bufs.text)?;
-        let Some(coarse) = self.bufs.user_agents.coarsen(text) else {
+        let (out, before) = (&mut *self.out, &self.input[self.span_start..tok.start]);
+        let written = super::user_agent::with_coarse(text, |coarse| {
+            let coarse = coarse?;
+            // `flush_to` by hand: `text` borrows `self.bufs`.
+            out.extend_from_slice(before);
+            json::write_string(coarse, out);
+            Some(())
+        });
+        if written.is_none() {
             return Ok(None);
-        };
-        // `flush_to` by hand: `coarse` borrows `self.bufs`.
-        self.out
-            .extend_from_slice(&self.input[self.span_start..tok.start]);
-        json::write_string(coarse, self.out);
+        }
         self.span_start = tok.end;
         self.report
             .count(RuleKind::UserAgent, FieldOutcome::Coarsened);

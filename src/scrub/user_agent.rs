@@ -50,6 +50,58 @@ pub fn coarsen(ua: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// User agents coarsened before, with their coarse forms (`None`: nothing coarse can be made
+/// of it). Visitors share a few browsers, so each distinct UA string is coarsened (token
+/// searches) once per thread; coarsening is a pure function of the string, so a remembered
+/// answer is always right. A handful of slots, replaced in turn.
+#[derive(Default)]
+struct Memo {
+    slots: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    next: usize,
+}
+
+const MEMO_SLOTS: usize = 16;
+
+thread_local! {
+    static MEMO: std::cell::RefCell<Memo> = const {
+        std::cell::RefCell::new(Memo { slots: Vec::new(), next: 0 })
+    };
+}
+
+impl Memo {
+    fn coarse(&mut self, ua: &[u8]) -> Option<&[u8]> {
+        let at = match self.slots.iter().position(|(input, _)| input == ua) {
+            Some(at) => at,
+            None => {
+                let mut out = Vec::new();
+                let coarse = coarsen(ua, &mut out).then_some(out);
+                let at = self.next;
+                self.next = (self.next + 1) % MEMO_SLOTS;
+                if at == self.slots.len() {
+                    self.slots.push((ua.to_vec(), coarse));
+                } else {
+                    self.slots[at] = (ua.to_vec(), coarse);
+                }
+                at
+            }
+        };
+        self.slots[at].1.as_deref()
+    }
+}
+
+/// Calls `f` with the coarse form of `ua` (`None` when it names no known browser), computed
+/// once per distinct UA and thread.
+pub fn with_coarse<R>(ua: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    MEMO.with(|memo| match memo.try_borrow_mut() {
+        Ok(mut memo) => f(memo.coarse(ua)),
+        Err(_) => {
+            let mut out = Vec::new();
+            let coarse = coarsen(ua, &mut out);
+            f(coarse.then_some(out.as_slice()))
+        }
+    })
+}
+
 fn browser(ua: &str) -> Option<(&'static str, u32)> {
     BROWSERS.iter().find_map(|&(family, token)| {
         let at = ua.find(token)? + token.len();
