@@ -2,11 +2,45 @@
 //! rule kinds, error kinds, status classes), never from requests, so no payload or header
 //! value can reach a label and cardinality stays bounded.
 
+use std::sync::OnceLock;
+
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
-use crate::scrub::Report;
+use crate::scrub::{FieldOutcome, Report, RuleKind};
+use crate::vendor::VendorKind;
+
+/// Label values of the `vendor` label: every vendor, then `none` (no route matched).
+const VENDOR_LABELS: usize = VendorKind::ALL.len() + 1;
+
+fn vendor_slot(vendor: &str) -> Option<usize> {
+    if vendor == "none" {
+        return Some(VendorKind::ALL.len());
+    }
+    VendorKind::ALL.iter().position(|v| v.as_str() == vendor)
+}
+
+/// The children of one metric vector for label values from fixed sets, looked up once:
+/// `with_label_values` hashes the label strings and takes a lock on every call, which a
+/// request would pay a dozen times. A child is created on first use, so series that never
+/// happen are never exported.
+struct Children<T> {
+    slots: Vec<OnceLock<T>>,
+}
+
+impl<T> Children<T> {
+    fn new(len: usize) -> Self {
+        Children {
+            slots: (0..len).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    fn get(&self, slot: usize, make: impl FnOnce() -> T) -> &T {
+        self.slots[slot].get_or_init(make)
+    }
+}
 
 /// Every metric the proxy exports.
 pub struct Metrics {
@@ -23,7 +57,16 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     pub rules_reloads: IntCounterVec,
     pub rules_loaded_at: IntGauge,
+    fields_by_slot: Children<IntCounter>,
+    events_by_slot: Children<IntCounter>,
+    bytes_in_by_slot: Children<IntCounter>,
+    bytes_out_by_slot: Children<IntCounter>,
+    request_duration_by_slot: Children<Histogram>,
+    upstream_duration_by_slot: Children<Histogram>,
 }
+
+const RULES: usize = RuleKind::ALL.len();
+const OUTCOMES: usize = FieldOutcome::ALL.len();
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -132,6 +175,12 @@ impl Metrics {
             in_flight,
             rules_loaded_at,
             registry,
+            fields_by_slot: Children::new(VENDOR_LABELS * RULES * OUTCOMES),
+            events_by_slot: Children::new(VENDOR_LABELS * 2),
+            bytes_in_by_slot: Children::new(VENDOR_LABELS),
+            bytes_out_by_slot: Children::new(VENDOR_LABELS),
+            request_duration_by_slot: Children::new(VENDOR_LABELS),
+            upstream_duration_by_slot: Children::new(VENDOR_LABELS),
         })
     }
 
@@ -146,16 +195,64 @@ impl Metrics {
 
     /// Adds one request's scrub report.
     pub fn record_report(&self, vendor: &str, report: &Report) {
-        self.events
-            .with_label_values(&[vendor, "forwarded"])
-            .inc_by(report.events);
-        self.events
-            .with_label_values(&[vendor, "dropped_rule"])
-            .inc_by(report.events_dropped);
+        let Some(v) = vendor_slot(vendor) else {
+            return;
+        };
+        for (k, action, n) in [
+            (0, "forwarded", report.events),
+            (1, "dropped_rule", report.events_dropped),
+        ] {
+            if n > 0 {
+                self.events_by_slot
+                    .get(v * 2 + k, || {
+                        self.events.with_label_values(&[vendor, action])
+                    })
+                    .inc_by(n);
+            }
+        }
         for (rule, outcome, n) in report.nonzero() {
-            self.fields_scrubbed
-                .with_label_values(&[vendor, rule.as_str(), outcome.as_str()])
+            let slot = (v * RULES + rule as usize) * OUTCOMES + outcome as usize;
+            self.fields_by_slot
+                .get(slot, || {
+                    self.fields_scrubbed.with_label_values(&[
+                        vendor,
+                        rule.as_str(),
+                        outcome.as_str(),
+                    ])
+                })
                 .inc_by(u64::from(n));
+        }
+    }
+
+    /// Request body bytes received for `vendor`.
+    pub fn add_bytes_in(&self, vendor: &str, n: u64) {
+        if let Some(v) = vendor_slot(vendor) {
+            let child = || self.bytes_in.with_label_values(&[vendor]);
+            self.bytes_in_by_slot.get(v, child).inc_by(n);
+        }
+    }
+
+    /// Scrubbed body bytes sent for `vendor`.
+    pub fn add_bytes_out(&self, vendor: &str, n: u64) {
+        if let Some(v) = vendor_slot(vendor) {
+            let child = || self.bytes_out.with_label_values(&[vendor]);
+            self.bytes_out_by_slot.get(v, child).inc_by(n);
+        }
+    }
+
+    pub fn observe_request(&self, vendor: &str, seconds: f64) {
+        if let Some(v) = vendor_slot(vendor) {
+            let child = || self.request_duration.with_label_values(&[vendor]);
+            self.request_duration_by_slot.get(v, child).observe(seconds);
+        }
+    }
+
+    pub fn observe_upstream(&self, vendor: &str, seconds: f64) {
+        if let Some(v) = vendor_slot(vendor) {
+            let child = || self.upstream_duration.with_label_values(&[vendor]);
+            self.upstream_duration_by_slot
+                .get(v, child)
+                .observe(seconds);
         }
     }
 

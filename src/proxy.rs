@@ -79,9 +79,7 @@ pub async fn handle(
         .inc();
     state
         .metrics
-        .request_duration
-        .with_label_values(&[vendor])
-        .observe(started.elapsed().as_secs_f64());
+        .observe_request(vendor, started.elapsed().as_secs_f64());
     state.metrics.in_flight.dec();
     resp
 }
@@ -356,9 +354,7 @@ impl UpstreamCall<'_> {
                 }
                 self.state
                     .metrics
-                    .bytes_in
-                    .with_label_values(&[self.vendor])
-                    .inc_by(data.len() as u64);
+                    .add_bytes_in(self.vendor, data.len() as u64);
                 return Ok(Some(data));
             }
         }
@@ -397,9 +393,7 @@ impl UpstreamCall<'_> {
         let report = pipeline.report();
         self.state
             .metrics
-            .bytes_out
-            .with_label_values(&[self.vendor])
-            .inc_by(body.len() as u64);
+            .add_bytes_out(self.vendor, body.len() as u64);
         let resp = self
             .send(headers, UpstreamBody::full(body))
             .await
@@ -444,9 +438,7 @@ impl UpstreamCall<'_> {
             };
             self.state
                 .metrics
-                .bytes_out
-                .with_label_values(&[self.vendor])
-                .inc_by(out.len() as u64);
+                .add_bytes_out(self.vendor, out.len() as u64);
             if let Some((tx, _)) = &upstream {
                 // A vendor that stops reading must not hold the tracker forever.
                 let sent = tokio::time::timeout(self.rules.limits.upstream_timeout, tx.send(out));
@@ -544,9 +536,7 @@ impl UpstreamCall<'_> {
     ) -> Result<Response<ResponseBody>, ForwardError> {
         self.state
             .metrics
-            .upstream_duration
-            .with_label_values(&[self.vendor])
-            .observe(started.elapsed().as_secs_f64());
+            .observe_upstream(self.vendor, started.elapsed().as_secs_f64());
         let upstream = match result {
             Ok(resp) if resp.status().is_server_error() => Err(ForwardError::Status5xx),
             // A browser would follow a redirect and send the unscrubbed body to its target.
