@@ -1,6 +1,7 @@
 //! Keyed pseudonyms for identifiers: HMAC-SHA256 with a secret the rules file never holds.
 
-use ring::hmac;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 /// Hex characters kept from the MAC: 128 bits, far beyond any collision risk for user ids,
 /// and short enough for vendor id length limits.
@@ -9,9 +10,10 @@ pub const PSEUDONYM_HEX_LEN: usize = 32;
 /// Mixpanel marks anonymous ids with this prefix; keeping it keeps its identity merge working.
 const KEPT_PREFIXES: &[&[u8]] = &[b"$device:"];
 
-/// An HMAC-SHA256 key. Debug never shows it.
+/// An HMAC-SHA256 key, kept as the MAC state after the key block: each pseudonym clones it
+/// and hashes only the id (two SHA-256 blocks for a short id). Debug never shows it.
 #[derive(Clone)]
-pub struct PseudonymKey(hmac::Key);
+pub struct PseudonymKey(Hmac<Sha256>);
 
 impl std::fmt::Debug for PseudonymKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -21,7 +23,16 @@ impl std::fmt::Debug for PseudonymKey {
 
 impl PseudonymKey {
     pub fn new(secret: &[u8]) -> Self {
-        PseudonymKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
+        // HMAC takes keys of any length; this cannot fail.
+        PseudonymKey(
+            <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts any key length"),
+        )
+    }
+
+    fn tag(&self, message: &[u8]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        mac.finalize().into_bytes().into()
     }
 
     /// A stand-in address for `ip` on `day` (days since the epoch): the same visitor gets the
@@ -35,10 +46,10 @@ impl PseudonymKey {
             std::net::IpAddr::V4(v4) => message.extend_from_slice(&v4.octets()),
             std::net::IpAddr::V6(v6) => message.extend_from_slice(&v6.octets()),
         }
-        let tag = hmac::sign(&self.0, &message);
+        let tag = self.tag(&message);
         let mut octets = [0u8; 16];
         octets[0] = 0xfd;
-        octets[1..].copy_from_slice(&tag.as_ref()[..15]);
+        octets[1..].copy_from_slice(&tag[..15]);
         std::net::Ipv6Addr::from(octets)
     }
 
@@ -46,9 +57,9 @@ impl PseudonymKey {
     pub fn pseudonym_into(&self, id: &[u8], out: &mut Vec<u8>) {
         let (prefix, rest) = split_kept_prefix(id);
         out.extend_from_slice(prefix);
-        let tag = hmac::sign(&self.0, rest);
+        let tag = self.tag(rest);
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        for &byte in &tag.as_ref()[..PSEUDONYM_HEX_LEN / 2] {
+        for &byte in &tag[..PSEUDONYM_HEX_LEN / 2] {
             out.push(HEX[(byte >> 4) as usize]);
             out.push(HEX[(byte & 0xf) as usize]);
         }
@@ -106,6 +117,27 @@ mod tests {
         let mut out = Vec::new();
         PseudonymKey::new(key).pseudonym_into(id.as_bytes(), &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn pseudonyms_are_hmac_sha256() {
+        // RFC 4231, test case 2: the pseudonym is the MAC's first 128 bits in hex.
+        assert_eq!(
+            pseudonym(b"Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c7"
+        );
+        // And the same as ring's HMAC (rustls's crypto, which pseudonyms used before) for
+        // ids long enough to take more than one block.
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"k1");
+        for len in [0usize, 1, 31, 55, 56, 64, 100, 300] {
+            let id = "x".repeat(len);
+            let tag = ring::hmac::sign(&key, id.as_bytes());
+            let hex: String = tag.as_ref()[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(pseudonym(b"k1", &id), hex, "{len}");
+        }
     }
 
     #[test]
