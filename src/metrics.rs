@@ -30,6 +30,19 @@ struct Children<T> {
     slots: Vec<OnceLock<T>>,
 }
 
+/// The child of a one-label (`vendor`) vector: cached for the fixed vendor labels, looked
+/// up each time for any other (`preflight`).
+fn by_vendor<'a, T: prometheus::core::Metric + Clone>(
+    cache: &'a Children<T>,
+    vector: &prometheus::core::MetricVec<impl prometheus::core::MetricVecBuilder<M = T>>,
+    vendor: &str,
+) -> std::borrow::Cow<'a, T> {
+    match vendor_slot(vendor) {
+        Some(v) => std::borrow::Cow::Borrowed(cache.get(v, || vector.with_label_values(&[vendor]))),
+        None => std::borrow::Cow::Owned(vector.with_label_values(&[vendor])),
+    }
+}
+
 impl<T> Children<T> {
     fn new(len: usize) -> Self {
         Children {
@@ -196,6 +209,7 @@ impl Metrics {
     /// Adds one request's scrub report.
     pub fn record_report(&self, vendor: &str, report: &Report) {
         let Some(v) = vendor_slot(vendor) else {
+            self.record_report_uncached(vendor, report);
             return;
         };
         for (k, action, n) in [
@@ -226,33 +240,44 @@ impl Metrics {
 
     /// Request body bytes received for `vendor`.
     pub fn add_bytes_in(&self, vendor: &str, n: u64) {
-        if let Some(v) = vendor_slot(vendor) {
-            let child = || self.bytes_in.with_label_values(&[vendor]);
-            self.bytes_in_by_slot.get(v, child).inc_by(n);
-        }
+        by_vendor(&self.bytes_in_by_slot, &self.bytes_in, vendor).inc_by(n);
     }
 
     /// Scrubbed body bytes sent for `vendor`.
     pub fn add_bytes_out(&self, vendor: &str, n: u64) {
-        if let Some(v) = vendor_slot(vendor) {
-            let child = || self.bytes_out.with_label_values(&[vendor]);
-            self.bytes_out_by_slot.get(v, child).inc_by(n);
-        }
+        by_vendor(&self.bytes_out_by_slot, &self.bytes_out, vendor).inc_by(n);
     }
 
     pub fn observe_request(&self, vendor: &str, seconds: f64) {
-        if let Some(v) = vendor_slot(vendor) {
-            let child = || self.request_duration.with_label_values(&[vendor]);
-            self.request_duration_by_slot.get(v, child).observe(seconds);
-        }
+        by_vendor(
+            &self.request_duration_by_slot,
+            &self.request_duration,
+            vendor,
+        )
+        .observe(seconds);
     }
 
     pub fn observe_upstream(&self, vendor: &str, seconds: f64) {
-        if let Some(v) = vendor_slot(vendor) {
-            let child = || self.upstream_duration.with_label_values(&[vendor]);
-            self.upstream_duration_by_slot
-                .get(v, child)
-                .observe(seconds);
+        by_vendor(
+            &self.upstream_duration_by_slot,
+            &self.upstream_duration,
+            vendor,
+        )
+        .observe(seconds);
+    }
+
+    /// `record_report` for a label outside the fixed sets (none exists today).
+    fn record_report_uncached(&self, vendor: &str, report: &Report) {
+        self.events
+            .with_label_values(&[vendor, "forwarded"])
+            .inc_by(report.events);
+        self.events
+            .with_label_values(&[vendor, "dropped_rule"])
+            .inc_by(report.events_dropped);
+        for (rule, outcome, n) in report.nonzero() {
+            self.fields_scrubbed
+                .with_label_values(&[vendor, rule.as_str(), outcome.as_str()])
+                .inc_by(u64::from(n));
         }
     }
 

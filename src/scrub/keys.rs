@@ -130,6 +130,15 @@ impl KeySet {
             && self.globs.is_empty()
     }
 
+    /// Whether a key or parameter name matches: the whole name, or, for a dotted name, its
+    /// last part too (GA4's `ep.email`, a form's `props.phone`). `key` must be normalized.
+    pub fn matches_name(&self, key: &[u8]) -> bool {
+        let last_part = memchr::memrchr(b'.', key)
+            .map(|dot| &key[dot + 1..])
+            .filter(|part| !part.is_empty());
+        self.matches(key) || last_part.is_some_and(|p| self.matches(p))
+    }
+
     /// `key` must already be normalized.
     #[inline]
     pub fn matches(&self, key: &[u8]) -> bool {

@@ -75,7 +75,9 @@ pub(crate) struct PlanNode {
 /// The vendor's placeholder when IPs are removed (`None`: simply omit the field).
 pub type NoIpPlaceholder = Option<&'static str>;
 
-/// The compiled plan for one event shape of one vendor.
+/// The compiled plan for one event shape of one vendor. Never changed after `build`: key
+/// verdicts are cached per thread under its `id` (see `keys::with_thread_cache`), so a
+/// changed plan would be judged by its old verdicts. Rules reloads build new plans.
 #[derive(Debug)]
 pub struct EventPlan {
     /// Unique for the process's lifetime (never reused, unlike an address): key verdicts

@@ -26,7 +26,8 @@ impl EventPlan {
     ) -> ParamOutcome {
         let mut normalized = Vec::with_capacity(name.len());
         normalize_into(name, &mut normalized);
-        if self.mode == PropertyMode::Deny && self.deny.matches(&normalized) {
+        let denied = self.deny.matches_name(&normalized);
+        if self.mode == PropertyMode::Deny && denied {
             report.count(RuleKind::PropertyDeny, FieldOutcome::Dropped);
             return ParamOutcome::Drop;
         }

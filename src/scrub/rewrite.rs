@@ -474,11 +474,7 @@ impl Walk<'_> {
             PropertyMode::Deny => &self.plan.deny,
             PropertyMode::Allow => &self.plan.allow,
         };
-        // A dotted key is also judged by its last part: GA4's `ep.email`, `up.name`.
-        let last_part = memchr::memrchr(b'.', normalized)
-            .map(|dot| &normalized[dot + 1..])
-            .filter(|part| !part.is_empty());
-        let matched = rules.matches(normalized) || last_part.is_some_and(|p| rules.matches(p));
+        let matched = rules.matches_name(normalized);
         let child = node.and_then(|n| self.plan.child(n, normalized));
         // Only the vendor's exact spelling satisfies an ensured member: PostHog reads `$ip`,
         // not a custom property `ip` that normalizes the same.

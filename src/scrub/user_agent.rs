@@ -61,6 +61,9 @@ struct Memo {
 }
 
 const MEMO_SLOTS: usize = 16;
+/// Longer strings are coarsened each time: real UAs are a few hundred bytes, and a memo must
+/// not pin a huge hostile string (or keep a fingerprint) beyond its request.
+const MEMO_MAX_UA: usize = 512;
 
 thread_local! {
     static MEMO: std::cell::RefCell<Memo> = const {
@@ -92,14 +95,19 @@ impl Memo {
 /// Calls `f` with the coarse form of `ua` (`None` when it names no known browser), computed
 /// once per distinct UA and thread.
 pub fn with_coarse<R>(ua: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    if ua.len() > MEMO_MAX_UA {
+        return coarsen_now(ua, f);
+    }
     MEMO.with(|memo| match memo.try_borrow_mut() {
         Ok(mut memo) => f(memo.coarse(ua)),
-        Err(_) => {
-            let mut out = Vec::new();
-            let coarse = coarsen(ua, &mut out);
-            f(coarse.then_some(out.as_slice()))
-        }
+        Err(_) => coarsen_now(ua, f),
     })
+}
+
+fn coarsen_now<R>(ua: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    let mut out = Vec::new();
+    let coarse = coarsen(ua, &mut out);
+    f(coarse.then_some(out.as_slice()))
 }
 
 fn browser(ua: &str) -> Option<(&'static str, u32)> {

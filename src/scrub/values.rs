@@ -13,7 +13,7 @@ mod numbers;
 mod text;
 mod url;
 
-use ip_text::{truncate_ip_list, truncate_ips_in_text};
+use ip_text::{address_word, truncate_ip_list, truncate_ips_in_text};
 use numbers::{
     redact_cards, redact_coordinates, redact_ibans, redact_phones, redact_ssns, CARD_DIGITS,
     PHONE_DIGITS,
@@ -94,10 +94,12 @@ impl ValueRules {
             .first()
             .is_some_and(|&c| c.is_ascii_hexdigit() || c == b':');
         if let (Some(t), true) = (&self.ip_values, ip_shaped) {
-            if let Some(addr) = ip::parse_whole(text) {
+            // The whole value is an address, perhaps with a port (`203.0.113.42:8080`).
+            if let Some((addr, host)) = address_word(text) {
                 let truncated = t.apply(addr);
                 if truncated != addr {
                     ip::write_ip(truncated, out);
+                    out.extend_from_slice(&text[host.len()..]);
                     report.count(RuleKind::IpValue, FieldOutcome::Truncated);
                     return true;
                 }
@@ -220,7 +222,8 @@ const AT: u16 = 1 << 0;
 /// `+` (an international phone number).
 const PLUS: u16 = 1 << 1;
 const SPACE: u16 = 1 << 2;
-/// A space or punctuation that can stand around a word (`,;()[]"`).
+/// Whitespace or punctuation that can stand around a word (`,;()[]<>"'`): every byte that
+/// ends an address written in text.
 const DELIMITER: u16 = 1 << 3;
 /// `?` or `#` (a query string or a fragment that may carry parameters).
 const QUESTION: u16 = 1 << 4;
@@ -246,8 +249,9 @@ static CUE_CLASS: [u64; 256] = {
             b'@' | b'%' => AT,
             b'+' => PLUS,
             b' ' => SPACE | DELIMITER,
+            b'\t' | b'\n' | b'\r' | 0x0c => DELIMITER,
             b',' => DELIMITER | COMMA,
-            b'(' | b')' | b';' | b'[' | b'"' => DELIMITER,
+            b'(' | b')' | b';' | b'[' | b']' | b'<' | b'>' | b'"' | b'\'' => DELIMITER,
             b'?' | b'#' => QUESTION,
             b'.' => DOT,
             b':' => COLON,
@@ -436,6 +440,11 @@ mod tests {
             ("release 1.2.3.4-beta now", "release 1.2.3.4-beta now"),
             ("tool v1.2.3.4 now", "tool v1.2.3.4 now"),
             ("upstream 203.0.113.42:8080 refused", "upstream 203.0.113.0:8080 refused"),
+            ("203.0.113.42:8080", "203.0.113.0:8080"),
+            ("10.1.2.3\n", "10.1.2.0\n"),
+            ("\t2001:db8::1", "\t2001:db8::"),
+            ("<10.1.2.3>", "<10.1.2.0>"),
+            ("'203.0.113.42'", "'203.0.113.0'"),
             ("[2001:db8::1]:443 down", "[2001:db8::]:443 down"),
             ("at 12:30:45 today", "at 12:30:45 today"),
             ("paid with 5500-0000-0000-0004.", "paid with [card]."),

@@ -296,7 +296,7 @@ async fn form_fields_beside_data_get_the_rules_too() {
     // Found by fuzzing: fields other than `data` used to go upstream verbatim.
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
-    let body = b"data=%5B%5D&verbose=1&note=mail+jane.doe%40example.com&email=x%40y.example&ip=1";
+    let body = b"data=%5B%5D&verbose=1&note=mail+jane.doe%40example.com&email=x%40y.example&props.phone=1&ip=1";
     let resp = support::send_raw(proxy.addr(), "POST", "/mixpanel/track", &[], body.to_vec()).await;
     assert_eq!(resp.status, 200);
     assert_eq!(

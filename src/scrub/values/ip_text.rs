@@ -69,7 +69,7 @@ pub(super) fn truncate_ips_in_text(
 
 /// The address a word stands for, and the bytes it spans: the whole word, or an IPv4
 /// address before a `:port` (`203.0.113.42:8080`; the port is kept, it names no one).
-fn address_word(word: &[u8]) -> Option<(IpAddr, &[u8])> {
+pub(super) fn address_word(word: &[u8]) -> Option<(IpAddr, &[u8])> {
     if let Some(addr) = ip::parse_whole(word) {
         return Some((addr, word));
     }
