@@ -28,9 +28,6 @@ use crate::state::AppState;
 /// How long a client may take over its TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long shutdown waits for requests in flight.
-pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
-
 /// A running proxy: its bound addresses and the handle to stop it.
 pub struct Running {
     pub addr: SocketAddr,
@@ -42,7 +39,8 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, drains in-flight requests (up to `DRAIN_DEADLINE`), and returns.
+    /// Stops accepting, drains in-flight requests (up to `limits.shutdown_drain_seconds` of
+    /// the rules in force), and returns.
     pub async fn shutdown(self) {
         self.ready.set_ready(false);
         let _ = self.stop.send(true);
@@ -71,13 +69,23 @@ pub async fn start(
 
     let proxy_state = state.clone();
     let tls = state.rules().tls.clone().map(TlsAcceptor::from);
-    let public_task = tokio::spawn(serve(public, tls, stopped.clone(), move |peer, req| {
-        crate::proxy::handle(proxy_state.clone(), peer, req)
-    }));
+    let drain_state = state.clone();
+    let drain = move || drain_state.rules().limits.shutdown_drain;
+    let public_task = tokio::spawn(serve(
+        public,
+        tls,
+        stopped.clone(),
+        drain.clone(),
+        move |peer, req| crate::proxy::handle(proxy_state.clone(), peer, req),
+    ));
     let (admin_state, admin_ready) = (state.clone(), ready.clone());
-    let admin_task = tokio::spawn(serve(admin_listener, None, stopped, move |_, req| {
-        admin::handle(admin_state.clone(), admin_ready.clone(), req)
-    }));
+    let admin_task = tokio::spawn(serve(
+        admin_listener,
+        None,
+        stopped,
+        drain,
+        move |_, req| admin::handle(admin_state.clone(), admin_ready.clone(), req),
+    ));
     let mut tasks = vec![public_task, admin_task];
     if let Some(path) = rules_path {
         tasks.push(tokio::spawn(crate::reload::watch_file(
@@ -102,6 +110,7 @@ async fn serve<H, F>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
+    drain_deadline: impl Fn() -> Duration + Send + 'static,
     handler: H,
 ) where
     H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
@@ -109,8 +118,11 @@ async fn serve<H, F>(
 {
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
+    // Held here so that what is still running at the drain deadline can be cut.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
@@ -129,7 +141,7 @@ async fn serve<H, F>(
                 });
                 let (builder, watcher) = (builder.clone(), graceful.watcher());
                 let tls = tls.clone();
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     match tls {
                         None => {
                             let conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -152,10 +164,16 @@ async fn serve<H, F>(
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown())
+    if tokio::time::timeout(drain_deadline(), graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("drain deadline passed with requests still in flight");
+        // Cut connections end with no answer, which trackers retry; a streamed upstream
+        // request is aborted with its sender, so the vendor never sees it complete.
+        tracing::warn!(
+            connections = connections.len(),
+            "drain deadline passed: cutting the requests still in flight"
+        );
+        connections.abort_all();
     }
 }

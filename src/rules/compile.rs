@@ -230,6 +230,11 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
             "limits.body_read_timeout_seconds",
             errors,
         ),
+        shutdown_drain: seconds(
+            l.shutdown_drain_seconds,
+            "limits.shutdown_drain_seconds",
+            errors,
+        ),
     }
 }
 

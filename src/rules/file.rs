@@ -107,6 +107,7 @@ pub struct LimitsFile {
     pub upstream_timeout_seconds: f64,
     pub body_read_timeout_seconds: f64,
     pub max_concurrent_requests: usize,
+    pub shutdown_drain_seconds: f64,
 }
 
 impl Default for LimitsFile {
@@ -121,6 +122,7 @@ impl Default for LimitsFile {
             upstream_timeout_seconds: DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
             body_read_timeout_seconds: DEFAULT_BODY_READ_TIMEOUT_SECONDS,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            shutdown_drain_seconds: DEFAULT_SHUTDOWN_DRAIN_SECONDS,
         }
     }
 }

@@ -11,6 +11,8 @@ pub const DEFAULT_BUFFER_BELOW_BYTES: u64 = 256 << 10;
 pub const DEFAULT_UPSTREAM_TIMEOUT_SECONDS: f64 = 15.0;
 /// How long a tracker may take between body chunks before its request is abandoned.
 pub const DEFAULT_BODY_READ_TIMEOUT_SECONDS: f64 = 15.0;
+/// How long shutdown waits for requests in flight (Kubernetes' grace period is 30 s).
+pub const DEFAULT_SHUTDOWN_DRAIN_SECONDS: f64 = 20.0;
 
 /// Requests handled at once; beyond it the proxy answers 503 with Retry-After instead of
 /// queueing without bound (memory stays bounded under a burst).
@@ -26,4 +28,5 @@ pub struct Limits {
     pub upstream_timeout: std::time::Duration,
     pub body_read_timeout: std::time::Duration,
     pub max_concurrent_requests: usize,
+    pub shutdown_drain: std::time::Duration,
 }

@@ -405,6 +405,40 @@ async fn shutdown_drains_requests_in_flight() {
     assert!(late.is_err(), "no new connections after shutdown");
 }
 
+#[tokio::test]
+async fn shutdown_stops_waiting_at_the_drain_deadline_and_never_reports_success() {
+    let vendor = FakeVendor::start(Behavior::Hang).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.limits.upstream_timeout_seconds = 30.0;
+        f.limits.shutdown_drain_seconds = 0.5;
+    })
+    .await;
+    let addr = proxy.addr();
+    let in_flight = tokio::spawn(async move {
+        support::try_send_raw(addr, "POST", "/segment/v1/t", &[], EVENT.to_vec()).await
+    });
+    vendor.wait_for_arrivals(1, Duration::from_secs(5)).await;
+    let started = std::time::Instant::now();
+    proxy.running.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown waited {:?}",
+        started.elapsed()
+    );
+    // The tracker sees its connection cut (and retries), never a 2xx.
+    let outcome = tokio::time::timeout(Duration::from_secs(5), in_flight)
+        .await
+        .expect("the cut request ends")
+        .unwrap();
+    assert!(
+        outcome
+            .as_ref()
+            .map_or(true, |r| !(200..300).contains(&r.status)),
+        "{:?}",
+        outcome.map(|r| r.status)
+    );
+}
+
 /// A streamed body (chunked, no Content-Length) is held back until its first kept event, so
 /// one whose events are all dropped gets the vendor's own success just like a small one,
 /// not an empty batch the vendor might refuse.
