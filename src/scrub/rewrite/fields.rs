@@ -1,0 +1,319 @@
+//! The members vendors give meaning to, each with its own rewrite: identifiers become
+//! pseudonyms, IP fields the truncated address, user agents their coarse form, JSON (or
+//! base64 JSON) carried in strings is scrubbed where it stands, named pairs (Matomo's custom
+//! variables, `{"1":["email","jane@..."]}`) by their name, and members a vendor needs are
+//! written when absent. The walk itself (`super`) decides which applies.
+
+use super::*;
+
+impl Walk<'_> {
+    /// A user-agent field per `values.user_agent`; `None` when the member must go (dropping,
+    /// or nothing coarse can be made of it).
+    pub(super) fn user_agent(
+        &mut self,
+        i: usize,
+        node: Option<NodeId>,
+        depth: usize,
+    ) -> Result<Option<usize>, ScrubError> {
+        match self.plan.values.user_agent {
+            UserAgentMode::Keep => return self.value(i, node, true, depth).map(Some),
+            UserAgentMode::Drop => return Ok(None),
+            UserAgentMode::Coarse => {}
+        }
+        if self.input.get(i) != Some(&b'"') {
+            return Ok(None);
+        }
+        let tok = json::string_at(self.input, i)?;
+        let text = tok.text(self.input, &mut self.bufs.text)?;
+        let (out, before) = (&mut *self.out, &self.input[self.span_start..tok.start]);
+        let written = crate::scrub::user_agent::with_coarse(text, |coarse| {
+            let coarse = coarse?;
+            // `flush_to` by hand: `text` borrows `self.bufs`.
+            out.extend_from_slice(before);
+            json::write_string(coarse, out);
+            Some(())
+        });
+        if written.is_none() {
+            return Ok(None);
+        }
+        self.span_start = tok.end;
+        self.report
+            .count(RuleKind::UserAgent, FieldOutcome::Coarsened);
+        Ok(Some(tok.end))
+    }
+
+    pub(super) fn check_event_name(&mut self, i: usize) -> Result<(), ScrubError> {
+        if self.plan.drop_events.is_empty() || self.input.get(i) != Some(&b'"') {
+            return Ok(());
+        }
+        let tok = json::string_at(self.input, i)?;
+        let name: &[u8] = if tok.has_escape {
+            json::unescape_into(tok.raw(self.input), &mut self.bufs.text)?;
+            &self.bufs.text
+        } else {
+            tok.raw(self.input)
+        };
+        if self.plan.drop_events.iter().any(|d| **d == *name) {
+            self.dropped = true;
+        }
+        Ok(())
+    }
+
+    /// A member whose string value is JSON: scrub the decoded JSON as if it stood here, then
+    /// write it back as a string. JSON that does not parse fails the request (fail closed).
+    pub(super) fn json_string(
+        &mut self,
+        i: usize,
+        node: Option<NodeId>,
+        in_container: bool,
+        depth: usize,
+        base64: bool,
+    ) -> Result<usize, ScrubError> {
+        if self.input.get(i) != Some(&b'"') {
+            return self.value(i, node, in_container, depth);
+        }
+        let tok = json::string_at(self.input, i)?;
+        let mut decoded = Vec::new();
+        json::unescape_into(tok.raw(self.input), &mut decoded)?;
+        if base64 {
+            // Not base64 where base64 JSON belongs: nothing a rule could read, so refused.
+            decoded =
+                crate::decode::transform_all(&mut crate::decode::Base64Decoder::new(), &decoded)
+                    .map_err(|_| ScrubError::UnexpectedShape)?;
+            std::str::from_utf8(&decoded).map_err(|_| ScrubError::InvalidUtf8)?;
+        }
+        let start = json::skip_ws(&decoded, 0);
+        if !matches!(decoded.get(start), Some(b'{' | b'[')) {
+            if base64 {
+                return Err(ScrubError::UnexpectedShape);
+            }
+            // Plain text where JSON may stand: value rules as for any string.
+            return self.string_value(i);
+        }
+        let mut nested_out = Vec::with_capacity(decoded.len());
+        let mut nested_bufs = Buffers::default();
+        let mut nested = Walk {
+            input: &decoded,
+            out: &mut nested_out,
+            span_start: 0,
+            plan: self.plan,
+            env: self.env,
+            bufs: &mut nested_bufs,
+            report: self.report,
+            dropped: false,
+        };
+        let end = nested.value(start, node, in_container, depth)?;
+        if json::skip_ws(&decoded, end) != decoded.len() {
+            return Err(ScrubError::MalformedJson);
+        }
+        nested.flush_to(decoded.len());
+        if base64 {
+            nested_out = crate::decode::transform_all(
+                &mut crate::decode::Base64Encoder::url_safe_no_pad(),
+                &nested_out,
+            )
+            .map_err(|_| ScrubError::UnexpectedShape)?;
+        }
+        self.replace_with_string(tok.start, tok.end, &nested_out);
+        Ok(tok.end)
+    }
+
+    /// A string of `[name, value]` pairs (see `FieldAction::NamedPairs`).
+    pub(super) fn named_pairs(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
+        if self.input.get(i) != Some(&b'"') {
+            return self.value(i, None, true, depth);
+        }
+        let tok = json::string_at(self.input, i)?;
+        let mut decoded = Vec::new();
+        json::unescape_into(tok.raw(self.input), &mut decoded)?;
+        if decoded.iter().all(u8::is_ascii_whitespace) {
+            return Ok(tok.end);
+        }
+        // A handful of pairs in a query parameter: parsed whole, nothing of a hot path.
+        let mut pairs: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&decoded).map_err(|_| ScrubError::UnexpectedShape)?;
+        let mut normalized = Vec::new();
+        let (mut out, mut tmp) = (Vec::new(), Vec::new());
+        pairs.retain(|_, pair| {
+            let Some([serde_json::Value::String(name), value]) =
+                pair.as_array_mut().map(Vec::as_mut_slice)
+            else {
+                return false;
+            };
+            normalize_into(name.as_bytes(), &mut normalized);
+            let denied = match self.plan.mode {
+                PropertyMode::Deny => self.plan.deny.matches(&normalized),
+                PropertyMode::Allow => !self.plan.allow.matches(&normalized),
+            };
+            if denied {
+                self.report
+                    .count(RuleKind::PropertyDeny, FieldOutcome::Dropped);
+                return false;
+            }
+            if let serde_json::Value::String(text) = value {
+                if self
+                    .plan
+                    .values
+                    .scrub(text.as_bytes(), &mut out, &mut tmp, self.report)
+                {
+                    *text = String::from_utf8_lossy(&out).into_owned();
+                }
+            }
+            true
+        });
+        let text = serde_json::to_vec(&pairs).map_err(|_| ScrubError::MalformedJson)?;
+        self.replace_with_string(tok.start, tok.end, &text);
+        Ok(tok.end)
+    }
+
+    /// Identifiers become keyed pseudonyms; `null` stays; anything else is not an id and goes.
+    pub(super) fn hash_value(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
+        let (end, id_text): (usize, &[u8]) = match self.input.get(i) {
+            Some(b'"') => {
+                let tok = json::string_at(self.input, i)?;
+                (tok.end, tok.text(self.input, &mut self.bufs.text)?)
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let end = json::number_end(self.input, i)?;
+                (end, &self.input[i..end])
+            }
+            Some(b'n') => return json::literal_end(self.input, i),
+            Some(b'[') => return self.hash_array(i, depth + 1),
+            _ => {
+                let end = self.skip_value(i, depth)?;
+                self.flush_to(i);
+                self.out.extend_from_slice(b"null");
+                self.span_start = end;
+                self.report
+                    .count(RuleKind::Identifier, FieldOutcome::Dropped);
+                return Ok(end);
+            }
+        };
+        if id_text.is_empty() {
+            return Ok(end);
+        }
+        let mut pseudonym = std::mem::take(&mut self.bufs.tmp);
+        pseudonym.clear();
+        self.bufs
+            .pseudonyms
+            .pseudonym_into(&self.env.pseudonym_key, id_text, &mut pseudonym);
+        self.replace_with_string(i, end, &pseudonym);
+        self.bufs.tmp = pseudonym;
+        self.report
+            .count(RuleKind::Identifier, FieldOutcome::Hashed);
+        Ok(end)
+    }
+
+    /// A list of identifiers (Mixpanel `$distinct_ids`): each element becomes a pseudonym.
+    pub(super) fn hash_array(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
+        self.elements(i, depth, |walk, j| walk.hash_value(j, depth))
+    }
+
+    /// The vendor's IP field. Returns `None` when the member must go (IPs removed, no
+    /// placeholder for this vendor).
+    pub(super) fn vendor_ip(
+        &mut self,
+        i: usize,
+        depth: usize,
+    ) -> Result<Option<usize>, ScrubError> {
+        let end = self.skip_value(i, depth)?;
+        if let (Some(t), Some(b'"')) = (self.env.truncation, self.input.get(i)) {
+            let tok = json::string_at(self.input, i)?;
+            if !tok.has_escape {
+                if let Some(addr) = ip::parse_whole(tok.raw(self.input)) {
+                    let mut text = std::mem::take(&mut self.bufs.tmp);
+                    text.clear();
+                    ip::write_ip(t.apply(addr), &mut text);
+                    self.replace_with_string(i, end, &text);
+                    self.bufs.tmp = text;
+                    self.report
+                        .count(RuleKind::IpField, FieldOutcome::Truncated);
+                    return Ok(Some(end));
+                }
+            }
+        }
+        // Not an address (`$remote`, a number, garbage, or IPs are off): the client's own
+        // truncated address or the placeholder takes its place, never the sender's value.
+        let Some(text) = self.client_ip_text() else {
+            return Ok(None);
+        };
+        let text = text.to_owned();
+        self.replace_with_string(i, end, text.as_bytes());
+        self.report
+            .count(RuleKind::IpField, FieldOutcome::Truncated);
+        Ok(Some(end))
+    }
+
+    pub(super) fn client_ip_text(&self) -> Option<&str> {
+        match (&self.env.truncation, &self.env.client_ip) {
+            (Some(_), Some(ip)) => Some(ip),
+            _ => self.plan.no_ip_placeholder,
+        }
+    }
+
+    pub(super) fn write_missing_ensures(
+        &mut self,
+        node: Option<NodeId>,
+        frame: &mut ObjectFrame,
+        close: usize,
+    ) {
+        let Some(node) = node else { return };
+        let count = self.plan.node(node).ensures.len();
+        for k in 0..count {
+            if frame.seen_ensures & (1 << k) != 0 {
+                continue;
+            }
+            let (key, child) = self.plan.node(node).ensures[k];
+            if self.ensured_skipped(child) {
+                continue;
+            }
+            self.flush_to(close);
+            if frame.kept_any {
+                self.out.push(b',');
+            }
+            json::write_string(key.as_bytes(), self.out);
+            self.out.push(b':');
+            self.write_ensured(child);
+            frame.kept_any = true;
+            self.report.count(RuleKind::IpField, FieldOutcome::Injected);
+        }
+    }
+
+    /// Whether an ensured member is left out under the current settings.
+    pub(super) fn ensured_skipped(&self, node: NodeId) -> bool {
+        match self.plan.node(node).ensured {
+            Some(Ensured::ClientIp) => self.client_ip_text().is_none(),
+            Some(Ensured::TrueWithoutIp) => self.env.truncation.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Writes the value a vendor needs at `node` (an IP, or an object of ensured members).
+    pub(super) fn write_ensured(&mut self, node: NodeId) {
+        match self.plan.node(node).ensured {
+            Some(Ensured::ClientIp) => {
+                let text = self.client_ip_text().unwrap_or("").to_owned();
+                json::write_string(text.as_bytes(), self.out);
+            }
+            Some(Ensured::TrueWithoutIp) => self.out.extend_from_slice(b"true"),
+            _ => {
+                self.out.push(b'{');
+                let mut first = true;
+                for k in 0..self.plan.node(node).ensures.len() {
+                    let (key, child) = self.plan.node(node).ensures[k];
+                    if self.ensured_skipped(child) {
+                        continue;
+                    }
+                    if !first {
+                        self.out.push(b',');
+                    }
+                    first = false;
+                    json::write_string(key.as_bytes(), self.out);
+                    self.out.push(b':');
+                    self.write_ensured(child);
+                }
+                self.out.push(b'}');
+            }
+        }
+    }
+}
