@@ -37,10 +37,7 @@ fn by_vendor<'a, T: prometheus::core::Metric + Clone>(
     vector: &prometheus::core::MetricVec<impl prometheus::core::MetricVecBuilder<M = T>>,
     vendor: &str,
 ) -> std::borrow::Cow<'a, T> {
-    match vendor_slot(vendor) {
-        Some(v) => std::borrow::Cow::Borrowed(cache.get(v, || vector.with_label_values(&[vendor]))),
-        None => std::borrow::Cow::Owned(vector.with_label_values(&[vendor])),
-    }
+    cache.child(vendor_slot(vendor), || vector.with_label_values(&[vendor]))
 }
 
 impl<T> Children<T> {
@@ -50,8 +47,15 @@ impl<T> Children<T> {
         }
     }
 
-    fn get(&self, slot: usize, make: impl FnOnce() -> T) -> &T {
-        self.slots[slot].get_or_init(make)
+    /// The cached child in `slot`, or (no slot: a label outside the fixed sets) a fresh one.
+    fn child(&self, slot: Option<usize>, make: impl FnOnce() -> T) -> std::borrow::Cow<'_, T>
+    where
+        T: Clone,
+    {
+        match slot {
+            Some(slot) => std::borrow::Cow::Borrowed(self.slots[slot].get_or_init(make)),
+            None => std::borrow::Cow::Owned(make()),
+        }
     }
 }
 
@@ -208,33 +212,25 @@ impl Metrics {
 
     /// Adds one request's scrub report.
     pub fn record_report(&self, vendor: &str, report: &Report) {
-        let Some(v) = vendor_slot(vendor) else {
-            self.record_report_uncached(vendor, report);
-            return;
-        };
+        let v = vendor_slot(vendor);
         for (k, action, n) in [
             (0, "forwarded", report.events),
             (1, "dropped_rule", report.events_dropped),
         ] {
             if n > 0 {
+                let make = || self.events.with_label_values(&[vendor, action]);
                 self.events_by_slot
-                    .get(v * 2 + k, || {
-                        self.events.with_label_values(&[vendor, action])
-                    })
+                    .child(v.map(|v| v * 2 + k), make)
                     .inc_by(n);
             }
         }
         for (rule, outcome, n) in report.nonzero() {
-            let slot = (v * RULES + rule as usize) * OUTCOMES + outcome as usize;
-            self.fields_by_slot
-                .get(slot, || {
-                    self.fields_scrubbed.with_label_values(&[
-                        vendor,
-                        rule.as_str(),
-                        outcome.as_str(),
-                    ])
-                })
-                .inc_by(u64::from(n));
+            let slot = v.map(|v| (v * RULES + rule as usize) * OUTCOMES + outcome as usize);
+            let make = || {
+                self.fields_scrubbed
+                    .with_label_values(&[vendor, rule.as_str(), outcome.as_str()])
+            };
+            self.fields_by_slot.child(slot, make).inc_by(u64::from(n));
         }
     }
 
@@ -264,21 +260,6 @@ impl Metrics {
             vendor,
         )
         .observe(seconds);
-    }
-
-    /// `record_report` for a label outside the fixed sets (none exists today).
-    fn record_report_uncached(&self, vendor: &str, report: &Report) {
-        self.events
-            .with_label_values(&[vendor, "forwarded"])
-            .inc_by(report.events);
-        self.events
-            .with_label_values(&[vendor, "dropped_rule"])
-            .inc_by(report.events_dropped);
-        for (rule, outcome, n) in report.nonzero() {
-            self.fields_scrubbed
-                .with_label_values(&[vendor, rule.as_str(), outcome.as_str()])
-                .inc_by(u64::from(n));
-        }
     }
 
     /// The Prometheus text exposition of every metric.
