@@ -2,6 +2,7 @@
 //! It knows nothing of HTTP, sockets or runtimes, so it can be tested, fuzzed and benchmarked
 //! alone. `framer` cuts the body into events, `rewrite` scrubs each, `plan` says how.
 
+mod block;
 mod framer;
 mod hash;
 pub mod ip;

@@ -1,8 +1,7 @@
 //! JSON lexing on byte slices: string bounds, escapes, numbers and literals.
 //! Everything here works on complete buffers; resumable framing lives in `framer`.
 
-use memchr::memchr2;
-
+use super::block::string_stops;
 use super::ScrubError;
 
 /// Index of the first byte at or after `i` that is not JSON whitespace.
@@ -43,61 +42,32 @@ impl StringToken {
     }
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// High bit set in each byte of `x` that is zero (the lowest flagged byte is always exact).
-#[inline]
-fn zero_bytes(x: u64) -> u64 {
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// High bit set in each byte below 0x20 (the lowest flagged byte is always exact).
-#[inline]
-fn control_bytes(x: u64) -> u64 {
-    x.wrapping_sub(ONES * 0x20) & !x & HIGHS
-}
-
-/// The first `"` or `\` in `b`, and whether a raw control byte comes before it. Eight bytes
-/// at a time for the head of the string (most strings are short), memchr for a long rest.
+/// The first `"` or `\` in `b`, and whether a raw control byte comes before it. Sixteen
+/// bytes a step: `b` is the rest of the event, so a string almost never ends in the tail.
 #[inline]
 pub fn scan_string(b: &[u8]) -> (Option<usize>, bool) {
-    const HEAD_WORDS: usize = 4;
     let mut control = false;
-    let mut words = b.chunks_exact(8);
-    for (w, chunk) in (&mut words).take(HEAD_WORDS).enumerate() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let hits =
-            zero_bytes(x ^ (ONES * u64::from(b'"'))) | zero_bytes(x ^ (ONES * u64::from(b'\\')));
-        let controls = control_bytes(x);
-        if hits != 0 {
-            let lowest = hits.trailing_zeros() as usize / 8;
-            let below = (1u64 << (lowest * 8)).wrapping_sub(1);
-            return (Some(w * 8 + lowest), control || controls & below != 0);
+    let mut blocks = b.chunks_exact(16);
+    for (n, block) in (&mut blocks).enumerate() {
+        let (stops, controls) = string_stops(block.try_into().expect("16-byte block"));
+        if stops != 0 {
+            let at = stops.trailing_zeros();
+            let before = (1u32 << at) - 1;
+            return (
+                Some(n * 16 + at as usize),
+                control || controls & before != 0,
+            );
         }
         control |= controls != 0;
     }
-    let scanned = (b.len() / 8).min(HEAD_WORDS) * 8;
-    let rest = &b[scanned..];
-    if scanned < HEAD_WORDS * 8 {
-        // Fewer than four full words: the tail is short, byte by byte.
-        for (k, &c) in rest.iter().enumerate() {
-            if c == b'"' || c == b'\\' {
-                return (Some(scanned + k), control);
-            }
-            control |= c < 0x20;
+    let scanned = b.len() - blocks.remainder().len();
+    for (k, &c) in blocks.remainder().iter().enumerate() {
+        if c == b'"' || c == b'\\' {
+            return (Some(scanned + k), control);
         }
-        return (None, control);
+        control |= c < 0x20;
     }
-    match memchr2(b'"', b'\\', rest) {
-        Some(off) => (
-            Some(scanned + off),
-            control || has_control_byte(&rest[..off]),
-        ),
-        None => (None, control),
-    }
+    (None, control)
 }
 
 /// Offset of the first `"` or `\` in `b`.
@@ -129,23 +99,6 @@ pub fn string_at(b: &[u8], start: usize) -> Result<StringToken, ScrubError> {
         has_escape = true;
         i += escape_len(&b[i..])?;
     }
-}
-
-/// Whether any byte is below 0x20, eight bytes at a time: this runs over every string.
-#[inline]
-pub fn has_control_byte(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // A byte below 0x20 borrows when 0x20 is subtracted from it; bytes with the high bit set
-        // are excluded by `!x` (UTF-8 continuation and lead bytes are never control bytes).
-        if control_bytes(x) != 0 {
-            return true;
-        }
-    }
-    chunks.remainder().iter().any(|&c| c < 0x20)
 }
 
 /// The length of the escape sequence at the start of `b` (which begins with `\\`), checked
@@ -229,24 +182,11 @@ fn hex4(b: &[u8]) -> Result<u32, ScrubError> {
     Ok(v)
 }
 
-/// Bytes that cannot appear raw inside a JSON string.
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        table[c] = true;
-        c += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
 /// Writes `text` as a JSON string, quotes included.
 pub fn write_string(text: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
     // Replacements are mostly pseudonyms, addresses and markers: nothing to escape.
-    if !text.iter().any(|&c| NEEDS_ESCAPE[c as usize]) {
+    if scan_string(text) == (None, false) {
         out.extend_from_slice(text);
         out.push(b'"');
         return;
@@ -370,23 +310,6 @@ mod tests {
         for bad in ["-", "1.", ".5", "1e", "+1", "-a"] {
             let end = number_end(bad.as_bytes(), 0);
             assert!(end.is_err() || end != Ok(bad.len()), "{bad}");
-        }
-    }
-
-    #[test]
-    fn control_bytes_are_found_at_every_position() {
-        for len in 0..40 {
-            for pos in 0..len {
-                for bad in [0u8, 0x09, 0x0a, 0x1f] {
-                    let mut text = vec![b'a'; len];
-                    text[pos] = bad;
-                    assert!(has_control_byte(&text), "{len} {pos} {bad}");
-                }
-            }
-            let clean: Vec<u8> = (0..len)
-                .map(|i| [b' ', b'~', 0x80, 0xff, b'a'][i % 5])
-                .collect();
-            assert!(!has_control_byte(&clean), "{len}");
         }
     }
 
