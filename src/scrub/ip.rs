@@ -75,7 +75,38 @@ pub fn parse_whole(text: &[u8]) -> Option<IpAddr> {
     {
         return None;
     }
+    if memchr::memchr(b':', text).is_none() {
+        // Digits and dots: IPv4 or nothing, decided without the general parser (decimals
+        // such as `37.7749` reach here from lists of coordinates).
+        return parse_dotted_quad(text).map(IpAddr::V4);
+    }
     std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// Digits and dots as an IPv4 address, exactly as `Ipv4Addr::from_str` reads them: four
+/// decimal octets up to 255, no leading zeros.
+fn parse_dotted_quad(text: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split(|&c| c == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        let leading_zero = part.len() > 1 && part[0] == b'0';
+        if part.is_empty() || part.len() > 3 || leading_zero {
+            return None;
+        }
+        let mut value = 0u16;
+        for &c in part {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(c - b'0');
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    match parts.next() {
+        Some(_) => None,
+        None => Some(Ipv4Addr::from(octets)),
+    }
 }
 
 /// Appends the text form of `ip` to `out`. IPv4 (most addresses) is written digit by
@@ -106,6 +137,54 @@ mod tests {
 
     fn truncated(ip: &str) -> String {
         Truncation::default().apply(ip.parse().unwrap()).to_string()
+    }
+
+    #[test]
+    fn dotted_quads_parse_as_the_standard_parser_does() {
+        let cases = [
+            "0.0.0.0",
+            "1.2.3.4",
+            "255.255.255.255",
+            "203.0.113.42",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            "1.2.3.",
+            ".1.2.3",
+            "1.2.3.4a",
+            "1234.1.1.1",
+            "0.00.0.0",
+            "9.99.999.0",
+        ];
+        let agrees = |case: &str| {
+            let standard = case.parse::<Ipv4Addr>().ok();
+            assert_eq!(parse_dotted_quad(case.as_bytes()), standard, "{case}");
+            assert_eq!(
+                parse_whole(case.as_bytes()),
+                standard.map(IpAddr::V4),
+                "{case}"
+            );
+        };
+        cases.into_iter().for_each(agrees);
+        for n in 0..=999u16 {
+            agrees(&format!("{n}.{n}.{n}.{n}"));
+            agrees(&format!("1.{n:03}.0.{n:02}"));
+        }
+        // Every string of up to nine bytes over a small alphabet of digits and dots.
+        let alphabet = [b'0', b'1', b'5', b'.'];
+        let mut text = Vec::new();
+        for len in 1..=9u32 {
+            for mut code in 0..4usize.pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push(alphabet[code % 4]);
+                    code /= 4;
+                }
+                agrees(std::str::from_utf8(&text).unwrap());
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::hash::{PseudonymCache, PseudonymKey};
 use super::ip::{self, Truncation};
 use super::json::{self, StringToken};
-use super::keys::{normalize_into, with_thread_cache, KeyVerdict};
+use super::keys::{normalize_into, with_thread_cache, KeyCache, KeyVerdict};
 use super::plan::Ensured;
 use super::plan::{EventPlan, FieldAction, NodeId, PropertyMode, ROOT};
 use super::report::{FieldOutcome, Report, RuleKind};
@@ -63,24 +63,29 @@ pub fn rewrite_event(
     if input.get(start) != Some(&b'{') {
         return Err(ScrubError::UnexpectedShape);
     }
-    let mut walk = Walk {
-        input,
-        out,
-        span_start: 0,
-        plan,
-        env,
-        bufs,
-        report,
-        dropped: false,
-    };
-    // A plan may make the root itself a container (a gtag hit is all properties).
-    let end = walk.object(start, Some(ROOT), plan.node(ROOT).container, 1)?;
-    // Checked after the walk, which only ever splits at ASCII bytes: one pass over the event.
-    simdutf8::basic::from_utf8(&input[..end]).map_err(|_| ScrubError::InvalidUtf8)?;
-    walk.flush_to(end);
-    Ok(EventWritten {
-        len: end,
-        kept: !walk.dropped,
+    // The thread's key cache is taken once per event, not once per key.
+    with_thread_cache(|keys| {
+        let mut walk = Walk {
+            input,
+            out,
+            span_start: 0,
+            plan,
+            env,
+            bufs,
+            keys,
+            report,
+            dropped: false,
+        };
+        // A plan may make the root itself a container (a gtag hit is all properties).
+        let end = walk.object(start, Some(ROOT), plan.node(ROOT).container, 1)?;
+        // Checked after the walk, which only ever splits at ASCII bytes: one pass over the
+        // event.
+        simdutf8::basic::from_utf8(&input[..end]).map_err(|_| ScrubError::InvalidUtf8)?;
+        walk.flush_to(end);
+        Ok(EventWritten {
+            len: end,
+            kept: !walk.dropped,
+        })
     })
 }
 
@@ -92,6 +97,8 @@ struct Walk<'a> {
     plan: &'a EventPlan,
     env: &'a ScrubEnv,
     bufs: &'a mut Buffers,
+    /// Verdicts on plain keys, per thread (see `keys::with_thread_cache`).
+    keys: &'a mut KeyCache,
     report: &'a mut Report,
     /// The event's name is on the drop list.
     dropped: bool,
@@ -397,11 +404,11 @@ impl Walk<'_> {
             return self.judge_key(key, node);
         }
         let plan = self.plan.id;
-        if let Some(verdict) = with_thread_cache(|cache| cache.get(plan, node, raw)) {
+        if let Some(verdict) = self.keys.get(plan, node, raw) {
             return Ok(verdict);
         }
         let verdict = self.judge_key(key, node)?;
-        with_thread_cache(|cache| cache.put(plan, node, raw, verdict));
+        self.keys.put(plan, node, raw, verdict);
         Ok(verdict)
     }
 

@@ -90,9 +90,7 @@ impl ValueRules {
         report: &mut Report,
     ) -> bool {
         out.clear();
-        let ip_shaped = text
-            .first()
-            .is_some_and(|&c| c.is_ascii_hexdigit() || c == b':');
+        let ip_shaped = starts_like_an_address(text);
         if let (Some(t), true) = (&self.ip_values, ip_shaped) {
             // The whole value is an address, perhaps with a port (`203.0.113.42:8080`).
             if let Some((addr, host)) = address_word(text) {
@@ -176,7 +174,7 @@ impl ValueRules {
             ),
             (
                 &self.token_marker,
-                text.len() >= 20 && cues.has(TOKEN_LETTER),
+                text.len() >= 20 && cues.can_hold_token(),
                 redact_tokens,
             ),
             // `lat,long`: decimals around a comma.
@@ -208,6 +206,17 @@ impl ValueRules {
     }
 }
 
+/// Whether `text` can begin an address: a `:` (`::1`), or hex digits ended by a `.` or `:`
+/// within an IPv4 octet or an IPv6 group. Ids and timestamps that merely start with a
+/// digit stop here, before any parsing.
+fn starts_like_an_address(text: &[u8]) -> bool {
+    let head = &text[..text.len().min(5)];
+    match head.iter().position(|c| !c.is_ascii_hexdigit()) {
+        Some(k) => matches!(head[k], b'.' | b':'),
+        None => false,
+    }
+}
+
 /// What a value contains that some text detector starts from: which cue bytes occur, and
 /// how many digits and capitals.
 struct Cues {
@@ -231,8 +240,10 @@ const DOT: u16 = 1 << 5;
 const COLON: u16 = 1 << 6;
 const COMMA: u16 = 1 << 7;
 const DASH: u16 = 1 << 8;
-/// `J` (a JWT starts `eyJ`) or `r` (`Bearer`): what a token needs.
-const TOKEN_LETTER: u16 = 1 << 9;
+/// `J`: a JWT starts `eyJ`.
+const JWT_LETTER: u16 = 1 << 9;
+/// `r`: with a space, what `Bearer <token>` needs.
+const BEARER_LETTER: u16 = 1 << 10;
 /// Counted, not flagged: a class above bit 16 is added up, digits in 24 bits of the sum and
 /// capitals in the 24 above them.
 const DIGIT: u64 = 1 << 16;
@@ -256,8 +267,8 @@ static CUE_CLASS: [u64; 256] = {
             b'.' => DOT,
             b':' => COLON,
             b'-' => DASH,
-            b'J' => TOKEN_LETTER,
-            b'r' => TOKEN_LETTER,
+            b'J' => JWT_LETTER,
+            b'r' => BEARER_LETTER,
             _ => 0,
         };
         let counted = if b.is_ascii_digit() {
@@ -300,12 +311,16 @@ impl Cues {
         self.seen & cue != 0
     }
 
+    fn can_hold_token(&self) -> bool {
+        self.has(JWT_LETTER) || (self.has(BEARER_LETTER) && self.has(SPACE))
+    }
+
     /// Whether any detector can match a value of `len` bytes with these cues.
     fn any(&self, len: usize) -> bool {
         self.has(AT | PLUS | QUESTION)
             || (self.has(DELIMITER) && self.digits > 0)
             || self.digits >= 9
-            || (len >= 20 && self.has(TOKEN_LETTER))
+            || (len >= 20 && self.can_hold_token())
     }
 }
 

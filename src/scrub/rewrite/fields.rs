@@ -99,6 +99,7 @@ impl Walk<'_> {
             plan: self.plan,
             env: self.env,
             bufs: &mut nested_bufs,
+            keys: self.keys,
             report: self.report,
             dropped: false,
         };
@@ -216,9 +217,15 @@ impl Walk<'_> {
         i: usize,
         depth: usize,
     ) -> Result<Option<usize>, ScrubError> {
-        let end = self.skip_value(i, depth)?;
-        if let (Some(t), Some(b'"')) = (self.env.truncation, self.input.get(i)) {
-            let tok = json::string_at(self.input, i)?;
+        let string = match self.input.get(i) {
+            Some(b'"') => Some(json::string_at(self.input, i)?),
+            _ => None,
+        };
+        let end = match string {
+            Some(tok) => tok.end,
+            None => self.skip_value(i, depth)?,
+        };
+        if let (Some(t), Some(tok)) = (self.env.truncation, string) {
             if !tok.has_escape {
                 if let Some(addr) = ip::parse_whole(tok.raw(self.input)) {
                     let mut text = std::mem::take(&mut self.bufs.tmp);
