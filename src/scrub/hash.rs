@@ -59,10 +59,12 @@ impl PseudonymKey {
         out.extend_from_slice(prefix);
         let tag = self.tag(rest);
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        for &byte in &tag[..PSEUDONYM_HEX_LEN / 2] {
-            out.push(HEX[(byte >> 4) as usize]);
-            out.push(HEX[(byte & 0xf) as usize]);
+        let mut hex = [0u8; PSEUDONYM_HEX_LEN];
+        for (pair, &byte) in hex.chunks_exact_mut(2).zip(&tag) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
         }
+        out.extend_from_slice(&hex);
     }
 }
 
@@ -71,6 +73,9 @@ impl PseudonymKey {
 /// their buffers, so a miss allocates nothing once the cache is warm.
 #[derive(Debug, Default)]
 pub struct PseudonymCache {
+    /// A cheap fingerprint of each cached id, checked before its bytes: with unique ids
+    /// (one per event) every lookup misses, and a miss should not cost eight comparisons.
+    fingerprints: [u64; CACHED_IDS],
     entries: Vec<(Vec<u8>, Vec<u8>)>,
     next: usize,
 }
@@ -78,25 +83,40 @@ pub struct PseudonymCache {
 /// Ids remembered per request.
 const CACHED_IDS: usize = 8;
 
+/// Length and a few bytes of `id`, never 0 (0 marks an empty slot).
+fn fingerprint(id: &[u8]) -> u64 {
+    let byte = |i: usize| u64::from(id.get(i).copied().unwrap_or(0));
+    let n = id.len();
+    let tail = |k: usize| byte(n.wrapping_sub(k));
+    (n as u64 + 1) | byte(0) << 16 | byte(1) << 24 | tail(1) << 32 | tail(2) << 40 | tail(3) << 48
+}
+
 impl PseudonymCache {
     /// Appends the pseudonym of `id` under `key` to `out`, reusing a recent result.
     pub fn pseudonym_into(&mut self, key: &PseudonymKey, id: &[u8], out: &mut Vec<u8>) {
-        if let Some((_, p)) = self.entries.iter().find(|(i, _)| i.as_slice() == id) {
-            out.extend_from_slice(p);
+        let print = fingerprint(id);
+        let hit = (0..self.entries.len())
+            .find(|&k| self.fingerprints[k] == print && self.entries[k].0 == id);
+        if let Some(k) = hit {
+            out.extend_from_slice(&self.entries[k].1);
             return;
         }
         let start = out.len();
         key.pseudonym_into(id, out);
-        if self.entries.len() < CACHED_IDS {
-            self.entries.push((id.to_vec(), out[start..].to_vec()));
-            return;
-        }
-        let (cached_id, cached) = &mut self.entries[self.next];
+        let slot = if self.entries.len() < CACHED_IDS {
+            self.entries.push((Vec::new(), Vec::new()));
+            self.entries.len() - 1
+        } else {
+            let slot = self.next;
+            self.next = (self.next + 1) % CACHED_IDS;
+            slot
+        };
+        let (cached_id, cached) = &mut self.entries[slot];
         cached_id.clear();
         cached_id.extend_from_slice(id);
         cached.clear();
         cached.extend_from_slice(&out[start..]);
-        self.next = (self.next + 1) % CACHED_IDS;
+        self.fingerprints[slot] = print;
     }
 }
 
@@ -117,6 +137,34 @@ mod tests {
         let mut out = Vec::new();
         PseudonymKey::new(key).pseudonym_into(id.as_bytes(), &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_cache_answers_as_the_key_does() {
+        let key = PseudonymKey::new(b"k1");
+        let mut cache = PseudonymCache::default();
+        // Ids that share length and fingerprinted bytes, repeated past the cache's size.
+        let ids: Vec<String> = (0..20).map(|n| format!("ab{n:02}-middle-{n}xyz")).collect();
+        for round in 0..3 {
+            for id in ids.iter().chain(
+                ["", "a", "ab"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .iter(),
+            ) {
+                let (mut cached, mut direct) = (Vec::new(), Vec::new());
+                cache.pseudonym_into(&key, id.as_bytes(), &mut cached);
+                key.pseudonym_into(id.as_bytes(), &mut direct);
+                assert_eq!(cached, direct, "{id} in round {round}");
+            }
+        }
+        let same = |a: &str, b: &str| fingerprint(a.as_bytes()) == fingerprint(b.as_bytes());
+        assert!(
+            same("ab01-x-yz", "ab01-y-yz"),
+            "only a few bytes are fingerprinted"
+        );
+        assert!(!same("", "a") && fingerprint(b"") != 0);
     }
 
     #[test]

@@ -46,6 +46,25 @@ pub fn normalize_into(key: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Runs `f` on the normalized form of `key`, on the stack when the key is short (parameter
+/// names in URLs: no buffer to carry around, nothing allocated).
+#[inline]
+pub fn with_normalized<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    if key.len() > SHORT_KEY {
+        let mut out = Vec::new();
+        normalize_into(key, &mut out);
+        return f(&out);
+    }
+    let mut buf = [0u8; SHORT_KEY];
+    let mut n = 0;
+    for &c in key {
+        let m = NORMALIZED[c as usize];
+        buf[n] = m;
+        n += usize::from(m != 0);
+    }
+    f(&buf[..n])
+}
+
 /// The normalized form of a rule's key (glob stars survive normalization).
 pub fn normalize(key: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len());
@@ -57,6 +76,14 @@ pub fn normalize(key: &str) -> Vec<u8> {
 #[inline]
 pub fn eq_short(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+fn starts_with_short(key: &[u8], prefix: &[u8]) -> bool {
+    key.len() >= prefix.len() && eq_short(&key[..prefix.len()], prefix)
+}
+
+fn ends_with_short(key: &[u8], suffix: &[u8]) -> bool {
+    key.len() >= suffix.len() && eq_short(&key[key.len() - suffix.len()..], suffix)
 }
 
 /// Exact names bucketed by length: rule sets hold a few dozen names, so a bucket holds a
@@ -144,8 +171,8 @@ impl KeySet {
     pub fn matches(&self, key: &[u8]) -> bool {
         self.exact.contains(key)
             || self.contains.any_in(key)
-            || self.prefixes.iter().any(|p| key.starts_with(p))
-            || self.suffixes.iter().any(|s| key.ends_with(s))
+            || self.prefixes.iter().any(|p| starts_with_short(key, p))
+            || self.suffixes.iter().any(|s| ends_with_short(key, s))
             || self.globs.iter().any(|g| glob_match(g, key))
     }
 }

@@ -10,6 +10,7 @@ use super::report::{FieldOutcome, Report, RuleKind};
 
 mod ip_text;
 mod numbers;
+mod shapes;
 mod text;
 mod url;
 
@@ -115,13 +116,13 @@ impl ValueRules {
             return false;
         }
         let cues = Cues::of(text);
-        if !cues.any(text.len()) {
+        if !cues.any(text.len()) || shapes::is_id_or_time(text) {
             return false;
         }
         let mut changed = false;
         let mut current: &[u8] = text;
         if let (Some(allow), true) = (&self.url_query_allow, cues.has(QUESTION)) {
-            if filter_query(current, allow, tmp) {
+            if filter_query(current, !cues.has(DELIMITER), allow, tmp) {
                 report.count(RuleKind::UrlQuery, FieldOutcome::Dropped);
                 changed = true;
                 current = tmp;
@@ -373,6 +374,16 @@ mod tests {
             String::from_utf8(out).unwrap()
         } else {
             text.to_string()
+        }
+    }
+
+    #[test]
+    fn every_byte_that_ends_a_url_is_a_delimiter_cue() {
+        // `filter_query` trusts the cue pass: no DELIMITER means the value is one word.
+        for c in 0..=255u8 {
+            if url::ends_url(c) {
+                assert!(CUE_CLASS[usize::from(c)] as u16 & DELIMITER != 0, "{c:#x}");
+            }
         }
     }
 

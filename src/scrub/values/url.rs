@@ -3,14 +3,14 @@
 
 use memchr::memchr2_iter;
 
-use crate::scrub::keys::KeySet;
+use crate::scrub::keys::{with_normalized, KeySet};
 
 fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
     text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-/// Bytes that end a URL written inside text.
-fn ends_url(c: u8) -> bool {
+/// Bytes that end a URL written inside text (all of them are `DELIMITER` cues).
+pub(super) fn ends_url(c: u8) -> bool {
     c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'>' | b')' | b'(')
 }
 
@@ -18,8 +18,9 @@ fn ends_url(c: u8) -> bool {
 /// (`/account?name=...`), `www.` hosts, URLs inside sentences, and a bare `?a=b` search
 /// string. Fragments written as parameters (`#access_token=...&email=...`, how OAuth and
 /// single-page apps pass secrets) get the same allow-list; plain anchors (`#pricing`) stay.
-/// Returns true (new text in `out`) if a parameter went.
-pub(super) fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
+/// Returns true (new text in `out`) if a parameter went. `one_word`: the text holds no byte
+/// that ends a URL (the caller's cue pass knows), so any URL in it spans all of it.
+pub(super) fn filter_query(text: &[u8], one_word: bool, allow: &KeySet, out: &mut Vec<u8>) -> bool {
     let mut copied = 0;
     let (mut changed, mut writing) = (false, false);
     for q in memchr2_iter(b'?', b'#', text) {
@@ -27,10 +28,13 @@ pub(super) fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bo
             continue;
         }
         let fragment = text[q] == b'#';
-        let token_start = text[..q]
-            .iter()
-            .rposition(|&c| ends_url(c))
-            .map_or(0, |p| p + 1);
+        let token_start = match one_word {
+            true => 0,
+            false => text[..q]
+                .iter()
+                .rposition(|&c| ends_url(c))
+                .map_or(0, |p| p + 1),
+        };
         let prefix = &text[token_start..q];
         let urlish = (prefix.is_empty() && token_start == 0)
             || memchr::memchr(b'/', prefix).is_some()
@@ -38,10 +42,13 @@ pub(super) fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bo
         if !urlish {
             continue;
         }
-        let token_end = text[q..]
-            .iter()
-            .position(|&c| ends_url(c))
-            .map_or(text.len(), |e| q + e);
+        let token_end = match one_word {
+            true => text.len(),
+            false => text[q..]
+                .iter()
+                .position(|&c| ends_url(c))
+                .map_or(text.len(), |e| q + e),
+        };
         let query_end = if fragment {
             token_end
         } else {
@@ -51,6 +58,10 @@ pub(super) fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bo
         // A fragment with a query of its own (`#/reset?token=...`) is handled at its `?`.
         let nested_query = fragment && memchr::memchr(b'?', query).is_some();
         if memchr::memchr(b'=', query).is_none() || nested_query {
+            continue;
+        }
+        // Campaign links carry only allowed parameters: nothing to write for them.
+        if params(query).all(|param| allowed(param, allow)) {
             continue;
         }
         if !writing {
@@ -79,22 +90,29 @@ pub(super) fn filter_query(text: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bo
     changed
 }
 
+/// The non-empty `name=value` parameters of a query.
+fn params(query: &[u8]) -> impl Iterator<Item = &[u8]> {
+    query
+        .split(|&c| c == b'&')
+        .filter(|param| !param.is_empty())
+}
+
+/// Whether the allow-list keeps `param`, judged by its (decoded, normalized) name.
+fn allowed(param: &[u8], allow: &KeySet) -> bool {
+    let raw_name = param.split(|&c| c == b'=').next().unwrap_or(param);
+    if raw_name.iter().any(|&c| c == b'%' || c == b'+') {
+        with_normalized(&percent_decoded_name(raw_name), |name| allow.matches(name))
+    } else {
+        with_normalized(raw_name, |name| allow.matches(name))
+    }
+}
+
 /// Writes the allow-listed parameters of `query` to `out`; true if any was left out.
 fn keep_allowed_params(query: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
     let mut dropped = false;
     let mut kept_any = false;
-    let mut name = Vec::new();
-    for param in query.split(|&c| c == b'&') {
-        if param.is_empty() {
-            continue;
-        }
-        let raw_name = param.split(|&c| c == b'=').next().unwrap_or(param);
-        if raw_name.iter().any(|&c| c == b'%' || c == b'+') {
-            crate::scrub::keys::normalize_into(&percent_decoded_name(raw_name), &mut name);
-        } else {
-            crate::scrub::keys::normalize_into(raw_name, &mut name);
-        }
-        if allow.matches(&name) {
+    for param in params(query) {
+        if allowed(param, allow) {
             if kept_any {
                 out.push(b'&');
             }
