@@ -30,12 +30,7 @@ pub fn normalize_into(key: &[u8], out: &mut Vec<u8>) {
     out.clear();
     if key.len() <= SHORT_KEY {
         let mut buf = [0u8; SHORT_KEY];
-        let mut n = 0;
-        for &c in key {
-            let m = NORMALIZED[c as usize];
-            buf[n] = m;
-            n += usize::from(m != 0);
-        }
+        let n = normalize_short(key, &mut buf);
         out.extend_from_slice(&buf[..n]);
     } else {
         out.extend(
@@ -56,13 +51,21 @@ pub fn with_normalized<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
         return f(&out);
     }
     let mut buf = [0u8; SHORT_KEY];
+    let n = normalize_short(key, &mut buf);
+    f(&buf[..n])
+}
+
+/// Normalizes a key of at most `SHORT_KEY` bytes into `buf` without a branch per byte;
+/// returns the normalized length.
+#[inline]
+fn normalize_short(key: &[u8], buf: &mut [u8; SHORT_KEY]) -> usize {
     let mut n = 0;
     for &c in key {
         let m = NORMALIZED[c as usize];
         buf[n] = m;
         n += usize::from(m != 0);
     }
-    f(&buf[..n])
+    n
 }
 
 /// The normalized form of a rule's key (glob stars survive normalization).
