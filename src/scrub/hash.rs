@@ -11,9 +11,47 @@ pub const PSEUDONYM_HEX_LEN: usize = 32;
 const KEPT_PREFIXES: &[&[u8]] = &[b"$device:"];
 
 /// An HMAC-SHA256 key, kept as the MAC state after the key block: each pseudonym clones it
-/// and hashes only the id (two SHA-256 blocks for a short id). Debug never shows it.
+/// and hashes only the id. Debug never shows it.
 #[derive(Clone)]
-pub struct PseudonymKey(Hmac<Sha256>);
+pub struct PseudonymKey {
+    mac: Hmac<Sha256>,
+    /// The same key as the two SHA-256 states after `key ^ ipad` and `key ^ opad`: an id
+    /// that fits one block (most ids: UUIDs, user ids) costs exactly two compressions,
+    /// without the general MAC's buffering.
+    inner: [u32; 8],
+    outer: [u32; 8],
+}
+
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// The longest message that fits one padded SHA-256 block after the key block.
+const ONE_BLOCK: usize = 55;
+
+/// The state after compressing one 64-byte block into the initial state.
+fn state_after(block: [u8; 64]) -> [u32; 8] {
+    let mut state = SHA256_IV;
+    sha2::compress256(&mut state, &[block.into()]);
+    state
+}
+
+/// Compresses `message` (at most `ONE_BLOCK` bytes) as the last block of a hash that already
+/// took `prefix_blocks` full blocks, padding it as SHA-256 does; returns the digest.
+fn finish_one_block(mut state: [u32; 8], prefix_blocks: u64, message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    block[..message.len()].copy_from_slice(message);
+    block[message.len()] = 0x80;
+    let bits = (prefix_blocks * 64 + message.len() as u64) * 8;
+    block[56..].copy_from_slice(&bits.to_be_bytes());
+    sha2::compress256(&mut state, &[block.into()]);
+    let mut digest = [0u8; 32];
+    for (bytes, word) in digest.chunks_exact_mut(4).zip(state) {
+        bytes.copy_from_slice(&word.to_be_bytes());
+    }
+    digest
+}
 
 impl std::fmt::Debug for PseudonymKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -24,13 +62,29 @@ impl std::fmt::Debug for PseudonymKey {
 impl PseudonymKey {
     pub fn new(secret: &[u8]) -> Self {
         // HMAC takes keys of any length; this cannot fail.
-        PseudonymKey(
-            <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts any key length"),
-        )
+        let mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts any key length");
+        // RFC 2104: a key longer than a block is hashed first; then it is padded with zeros.
+        let mut key = [0u8; 64];
+        if secret.len() > 64 {
+            use sha2::Digest;
+            key[..32].copy_from_slice(&Sha256::digest(secret));
+        } else {
+            key[..secret.len()].copy_from_slice(secret);
+        }
+        PseudonymKey {
+            mac,
+            inner: state_after(key.map(|b| b ^ 0x36)),
+            outer: state_after(key.map(|b| b ^ 0x5c)),
+        }
     }
 
     fn tag(&self, message: &[u8]) -> [u8; 32] {
-        let mut mac = self.0.clone();
+        if message.len() <= ONE_BLOCK {
+            let inner = finish_one_block(self.inner, 1, message);
+            return finish_one_block(self.outer, 1, &inner);
+        }
+        let mut mac = self.mac.clone();
         mac.update(message);
         mac.finalize().into_bytes().into()
     }
@@ -176,6 +230,17 @@ mod tests {
         );
         // And the same as ring's HMAC (rustls's crypto, which pseudonyms used before) for
         // ids long enough to take more than one block.
+        let long_key = [7u8; 100];
+        for secret in [&b"k1"[..], &[0x5a; 64], &long_key] {
+            let ours = PseudonymKey::new(secret);
+            let theirs = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+            // Both sides of the one-block fast path, and the general path.
+            for len in 0..=140 {
+                let message: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+                let expected = ring::hmac::sign(&theirs, &message);
+                assert_eq!(&ours.tag(&message)[..], expected.as_ref(), "{len}");
+            }
+        }
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"k1");
         for len in [0usize, 1, 31, 55, 56, 64, 100, 300] {
             let id = "x".repeat(len);

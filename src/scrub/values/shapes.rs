@@ -5,11 +5,14 @@
 
 /// A UUID in its canonical text form, `8-4-4-4-12` hex digits, any case.
 fn is_uuid(text: &[u8]) -> bool {
+    let hex = |range: std::ops::Range<usize>| text[range].iter().all(u8::is_ascii_hexdigit);
     text.len() == 36
-        && text.iter().enumerate().all(|(i, &c)| match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
+        && [8, 13, 18, 23].iter().all(|&i| text[i] == b'-')
+        && hex(0..8)
+        && hex(9..13)
+        && hex(14..18)
+        && hex(19..23)
+        && hex(24..36)
 }
 
 /// `n` ASCII digits at the start of `text`; the rest after them.
