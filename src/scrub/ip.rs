@@ -80,7 +80,9 @@ pub fn parse_whole(text: &[u8]) -> Option<IpAddr> {
         // such as `37.7749` reach here from lists of coordinates).
         return parse_dotted_quad(text).map(IpAddr::V4);
     }
-    std::str::from_utf8(text).ok()?.parse().ok()
+    // A colon: IPv6 or nothing (`IpAddr`'s parser would try IPv4 first, always in vain).
+    let v6: Ipv6Addr = std::str::from_utf8(text).ok()?.parse().ok()?;
+    Some(IpAddr::V6(v6))
 }
 
 /// Digits and dots as an IPv4 address, exactly as `Ipv4Addr::from_str` reads them: four
@@ -127,7 +129,11 @@ pub fn write_ip(ip: IpAddr, out: &mut Vec<u8>) {
                 out.push(b'0' + octet % 10);
             }
         }
-        IpAddr::V6(v6) => out.extend_from_slice(v6.to_string().as_bytes()),
+        IpAddr::V6(v6) => {
+            use std::io::Write;
+            // Straight into `out`, no intermediate String; writing to a Vec cannot fail.
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 
@@ -184,6 +190,28 @@ mod tests {
                 }
                 agrees(std::str::from_utf8(&text).unwrap());
             }
+        }
+    }
+
+    #[test]
+    fn addresses_are_written_as_the_standard_formatter_writes_them() {
+        for text in [
+            "0.0.0.0",
+            "203.0.113.0",
+            "10.0.0.1",
+            "::",
+            "::1",
+            "2001:db8:85a3::",
+            "2001:db8::8a2e:370:7334",
+            "::ffff:203.0.113.42",
+            "fe80::1:0:0:1",
+            "1:0:0:1:0:0:0:1",
+        ] {
+            let ip: IpAddr = text.parse().unwrap();
+            let mut out = Vec::new();
+            write_ip(ip, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string(), "{text}");
+            assert_eq!(parse_whole(text.as_bytes()), Some(ip), "{text}");
         }
     }
 
