@@ -1,6 +1,9 @@
 //! Scrubs a Segment batch file with the shipped rules, many times: a target for profilers.
 //!
 //!     cargo run --release --example scrub_file -- target/bench-payloads/segment-large.json 200
+//!
+//! A third argument sets the size of the chunks pushed (default 64 KiB); the proxy gets
+//! whatever the connection delivers, often much less.
 
 use std::path::PathBuf;
 
@@ -13,6 +16,7 @@ fn main() {
         .next()
         .unwrap_or_else(|| "target/bench-payloads/segment-large.json".into());
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(100);
+    let chunk_size: usize = args.next().and_then(|c| c.parse().ok()).unwrap_or(64 << 10);
     let body = std::fs::read(&path).expect("payload file");
     let mut file = rules::read(Some(&PathBuf::from("rules.toml"))).expect("rules");
     file.identifiers.key_env = None;
@@ -29,7 +33,7 @@ fn main() {
     for _ in 0..rounds {
         let mut s = JsonScrubber::new(plan.clone(), env.clone(), Default::default());
         let mut out = Vec::new();
-        for chunk in body.chunks(64 << 10) {
+        for chunk in body.chunks(chunk_size) {
             s.push(chunk, &mut out).expect("scrubs");
             total += out.len();
             out.clear();
