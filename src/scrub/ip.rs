@@ -80,35 +80,103 @@ pub fn parse_whole(text: &[u8]) -> Option<IpAddr> {
         // such as `37.7749` reach here from lists of coordinates).
         return parse_dotted_quad(text).map(IpAddr::V4);
     }
-    // A colon: IPv6 or nothing (`IpAddr`'s parser would try IPv4 first, always in vain).
-    let v6: Ipv6Addr = std::str::from_utf8(text).ok()?.parse().ok()?;
-    Some(IpAddr::V6(v6))
+    parse_colon_hex(text).map(IpAddr::V6)
+}
+
+/// Text with a colon as an IPv6 address, exactly as `Ipv6Addr::from_str` reads it: eight
+/// groups of one to four hex digits, or fewer around one `::`, the last two of which may be
+/// written as a dotted quad.
+fn parse_colon_hex(text: &[u8]) -> Option<Ipv6Addr> {
+    let mut groups = [0u16; 8];
+    let gap = text.windows(2).position(|w| w == b"::");
+    let Some(gap) = gap else {
+        return (read_groups(text, &mut groups, true)? == 8).then(|| Ipv6Addr::from(groups));
+    };
+    let (head, tail) = (&text[..gap], &text[gap + 2..]);
+    let mut tail_groups = [0u16; 8];
+    // An address in the head would have to fill all eight groups, leaving no room for `::`.
+    let head_n = read_groups(head, &mut groups, false)?;
+    let tail_n = read_groups(tail, &mut tail_groups, true)?;
+    // `::` stands for at least one group of zeros.
+    if head_n + tail_n > 7 {
+        return None;
+    }
+    groups[8 - tail_n..].copy_from_slice(&tail_groups[..tail_n]);
+    Some(Ipv6Addr::from(groups))
+}
+
+/// Reads `:`-separated hex groups (and, when `v4_last`, a final dotted quad worth two) into
+/// `groups`; returns how many. Empty text is no groups; an empty group is an error.
+fn read_groups(text: &[u8], groups: &mut [u16; 8], v4_last: bool) -> Option<usize> {
+    if text.is_empty() {
+        return Some(0);
+    }
+    let (mut n, mut i) = (0, 0);
+    loop {
+        let start = i;
+        let mut value = 0u16;
+        while let Some(digit) = text.get(i).and_then(|&c| hex_digit(c)) {
+            value = value << 4 | u16::from(digit);
+            i += 1;
+        }
+        match text.get(i) {
+            // The last part written as a dotted quad (its first octet read as hex so far).
+            Some(b'.') if v4_last => {
+                let [a, b, c, d] = parse_dotted_quad(&text[start..])?.octets();
+                *groups.get_mut(n + 1)? = u16::from_be_bytes([c, d]);
+                groups[n] = u16::from_be_bytes([a, b]);
+                return Some(n + 2);
+            }
+            None | Some(b':') if (1..=4).contains(&(i - start)) => {
+                *groups.get_mut(n)? = value;
+                n += 1;
+                if i == text.len() {
+                    return Some(n);
+                }
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// Digits and dots as an IPv4 address, exactly as `Ipv4Addr::from_str` reads them: four
 /// decimal octets up to 255, no leading zeros.
 fn parse_dotted_quad(text: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = text.split(|&c| c == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        let leading_zero = part.len() > 1 && part[0] == b'0';
-        if part.is_empty() || part.len() > 3 || leading_zero {
-            return None;
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if text.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
         }
+        let start = i;
         let mut value = 0u16;
-        for &c in part {
-            if !c.is_ascii_digit() {
+        while let Some(&c) = text.get(i).filter(|c| c.is_ascii_digit()) {
+            if i - start == 3 {
                 return None;
             }
             value = value * 10 + u16::from(c - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || (digits > 1 && text[start] == b'0') {
+            return None;
         }
         *octet = u8::try_from(value).ok()?;
     }
-    match parts.next() {
-        Some(_) => None,
-        None => Some(Ipv4Addr::from(octets)),
-    }
+    (i == text.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// Appends the text form of `ip` to `out`. IPv4 (most addresses) is written digit by
@@ -212,6 +280,83 @@ mod tests {
             write_ip(ip, &mut out);
             assert_eq!(String::from_utf8(out).unwrap(), ip.to_string(), "{text}");
             assert_eq!(parse_whole(text.as_bytes()), Some(ip), "{text}");
+        }
+    }
+
+    #[test]
+    fn colon_hex_parses_as_the_standard_parser_does() {
+        let agrees = |text: &str| {
+            let standard = text.parse::<Ipv6Addr>().ok();
+            assert_eq!(parse_colon_hex(text.as_bytes()), standard, "{text}");
+        };
+        for text in [
+            "::",
+            "::1",
+            "1::",
+            "1::2",
+            ":1",
+            "1:",
+            ":::",
+            "1:::2",
+            "1::2::3",
+            "::ffff:1.2.3.4",
+            "::1.2.3.4",
+            "1.2.3.4::",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8::",
+            "::1:2:3:4:5:6:7",
+            "::1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "12345::",
+            "0000:0:00:000::",
+            "2001:DB8::aB",
+            "::01.2.3.4",
+            "::1.2.3.4:5",
+            "1:2:3:4:5:6:7:8:9",
+            "::256.1.1.1",
+            "a:b:c:d:e:f:1.2.3.4",
+        ] {
+            agrees(text);
+        }
+        // Random strings over the bytes addresses are made of, from a fixed seed.
+        let alphabet = b"0129afF:::..";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..300_000 {
+            let len = (next() % 24) as usize + 1;
+            let text: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
+                .collect();
+            agrees(&text);
+        }
+        // And well-formed ones, compressed at random places.
+        for _ in 0..50_000 {
+            let groups: Vec<String> = (0..8).map(|_| format!("{:x}", next() % 0x1_0000)).collect();
+            let (from, to) = ((next() % 9) as usize, (next() % 9) as usize);
+            let (from, to) = (from.min(to), from.max(to));
+            let text = match from == to {
+                true => groups.join(":"),
+                false => format!("{}::{}", groups[..from].join(":"), groups[to..].join(":")),
+            };
+            agrees(&text);
+            // The last two groups as a dotted quad.
+            let quad = format!(
+                "{}.{}.{}.{}",
+                next() % 256,
+                next() % 256,
+                next() % 256,
+                next() % 300
+            );
+            if let Some(cut) = text.rfind(':').and_then(|c| text[..c].rfind(':')) {
+                agrees(&format!("{}:{quad}", &text[..cut]));
+            }
         }
     }
 
