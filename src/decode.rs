@@ -6,6 +6,7 @@ mod base64;
 mod gzip;
 pub mod lz_string;
 mod percent;
+pub(crate) use percent::hex_value;
 
 // `self::` because the crate also depends on the `base64` crate, and a bare
 // `base64::` path would be ambiguous between the two.

@@ -115,7 +115,7 @@ fn read_groups(text: &[u8], groups: &mut [u16; 8], v4_last: bool) -> Option<usiz
     loop {
         let start = i;
         let mut value = 0u16;
-        while let Some(digit) = text.get(i).and_then(|&c| hex_digit(c)) {
+        while let Some(digit) = text.get(i).and_then(|&c| crate::decode::hex_value(c)) {
             value = value << 4 | u16::from(digit);
             i += 1;
         }
@@ -137,15 +137,6 @@ fn read_groups(text: &[u8], groups: &mut [u16; 8], v4_last: bool) -> Option<usiz
             }
             _ => return None,
         }
-    }
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
     }
 }
 

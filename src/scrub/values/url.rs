@@ -3,6 +3,7 @@
 
 use memchr::memchr2_iter;
 
+use crate::decode::hex_value;
 use crate::scrub::keys::{with_normalized, KeySet};
 
 fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
@@ -131,7 +132,7 @@ fn percent_decoded_name(raw: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < raw.len() {
         if raw[i] == b'%' && i + 2 < raw.len() {
-            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
+            if let (Some(h), Some(l)) = (hex_value(raw[i + 1]), hex_value(raw[i + 2])) {
                 out.push(h * 16 + l);
                 i += 3;
                 continue;
@@ -141,8 +142,4 @@ fn percent_decoded_name(raw: &[u8]) -> Vec<u8> {
         i += 1;
     }
     out
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
 }
