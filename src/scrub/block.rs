@@ -31,9 +31,41 @@ pub fn string_stops(block: &[u8; 16]) -> (u32, u32) {
     (stops, controls)
 }
 
+/// Whether the first `n` bytes (at most 16) of `a` and `b` are equal.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub fn equal_prefix(a: &[u8; 16], b: &[u8; 16], n: usize) -> bool {
+    use safe_arch::{cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i};
+    let equal = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(
+        load_unaligned_m128i(a),
+        load_unaligned_m128i(b),
+    )) as u32;
+    let wanted = (1u32 << n.min(16)) - 1;
+    equal & wanted == wanted
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub fn equal_prefix(a: &[u8; 16], b: &[u8; 16], n: usize) -> bool {
+    a[..n.min(16)] == b[..n.min(16)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_compare_up_to_their_length() {
+        let a = *b"abcdefghijklmnop";
+        for n in 0..=16 {
+            assert!(equal_prefix(&a, &a, n));
+            for k in 0..16 {
+                let mut b = a;
+                b[k] ^= 0x20;
+                assert_eq!(equal_prefix(&a, &b, n), k >= n, "{n} {k}");
+            }
+        }
+    }
 
     #[test]
     fn every_byte_value_at_every_position() {

@@ -404,7 +404,12 @@ impl Walk<'_> {
             return self.judge_key(key, node);
         }
         let plan = self.plan.id;
-        if let Some(verdict) = self.keys.get(plan, node, raw) {
+        let from = key.start + 1;
+        let window = self
+            .input
+            .get(from..from + 16)
+            .and_then(|w| w.try_into().ok());
+        if let Some(verdict) = self.keys.get(plan, node, raw, window) {
             return Ok(verdict);
         }
         let verdict = self.judge_key(key, node)?;
