@@ -2,13 +2,9 @@
 //! request offline. The real binary, real files.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-fn binary() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scrubproxy"));
-    cmd.env_remove("SCRUBPROXY_HMAC_KEY");
-    cmd
-}
+use crate::support::proxy::binary;
 
 fn shipped() -> std::path::PathBuf {
     crate::support::proxy::shipped_rules_path()

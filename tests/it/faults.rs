@@ -5,7 +5,7 @@
 //! `fail_closed.rs`.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -109,11 +109,10 @@ impl Binary {
         let path =
             std::env::temp_dir().join(format!("scrubproxy-faults-{}.toml", std::process::id()));
         std::fs::write(&path, rules).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scrubproxy"))
+        let mut child = crate::support::proxy::binary()
             .args(["run", "--config"])
             .arg(&path)
             .env("NO_COLOR", "1")
-            .env_remove("SCRUBPROXY_HMAC_KEY")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

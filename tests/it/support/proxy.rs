@@ -45,6 +45,13 @@ pub async fn start_proxy(upstream: &str, edit: impl FnOnce(&mut RulesFile)) -> T
     }
 }
 
+/// The built `scrubproxy` binary, without the HMAC key this shell may hold (tests choose).
+pub fn binary() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_scrubproxy"));
+    cmd.env_remove("SCRUBPROXY_HMAC_KEY");
+    cmd
+}
+
 pub fn shipped_rules_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.toml")
 }
