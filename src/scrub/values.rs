@@ -16,8 +16,8 @@ mod url;
 
 use ip_text::{address_word, truncate_ip_list, truncate_ips_in_text};
 use numbers::{
-    redact_cards, redact_coordinates, redact_ibans, redact_phones, redact_ssns, CARD_DIGITS,
-    PHONE_DIGITS,
+    longest_digit_run, redact_cards, redact_coordinates, redact_ibans, redact_phones, redact_ssns,
+    CARD_DIGITS, PHONE_DIGITS,
 };
 pub use text::contains_email;
 use text::{redact_emails, redact_streets, redact_tokens};
@@ -116,7 +116,7 @@ impl ValueRules {
             return false;
         }
         let cues = Cues::of(text);
-        if !cues.any(text.len()) || shapes::is_id_or_time(text) {
+        if !cues.any(text.len()) || is_plain_id_or_time(text) {
             return false;
         }
         let mut changed = false;
@@ -205,6 +205,13 @@ impl ValueRules {
         }
         changed
     }
+}
+
+/// A whole UUID or timestamp with no run of digits long enough to hold a card number
+/// (`2026-11-07 14:...` joins digits across a space; an all-digit UUID could hide one):
+/// no text detector can match it.
+fn is_plain_id_or_time(text: &[u8]) -> bool {
+    shapes::is_id_or_time(text) && longest_digit_run(text) < *CARD_DIGITS.start()
 }
 
 /// Whether `text` can begin an address: a `:` (`::1`), or hex digits ended by a `.` or `:`
@@ -391,6 +398,25 @@ mod tests {
     fn value_table() {
         let cases = [
             ("hello world", "hello world"),
+            // Allowed parameters keep their values whole, `?` and `#` inside them included.
+            (
+                "https://ex.com/p?ref=https://a.com/x?y=1",
+                "https://ex.com/p?ref=https://a.com/x?y=1",
+            ),
+            (
+                "https://ex.com/p?utm_source=a?uid=42&utm_medium=b",
+                "https://ex.com/p?utm_source=a?uid=42&utm_medium=b",
+            ),
+            ("https://ex.com/#utm_source=a#name=bob", "https://ex.com/#utm_source=a#name=bob"),
+            (
+                "see https://ex.com/p?ref=https://a.com/x?y=1 and /a?email=x",
+                "see https://ex.com/p?ref=https://a.com/x?y=1 and /a",
+            ),
+            // Ids and times pass whole, unless their digits could hold a card.
+            ("38ea376a-3524-4e23-99db-d130931989e3", "38ea376a-3524-4e23-99db-d130931989e3"),
+            ("2026-11-07T14:03:05.198Z", "2026-11-07T14:03:05.198Z"),
+            ("2026-11-07T14:03:05.422222222-2222", "2026-11-07T14:03:05.[card]"),
+            ("48176709-8526-2737-b7Ac-E5c5ff5a7eDD", "[card]-b7Ac-E5c5ff5a7eDD"),
             ("203.0.113.42", "203.0.113.0"),
             ("203.0.113.0", "203.0.113.0"),
             ("198.51.100.251, 10.0.0.228", "198.51.100.0, 10.0.0.0"),

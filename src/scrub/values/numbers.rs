@@ -260,7 +260,7 @@ pub(super) fn redact_cards(
 /// Digits in the longest stretch of digits, spaces and dashes: an upper bound for any card
 /// in `text`. Branch-free, because ids and timestamps alternate digits and letters at random
 /// and a branchy scan mispredicts on them; most values end here.
-fn longest_digit_run(text: &[u8]) -> usize {
+pub(super) fn longest_digit_run(text: &[u8]) -> usize {
     let (mut run, mut longest) = (0usize, 0usize);
     for &c in text {
         let digit = usize::from(c.wrapping_sub(b'0') < 10);

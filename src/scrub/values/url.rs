@@ -22,10 +22,11 @@ pub(super) fn ends_url(c: u8) -> bool {
 /// Returns true (new text in `out`) if a parameter went. `one_word`: the text holds no byte
 /// that ends a URL (the caller's cue pass knows), so any URL in it spans all of it.
 pub(super) fn filter_query(text: &[u8], one_word: bool, allow: &KeySet, out: &mut Vec<u8>) -> bool {
-    let mut copied = 0;
-    let (mut changed, mut writing) = (false, false);
+    // `out` holds the text before `copied` (once something changed); a `?` or `#` before
+    // `resume` lies inside a query already handled, as part of a parameter's value.
+    let (mut copied, mut resume, mut changed) = (0, 0, false);
     for q in memchr2_iter(b'?', b'#', text) {
-        if q < copied {
+        if q < resume {
             continue;
         }
         let fragment = text[q] == b'#';
@@ -61,27 +62,21 @@ pub(super) fn filter_query(text: &[u8], one_word: bool, allow: &KeySet, out: &mu
         if memchr::memchr(b'=', query).is_none() || nested_query {
             continue;
         }
+        resume = query_end;
         // Campaign links carry only allowed parameters: nothing to write for them.
         if params(query).all(|param| allowed(param, allow)) {
             continue;
         }
-        if !writing {
-            // Cleared once: a first query kept whole is already written and must stay.
+        if !changed {
             out.clear();
-            writing = true;
+            changed = true;
         }
         out.extend_from_slice(&text[copied..q]);
         let before = out.len();
         out.push(text[q]);
-        if keep_allowed_params(query, allow, out) {
-            changed = true;
-            if out.len() == before + 1 {
-                out.pop();
-            }
-        } else {
-            // Nothing left out: the query as it was, byte for byte.
-            out.truncate(before + 1);
-            out.extend_from_slice(query);
+        keep_allowed_params(query, allow, out);
+        if out.len() == before + 1 {
+            out.pop();
         }
         copied = query_end;
     }
@@ -108,22 +103,16 @@ fn allowed(param: &[u8], allow: &KeySet) -> bool {
     }
 }
 
-/// Writes the allow-listed parameters of `query` to `out`; true if any was left out.
-fn keep_allowed_params(query: &[u8], allow: &KeySet, out: &mut Vec<u8>) -> bool {
-    let mut dropped = false;
+/// Writes the allow-listed parameters of `query` to `out`.
+fn keep_allowed_params(query: &[u8], allow: &KeySet, out: &mut Vec<u8>) {
     let mut kept_any = false;
-    for param in params(query) {
-        if allowed(param, allow) {
-            if kept_any {
-                out.push(b'&');
-            }
-            out.extend_from_slice(param);
-            kept_any = true;
-        } else {
-            dropped = true;
+    for param in params(query).filter(|param| allowed(param, allow)) {
+        if kept_any {
+            out.push(b'&');
         }
+        out.extend_from_slice(param);
+        kept_any = true;
     }
-    dropped
 }
 
 /// Parameter names are tiny; decoding them lets `utm%5Fsource` match `utm_*`.
