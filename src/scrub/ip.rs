@@ -143,6 +143,17 @@ fn read_groups(text: &[u8], groups: &mut [u16; 8], v4_last: bool) -> Option<usiz
 /// Digits and dots as an IPv4 address, exactly as `Ipv4Addr::from_str` reads them: four
 /// decimal octets up to 255, no leading zeros.
 fn parse_dotted_quad(text: &[u8]) -> Option<Ipv4Addr> {
+    read_quad(text, false)
+}
+
+/// A dotted quad whose octets may carry leading zeros (`203.000.113.042`). The standard
+/// parser refuses it (some parsers read such octets as octal), but many libraries read it
+/// as decimal, so written in a value it is an address to truncate.
+pub fn parse_padded_quad(text: &[u8]) -> Option<Ipv4Addr> {
+    read_quad(text, true)
+}
+
+fn read_quad(text: &[u8], leading_zeros: bool) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let mut i = 0;
     for (k, octet) in octets.iter_mut().enumerate() {
@@ -162,7 +173,7 @@ fn parse_dotted_quad(text: &[u8]) -> Option<Ipv4Addr> {
             i += 1;
         }
         let digits = i - start;
-        if digits == 0 || (digits > 1 && text[start] == b'0') {
+        if digits == 0 || (digits > 1 && text[start] == b'0' && !leading_zeros) {
             return None;
         }
         *octet = u8::try_from(value).ok()?;
@@ -348,6 +359,31 @@ mod tests {
             if let Some(cut) = text.rfind(':').and_then(|c| text[..c].rfind(':')) {
                 agrees(&format!("{}:{quad}", &text[..cut]));
             }
+        }
+    }
+
+    #[test]
+    fn padded_quads_read_as_decimal() {
+        let padded = |t: &str| parse_padded_quad(t.as_bytes()).map(|a| a.to_string());
+        assert_eq!(padded("203.000.113.042").as_deref(), Some("203.0.113.42"));
+        assert_eq!(padded("010.1.2.3").as_deref(), Some("10.1.2.3"));
+        for refused in [
+            "256.1.1.1",
+            "0001.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            "1.2.3.4 ",
+        ] {
+            assert_eq!(padded(refused), None, "{refused}");
+        }
+        // Everything the strict parser reads, it reads the same.
+        for n in 0..=255u16 {
+            let text = format!("{n}.1.{n}.2");
+            assert_eq!(
+                parse_padded_quad(text.as_bytes()),
+                parse_dotted_quad(text.as_bytes())
+            );
         }
     }
 

@@ -67,10 +67,16 @@ pub(super) fn truncate_ips_in_text(
     found
 }
 
+/// An address written as text: what the standard parsers read, and dotted quads with
+/// leading zeros, which other parsers read as decimal.
+fn text_address(word: &[u8]) -> Option<IpAddr> {
+    ip::parse_whole(word).or_else(|| ip::parse_padded_quad(word).map(IpAddr::V4))
+}
+
 /// The address a word stands for, and the bytes it spans: the whole word, or an IPv4
 /// address before a `:port` (`203.0.113.42:8080`; the port is kept, it names no one).
 pub(super) fn address_word(word: &[u8]) -> Option<(IpAddr, &[u8])> {
-    if let Some(addr) = ip::parse_whole(word) {
+    if let Some(addr) = text_address(word) {
         return Some((addr, word));
     }
     let colon = memchr::memrchr(b':', word)?;
@@ -79,7 +85,7 @@ pub(super) fn address_word(word: &[u8]) -> Option<(IpAddr, &[u8])> {
         return None;
     }
     let host = &word[..colon];
-    match ip::parse_whole(host)? {
+    match text_address(host)? {
         v4 @ IpAddr::V4(_) => Some((v4, host)),
         IpAddr::V6(_) => None,
     }
@@ -99,7 +105,7 @@ pub(super) fn truncate_ip_list(text: &[u8], t: &Truncation, out: &mut Vec<u8>) -
     let mut addrs = Vec::new();
     for part in text.split(|&c| c == b',') {
         let trimmed = part.trim_ascii();
-        match ip::parse_whole(trimmed) {
+        match text_address(trimmed) {
             Some(addr) => addrs.push(t.apply(addr)),
             None => return false,
         }
