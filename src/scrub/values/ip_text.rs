@@ -79,6 +79,20 @@ pub(super) fn address_word(word: &[u8]) -> Option<(IpAddr, &[u8])> {
     if let Some(addr) = text_address(word) {
         return Some((addr, word));
     }
+    // A scoped IPv6 address (`fe80::1:2ff:fe33:4455%eth0`): link-local ones carry an
+    // interface id often made from the device's MAC address. The zone (an interface name)
+    // stays after the truncated address.
+    if let Some(percent) = memchr::memchr(b'%', word) {
+        let (host, zone) = (&word[..percent], &word[percent + 1..]);
+        let zone_ok = !zone.is_empty()
+            && zone
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
+        return match (zone_ok, ip::parse_whole(host)?) {
+            (true, v6 @ IpAddr::V6(_)) => Some((v6, host)),
+            _ => None,
+        };
+    }
     let colon = memchr::memrchr(b':', word)?;
     let port = &word[colon + 1..];
     if port.is_empty() || port.len() > 5 || !port.iter().all(u8::is_ascii_digit) {
