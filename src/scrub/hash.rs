@@ -197,16 +197,12 @@ mod tests {
     fn the_cache_answers_as_the_key_does() {
         let key = PseudonymKey::new(b"k1");
         let mut cache = PseudonymCache::default();
-        // Ids that share length and fingerprinted bytes, repeated past the cache's size.
-        let ids: Vec<String> = (0..20).map(|n| format!("ab{n:02}-middle-{n}xyz")).collect();
+        // Ids that share length and fingerprinted bytes, repeated past the cache's size,
+        // and ids too short to have all the fingerprinted bytes.
+        let mut ids: Vec<String> = (0..20).map(|n| format!("ab{n:02}-middle-{n}xyz")).collect();
+        ids.extend(["", "a", "ab"].map(String::from));
         for round in 0..3 {
-            for id in ids.iter().chain(
-                ["", "a", "ab"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .iter(),
-            ) {
+            for id in &ids {
                 let (mut cached, mut direct) = (Vec::new(), Vec::new());
                 cache.pseudonym_into(&key, id.as_bytes(), &mut cached);
                 key.pseudonym_into(id.as_bytes(), &mut direct);
