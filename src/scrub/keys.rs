@@ -253,8 +253,9 @@ pub struct KeyVerdict {
     pub matched: bool,
     /// The key is itself an e-mail address (`{"jane@example.com": true}`).
     pub email: bool,
-    /// The plan node the member leads to.
-    pub child: Option<NodeId>,
+    /// The plan node the member leads to. A u32 keeps the verdict within two registers:
+    /// it is returned on every key of every event.
+    child: Option<u32>,
     /// Which of the parent's ensured members this is (its exact vendor spelling), if any.
     pub ensured: Option<u8>,
 }
@@ -300,6 +301,22 @@ pub fn with_thread_cache<R>(f: impl FnOnce(&mut KeyCache) -> R) -> R {
         Ok(mut cache) => f(&mut cache),
         Err(_) => f(&mut KeyCache::default()),
     })
+}
+
+impl KeyVerdict {
+    pub fn new(matched: bool, email: bool, child: Option<NodeId>, ensured: Option<u8>) -> Self {
+        KeyVerdict {
+            matched,
+            email,
+            child: child.map(|c| u32::try_from(c).expect("plans have far fewer than 2^32 nodes")),
+            ensured,
+        }
+    }
+
+    /// The plan node the member leads to.
+    pub fn child(&self) -> Option<NodeId> {
+        self.child.map(|c| c as NodeId)
+    }
 }
 
 impl KeyCache {

@@ -287,7 +287,7 @@ impl Walk<'_> {
             return Err(ScrubError::MalformedJson);
         }
         let value_start = json::skip_ws(self.input, colon + 1);
-        let child = verdict.child;
+        let child = verdict.child();
         if let Some(k) = verdict.ensured {
             frame.seen_ensures |= 1 << k;
         }
@@ -450,12 +450,7 @@ impl Walk<'_> {
                 .map(|k| k as u8),
             _ => None,
         };
-        Ok(KeyVerdict {
-            matched,
-            email,
-            child,
-            ensured,
-        })
+        Ok(KeyVerdict::new(matched, email, child, ensured))
     }
 
     fn drop_member(&mut self, key_start: usize, end: usize, frame: &mut ObjectFrame) {
