@@ -93,7 +93,7 @@ pub fn run_test(rules: &RuleSet, case: &TestFile) -> Result<(), Vec<String>> {
         sent.query,
         String::from_utf8_lossy(sent.body.as_deref().unwrap_or_default())
     );
-    let mut failures = Vec::new();
+    let mut failures = field_failures(case, &sent_document(&sent));
     for needle in &case.absent {
         if text.contains(needle.as_str()) {
             failures.push(format!("{needle:?} is still there"));
@@ -109,6 +109,85 @@ pub fn run_test(rules: &RuleSet, case: &TestFile) -> Result<(), Vec<String>> {
     } else {
         Err(failures)
     }
+}
+
+/// What was sent as one document for field paths: `{"query": {name: value}, "body": ...}`.
+/// A JSON body is itself; a form is its pairs, with a `data` pair holding JSON parsed.
+pub fn sent_document(sent: &Offline) -> serde_json::Value {
+    let body = sent.body.as_deref().unwrap_or_default();
+    let body = serde_json::from_slice(body).unwrap_or_else(|_| form_document(body));
+    serde_json::json!({ "query": form_document(sent.query.as_bytes()), "body": body })
+}
+
+fn form_document(bytes: &[u8]) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for pair in bytes.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let decode = |raw: &[u8]| {
+            let mut decoder = crate::decode::PercentDecoder::new(true);
+            let bytes = crate::decode::transform_all(&mut decoder, raw).unwrap_or_default();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let value = decode(value);
+        let value = serde_json::from_str(&value)
+            .ok()
+            .filter(|v: &serde_json::Value| v.is_object() || v.is_array())
+            .unwrap_or(serde_json::Value::String(value));
+        out.insert(decode(name), value);
+    }
+    serde_json::Value::Object(out)
+}
+
+/// Every value at `path` (dotted; `*` matches any key or element).
+pub fn lookup<'a>(doc: &'a serde_json::Value, path: &str) -> Vec<&'a serde_json::Value> {
+    let mut found = vec![doc];
+    for step in path.split('.') {
+        found = found
+            .into_iter()
+            .flat_map(|v| -> Vec<&serde_json::Value> {
+                match (v, step) {
+                    (serde_json::Value::Object(map), "*") => map.values().collect(),
+                    (serde_json::Value::Array(items), "*") => items.iter().collect(),
+                    (serde_json::Value::Object(map), key) => map.get(key).into_iter().collect(),
+                    (serde_json::Value::Array(items), index) => index
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| items.get(i))
+                        .into_iter()
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            })
+            .collect();
+    }
+    found
+}
+
+/// The field expectations a case failed. Values are the case's own, never the request's.
+fn field_failures(case: &TestFile, doc: &serde_json::Value) -> Vec<String> {
+    let mut failures = Vec::new();
+    for path in &case.fields_absent {
+        if !lookup(doc, path).is_empty() {
+            failures.push(format!("field {path} is still sent"));
+        }
+    }
+    for path in &case.fields_present {
+        if lookup(doc, path).is_empty() {
+            failures.push(format!("field {path} is not sent"));
+        }
+    }
+    for (path, want) in &case.equal {
+        let found = lookup(doc, path);
+        if found.is_empty() {
+            failures.push(format!("field {path} is not sent (expected {want})"));
+        } else if found.iter().any(|v| *v != want) {
+            failures.push(format!("field {path} is not {want}"));
+        }
+    }
+    failures
 }
 
 /// One line per rule and action with a count: what the rules did, never to which values.

@@ -15,7 +15,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 
 use crate::pipeline::Scrubbed;
-use crate::rules::Upstream;
+use crate::rules::{Upstream, UpstreamSettings};
 
 /// Headers that identify the client or its hops: never sent to a vendor, whatever the rules.
 pub const NEVER_FORWARDED: &[&str] = &[
@@ -203,23 +203,22 @@ pub fn stream() -> (StreamSender, UpstreamBody) {
 }
 
 /// The pooled client for every upstream, HTTP/1.1 or HTTP/2 by ALPN, certificates verified
-/// against the webpki roots plus `extra_roots` (`upstream.ca_file`).
-pub fn client(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> UpstreamClient {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for root in extra_roots {
-        // A root that does not parse was already refused when the rules were compiled.
-        let _ = roots.add(root.clone());
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+/// against the webpki roots plus `upstream.ca_file` (unless `upstream.tls_verify` is off).
+pub fn client(settings: &UpstreamSettings) -> UpstreamClient {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-        .unwrap_or_else(|_| {
-            rustls::ClientConfig::builder()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        });
+        .unwrap_or_else(|_| rustls::ClientConfig::builder());
+    let tls = if settings.verify {
+        builder
+            .with_root_certificates(roots(&settings.extra_roots))
+            .with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth()
+    };
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     // Streamed bodies go out in small writes; with Nagle's algorithm each waits for the
@@ -231,7 +230,72 @@ pub fn client(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> Ups
         .enable_http1()
         .enable_http2()
         .wrap_connector(tcp);
-    Client::builder(TokioExecutor::new()).build(connector)
+    Client::builder(TokioExecutor::new())
+        .timer(hyper_util::rt::TokioTimer::new())
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+        .pool_idle_timeout(settings.pool_idle_timeout)
+        .build(connector)
+}
+
+fn roots(extra: &[rustls::pki_types::CertificateDer<'static>]) -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for root in extra {
+        // A root that does not parse was already refused when the rules were compiled.
+        let _ = roots.add(root.clone());
+    }
+    roots
+}
+
+/// `upstream.tls_verify = false`: any certificate names the vendor. The handshake's
+/// signatures are still checked, so the session is at least bound to the key shown.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// The vendor URL for the path left after the route prefix and the (scrubbed) query.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
@@ -68,22 +68,21 @@ pub async fn start(
     let (stop, stopped) = watch::channel(false);
 
     let proxy_state = state.clone();
-    let tls = state.rules().tls.clone().map(TlsAcceptor::from);
-    let drain_state = state.clone();
-    let drain = move || drain_state.rules().limits.shutdown_drain;
     let public_task = tokio::spawn(serve(
         public,
-        tls,
+        public_settings(state.clone()),
         stopped.clone(),
-        drain.clone(),
         move |peer, req| crate::proxy::handle(proxy_state.clone(), peer, req),
     ));
     let (admin_state, admin_ready) = (state.clone(), ready.clone());
+    let admin_settings = state.clone();
     let admin_task = tokio::spawn(serve(
         admin_listener,
-        None,
+        move || ConnSettings {
+            tls: None,
+            ..ConnSettings::from_rules(&admin_settings.rules())
+        },
         stopped,
-        drain,
         move |_, req| admin::handle(admin_state.clone(), admin_ready.clone(), req),
     ));
     let mut tasks = vec![public_task, admin_task];
@@ -106,18 +105,68 @@ pub async fn start(
     })
 }
 
+/// What a new connection is served with, read from the rules in force when it is accepted.
+struct ConnSettings {
+    tls: Option<TlsAcceptor>,
+    header_read_timeout: Duration,
+    drain_deadline: Duration,
+}
+
+impl ConnSettings {
+    fn from_rules(rules: &RuleSet) -> Self {
+        ConnSettings {
+            tls: rules.tls.clone().map(TlsAcceptor::from),
+            header_read_timeout: rules.limits.header_read_timeout,
+            drain_deadline: rules.limits.shutdown_drain,
+        }
+    }
+
+    fn builder(&self) -> auto::Builder<TokioExecutor> {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // The timer makes hyper enforce the header timeout, which also closes keep-alive
+        // connections left idle that long: a client cannot hold a connection for free.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(HTTP2_PING_INTERVAL);
+        builder
+    }
+}
+
+/// HTTP/2 connections are pinged this often, and closed when a ping goes unanswered.
+const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The trackers' port: TLS stays on or off as it was at start (a listener cannot change
+/// protocol under its clients), but each connection takes the current certificate, so a
+/// renewed one is served after the reload that reads it.
+fn public_settings(state: Arc<AppState>) -> impl Fn() -> ConnSettings + Send + 'static {
+    let started_with = state.rules().tls.clone();
+    move || {
+        let rules = state.rules();
+        let mut settings = ConnSettings::from_rules(&rules);
+        settings.tls = match (&started_with, &rules.tls) {
+            (None, _) => None,
+            (Some(_), Some(current)) => Some(TlsAcceptor::from(current.clone())),
+            (Some(first), None) => Some(TlsAcceptor::from(first.clone())),
+        };
+        settings
+    }
+}
+
 async fn serve<H, F>(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    settings: impl Fn() -> ConnSettings + Send + 'static,
     mut stopped: watch::Receiver<bool>,
-    drain_deadline: impl Fn() -> Duration + Send + 'static,
     handler: H,
 ) where
     H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ResponseBody>> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
     // Held here so that what is still running at the drain deadline can be cut.
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -139,8 +188,8 @@ async fn serve<H, F>(
                     let handler = handler.clone();
                     async move { Ok::<_, Infallible>(handler(peer, req).await) }
                 });
-                let (builder, watcher) = (builder.clone(), graceful.watcher());
-                let tls = tls.clone();
+                let settings = settings();
+                let (builder, watcher, tls) = (settings.builder(), graceful.watcher(), settings.tls);
                 connections.spawn(async move {
                     match tls {
                         None => {
@@ -164,7 +213,7 @@ async fn serve<H, F>(
         }
     }
     drop(listener);
-    if tokio::time::timeout(drain_deadline(), graceful.shutdown())
+    if tokio::time::timeout(settings().drain_deadline, graceful.shutdown())
         .await
         .is_err()
     {

@@ -123,6 +123,15 @@ fn check(path: &Path) -> ExitCode {
             "warning: no HMAC key configured; identifiers are hashed with a random per-process key"
         );
     }
+    for route in set.routes.iter().filter(|r| r.shadow) {
+        say!(
+            "warning: route {} is in shadow mode: its events are forwarded unscrubbed",
+            route.prefix
+        );
+    }
+    if !set.upstream.verify {
+        say!("warning: upstream.tls_verify = false: vendor certificates are not verified");
+    }
     let mut failed = 0;
     for case in &tests {
         match scrubproxy::check::run_test(&set, case) {

@@ -5,8 +5,8 @@
 use std::sync::OnceLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::scrub::{FieldOutcome, Report, RuleKind};
@@ -74,6 +74,11 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     pub rules_reloads: IntCounterVec,
     pub rules_loaded_at: IntGauge,
+    /// Routes in shadow mode, and what the rules would have done on them.
+    shadow_routes: IntGauge,
+    shadow_events: IntCounterVec,
+    shadow_fields: IntCounterVec,
+    pub shadow_refusals: IntCounterVec,
     fields_by_slot: Children<IntCounter>,
     events_by_slot: Children<IntCounter>,
     bytes_in_by_slot: Children<IntCounter>,
@@ -128,7 +133,39 @@ impl Metrics {
             "When the rules in force were loaded (Unix time).",
         )?;
         registry.register(Box::new(rules_loaded_at.clone()))?;
+        let shadow_routes = IntGauge::new(
+            "scrubproxy_shadow_routes",
+            "Routes in shadow mode: forwarding unscrubbed, counting only.",
+        )?;
+        registry.register(Box::new(shadow_routes.clone()))?;
+        let build_info = IntGaugeVec::new(
+            Opts::new("scrubproxy_build_info", "The running version (always 1)."),
+            &["version"],
+        )?;
+        registry.register(Box::new(build_info.clone()))?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         Ok(Metrics {
+            shadow_routes,
+            shadow_events: counter(
+                &registry,
+                "scrubproxy_shadow_events_total",
+                "Events on shadow routes, by vendor and what the rules would have done.",
+                &["vendor", "action"],
+            )?,
+            shadow_fields: counter(
+                &registry,
+                "scrubproxy_shadow_fields_scrubbed_total",
+                "Fields the rules would have changed on shadow routes, by rule and action.",
+                &["vendor", "rule", "action"],
+            )?,
+            shadow_refusals: counter(
+                &registry,
+                "scrubproxy_shadow_refusals_total",
+                "Shadow requests the rules would have refused (forwarded anyway), by reason.",
+                &["vendor", "reason"],
+            )?,
             requests: counter(
                 &registry,
                 "scrubproxy_requests_total",
@@ -201,6 +238,12 @@ impl Metrics {
         })
     }
 
+    /// How many routes of `rules` run in shadow mode (an alert can ask for zero).
+    pub fn set_shadow_routes(&self, rules: &crate::rules::RuleSet) {
+        let n = rules.routes.iter().filter(|r| r.shadow).count();
+        self.shadow_routes.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
     /// Records that the rules in force were loaded now.
     pub fn mark_rules_loaded(&self) {
         let now = std::time::SystemTime::now()
@@ -231,6 +274,25 @@ impl Metrics {
                     .with_label_values(&[vendor, rule.as_str(), outcome.as_str()])
             };
             self.fields_by_slot.child(slot, make).inc_by(u64::from(n));
+        }
+    }
+
+    /// Adds what the rules would have done to one request on a shadow route.
+    pub fn record_shadow_report(&self, vendor: &str, report: &Report) {
+        for (action, n) in [
+            ("would_forward", report.events),
+            ("would_drop", report.events_dropped),
+        ] {
+            if n > 0 {
+                self.shadow_events
+                    .with_label_values(&[vendor, action])
+                    .inc_by(n);
+            }
+        }
+        for (rule, outcome, n) in report.nonzero() {
+            self.shadow_fields
+                .with_label_values(&[vendor, rule.as_str(), outcome.as_str()])
+                .inc_by(u64::from(n));
         }
     }
 

@@ -102,6 +102,12 @@ impl Scrubbed {
         self.0
     }
 
+    /// A shadow route's bytes, as the tracker sent them: the one way unscrubbed bytes can go
+    /// on, and only on a route the operator set to `shadow = true` (`None` on any other).
+    pub fn shadow_passthrough(route: &crate::rules::Route, bytes: bytes::Bytes) -> Option<Self> {
+        route.shadow.then_some(Scrubbed(bytes))
+    }
+
     /// Joins scrubbed pieces of one body: still scrubbed.
     pub fn concat(parts: Vec<Scrubbed>) -> Scrubbed {
         let len = parts.iter().map(Scrubbed::len).sum();

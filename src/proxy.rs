@@ -21,6 +21,8 @@ use crate::scrub::Report;
 use crate::state::AppState;
 use crate::vendor::Endpoint;
 
+mod shadow;
+
 /// Label for requests that matched no route.
 const NO_VENDOR: &str = "none";
 
@@ -150,8 +152,11 @@ async fn ingest(
         forwarded_values(&parts.headers, rules),
     );
     let raw_query = parts.uri.query().unwrap_or("");
-    let prepared = match request::prepare(rules, route, endpoint, client, raw_query, &parts.headers)
-    {
+    let prepared = request::prepare(rules, route, endpoint, client, raw_query, &parts.headers);
+    if route.shadow {
+        return ingest_shadow(state, rules, route, endpoint, &rest, parts, body, prepared).await;
+    }
+    let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(e) => return rejected(state, vendor, &e),
     };
@@ -160,16 +165,10 @@ async fn ingest(
         state.metrics.record_report(vendor, &prepared.query_report);
         return synthetic(prepared.dropped_reply);
     }
-    let declared_len = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared_len.is_some_and(|n| n > rules.limits.max_body_bytes) {
-        let too_large = crate::decode::DecodeError::DecodedTooLarge {
-            limit: rules.limits.max_body_bytes,
-        };
-        return rejected(state, vendor, &PipelineError::Decode(too_large));
-    }
+    let declared_len = match declared_length(&parts.headers, rules) {
+        Ok(len) => len,
+        Err(too_large) => return rejected(state, vendor, &too_large),
+    };
     let buffered = prepared.buffer_body(declared_len, rules.limits.buffer_below_bytes);
     let request::Prepared {
         query,
@@ -190,6 +189,7 @@ async fn ingest(
     let call = UpstreamCall {
         state,
         rules,
+        client: state.client(),
         vendor,
         uri,
         method: parts.method.clone(),
@@ -209,6 +209,69 @@ async fn ingest(
             state.metrics.record_report(vendor, &query_report);
             resp
         }
+        Err(failure) => call.respond(failure),
+    }
+}
+
+/// The Content-Length a request announces, refused at once when it is over the limit.
+fn declared_length(headers: &HeaderMap, rules: &RuleSet) -> Result<Option<u64>, PipelineError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > rules.limits.max_body_bytes => Err(PipelineError::Decode(
+            crate::decode::DecodeError::DecodedTooLarge {
+                limit: rules.limits.max_body_bytes,
+            },
+        )),
+        _ => Ok(declared),
+    }
+}
+
+/// A shadow route's request: forwarded as it came, the rules only counted (`shadow.rs`).
+#[allow(clippy::too_many_arguments)]
+async fn ingest_shadow(
+    state: &AppState,
+    rules: &RuleSet,
+    route: &Route,
+    endpoint: Endpoint,
+    rest: &str,
+    parts: http::request::Parts,
+    body: Incoming,
+    prepared: Result<request::Prepared, PipelineError>,
+) -> Response<ResponseBody> {
+    let vendor = route.vendor.as_str();
+    let declared_len = match declared_length(&parts.headers, rules) {
+        Ok(len) => len,
+        Err(too_large) => return rejected(state, vendor, &too_large),
+    };
+    let uri = match forward::upstream_uri(&route.upstream, rest, parts.uri.query()) {
+        Ok(uri) => uri,
+        Err(_) => return reply::error(400, "bad_target", "the request target cannot be forwarded"),
+    };
+    let buffered = match &prepared {
+        Ok(p) => p.buffer_body(declared_len, rules.limits.buffer_below_bytes),
+        Err(_) => declared_len.is_some_and(|n| n < rules.limits.buffer_below_bytes),
+    };
+    let extra_headers = prepared
+        .as_ref()
+        .map(|p| p.extra_headers.clone())
+        .unwrap_or_default();
+    let call = UpstreamCall {
+        state,
+        rules,
+        client: state.client(),
+        vendor,
+        uri,
+        method: parts.method,
+        headers: parts.headers,
+        needed_headers: route.vendor.protocol().needed_headers(),
+        extra_headers,
+        dropped_reply: route.vendor.protocol().dropped_reply(&endpoint, ""),
+    };
+    let dry_run = shadow::DryRun::new(&call, prepared);
+    match call.shadow(route, dry_run, body, buffered).await {
+        Ok(resp) => resp,
         Err(failure) => call.respond(failure),
     }
 }
@@ -236,6 +299,7 @@ fn forwarded_values<'a>(headers: &'a HeaderMap, rules: &RuleSet) -> impl Iterato
 struct UpstreamCall<'a> {
     state: &'a AppState,
     rules: &'a RuleSet,
+    client: forward::UpstreamClient,
     vendor: &'static str,
     uri: http::Uri,
     method: Method,
@@ -463,21 +527,26 @@ impl UpstreamCall<'_> {
             return Err(Failure::Body(failure));
         }
         tx.finish();
-        let answer = tokio::time::timeout(self.rules.limits.upstream_timeout, in_flight).await;
-        let result = match answer {
+        let resp = self
+            .relay(self.answer(in_flight).await, started)
+            .map_err(Failure::Upstream)?;
+        Ok((resp, pipeline.report()))
+    }
+
+    /// The vendor's answer to a streamed request whose body has ended.
+    async fn answer(&self, in_flight: InFlight) -> Result<Response<Incoming>, ForwardError> {
+        match tokio::time::timeout(self.rules.limits.upstream_timeout, in_flight).await {
             Err(_) => Err(ForwardError::Timeout),
             Ok(Err(_join)) => Err(ForwardError::Io),
             Ok(Ok(result)) => result.map_err(|e| ForwardError::classify(&e)),
-        };
-        let resp = self.relay(result, started).map_err(Failure::Upstream)?;
-        Ok((resp, pipeline.report()))
+        }
     }
 
     fn start_stream(&self, pipeline: &BodyPipeline) -> (forward::StreamSender, InFlight) {
         let (tx, upstream_body) = forward::stream();
         let headers = self.upstream_headers(Some(pipeline.output_content_type()), None);
         let request = self.request(headers, upstream_body);
-        let client = self.state.client.clone();
+        let client = self.client.clone();
         (
             tx,
             tokio::spawn(async move { client.request(request).await }),
@@ -519,7 +588,7 @@ impl UpstreamCall<'_> {
         let started = Instant::now();
         let result = tokio::time::timeout(
             self.rules.limits.upstream_timeout,
-            self.state.client.request(request),
+            self.client.request(request),
         )
         .await
         .map_err(|_| ForwardError::Timeout)

@@ -1,5 +1,5 @@
 //! One reload path for the rules: SIGHUP, `POST /admin/reload` and the file watcher all call
-//! `reload`, which reads and compiles the file (and the keys it names) and swaps the result in
+//! `reload`, which reads and compiles the file (and the certificates and keys it names) and swaps the result in
 //! atomically, or keeps the rules in force and reports every error. Requests in flight finish
 //! on the snapshot they started with.
 
@@ -19,8 +19,12 @@ pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Reloads from `path` (the embedded rules when `None`).
 pub fn reload(state: &AppState, path: Option<&std::path::Path>) -> Result<(), Vec<RuleError>> {
-    let tried = path.and_then(fingerprint);
     let result = rules::load(path);
+    let watched = match &result {
+        Ok(new) => new.watched_files.clone(),
+        Err(_) => state.rules().watched_files.clone(),
+    };
+    let tried = path.and_then(|p| fingerprint(p, &watched));
     if let Ok(mut last) = state.rules_fingerprint.lock() {
         *last = tried;
     }
@@ -33,6 +37,8 @@ pub fn reload(state: &AppState, path: Option<&std::path::Path>) -> Result<(), Ve
     match result {
         Ok(new) => {
             warn_about_fixed_settings(&state.rules(), &new);
+            announce(&new);
+            state.metrics.set_shadow_routes(&new);
             state.replace_rules(new);
             state.metrics.mark_rules_loaded();
             tracing::info!("rules reloaded");
@@ -53,29 +59,53 @@ fn warn_about_fixed_settings(old: &RuleSet, new: &RuleSet) {
     if old.listen != new.listen || old.admin != new.admin {
         tracing::warn!("listen addresses changed in the rules; they apply at the next restart");
     }
+    if old.tls.is_some() != new.tls.is_some() {
+        tracing::warn!("TLS was switched on or off in the rules; it applies at the next restart");
+    }
     if old.limits.max_concurrent_requests != new.limits.max_concurrent_requests {
         tracing::warn!("limits.max_concurrent_requests changed; it applies at the next restart");
     }
 }
 
-/// A fingerprint of the file's content (`None` when it cannot be read).
-pub fn fingerprint(path: &std::path::Path) -> Option<u64> {
+/// Says at every load what an operator must not miss: settings that let data or trust
+/// through on purpose.
+pub fn announce(rules: &RuleSet) {
+    for route in rules.routes.iter().filter(|r| r.shadow) {
+        tracing::warn!(
+            route = %route.prefix,
+            vendor = route.vendor.as_str(),
+            "SHADOW MODE: this route forwards events UNSCRUBBED and only counts what the rules would do"
+        );
+    }
+    if !rules.upstream.verify {
+        tracing::warn!(
+            "upstream.tls_verify = false: vendor certificates are NOT verified (test collectors only)"
+        );
+    }
+}
+
+/// A fingerprint of the rules file's content and of the files it names (`None` when the
+/// rules file cannot be read; a named file that cannot be read counts as its own state).
+pub fn fingerprint(path: &std::path::Path, named: &[PathBuf]) -> Option<u64> {
     use std::hash::{Hash, Hasher};
-    let bytes = std::fs::read(path).ok()?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
+    std::fs::read(path).ok()?.hash(&mut hasher);
+    for file in named {
+        std::fs::read(file).ok().hash(&mut hasher);
+    }
     Some(hasher.finish())
 }
 
-/// Watches `path` until `stopped` fires, reloading when its content changes.
+/// Watches `path` and the files it names until `stopped` fires, reloading when one changes
+/// (a renewed certificate, a rotated key).
 pub async fn watch_file(state: Arc<AppState>, path: PathBuf, mut stopped: watch::Receiver<bool>) {
-    let mut seen = fingerprint(&path);
+    let mut seen = fingerprint(&path, &state.rules().watched_files);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(WATCH_INTERVAL) => {}
             _ = stopped.changed() => return,
         }
-        let now = fingerprint(&path);
+        let now = fingerprint(&path, &state.rules().watched_files);
         let settled = now == seen;
         seen = now;
         let tried = state.rules_fingerprint.lock().map(|t| *t).unwrap_or(None);

@@ -99,6 +99,8 @@ pub struct Route {
     pub token: Option<Secret>,
     /// Custom path → the vendor's standard path it stands for.
     pub aliases: std::collections::BTreeMap<String, String>,
+    /// Dry run: bodies and queries go on unchanged; the rules' work is only counted.
+    pub shadow: bool,
 }
 
 impl Route {
@@ -108,6 +110,17 @@ impl Route {
             .get(crate::vendor::trim_slash(rest))
             .map_or(rest, String::as_str)
     }
+}
+
+/// The upstream client's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpstreamSettings {
+    /// Roots trusted for vendors beside the public ones.
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// `false`: any certificate is accepted (test collectors only).
+    pub verify: bool,
+    pub pool_max_idle_per_host: usize,
+    pub pool_idle_timeout: std::time::Duration,
 }
 
 /// A credential: usable by the proxy, never shown by `Debug`.
@@ -143,10 +156,14 @@ pub struct CorsPolicy {
 pub struct RuleSet {
     pub listen: SocketAddr,
     pub admin: SocketAddr,
-    /// TLS on the trackers' port (certificate loaded at start).
+    /// TLS on the trackers' port; each new connection takes the current snapshot's, so a
+    /// renewed certificate is served after a reload.
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// Roots trusted for vendors beside the public ones.
-    pub upstream_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// How vendors are reached; the client is rebuilt only when this changes.
+    pub upstream: UpstreamSettings,
+    /// Files the rules name (certificates, keys, secrets): the watcher reloads when one
+    /// changes, as when the rules file does.
+    pub watched_files: Vec<std::path::PathBuf>,
     pub limits: Limits,
     pub trusted_proxies: Vec<IpNet>,
     pub forwarded_header: ForwardedHeader,

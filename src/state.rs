@@ -16,16 +16,21 @@ pub struct AppState {
     /// One permit per request in flight (`limits.max_concurrent_requests`).
     pub permits: Arc<tokio::sync::Semaphore>,
     pub metrics: Metrics,
-    pub client: UpstreamClient,
+    /// Rebuilt only when the upstream settings change, so a reload keeps warm connections.
+    client: RwLock<UpstreamClient>,
 }
 
 impl AppState {
     pub fn new(rules: RuleSet, metrics: Metrics, rules_path: Option<std::path::PathBuf>) -> Self {
         metrics.mark_rules_loaded();
-        let fingerprint = rules_path.as_deref().and_then(crate::reload::fingerprint);
-        let client = crate::forward::client(&rules.upstream_roots);
+        let fingerprint = rules_path
+            .as_deref()
+            .and_then(|p| crate::reload::fingerprint(p, &rules.watched_files));
+        crate::reload::announce(&rules);
+        metrics.set_shadow_routes(&rules);
+        let client = crate::forward::client(&rules.upstream);
         AppState {
-            client,
+            client: RwLock::new(client),
             rules_fingerprint: std::sync::Mutex::new(fingerprint),
             rules_path,
             permits: Arc::new(tokio::sync::Semaphore::new(
@@ -44,8 +49,24 @@ impl AppState {
         }
     }
 
-    /// Swaps in new rules; requests in flight finish on the snapshot they started with.
+    /// The upstream client for the rules in force.
+    pub fn client(&self) -> UpstreamClient {
+        match self.client.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Swaps in new rules; requests in flight finish on the snapshot (and client) they
+    /// started with.
     pub fn replace_rules(&self, rules: RuleSet) {
+        if rules.upstream != self.rules().upstream {
+            let client = crate::forward::client(&rules.upstream);
+            match self.client.write() {
+                Ok(mut guard) => *guard = client,
+                Err(poisoned) => *poisoned.into_inner() = client,
+            }
+        }
         let new = Arc::new(rules);
         match self.rules.write() {
             Ok(mut guard) => *guard = new,

@@ -7,7 +7,10 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::file::{IdentifiersFile, RulesFile};
-use super::{CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream};
+use super::{
+    CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream,
+    UpstreamSettings,
+};
 use crate::scrub::keys::KeySet;
 use crate::scrub::{
     CoreLimits, FieldAction, PropertyMode, PropertyRules, PseudonymKey, RuleKind, Truncation,
@@ -43,10 +46,7 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
     }
     let listen = socket_addr(&file.listen.address, "listen.address", &mut errors);
     let tls = server_tls(&file, &mut errors);
-    let upstream_roots = match &file.upstream.ca_file {
-        Some(path) => pem_certificates(path, "upstream.ca_file", &mut errors),
-        None => Vec::new(),
-    };
+    let upstream = upstream_settings(&file, &mut errors);
     let admin = socket_addr(&file.listen.admin, "listen.admin", &mut errors);
     let limits = limits(&file, &mut errors);
     let trusted_proxies = trusted_proxies(&file.client_ip.trusted_proxies, &mut errors);
@@ -100,7 +100,8 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         listen,
         admin,
         tls,
-        upstream_roots,
+        upstream,
+        watched_files: watched_files(&file),
         limits,
         trusted_proxies,
         forwarded_header,
@@ -114,6 +115,39 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         cors,
         effective,
     })
+}
+
+fn upstream_settings(file: &RulesFile, errors: &mut Errors) -> UpstreamSettings {
+    let u = &file.upstream;
+    UpstreamSettings {
+        extra_roots: match &u.ca_file {
+            Some(path) => pem_certificates(path, "upstream.ca_file", errors),
+            None => Vec::new(),
+        },
+        verify: u.tls_verify,
+        pool_max_idle_per_host: u.pool_max_idle_per_host,
+        pool_idle_timeout: seconds(
+            u.pool_idle_timeout_seconds,
+            "upstream.pool_idle_timeout_seconds",
+            errors,
+        ),
+    }
+}
+
+/// Every file the rules read besides themselves.
+fn watched_files(file: &RulesFile) -> Vec<std::path::PathBuf> {
+    let named = [
+        &file.listen.tls_cert,
+        &file.listen.tls_key,
+        &file.upstream.ca_file,
+        &file.identifiers.key_file,
+    ];
+    named
+        .into_iter()
+        .flatten()
+        .chain(file.routes.iter().filter_map(|r| r.token_file.as_ref()))
+        .map(std::path::PathBuf::from)
+        .collect()
 }
 
 fn pem_certificates(
@@ -228,6 +262,11 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
         body_read_timeout: seconds(
             l.body_read_timeout_seconds,
             "limits.body_read_timeout_seconds",
+            errors,
+        ),
+        header_read_timeout: seconds(
+            l.header_read_timeout_seconds,
+            "limits.header_read_timeout_seconds",
             errors,
         ),
         shutdown_drain: seconds(
@@ -495,6 +534,7 @@ fn routes(file: &RulesFile, inputs: &PlanInputs<'_>, errors: &mut Errors) -> Vec
             plans: r.vendor.protocol().compile(inputs),
             token,
             aliases: r.aliases.clone(),
+            shadow: r.shadow,
         });
     }
     routes

@@ -56,6 +56,16 @@ pub struct TestFile {
     /// Text that must appear in the scrubbed query or body.
     #[serde(default)]
     pub present: Vec<String>,
+    /// Fields that must not be in what is sent: dotted paths into `query.<name>` or
+    /// `body.<path>` (array elements by index, `*` for any key or element).
+    #[serde(default)]
+    pub fields_absent: Vec<String>,
+    /// Fields that must be in what is sent (same paths).
+    #[serde(default)]
+    pub fields_present: Vec<String>,
+    /// Fields that must be sent with exactly this value (every match of the path).
+    #[serde(default)]
+    pub equal: std::collections::BTreeMap<String, serde_json::Value>,
     /// The request must be refused (4xx) or answered without sending (all events dropped).
     #[serde(default)]
     pub refused: bool,
@@ -87,13 +97,32 @@ impl Default for ListenFile {
     }
 }
 
-/// How the proxy trusts vendors' certificates.
-#[derive(Debug, Default, Deserialize, Serialize)]
+/// How the proxy connects to vendors.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamFile {
     /// Extra PEM roots trusted beside the public (webpki) ones: a private collector's CA, or a
-    /// test vendor's. Verification itself is never switched off.
+    /// test vendor's.
     pub ca_file: Option<String>,
+    /// `false` accepts any certificate from vendors: for a test collector only, and loudly
+    /// logged at every load.
+    pub tls_verify: bool,
+    /// Idle connections kept open per vendor host, ready for the next request.
+    pub pool_max_idle_per_host: usize,
+    /// How long an idle vendor connection is kept.
+    pub pool_idle_timeout_seconds: f64,
+}
+
+impl Default for UpstreamFile {
+    fn default() -> Self {
+        use crate::rules::limits::*;
+        UpstreamFile {
+            ca_file: None,
+            tls_verify: true,
+            pool_max_idle_per_host: DEFAULT_POOL_MAX_IDLE_PER_HOST,
+            pool_idle_timeout_seconds: DEFAULT_POOL_IDLE_TIMEOUT_SECONDS,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -106,6 +135,7 @@ pub struct LimitsFile {
     pub buffer_below_bytes: u64,
     pub upstream_timeout_seconds: f64,
     pub body_read_timeout_seconds: f64,
+    pub header_read_timeout_seconds: f64,
     pub max_concurrent_requests: usize,
     pub shutdown_drain_seconds: f64,
 }
@@ -121,6 +151,7 @@ impl Default for LimitsFile {
             buffer_below_bytes: DEFAULT_BUFFER_BELOW_BYTES,
             upstream_timeout_seconds: DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
             body_read_timeout_seconds: DEFAULT_BODY_READ_TIMEOUT_SECONDS,
+            header_read_timeout_seconds: DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             shutdown_drain_seconds: DEFAULT_SHUTDOWN_DRAIN_SECONDS,
         }
@@ -325,4 +356,8 @@ pub struct RouteFile {
     /// Requests keep their own path upstream.
     #[serde(default)]
     pub aliases: std::collections::BTreeMap<String, String>,
+    /// Dry run: forward bodies and queries unchanged and count what the rules would have
+    /// done. Off by default; logged as a warning at every load while on.
+    #[serde(default)]
+    pub shadow: bool,
 }

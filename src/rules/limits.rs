@@ -11,6 +11,13 @@ pub const DEFAULT_BUFFER_BELOW_BYTES: u64 = 256 << 10;
 pub const DEFAULT_UPSTREAM_TIMEOUT_SECONDS: f64 = 15.0;
 /// How long a tracker may take between body chunks before its request is abandoned.
 pub const DEFAULT_BODY_READ_TIMEOUT_SECONDS: f64 = 15.0;
+/// How long a client may take to send a request's headers, and how long an idle keep-alive
+/// connection stays open waiting for the next request (the slow-loris guard).
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: f64 = 30.0;
+/// Idle vendor connections kept per host.
+pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 32;
+/// How long an idle vendor connection is kept.
+pub const DEFAULT_POOL_IDLE_TIMEOUT_SECONDS: f64 = 60.0;
 /// How long shutdown waits for requests in flight (Kubernetes' grace period is 30 s).
 pub const DEFAULT_SHUTDOWN_DRAIN_SECONDS: f64 = 20.0;
 
@@ -27,6 +34,7 @@ pub struct Limits {
     pub buffer_below_bytes: u64,
     pub upstream_timeout: std::time::Duration,
     pub body_read_timeout: std::time::Duration,
+    pub header_read_timeout: std::time::Duration,
     pub max_concurrent_requests: usize,
     pub shutdown_drain: std::time::Duration,
 }

@@ -124,6 +124,17 @@ impl Report {
         })
     }
 
+    /// Adds another part of the same request (its query, its body).
+    pub fn merge(&mut self, other: &Report) {
+        self.events += other.events;
+        self.events_dropped += other.events_dropped;
+        for (mine, theirs) in self.fields.iter_mut().zip(&other.fields) {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a = a.saturating_add(*b);
+            }
+        }
+    }
+
     pub fn total_fields(&self) -> u64 {
         self.nonzero().map(|(_, _, n)| u64::from(n)).sum()
     }

@@ -32,6 +32,39 @@ fn check_runs_the_shipped_cases_and_fails_on_a_broken_one() {
 }
 
 #[test]
+fn check_tests_fields_by_path_and_names_each_failed_expectation() {
+    let path = std::env::temp_dir().join(format!("scrubproxy-fields-{}.toml", std::process::id()));
+    let mut rules = std::fs::read_to_string(shipped()).unwrap();
+    rules.push_str(concat!(
+        "\n[[test]]\nname = \"wrong on purpose\"\nvendor = \"segment\"\npath = \"/v1/batch\"\n",
+        "body = '{\"batch\":[{\"type\":\"track\",\"properties\":{\"plan\":\"pro\",\"email\":\"a@b.example\"}}]}'\n",
+        "fields_absent = [\"body.batch.0.properties.plan\"]\n",
+        "fields_present = [\"body.batch.*.properties.email\"]\n",
+        "equal = { \"body.batch.0.properties.plan\" = \"basic\", \"body.batch.0.type\" = \"track\" }\n",
+    ));
+    std::fs::write(&path, rules).unwrap();
+    let out = binary().arg("check").arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    for reason in [
+        "field body.batch.0.properties.plan is still sent",
+        "field body.batch.*.properties.email is not sent",
+        "field body.batch.0.properties.plan is not \"basic\"",
+    ] {
+        assert!(text.contains(reason), "missing {reason:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains("body.batch.0.type"),
+        "a met expectation is quiet:\n{text}"
+    );
+    assert!(
+        !text.contains("a@b.example"),
+        "no payload value in the report"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
 fn scrub_shows_the_request_as_sent_and_counts_what_the_rules_did() {
     let mut child = binary()
         .args(["scrub", "--vendor", "segment", "--path", "/v1/t", "--rules"])

@@ -274,3 +274,48 @@ async fn the_binary_leaks_no_descriptors_or_memory_through_faults() {
         "RSS {rss_before} -> {rss_after} KiB"
     );
 }
+
+/// Reads until the proxy closes the connection; the bytes it sent before closing.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> Vec<u8> {
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(within, stream.read_to_end(&mut got)).await;
+    assert!(
+        read.is_ok(),
+        "the connection was still open after {within:?}"
+    );
+    got
+}
+
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_closed_by_the_header_timeout() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.limits.header_read_timeout_seconds = 1.0;
+    })
+    .await;
+
+    // Slow loris: headers that never end.
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+    stream
+        .write_all(b"POST /segment/v1/t HTTP/1.1\r\nHost: proxy\r\nX-Slow: ")
+        .await
+        .unwrap();
+    read_until_closed(&mut stream, Duration::from_secs(5)).await;
+
+    // A keep-alive connection left idle after its request is closed too.
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+    let body = br#"{"type":"track","event":"e"}"#;
+    let head = format!(
+        "POST /segment/v1/t HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "the request itself was answered: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(vendor.requests().len(), 1);
+}

@@ -13,6 +13,7 @@ mod no_pii_output;
 mod no_silent_loss;
 mod properties;
 mod reload;
+mod shadow;
 mod streaming;
 mod support_selftest;
 mod tidy;

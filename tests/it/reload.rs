@@ -9,7 +9,7 @@ use scrubproxy::listen;
 use crate::support::{self, Behavior, FakeVendor};
 
 /// The shipped rules, pointed at `upstream`, on loopback ports, with `deny` as the deny list.
-fn rules_text(upstream: &str, deny: &str) -> String {
+pub(crate) fn rules_text(upstream: &str, deny: &str) -> String {
     let shipped = std::fs::read_to_string(crate::support::proxy::shipped_rules_path()).unwrap();
     let mut out = String::new();
     let mut in_deny = false;

@@ -122,6 +122,81 @@ async fn tls_vendor(cert: &TestCert) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
     (port, bodies)
 }
 
+/// A client that trusts `root` only, on a fresh connection each call.
+async fn https_status(port: u16, root: &rustls::pki_types::CertificateDer<'static>) -> Option<u16> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_client_config(root))
+        .https_only()
+        .enable_http1()
+        .build();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let req = http::Request::post(format!("https://localhost:{port}/segment/v1/t"))
+        .body(Full::new(Bytes::from_static(
+            br#"{"type":"track","event":"e"}"#,
+        )))
+        .unwrap();
+    client.request(req).await.ok().map(|r| r.status().as_u16())
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    support::logs::init();
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let (old, new) = (test_cert("rotate-old"), test_cert("rotate-new"));
+    let dir = std::env::temp_dir().join(format!("scrubproxy-rotate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::copy(&old.cert_path, &cert_path).unwrap();
+    std::fs::copy(&old.key_path, &key_path).unwrap();
+    let rules = crate::reload::rules_text(&vendor.base_url(), r#""*email*""#).replace(
+        "# tls_cert = \"/etc/scrubproxy/tls/cert.pem\"\n# tls_key = \"/etc/scrubproxy/tls/key.pem\"",
+        &format!("tls_cert = {:?}\ntls_key = {:?}", cert_path, key_path),
+    );
+    let rules_path = dir.join("rules.toml");
+    std::fs::write(&rules_path, rules).unwrap();
+    let set = scrubproxy::rules::load(Some(&rules_path)).unwrap();
+    assert!(set.tls.is_some(), "the test rules turn TLS on");
+    let running = scrubproxy::listen::start(set, Some(rules_path))
+        .await
+        .unwrap();
+    let port = running.addr.port();
+    assert_eq!(https_status(port, &old.der).await, Some(200));
+    assert_eq!(https_status(port, &new.der).await, None, "not renewed yet");
+
+    // Renew as cert-manager does: new files in place, the rules file untouched.
+    std::fs::copy(&new.key_path, &key_path).unwrap();
+    std::fs::copy(&new.cert_path, &cert_path).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while https_status(port, &new.der).await != Some(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher did not load the renewed certificate"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        https_status(port, &old.der).await,
+        None,
+        "the old one is gone"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn upstream_verification_can_be_switched_off_for_a_test_collector() {
+    let cert = test_cert("noverify");
+    let (port, bodies) = tls_vendor(&cert).await;
+    let proxy = start_proxy(&format!("https://localhost:{port}"), |f| {
+        f.upstream.tls_verify = false;
+    })
+    .await;
+    let event = br#"{"type":"track","event":"e"}"#.to_vec();
+    let resp = support::send_raw(proxy.addr(), "POST", "/segment/v1/t", &[], event).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(bodies.lock().unwrap().len(), 1);
+    assert!(support::logs::captured().contains("vendor certificates are NOT verified"));
+}
+
 #[tokio::test]
 async fn vendors_are_verified_and_a_private_ca_can_be_trusted() {
     let cert = test_cert("upstream");
