@@ -57,6 +57,7 @@ fn env(set: &RuleSet) -> ScrubEnv {
         client_ip: Some("198.51.100.0".into()),
         pseudonym_key: set.pseudonym_key.clone(),
         max_depth: set.limits.core.max_depth,
+        max_string_bytes: set.limits.core.max_string_bytes,
     }
 }
 

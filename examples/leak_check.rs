@@ -26,6 +26,7 @@ fn main() {
         client_ip: Some("198.51.100.0".into()),
         pseudonym_key: set.pseudonym_key.clone(),
         max_depth: 32,
+        max_string_bytes: scrubproxy::scrub::DEFAULT_MAX_STRING_BYTES,
     };
     let mut s = JsonScrubber::new(plan, env, Default::default());
     let mut out = Vec::new();

@@ -56,6 +56,7 @@ impl PipelineError {
         match self {
             PipelineError::Decode(DecodeError::DecodedTooLarge { .. })
             | PipelineError::Scrub(ScrubError::EventTooLarge { .. })
+            | PipelineError::Scrub(ScrubError::StringTooLong { .. })
             | PipelineError::FormFieldTooLarge { .. } => 413,
             PipelineError::UnsupportedEncoding | PipelineError::Decode(_) => 415,
             _ => 400,

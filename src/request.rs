@@ -59,6 +59,7 @@ pub fn prepare(
         client_ip: rules.truncation.map(|t| t.apply(client).to_string()),
         pseudonym_key: rules.pseudonym_key.clone(),
         max_depth: rules.limits.core.max_depth,
+        max_string_bytes: rules.limits.core.max_string_bytes,
     };
     let plan = route.plans[endpoint.plan].clone();
     let query_events = matches!(

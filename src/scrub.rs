@@ -26,7 +26,7 @@ pub use plan::{
 };
 pub use query::ParamOutcome;
 pub use report::{FieldOutcome, Report, RuleKind};
-pub use rewrite::{ScrubEnv, DEFAULT_MAX_DEPTH};
+pub use rewrite::{ScrubEnv, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STRING_BYTES};
 pub use values::{UserAgentMode, ValueRules, DEFAULT_URL_QUERY_ALLOW};
 
 use framer::{FrameSink, Framer};
@@ -50,6 +50,8 @@ pub enum ScrubError {
     EventTooLarge { limit: usize },
     #[error("nesting exceeds depth {limit}")]
     TooDeep { limit: usize },
+    #[error("a string value exceeds {limit} bytes")]
+    StringTooLong { limit: usize },
 }
 
 impl ScrubError {
@@ -63,6 +65,7 @@ impl ScrubError {
             ScrubError::UnexpectedShape => "unexpected_shape",
             ScrubError::EventTooLarge { .. } => "event_too_large",
             ScrubError::TooDeep { .. } => "too_deep",
+            ScrubError::StringTooLong { .. } => "string_too_long",
         }
     }
 }
@@ -81,6 +84,7 @@ pub struct BodyPlan {
 pub struct CoreLimits {
     pub max_event_bytes: usize,
     pub max_depth: usize,
+    pub max_string_bytes: usize,
 }
 
 impl Default for CoreLimits {
@@ -88,6 +92,7 @@ impl Default for CoreLimits {
         CoreLimits {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_depth: DEFAULT_MAX_DEPTH,
+            max_string_bytes: DEFAULT_MAX_STRING_BYTES,
         }
     }
 }

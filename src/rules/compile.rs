@@ -236,6 +236,7 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
         (l.max_decoded_bytes, "limits.max_decoded_bytes"),
         (l.max_event_bytes as u64, "limits.max_event_bytes"),
         (l.max_depth as u64, "limits.max_depth"),
+        (l.max_string_bytes as u64, "limits.max_string_bytes"),
         (
             l.max_concurrent_requests as u64,
             "limits.max_concurrent_requests",
@@ -251,6 +252,7 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
         core: CoreLimits {
             max_event_bytes: l.max_event_bytes,
             max_depth: l.max_depth,
+            max_string_bytes: l.max_string_bytes,
         },
         buffer_below_bytes: l.buffer_below_bytes,
         upstream_timeout: seconds(

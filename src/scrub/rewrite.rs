@@ -16,6 +16,9 @@ mod fields;
 
 /// Nesting allowed inside one request body, counting the envelope.
 pub const DEFAULT_MAX_DEPTH: usize = 32;
+/// Longest string value accepted (256 KiB): far above what any vendor keeps (Segment caps a
+/// whole event at 32 KB), so only blobs and abuse meet it.
+pub const DEFAULT_MAX_STRING_BYTES: usize = 256 << 10;
 
 /// What a request contributes to every event: the client's address and the secrets to use.
 #[derive(Clone, Debug)]
@@ -26,6 +29,8 @@ pub struct ScrubEnv {
     pub client_ip: Option<String>,
     pub pseudonym_key: PseudonymKey,
     pub max_depth: usize,
+    /// Longest string value accepted, in raw (escaped) bytes.
+    pub max_string_bytes: usize,
 }
 
 /// Buffers reused across events so the hot path does not allocate per field.
@@ -474,6 +479,11 @@ impl Walk<'_> {
 
     fn string_value(&mut self, i: usize) -> Result<usize, ScrubError> {
         let tok = json::string_at(self.input, i)?;
+        if tok.end - tok.start - 2 > self.env.max_string_bytes {
+            return Err(ScrubError::StringTooLong {
+                limit: self.env.max_string_bytes,
+            });
+        }
         let text = tok.text(self.input, &mut self.bufs.text)?;
         let changed =
             self.plan

@@ -47,6 +47,7 @@ fn env() -> ScrubEnv {
         client_ip: Some("198.51.100.0".into()),
         pseudonym_key: PseudonymKey::new(b"test-key"),
         max_depth: 8,
+        max_string_bytes: 1 << 20,
     }
 }
 
@@ -57,6 +58,7 @@ fn run(plan: &Arc<BodyPlan>, env: &ScrubEnv, chunks: &[&[u8]]) -> Result<String,
         CoreLimits {
             max_event_bytes: 4096,
             max_depth: 8,
+            max_string_bytes: 1 << 20,
         },
     );
     let mut out = Vec::new();
@@ -207,6 +209,7 @@ fn oversized_event_is_rejected_before_it_is_buffered_whole() {
         CoreLimits {
             max_event_bytes: 4096,
             max_depth: 8,
+            max_string_bytes: 1 << 20,
         },
     );
     let mut out = Vec::new();

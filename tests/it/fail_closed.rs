@@ -43,7 +43,20 @@ fn cases() -> Vec<Case> {
         r#"{{"type":"track","properties":{{"note":"{}"}}}}"#,
         "x".repeat(1_100_000)
     );
+    let long_string = format!(
+        r#"{{"type":"track","properties":{{"note":"{}"}}}}"#,
+        "x".repeat(300_000)
+    );
     vec![
+        (
+            "string over max_string_bytes",
+            "POST",
+            "/segment/v1/t",
+            JSON.to_vec(),
+            long_string.into_bytes(),
+            413,
+            "string_too_long",
+        ),
         (
             "truncated json",
             "POST",
