@@ -95,3 +95,53 @@ fn scrub_shows_the_request_as_sent_and_counts_what_the_rules_did() {
     );
     assert!(!stderr.contains("jane"), "the summary never shows values");
 }
+
+/// The ```toml blocks of a Markdown file.
+fn toml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```toml") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), text) => {
+                block.push_str(text);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn every_rules_example_in_the_docs_passes_check() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for doc in ["README.md", "deploy/README.md"] {
+        let Ok(text) = std::fs::read_to_string(root.join(doc)) else {
+            continue;
+        };
+        for (i, block) in toml_blocks(&text).into_iter().enumerate() {
+            let path = std::env::temp_dir().join(format!(
+                "scrubproxy-doc-{}-{}-{i}.toml",
+                std::process::id(),
+                doc.replace('/', "-")
+            ));
+            std::fs::write(&path, &block).unwrap();
+            let out = binary().arg("check").arg(&path).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{doc}, toml example {i} fails check:\n{}{}\n{block}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    assert!(checked >= 2, "the README's examples were found");
+}

@@ -125,3 +125,57 @@ async fn rules_reload_live_and_a_bad_file_keeps_the_rules_in_force() {
     running.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Writes `text` as a kubelet writes a ConfigMap volume: into a new timestamped folder,
+/// then `..data` is swapped to it by an atomic rename of a symlink. `rules.toml` itself is a
+/// symlink through `..data` that never changes.
+#[cfg(unix)]
+fn kubelet_write(dir: &std::path::Path, generation: u32, text: &str) {
+    use std::os::unix::fs::symlink;
+    let version = format!("..2026_11_23_{generation}");
+    std::fs::create_dir_all(dir.join(&version)).unwrap();
+    std::fs::write(dir.join(&version).join("rules.toml"), text).unwrap();
+    let staged = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&staged);
+    symlink(&version, &staged).unwrap();
+    std::fs::rename(&staged, dir.join("..data")).unwrap();
+    if !dir.join("rules.toml").exists() {
+        symlink("..data/rules.toml", dir.join("rules.toml")).unwrap();
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_configmap_update_by_symlink_swap_is_picked_up() {
+    support::logs::init();
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let dir = std::env::temp_dir().join(format!("scrubproxy-configmap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    kubelet_write(&dir, 1, &rules_text(&vendor.base_url(), r#""*email*""#));
+    let path = dir.join("rules.toml");
+    let set = scrubproxy::rules::load(Some(&path)).unwrap();
+    let running = listen::start(set, Some(path)).await.unwrap();
+    send_plan(running.addr).await;
+    assert_eq!(last_properties(&vendor), serde_json::json!({"plan": "pro"}));
+
+    kubelet_write(
+        &dir,
+        2,
+        &rules_text(&vendor.base_url(), r#""*email*", "plan""#),
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        send_plan(running.addr).await;
+        if last_properties(&vendor) == serde_json::json!({}) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the swapped ConfigMap was not loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    running.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
