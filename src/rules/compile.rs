@@ -13,8 +13,8 @@ use super::{
 };
 use crate::scrub::keys::KeySet;
 use crate::scrub::{
-    CoreLimits, FieldAction, PropertyMode, PropertyRules, PseudonymKey, RuleKind, Truncation,
-    ValueRules,
+    CoreLimits, FieldAction, PropertyMode, PropertyRules, PseudonymKey, Replacement, RuleKind,
+    Truncation, ValueRules,
 };
 use crate::vendor::PlanInputs;
 
@@ -84,7 +84,7 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         }
     };
     let properties = property_rules(&file, &mut errors);
-    let values = value_rules_factory(&file, truncation, &mut errors);
+    let values = value_rules_factory(&file, truncation, &pseudonym_key, &mut errors);
     let inputs = PlanInputs {
         properties: &properties,
         identifier_action,
@@ -416,53 +416,34 @@ fn property_rules(file: &RulesFile, errors: &mut Errors) -> PropertyRules {
 fn value_rules_factory(
     file: &RulesFile,
     truncation: Option<Truncation>,
+    key: &PseudonymKey,
     errors: &mut Errors,
 ) -> impl Fn() -> ValueRules {
     let v = &file.values;
-    let email_marker = match v.email.as_str() {
-        "redact" => Some(v.email_marker.clone().into_bytes()),
+    let mut replacement = |setting: &str, at: &str, marker: &str| match setting {
+        "redact" => Some(Replacement::Marker(marker.as_bytes().to_vec())),
+        "hash" => Some(Replacement::Hash(key.clone())),
+        "mask" => Some(Replacement::Mask {
+            keep_last: v.mask_keep_last,
+        }),
         "keep" => None,
         _ => {
-            errors.push("values.email", "must be \"redact\" or \"keep\"");
+            errors.push(at, "must be \"redact\", \"hash\", \"mask\" or \"keep\"");
             None
         }
     };
-    let street_marker = match v.street_address.as_str() {
-        "redact" => Some(v.street_address_marker.clone().into_bytes()),
-        "keep" => None,
-        _ => {
-            errors.push("values.street_address", "must be \"redact\" or \"keep\"");
-            None
-        }
-    };
-    let phone_marker = match v.phone.as_str() {
-        "redact" => Some(v.phone_marker.clone().into_bytes()),
-        "keep" => None,
-        _ => {
-            errors.push("values.phone", "must be \"redact\" or \"keep\"");
-            None
-        }
-    };
-    let card_marker = match v.card.as_str() {
-        "redact" => Some(v.card_marker.clone().into_bytes()),
-        "keep" => None,
-        _ => {
-            errors.push("values.card", "must be \"redact\" or \"keep\"");
-            None
-        }
-    };
-    let mut marker = |setting: &str, at: &str, text: &str| match setting {
-        "redact" => Some(text.as_bytes().to_vec()),
-        "keep" => None,
-        _ => {
-            errors.push(at, "must be \"redact\" or \"keep\"");
-            None
-        }
-    };
-    let iban_marker = marker(&v.iban, "values.iban", "[iban]");
-    let ssn_marker = marker(&v.ssn, "values.ssn", "[ssn]");
-    let token_marker = marker(&v.token, "values.token", "[token]");
-    let location_marker = marker(&v.coordinates, "values.coordinates", &v.coordinates_marker);
+    let email_marker = replacement(&v.email, "values.email", &v.email_marker);
+    let street_marker = replacement(
+        &v.street_address,
+        "values.street_address",
+        &v.street_address_marker,
+    );
+    let phone_marker = replacement(&v.phone, "values.phone", &v.phone_marker);
+    let card_marker = replacement(&v.card, "values.card", &v.card_marker);
+    let iban_marker = replacement(&v.iban, "values.iban", "[iban]");
+    let ssn_marker = replacement(&v.ssn, "values.ssn", "[ssn]");
+    let token_marker = replacement(&v.token, "values.token", "[token]");
+    let location_marker = replacement(&v.coordinates, "values.coordinates", &v.coordinates_marker);
     let user_agent = match v.user_agent.as_str() {
         "coarse" => crate::scrub::UserAgentMode::Coarse,
         "drop" => crate::scrub::UserAgentMode::Drop,

@@ -248,7 +248,8 @@ pub struct EventsFile {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ValuesFile {
-    /// `redact` or `keep`.
+    /// Every detector's action: `redact` (its marker), `hash` (keyed pseudonym), `mask`
+    /// (all but the last `mask_keep_last` characters as `*`) or `keep`.
     pub email: String,
     pub email_marker: String,
     /// Street addresses inside any text value: "redact" or "keep".
@@ -260,6 +261,8 @@ pub struct ValuesFile {
     /// Payment card numbers (Luhn-valid) inside any text value.
     pub card: String,
     pub card_marker: String,
+    /// Characters a `mask` action leaves readable at the end of a match.
+    pub mask_keep_last: usize,
     /// IBANs (mod-97 valid), US social security numbers, bearer tokens and JWTs in text.
     pub iban: String,
     pub ssn: String,
@@ -287,6 +290,7 @@ impl Default for ValuesFile {
             phone_marker: "[phone]".into(),
             card: "redact".into(),
             card_marker: "[card]".into(),
+            mask_keep_last: 4,
             iban: "redact".into(),
             ssn: "redact".into(),
             token: "redact".into(),

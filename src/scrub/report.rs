@@ -69,16 +69,18 @@ pub enum FieldOutcome {
     Redacted,
     Injected,
     Coarsened,
+    Masked,
 }
 
 impl FieldOutcome {
-    pub const ALL: [FieldOutcome; 6] = [
+    pub const ALL: [FieldOutcome; 7] = [
         FieldOutcome::Dropped,
         FieldOutcome::Hashed,
         FieldOutcome::Truncated,
         FieldOutcome::Redacted,
         FieldOutcome::Injected,
         FieldOutcome::Coarsened,
+        FieldOutcome::Masked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +91,7 @@ impl FieldOutcome {
             FieldOutcome::Redacted => "redact",
             FieldOutcome::Injected => "inject",
             FieldOutcome::Coarsened => "coarsen",
+            FieldOutcome::Masked => "mask",
         }
     }
 }

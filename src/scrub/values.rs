@@ -4,6 +4,7 @@
 //! (query and fragment allow-lists), `numbers` (IBAN, SSN, coordinates, cards, phones) and
 //! `text` (tokens, street addresses, e-mail).
 
+use super::hash::PseudonymKey;
 use super::ip::{self, Truncation};
 use super::keys::KeySet;
 use super::report::{FieldOutcome, Report, RuleKind};
@@ -32,24 +33,75 @@ pub struct ValueRules {
     /// Truncate string values that are entirely an IP address.
     pub ip_values: Option<Truncation>,
     /// Replacement for e-mail addresses in text; `None` keeps them.
-    pub email_marker: Option<Vec<u8>>,
+    pub email_marker: Option<Replacement>,
     /// Query parameters kept in URL values; `None` leaves URLs alone.
     pub url_query_allow: Option<KeySet>,
     /// Replacement for street addresses in text (`1 Market St, Apt 4B`); `None` keeps them.
-    pub street_marker: Option<Vec<u8>>,
+    pub street_marker: Option<Replacement>,
     /// Replacement for international phone numbers in text (`+1 415 555 0100`).
-    pub phone_marker: Option<Vec<u8>>,
+    pub phone_marker: Option<Replacement>,
     /// Replacement for payment card numbers in text (Luhn-valid, known issuer prefixes).
-    pub card_marker: Option<Vec<u8>>,
+    pub card_marker: Option<Replacement>,
     /// Replacement for IBANs (mod-97 valid), US social security numbers (valid ranges,
     /// written with dashes) and bearer tokens / JWTs in text.
-    pub iban_marker: Option<Vec<u8>>,
-    pub ssn_marker: Option<Vec<u8>>,
-    pub token_marker: Option<Vec<u8>>,
+    pub iban_marker: Option<Replacement>,
+    pub ssn_marker: Option<Replacement>,
+    pub token_marker: Option<Replacement>,
     /// Replacement for latitude/longitude pairs in text (`37.7749,-122.4194`).
-    pub location_marker: Option<Vec<u8>>,
+    pub location_marker: Option<Replacement>,
     /// What becomes of the vendors' user-agent fields.
     pub user_agent: UserAgentMode,
+}
+
+/// What a detector writes in place of what it found.
+#[derive(Clone, Debug)]
+pub enum Replacement {
+    /// A fixed marker such as `[email]`.
+    Marker(Vec<u8>),
+    /// The keyed pseudonym of the match (the identifiers' HMAC key): equal values stay
+    /// equal, so counts and joins still work, and none can be read back.
+    Hash(PseudonymKey),
+    /// `*` for every character but the last `keep_last` (all of them when the match is no
+    /// longer than that).
+    Mask { keep_last: usize },
+}
+
+impl Replacement {
+    /// Writes the replacement of `matched` and says what was done, for the report.
+    pub fn write(&self, matched: &[u8], out: &mut Vec<u8>) -> FieldOutcome {
+        match self {
+            Replacement::Marker(marker) => {
+                out.extend_from_slice(marker);
+                FieldOutcome::Redacted
+            }
+            Replacement::Hash(key) => {
+                key.pseudonym_into(matched, out);
+                FieldOutcome::Hashed
+            }
+            Replacement::Mask { keep_last } => {
+                mask_into(matched, *keep_last, out);
+                FieldOutcome::Masked
+            }
+        }
+    }
+}
+
+/// `matched` with each character but the last `keep_last` written as `*` (matches are
+/// UTF-8 text: characters, not bytes, are counted).
+fn mask_into(matched: &[u8], keep_last: usize, out: &mut Vec<u8>) {
+    let text = String::from_utf8_lossy(matched);
+    let chars = text.chars().count();
+    let hidden = if chars > keep_last {
+        chars - keep_last
+    } else {
+        chars
+    };
+    out.extend(std::iter::repeat_n(b'*', hidden));
+    let shown_from = text
+        .char_indices()
+        .nth(hidden)
+        .map_or(text.len(), |(i, _)| i);
+    out.extend_from_slice(&text.as_bytes()[shown_from..]);
 }
 
 /// What becomes of user-agent fields.
@@ -66,7 +118,7 @@ impl ValueRules {
     /// Every value rule on with its default marker and the default URL allow-list: what
     /// tests and benchmarks scrub with when they do not read a rules file.
     pub fn every_rule(ip_values: Option<Truncation>) -> ValueRules {
-        let marker = |m: &str| Some(m.as_bytes().to_vec());
+        let marker = |m: &str| Some(Replacement::Marker(m.as_bytes().to_vec()));
         ValueRules {
             ip_values,
             email_marker: marker("[email]"),
@@ -160,7 +212,7 @@ impl ValueRules {
                 current = tmp;
             }
         }
-        let detectors: [(&Option<Vec<u8>>, bool, Detector); 4] = [
+        let detectors: [(&Option<Replacement>, bool, Detector); 4] = [
             // Two capitals (country), check digits and a long number.
             (
                 &self.iban_marker,
@@ -333,13 +385,13 @@ impl Cues {
 }
 
 /// A text detector: writes `text` with its matches replaced into `out`, true if any.
-type Detector = fn(&[u8], &[u8], &mut Vec<u8>, &mut Report) -> bool;
+type Detector = fn(&[u8], &Replacement, &mut Vec<u8>, &mut Report) -> bool;
 
 /// Replaces every span `find` reports (start and end, searching from a position) with
 /// `marker`; the shared loop of the detectors below.
 pub(super) fn redact_spans(
     text: &[u8],
-    marker: &[u8],
+    marker: &Replacement,
     out: &mut Vec<u8>,
     report: &mut Report,
     rule: RuleKind,
@@ -352,8 +404,7 @@ pub(super) fn redact_spans(
             found = true;
         }
         out.extend_from_slice(&text[copied..start]);
-        out.extend_from_slice(marker);
-        report.count(rule, FieldOutcome::Redacted);
+        report.count(rule, marker.write(&text[start..end], out));
         copied = end;
         from = end;
     }
@@ -382,6 +433,57 @@ mod tests {
         } else {
             text.to_string()
         }
+    }
+
+    fn scrubbed_with(rules: &ValueRules, text: &str, report: &mut Report) -> String {
+        let (mut out, mut tmp) = (Vec::new(), Vec::new());
+        assert!(
+            rules.scrub(text.as_bytes(), &mut out, &mut tmp, report),
+            "{text}"
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn detectors_can_mask_or_hash_instead_of_redacting() {
+        let mut rules = rules();
+        rules.phone_marker = Some(Replacement::Mask { keep_last: 4 });
+        rules.card_marker = Some(Replacement::Mask { keep_last: 4 });
+        rules.email_marker = Some(Replacement::Hash(PseudonymKey::new(
+            b"a test key, 16+ bytes",
+        )));
+        let mut report = Report::default();
+        assert_eq!(
+            scrubbed_with(&rules, "call +1 415 555 0100 today", &mut report),
+            "call ***********0100 today"
+        );
+        assert_eq!(
+            scrubbed_with(&rules, "card 4111 1111 1111 1111.", &mut report),
+            "card ***************1111."
+        );
+        assert_eq!(report.get(RuleKind::PhoneValue, FieldOutcome::Masked), 1);
+        assert_eq!(report.get(RuleKind::CardValue, FieldOutcome::Masked), 1);
+
+        let first = scrubbed_with(&rules, "from jane.doe@example.com", &mut report);
+        let again = scrubbed_with(&rules, "from jane.doe@example.com", &mut report);
+        let other = scrubbed_with(&rules, "from john.roe@example.com", &mut report);
+        assert!(
+            !first.contains("jane") && first.starts_with("from "),
+            "{first}"
+        );
+        assert_eq!(first, again, "one address, one pseudonym");
+        assert_ne!(first, other);
+        assert_eq!(report.get(RuleKind::EmailValue, FieldOutcome::Hashed), 3);
+    }
+
+    #[test]
+    fn a_mask_counts_characters_and_hides_short_matches_whole() {
+        let mut out = Vec::new();
+        mask_into("jörg@müller.de".as_bytes(), 3, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "***********.de");
+        let mut out = Vec::new();
+        mask_into(b"0100", 4, &mut out);
+        assert_eq!(out, b"****");
     }
 
     #[test]

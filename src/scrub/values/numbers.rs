@@ -1,14 +1,14 @@
 //! Detectors of digit-shaped personal data in text: IBANs, US social security numbers,
 //! latitude/longitude pairs, payment cards and international phone numbers.
 
-use super::{redact_spans, word_start};
-use crate::scrub::report::{FieldOutcome, Report, RuleKind};
+use super::{redact_spans, word_start, Replacement};
+use crate::scrub::report::{Report, RuleKind};
 
 /// IBANs: two letters, two check digits, 11 to 30 letters or digits (grouped by single
 /// spaces or not), and a valid ISO 7064 mod-97 check.
 pub(super) fn redact_ibans(
     text: &[u8],
-    marker: &[u8],
+    marker: &Replacement,
     out: &mut Vec<u8>,
     report: &mut Report,
 ) -> bool {
@@ -70,7 +70,7 @@ fn iban_at(text: &[u8], start: usize) -> Option<usize> {
 /// many ids look the same.
 pub(super) fn redact_ssns(
     text: &[u8],
-    marker: &[u8],
+    marker: &Replacement,
     out: &mut Vec<u8>,
     report: &mut Report,
 ) -> bool {
@@ -108,7 +108,7 @@ pub(super) fn redact_ssns(
 /// numbers and single decimals (`3,4.5`) are not a position precise enough to matter.
 pub(super) fn redact_coordinates(
     text: &[u8],
-    marker: &[u8],
+    marker: &Replacement,
     out: &mut Vec<u8>,
     report: &mut Report,
 ) -> bool {
@@ -202,7 +202,7 @@ pub(super) const CARD_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
 /// issuer prefix, a valid Luhn check digit) and writes `text` with each replaced by `marker`.
 pub(super) fn redact_cards(
     text: &[u8],
-    marker: &[u8],
+    marker: &Replacement,
     out: &mut Vec<u8>,
     report: &mut Report,
 ) -> bool {
@@ -240,8 +240,10 @@ pub(super) fn redact_cards(
                     found = true;
                 }
                 out.extend_from_slice(&text[copied..run_start]);
-                out.extend_from_slice(marker);
-                report.count(RuleKind::CardValue, FieldOutcome::Redacted);
+                report.count(
+                    RuleKind::CardValue,
+                    marker.write(&text[run_start..end], out),
+                );
                 copied = end;
                 i = end;
                 run_digits = 0;
@@ -344,7 +346,7 @@ pub(super) const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 8..=15;
 /// is required: bare digit runs are too often order numbers, prices or timestamps.
 pub(super) fn redact_phones(
     text: &[u8],
-    marker: &[u8],
+    marker: &Replacement,
     out: &mut Vec<u8>,
     report: &mut Report,
 ) -> bool {
@@ -362,8 +364,7 @@ pub(super) fn redact_phones(
             found = true;
         }
         out.extend_from_slice(&text[copied..plus]);
-        out.extend_from_slice(marker);
-        report.count(RuleKind::PhoneValue, FieldOutcome::Redacted);
+        report.count(RuleKind::PhoneValue, marker.write(&text[plus..end], out));
         copied = end;
     }
     if found {

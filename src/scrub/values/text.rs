@@ -3,8 +3,8 @@
 
 use memchr::memchr2;
 
-use super::{redact_spans, word_start};
-use crate::scrub::report::{FieldOutcome, Report, RuleKind};
+use super::{redact_spans, word_start, Replacement};
+use crate::scrub::report::{Report, RuleKind};
 
 static JWT_START: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
 static BEARER: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
@@ -25,7 +25,7 @@ fn is_token_char(c: u8) -> bool {
 /// `Bearer ` (at least 16 token characters).
 pub(super) fn redact_tokens(
     text: &[u8],
-    marker: &[u8],
+    marker: &Replacement,
     out: &mut Vec<u8>,
     report: &mut Report,
 ) -> bool {
@@ -104,7 +104,7 @@ const UNIT_WORDS: &[&[u8]] = &[b"apt", b"apartment", b"suite", b"ste", b"unit", 
 /// known street type are both required, so prices and version strings do not match.
 pub(super) fn redact_streets(
     text: &[u8],
-    marker: &[u8],
+    marker: &Replacement,
     out: &mut Vec<u8>,
     report: &mut Report,
 ) -> bool {
@@ -124,8 +124,7 @@ pub(super) fn redact_streets(
                 found = true;
             }
             out.extend_from_slice(&text[copied..i]);
-            out.extend_from_slice(marker);
-            report.count(RuleKind::StreetValue, FieldOutcome::Redacted);
+            report.count(RuleKind::StreetValue, marker.write(&text[i..end], out));
             copied = end;
             i = end;
         } else {
@@ -216,14 +215,15 @@ fn is_domain_char(c: u8) -> bool {
 /// Whether `text` (a key, for instance) contains an e-mail address.
 pub fn contains_email(text: &[u8]) -> bool {
     let mut scratch = Vec::new();
-    redact_emails(text, b"", &mut scratch, &mut Report::default())
+    let marker = Replacement::Marker(Vec::new());
+    redact_emails(text, &marker, &mut scratch, &mut Report::default())
 }
 
 /// Finds e-mail addresses (`@`, or `%40` / `%2540` inside URLs) and writes `text` with each replaced by
 /// `marker` into `out`. Returns false (and leaves `out` empty) when there is none.
 pub(super) fn redact_emails(
     text: &[u8],
-    marker: &[u8],
+    marker: &Replacement,
     out: &mut Vec<u8>,
     report: &mut Report,
 ) -> bool {
@@ -254,8 +254,7 @@ pub(super) fn redact_emails(
                     found = true;
                 }
                 out.extend_from_slice(&text[copied..start]);
-                out.extend_from_slice(marker);
-                report.count(RuleKind::EmailValue, FieldOutcome::Redacted);
+                report.count(RuleKind::EmailValue, marker.write(&text[start..end], out));
                 copied = end;
                 search = end;
             }
