@@ -27,7 +27,9 @@ pub use plan::{
 pub use query::ParamOutcome;
 pub use report::{FieldOutcome, Report, RuleKind};
 pub use rewrite::{ScrubEnv, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STRING_BYTES};
-pub use values::{Replacement, UserAgentMode, ValueRules, DEFAULT_URL_QUERY_ALLOW};
+pub use values::{
+    CustomDetector, CustomError, Replacement, UserAgentMode, ValueRules, DEFAULT_URL_QUERY_ALLOW,
+};
 
 use framer::{FrameSink, Framer};
 pub use rewrite::EventWritten;

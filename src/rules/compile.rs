@@ -13,8 +13,8 @@ use super::{
 };
 use crate::scrub::keys::KeySet;
 use crate::scrub::{
-    CoreLimits, FieldAction, PropertyMode, PropertyRules, PseudonymKey, Replacement, RuleKind,
-    Truncation, ValueRules,
+    CoreLimits, CustomDetector, FieldAction, PropertyMode, PropertyRules, PseudonymKey,
+    Replacement, RuleKind, Truncation, ValueRules,
 };
 use crate::vendor::PlanInputs;
 
@@ -444,6 +444,21 @@ fn value_rules_factory(
     let ssn_marker = replacement(&v.ssn, "values.ssn", "[ssn]");
     let token_marker = replacement(&v.token, "values.token", "[token]");
     let location_marker = replacement(&v.coordinates, "values.coordinates", &v.coordinates_marker);
+    let (mut custom, mut refused) = (Vec::new(), Vec::new());
+    for (i, c) in v.custom.iter().enumerate() {
+        let at = format!("values.custom[{i}]");
+        let marker = c.marker.clone().unwrap_or_else(|| format!("[{}]", c.name));
+        let Some(replace) = replacement(&c.action, &format!("{at}.action"), &marker) else {
+            continue;
+        };
+        match CustomDetector::new(&c.name, c.pattern.as_deref(), &c.literals, replace) {
+            Ok(detector) => custom.push(detector),
+            Err(e) => refused.push((at, e.to_string())),
+        }
+    }
+    for (at, why) in refused {
+        errors.push(at, why);
+    }
     let user_agent = match v.user_agent.as_str() {
         "coarse" => crate::scrub::UserAgentMode::Coarse,
         "drop" => crate::scrub::UserAgentMode::Drop,
@@ -473,6 +488,7 @@ fn value_rules_factory(
         token_marker: token_marker.clone(),
         location_marker: location_marker.clone(),
         user_agent,
+        custom: custom.clone(),
         url_query_allow: url_allow
             .as_ref()
             .map(|list| KeySet::new(list.iter().map(String::as_str))),

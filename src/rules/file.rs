@@ -245,6 +245,29 @@ pub struct EventsFile {
     pub drop: Vec<String>,
 }
 
+/// One operator-defined detector: a regular expression or a list of literal strings.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomDetectorFile {
+    pub name: String,
+    /// A regular expression (Rust `regex` syntax) over the value's text.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// Literal strings, matched without regard to ASCII case.
+    #[serde(default)]
+    pub literals: Vec<String>,
+    /// `redact`, `hash`, `mask` or `keep`, as for the built-in detectors.
+    #[serde(default = "default_custom_action")]
+    pub action: String,
+    /// What `redact` writes; `[<name>]` when absent.
+    #[serde(default)]
+    pub marker: Option<String>,
+}
+
+fn default_custom_action() -> String {
+    "redact".into()
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ValuesFile {
@@ -263,6 +286,8 @@ pub struct ValuesFile {
     pub card_marker: String,
     /// Characters a `mask` action leaves readable at the end of a match.
     pub mask_keep_last: usize,
+    /// The operator's own detectors (`[[values.custom]]`).
+    pub custom: Vec<CustomDetectorFile>,
     /// IBANs (mod-97 valid), US social security numbers, bearer tokens and JWTs in text.
     pub iban: String,
     pub ssn: String,
@@ -291,6 +316,7 @@ impl Default for ValuesFile {
             card: "redact".into(),
             card_marker: "[card]".into(),
             mask_keep_last: 4,
+            custom: Vec::new(),
             iban: "redact".into(),
             ssn: "redact".into(),
             token: "redact".into(),

@@ -18,10 +18,11 @@ pub enum RuleKind {
     IbanValue,
     SsnValue,
     TokenValue,
+    CustomValue,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 15] = [
+    pub const ALL: [RuleKind; 16] = [
         RuleKind::IpField,
         RuleKind::IpValue,
         RuleKind::Identifier,
@@ -37,6 +38,7 @@ impl RuleKind {
         RuleKind::IbanValue,
         RuleKind::SsnValue,
         RuleKind::TokenValue,
+        RuleKind::CustomValue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +58,7 @@ impl RuleKind {
             RuleKind::IbanValue => "iban_value",
             RuleKind::SsnValue => "ssn_value",
             RuleKind::TokenValue => "token_value",
+            RuleKind::CustomValue => "custom_value",
         }
     }
 }

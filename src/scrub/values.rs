@@ -9,12 +9,14 @@ use super::ip::{self, Truncation};
 use super::keys::KeySet;
 use super::report::{FieldOutcome, Report, RuleKind};
 
+mod custom;
 mod ip_text;
 mod numbers;
 mod shapes;
 mod text;
 mod url;
 
+pub use custom::{CustomDetector, CustomError};
 use ip_text::{address_word, truncate_ip_list, truncate_ips_in_text};
 use numbers::{
     longest_digit_run, redact_cards, redact_coordinates, redact_ibans, redact_phones, redact_ssns,
@@ -51,6 +53,8 @@ pub struct ValueRules {
     pub location_marker: Option<Replacement>,
     /// What becomes of the vendors' user-agent fields.
     pub user_agent: UserAgentMode,
+    /// The operator's own detectors, run after the built-in ones.
+    pub custom: Vec<CustomDetector>,
 }
 
 /// What a detector writes in place of what it found.
@@ -131,11 +135,45 @@ impl ValueRules {
             ssn_marker: marker("[ssn]"),
             token_marker: marker("[token]"),
             user_agent: UserAgentMode::Coarse,
+            custom: Vec::new(),
         }
     }
 
     /// Scrubs `text`. Returns true and leaves the new text in `out` when something changed.
     pub fn scrub(
+        &self,
+        text: &[u8],
+        out: &mut Vec<u8>,
+        tmp: &mut Vec<u8>,
+        report: &mut Report,
+    ) -> bool {
+        let changed = self.scrub_builtin(text, out, tmp, report);
+        if self.custom.is_empty() {
+            return changed;
+        }
+        let mut current: &[u8] = text;
+        if changed {
+            std::mem::swap(tmp, out);
+            current = tmp;
+        }
+        let mut custom_changed = false;
+        for detector in &self.custom {
+            out.clear();
+            if detector.apply(current, out, report) {
+                custom_changed = true;
+                std::mem::swap(tmp, out);
+                current = tmp;
+            }
+        }
+        if changed || custom_changed {
+            out.clear();
+            out.extend_from_slice(current);
+        }
+        changed || custom_changed
+    }
+
+    /// The built-in rules: one cheap pass over the bytes picks the detectors that can match.
+    fn scrub_builtin(
         &self,
         text: &[u8],
         out: &mut Vec<u8>,

@@ -145,3 +145,63 @@ fn every_rules_example_in_the_docs_passes_check() {
     }
     assert!(checked >= 2, "the README's examples were found");
 }
+
+#[test]
+fn operator_detectors_scrub_values_and_bad_ones_are_refused_with_their_path() {
+    let path = std::env::temp_dir().join(format!("scrubproxy-custom-{}.toml", std::process::id()));
+    let rules = r#"
+[[values.custom]]
+name = "employee_id"
+pattern = '\bEMP-[0-9]{6}\b'
+
+[[values.custom]]
+name = "codename"
+literals = ["Project Falcon"]
+action = "hash"
+
+[[route]]
+prefix = "/segment"
+vendor = "segment"
+upstream = "https://api.segment.io"
+"#;
+    std::fs::write(&path, rules).unwrap();
+    let mut child = binary()
+        .args(["scrub", "--vendor", "segment", "--path", "/v1/t", "--rules"])
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            br#"{"type":"track","event":"e","properties":{"note":"EMP-123456 on project falcon"}}"#,
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let sent = String::from_utf8_lossy(&out.stdout);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{sent}{summary}");
+    assert!(sent.contains("[employee_id] on "), "{sent}");
+    assert!(
+        !sent.contains("EMP-123456") && !sent.to_lowercase().contains("falcon"),
+        "{sent}"
+    );
+    assert!(
+        summary.contains("custom_value") && summary.contains("hash"),
+        "{summary}"
+    );
+
+    std::fs::write(&path, rules.replace(r"\bEMP-[0-9]{6}\b", "(EMP")).unwrap();
+    let out = binary().arg("check").arg(&path).output().unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        errors.contains("values.custom[0]: not a valid regular expression"),
+        "{errors}"
+    );
+    let _ = std::fs::remove_file(&path);
+}
