@@ -64,23 +64,26 @@ fn check_tests_fields_by_path_and_names_each_failed_expectation() {
     let _ = std::fs::remove_file(&path);
 }
 
-#[test]
-fn scrub_shows_the_request_as_sent_and_counts_what_the_rules_did() {
+/// `scrubproxy scrub` of one Segment track request with the rules at `rules`.
+fn scrub_segment(rules: &std::path::Path, body: &[u8]) -> std::process::Output {
     let mut child = binary()
         .args(["scrub", "--vendor", "segment", "--path", "/v1/t", "--rules"])
-        .arg(shipped())
+        .arg(rules)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"type":"track","event":"e","properties":{"email":"jane.doe@example.com","plan":"pro"}}"#)
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn scrub_shows_the_request_as_sent_and_counts_what_the_rules_did() {
+    let out = scrub_segment(
+        &shipped(),
+        br#"{"type":"track","event":"e","properties":{"email":"jane.doe@example.com","plan":"pro"}}"#,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -165,23 +168,10 @@ vendor = "segment"
 upstream = "https://api.segment.io"
 "#;
     std::fs::write(&path, rules).unwrap();
-    let mut child = binary()
-        .args(["scrub", "--vendor", "segment", "--path", "/v1/t", "--rules"])
-        .arg(&path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            br#"{"type":"track","event":"e","properties":{"note":"EMP-123456 on project falcon"}}"#,
-        )
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = scrub_segment(
+        &path,
+        br#"{"type":"track","event":"e","properties":{"note":"EMP-123456 on project falcon"}}"#,
+    );
     let sent = String::from_utf8_lossy(&out.stdout);
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{sent}{summary}");
