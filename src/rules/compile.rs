@@ -444,6 +444,7 @@ fn value_rules_factory(
     let ssn_marker = replacement(&v.ssn, "values.ssn", "[ssn]");
     let token_marker = replacement(&v.token, "values.token", "[token]");
     let location_marker = replacement(&v.coordinates, "values.coordinates", &v.coordinates_marker);
+    let phone_national = v.phone_national;
     let (mut custom, mut refused) = (Vec::new(), Vec::new());
     for (i, c) in v.custom.iter().enumerate() {
         let at = format!("values.custom[{i}]");
@@ -482,6 +483,7 @@ fn value_rules_factory(
         email_marker: email_marker.clone(),
         street_marker: street_marker.clone(),
         phone_marker: phone_marker.clone(),
+        phone_national,
         card_marker: card_marker.clone(),
         iban_marker: iban_marker.clone(),
         ssn_marker: ssn_marker.clone(),

@@ -281,6 +281,8 @@ pub struct ValuesFile {
     /// International phone numbers (`+1 415 555 0100`) inside any text value.
     pub phone: String,
     pub phone_marker: String,
+    /// Also national formats without `+`: `(415) 555-0100`, `415-555-0100`, `030 1234567`.
+    pub phone_national: bool,
     /// Payment card numbers (Luhn-valid) inside any text value.
     pub card: String,
     pub card_marker: String,
@@ -313,6 +315,7 @@ impl Default for ValuesFile {
             street_address_marker: "[address]".into(),
             phone: "redact".into(),
             phone_marker: "[phone]".into(),
+            phone_national: true,
             card: "redact".into(),
             card_marker: "[card]".into(),
             mask_keep_last: 4,

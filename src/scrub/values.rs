@@ -19,8 +19,8 @@ mod url;
 pub use custom::{CustomDetector, CustomError};
 use ip_text::{address_word, truncate_ip_list, truncate_ips_in_text};
 use numbers::{
-    longest_digit_run, redact_cards, redact_coordinates, redact_ibans, redact_phones, redact_ssns,
-    CARD_DIGITS, PHONE_DIGITS,
+    longest_digit_run, redact_cards, redact_coordinates, redact_ibans, redact_national_phones,
+    redact_phones, redact_ssns, CARD_DIGITS, PHONE_DIGITS,
 };
 pub use text::contains_email;
 use text::{redact_emails, redact_streets, redact_tokens};
@@ -42,6 +42,8 @@ pub struct ValueRules {
     pub street_marker: Option<Replacement>,
     /// Replacement for international phone numbers in text (`+1 415 555 0100`).
     pub phone_marker: Option<Replacement>,
+    /// Also national formats: `(415) 555-0100`, `415-555-0100`, `030 1234567`.
+    pub phone_national: bool,
     /// Replacement for payment card numbers in text (Luhn-valid, known issuer prefixes).
     pub card_marker: Option<Replacement>,
     /// Replacement for IBANs (mod-97 valid), US social security numbers (valid ranges,
@@ -130,6 +132,7 @@ impl ValueRules {
             street_marker: marker("[address]"),
             location_marker: marker("[location]"),
             phone_marker: marker("[phone]"),
+            phone_national: true,
             card_marker: marker("[card]"),
             iban_marker: marker("[iban]"),
             ssn_marker: marker("[ssn]"),
@@ -245,6 +248,15 @@ impl ValueRules {
         let phone = cues.has(PLUS) && cues.digits >= *PHONE_DIGITS.start();
         if let (Some(marker), true) = (&self.phone_marker, phone) {
             if redact_phones(current, marker, out, report) {
+                changed = true;
+                std::mem::swap(tmp, out);
+                current = tmp;
+            }
+        }
+        // `(415) 555-0100`, `415-555-0100`, `030 1234567`: ten or nine digits and a separator.
+        let national = self.phone_national && cues.digits >= 9 && cues.has(DELIMITER | DASH | DOT);
+        if let (Some(marker), true) = (&self.phone_marker, national) {
+            if redact_national_phones(current, marker, out, report) {
                 changed = true;
                 std::mem::swap(tmp, out);
                 current = tmp;
@@ -512,6 +524,46 @@ mod tests {
         assert_eq!(first, again, "one address, one pseudonym");
         assert_ne!(first, other);
         assert_eq!(report.get(RuleKind::EmailValue, FieldOutcome::Hashed), 3);
+    }
+
+    #[test]
+    fn national_phone_shapes_and_their_near_misses() {
+        for phone in [
+            "(415) 555-0100",
+            "(415)555-0100",
+            "415-555-0100",
+            "415.555.0100",
+            "030 1234567",
+            "0699-6808486",
+            "(0933 1874485)",
+        ] {
+            let text = format!("call {phone} today");
+            assert!(
+                scrubbed(&text).contains("[phone]"),
+                "{text}: {}",
+                scrubbed(&text)
+            );
+            assert!(
+                !scrubbed(&text).contains(&phone[phone.len() - 4..]),
+                "{text}"
+            );
+        }
+        for near_miss in [
+            "ISBN 978-3-16-148410-0",
+            "2026-11-23 10:30:00",
+            "build 2026.11.23.1",
+            "order 0042 1234567",
+            "ref 012 34567",
+            "call 555-0100",
+            "(123) 555-0100",
+            "415-055-0100",
+            "4155550100",
+            "415-555-01000",
+            "id 0123 4567890123",
+            "x415-555-0100",
+        ] {
+            assert_eq!(scrubbed(near_miss), near_miss);
+        }
     }
 
     #[test]

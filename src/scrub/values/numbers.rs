@@ -396,3 +396,80 @@ fn phone_end(text: &[u8], plus: usize) -> Option<usize> {
     let followed_by_word = text.get(end).is_some_and(|c| c.is_ascii_alphanumeric());
     (PHONE_DIGITS.contains(&digits) && !followed_by_word).then_some(end)
 }
+
+/// Finds national phone numbers in the two shapes that digit runs of other kinds do not
+/// take: North American `(415) 555-0100`, `415-555-0100`, `415.555.0100` (area code and
+/// exchange start 2-9), and trunk-prefixed `030 1234567`, `0699-6808486` (a `0`, an area
+/// code, a space or dash, 5 to 8 digits). Bare runs (`4155550100`) stay: they are too often
+/// order numbers.
+pub(super) fn redact_national_phones(
+    text: &[u8],
+    marker: &Replacement,
+    out: &mut Vec<u8>,
+    report: &mut Report,
+) -> bool {
+    redact_spans(
+        text,
+        marker,
+        out,
+        report,
+        RuleKind::PhoneValue,
+        |t, from| {
+            (from..t.len()).find_map(|i| {
+                let end = match t[i] {
+                    b'(' => north_american_at(t, i),
+                    b'0' if word_start(t, i) => trunk_prefixed_at(t, i),
+                    b'2'..=b'9' if word_start(t, i) => north_american_at(t, i),
+                    _ => None,
+                }?;
+                let followed_by_word = t.get(end).is_some_and(|c| c.is_ascii_alphanumeric());
+                (!followed_by_word).then_some((i, end))
+            })
+        },
+    )
+}
+
+/// `n` digits at `i`, the first of them in `first`; the index after them.
+fn digits_at(t: &[u8], i: usize, n: usize, first: std::ops::RangeInclusive<u8>) -> Option<usize> {
+    let run = t.get(i..i + n)?;
+    (first.contains(&run[0]) && run.iter().all(u8::is_ascii_digit)).then_some(i + n)
+}
+
+fn north_american_at(t: &[u8], i: usize) -> Option<usize> {
+    let (exchange, separator) = if t[i] == b'(' {
+        let close = digits_at(t, i + 1, 3, b'2'..=b'9')?;
+        (t.get(close) == Some(&b')')).then_some(())?;
+        let after = close + 1;
+        (
+            if t.get(after) == Some(&b' ') {
+                after + 1
+            } else {
+                after
+            },
+            b'-',
+        )
+    } else {
+        let area = digits_at(t, i, 3, b'2'..=b'9')?;
+        let separator = *t.get(area).filter(|c| matches!(c, b'-' | b'.'))?;
+        (area + 1, separator)
+    };
+    let line = digits_at(t, exchange, 3, b'2'..=b'9')?;
+    (t.get(line) == Some(&separator)).then_some(())?;
+    digits_at(t, line + 1, 4, b'0'..=b'9')
+}
+
+fn trunk_prefixed_at(t: &[u8], i: usize) -> Option<usize> {
+    let area_len = (3..=5).find(|&n| {
+        t.get(i + 1) != Some(&b'0')
+            && t.get(i..i + n)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            && t.get(i + n).is_some_and(|c| matches!(c, b' ' | b'-'))
+    })?;
+    let number = i + area_len + 1;
+    let len = t[number..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let digits = area_len + len;
+    ((5..=8).contains(&len) && (9..=12).contains(&digits)).then_some(number + len)
+}
