@@ -74,6 +74,7 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     pub rules_reloads: IntCounterVec,
     pub rules_loaded_at: IntGauge,
+    rules_refused_at: IntGauge,
     /// Routes in shadow mode, and what the rules would have done on them.
     shadow_routes: IntGauge,
     shadow_events: IntCounterVec,
@@ -133,6 +134,11 @@ impl Metrics {
             "When the rules in force were loaded (Unix time).",
         )?;
         registry.register(Box::new(rules_loaded_at.clone()))?;
+        let rules_refused_at = IntGauge::new(
+            "scrubproxy_rules_last_failure_timestamp_seconds",
+            "When a rules reload was last refused (Unix time; 0: never).",
+        )?;
+        registry.register(Box::new(rules_refused_at.clone()))?;
         let shadow_routes = IntGauge::new(
             "scrubproxy_shadow_routes",
             "Routes in shadow mode: forwarding unscrubbed, counting only.",
@@ -146,6 +152,16 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        let rules_reloads = counter(
+            &registry,
+            "scrubproxy_rules_reloads_total",
+            "Rules reloads, by result (success or failure).",
+            &["result"],
+        )?;
+        // Both series from the start, so `increase()` sees a pod's first refused reload.
+        for result in ["success", "failure"] {
+            rules_reloads.with_label_values(&[result]);
+        }
         Ok(Metrics {
             shadow_routes,
             shadow_events: counter(
@@ -220,14 +236,10 @@ impl Metrics {
                 "Requests refused before anything was forwarded, by vendor and reason.",
                 &["vendor", "reason"],
             )?,
-            rules_reloads: counter(
-                &registry,
-                "scrubproxy_rules_reloads_total",
-                "Rules reloads, by result (success or failure).",
-                &["result"],
-            )?,
+            rules_reloads,
             in_flight,
             rules_loaded_at,
+            rules_refused_at,
             registry,
             fields_by_slot: Children::new(VENDOR_LABELS * RULES * OUTCOMES),
             events_by_slot: Children::new(VENDOR_LABELS * 2),
@@ -246,11 +258,12 @@ impl Metrics {
 
     /// Records that the rules in force were loaded now.
     pub fn mark_rules_loaded(&self) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.rules_loaded_at
-            .set(i64::try_from(now).unwrap_or(i64::MAX));
+        self.rules_loaded_at.set(unix_now());
+    }
+
+    /// Records that a reload was refused now.
+    pub fn mark_rules_refused(&self) {
+        self.rules_refused_at.set(unix_now());
     }
 
     /// Adds one request's scrub report.
@@ -330,6 +343,13 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+fn unix_now() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    i64::try_from(now).unwrap_or(i64::MAX)
 }
 
 /// `2xx`, `4xx`, ... for a status code.

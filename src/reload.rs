@@ -45,6 +45,7 @@ pub fn reload(state: &AppState, path: Option<&std::path::Path>) -> Result<(), Ve
             Ok(())
         }
         Err(errors) => {
+            state.metrics.mark_rules_refused();
             tracing::warn!(
                 errors = errors.len(),
                 "rules reload refused; the rules in force stay"

@@ -5,6 +5,7 @@ mod support;
 
 mod browser;
 mod cli;
+mod deploy;
 mod detectors;
 mod fail_closed;
 mod faults;
