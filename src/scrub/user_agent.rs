@@ -182,3 +182,68 @@ mod tests {
         }
     }
 }
+
+/// Client hints (`navigator.userAgentData`, Matomo's `uadata`) keep what the reduced UA
+/// string keeps: brands with major versions, mobile or not, the OS family. Device model,
+/// OS version, architecture, bitness and full versions fingerprint and go. Writes the
+/// reduced JSON object into `out`; false when `hints` is not a JSON object.
+pub fn reduce_client_hints(hints: &[u8], out: &mut Vec<u8>) -> bool {
+    // A small object in one field, read whole: no batch goes through `Value` here.
+    let Ok(serde_json::Value::Object(hints)) = serde_json::from_slice(hints) else {
+        return false;
+    };
+    let mut kept = serde_json::Map::new();
+    for key in ["brands", "fullVersionList"] {
+        if let Some(serde_json::Value::Array(list)) = hints.get(key) {
+            kept.insert(key.to_owned(), major_versions(list).into());
+        }
+    }
+    for key in ["mobile", "platform"] {
+        if let Some(value @ (serde_json::Value::Bool(_) | serde_json::Value::String(_))) =
+            hints.get(key)
+        {
+            kept.insert(key.to_owned(), value.clone());
+        }
+    }
+    out.clear();
+    serde_json::to_writer(&mut *out, &kept).is_ok()
+}
+
+/// `[{"brand":"Chromium","version":"118.0.5993.70"}]` as `[{"brand":"Chromium","version":"118"}]`.
+fn major_versions(list: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    list.iter()
+        .filter_map(|entry| {
+            let brand = entry.get("brand")?.as_str()?;
+            let version = entry.get("version")?.as_str()?;
+            let major = version.split('.').next().unwrap_or_default();
+            Some(serde_json::json!({ "brand": brand, "version": major }))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod client_hint_tests {
+    use super::reduce_client_hints;
+
+    #[test]
+    fn client_hints_keep_brands_majors_mobile_and_platform_only() {
+        let hints = br#"{"brands":[{"brand":"Chromium","version":"118"},{"brand":"Not=A?Brand","version":"99.0.0.0"}],
+            "fullVersionList":[{"brand":"Chromium","version":"118.0.5993.70"}],
+            "mobile":false,"model":"Pixel 7 Pro","platform":"Android","platformVersion":"14.0.0",
+            "architecture":"arm","bitness":"64","uaFullVersion":"118.0.5993.70","wow64":false}"#;
+        let mut out = Vec::new();
+        assert!(reduce_client_hints(hints, &mut out));
+        let reduced: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            reduced,
+            serde_json::json!({
+                "brands": [{"brand":"Chromium","version":"118"},{"brand":"Not=A?Brand","version":"99"}],
+                "fullVersionList": [{"brand":"Chromium","version":"118"}],
+                "mobile": false,
+                "platform": "Android",
+            })
+        );
+        assert!(!reduce_client_hints(b"Mozilla/5.0", &mut out));
+        assert!(!reduce_client_hints(b"[1,2]", &mut out));
+    }
+}

@@ -18,8 +18,8 @@ const IDENTIFIERS: &[&str] = &["uid", "_id", "cid"];
 /// Parameters that place a visitor precisely; `country` stays (coarse).
 const PRECISE_LOCATION: &[&str] = &["lat", "long", "city", "region"];
 
-/// Parameters holding JSON: content data, client hints.
-const JSON_PARAMS: &[&str] = &["data", "uadata"];
+/// Parameters holding JSON: content data. Client hints (`uadata`) are a user agent.
+const JSON_PARAMS: &[&str] = &["data"];
 
 /// Custom variables: `{"1":["name","value"],...}` (visit and page scope).
 const CUSTOM_VARIABLES: &[&str] = &["_cvar", "cvar"];
@@ -74,6 +74,7 @@ fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     b.field("token_auth", FieldAction::Drop(RuleKind::PropertyDeny))
         .field("cip", FieldAction::Drop(RuleKind::IpField))
         .field("ua", FieldAction::UserAgent)
+        .field("uadata", FieldAction::UserAgent)
         .field("idsite", FieldAction::Keep)
         .field("rec", FieldAction::Keep);
     for id in IDENTIFIERS {

@@ -393,5 +393,9 @@ async fn user_agents_keep_browser_and_os_but_lose_the_fingerprint() {
         "{sent}"
     );
     assert!(!sent.contains("Pixel") && !sent.contains("6045"), "{sent}");
-    assert!(v["context"].get("userAgentData").is_none());
+    // Client hints keep the OS family, never the model.
+    assert_eq!(
+        v["context"]["userAgentData"],
+        serde_json::json!({"platform": "Android"})
+    );
 }

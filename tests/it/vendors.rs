@@ -853,3 +853,63 @@ async fn snowplow_context_identifiers_are_pseudonymized_inside_base64() {
     assert_eq!(session["sessionIndex"], 3);
     assert!(contexts["data"][1]["data"].get("latitude").is_none());
 }
+
+#[tokio::test]
+async fn client_hints_keep_brands_and_platform_and_lose_model_and_versions() {
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let hints = r#"{"brands":[{"brand":"Chromium","version":"118"}],"fullVersionList":[{"brand":"Chromium","version":"118.0.5993.70"}],"mobile":true,"model":"Pixel 7 Pro","platform":"Android","platformVersion":"14.0.0"}"#;
+
+    // Segment: `context.userAgentData` is an object.
+    let event = format!(r#"{{"type":"page","context":{{"userAgentData":{hints}}}}}"#);
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/p",
+        &[],
+        event.into_bytes(),
+    )
+    .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let sent: Value = serde_json::from_slice(&vendor.requests()[0].body).unwrap();
+    assert_eq!(
+        sent["context"]["userAgentData"],
+        serde_json::json!({
+            "brands": [{"brand":"Chromium","version":"118"}],
+            "fullVersionList": [{"brand":"Chromium","version":"118"}],
+            "mobile": true,
+            "platform": "Android",
+        })
+    );
+
+    // Matomo: `uadata` is JSON in a query parameter.
+    let query: String = url_encode(hints);
+    let target = format!("/matomo/matomo.php?idsite=1&rec=1&uadata={query}");
+    let resp = support::send_raw(proxy.addr(), "GET", &target, &[], Vec::new()).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let forwarded = vendor.requests()[1].query().to_string();
+    let uadata = percent_decode(
+        forwarded
+            .split('&')
+            .find_map(|p| p.strip_prefix("uadata="))
+            .expect("uadata is forwarded"),
+    );
+    let uadata = String::from_utf8(uadata).unwrap();
+    assert!(
+        uadata.contains("Android") && uadata.contains(r#""version":"118""#),
+        "{uadata}"
+    );
+    assert!(
+        !uadata.contains("Pixel") && !uadata.contains("5993") && !uadata.contains("14.0"),
+        "{uadata}"
+    );
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

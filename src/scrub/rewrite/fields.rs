@@ -20,11 +20,25 @@ impl Walk<'_> {
             UserAgentMode::Drop => return Ok(None),
             UserAgentMode::Coarse => {}
         }
-        if self.input.get(i) != Some(&b'"') {
-            return Ok(None);
+        match self.input.get(i) {
+            Some(b'{') => return self.client_hints_object(i, depth),
+            Some(b'"') => {}
+            _ => return Ok(None),
         }
         let tok = json::string_at(self.input, i)?;
         let text = tok.text(self.input, &mut self.bufs.text)?;
+        if text.first() == Some(&b'{') {
+            // Client hints carried as a JSON string (Matomo's `uadata`).
+            let mut reduced = std::mem::take(&mut self.bufs.value);
+            let kept = crate::scrub::user_agent::reduce_client_hints(text, &mut reduced);
+            if kept {
+                self.replace_with_string(tok.start, tok.end, &reduced);
+                self.report
+                    .count(RuleKind::UserAgent, FieldOutcome::Coarsened);
+            }
+            self.bufs.value = reduced;
+            return Ok(kept.then_some(tok.end));
+        }
         let (out, before) = (&mut *self.out, &self.input[self.span_start..tok.start]);
         let written = crate::scrub::user_agent::with_coarse(text, |coarse| {
             let coarse = coarse?;
@@ -40,6 +54,23 @@ impl Walk<'_> {
         self.report
             .count(RuleKind::UserAgent, FieldOutcome::Coarsened);
         Ok(Some(tok.end))
+    }
+
+    /// Client hints as an object (Segment's `context.userAgentData`): reduced in place, or
+    /// dropped when they are not an object after all.
+    fn client_hints_object(&mut self, i: usize, depth: usize) -> Result<Option<usize>, ScrubError> {
+        let end = self.skip_value(i, depth)?;
+        let mut reduced = std::mem::take(&mut self.bufs.value);
+        let kept = crate::scrub::user_agent::reduce_client_hints(&self.input[i..end], &mut reduced);
+        if kept {
+            self.flush_to(i);
+            self.out.extend_from_slice(&reduced);
+            self.span_start = end;
+            self.report
+                .count(RuleKind::UserAgent, FieldOutcome::Coarsened);
+        }
+        self.bufs.value = reduced;
+        Ok(kept.then_some(end))
     }
 
     pub(super) fn check_event_name(&mut self, i: usize) -> Result<(), ScrubError> {
