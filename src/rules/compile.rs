@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::file::{IdentifiersFile, RulesFile};
+use super::file::{IdentifiersFile, RulesFile, ValuesFile};
 use super::{
     CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream,
     UpstreamSettings,
@@ -84,13 +84,28 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         }
     };
     let properties = property_rules(&file, &mut errors);
-    let values = value_rules_factory(&file, truncation, &pseudonym_key, &mut errors);
+    let ip_values = if file.ip.scan_values {
+        truncation
+    } else {
+        None
+    };
+    let values = value_rules_factory(
+        &file.values,
+        "values",
+        ip_values,
+        &pseudonym_key,
+        &mut errors,
+    );
     let inputs = PlanInputs {
         properties: &properties,
         identifier_action,
         values: &values,
     };
-    let routes = routes(&file, &inputs, &mut errors);
+    let context = ValueContext {
+        ip_values,
+        key: &pseudonym_key,
+    };
+    let routes = routes(&file, &inputs, &context, &mut errors);
     let forward_headers = forward_headers(&file, &mut errors);
     let cors = cors(&file);
     if !errors.0.is_empty() {
@@ -413,14 +428,16 @@ fn property_rules(file: &RulesFile, errors: &mut Errors) -> PropertyRules {
     }
 }
 
+/// The value rules of `v` (the `[values]` table, or a route's override of it, at `at`).
 fn value_rules_factory(
-    file: &RulesFile,
-    truncation: Option<Truncation>,
+    v: &ValuesFile,
+    at: &str,
+    ip_values: Option<Truncation>,
     key: &PseudonymKey,
     errors: &mut Errors,
 ) -> impl Fn() -> ValueRules {
-    let v = &file.values;
-    let mut replacement = |setting: &str, at: &str, marker: &str| match setting {
+    let path = |name: &str| format!("{at}.{name}");
+    let mut replacement = |setting: &str, at: String, marker: &str| match setting {
         "redact" => Some(Replacement::Marker(marker.as_bytes().to_vec())),
         "hash" => Some(Replacement::Hash(key.clone())),
         "mask" => Some(Replacement::Mask {
@@ -432,24 +449,24 @@ fn value_rules_factory(
             None
         }
     };
-    let email_marker = replacement(&v.email, "values.email", &v.email_marker);
+    let email_marker = replacement(&v.email, path("email"), &v.email_marker);
     let street_marker = replacement(
         &v.street_address,
-        "values.street_address",
+        path("street_address"),
         &v.street_address_marker,
     );
-    let phone_marker = replacement(&v.phone, "values.phone", &v.phone_marker);
-    let card_marker = replacement(&v.card, "values.card", &v.card_marker);
-    let iban_marker = replacement(&v.iban, "values.iban", "[iban]");
-    let ssn_marker = replacement(&v.ssn, "values.ssn", "[ssn]");
-    let token_marker = replacement(&v.token, "values.token", "[token]");
-    let location_marker = replacement(&v.coordinates, "values.coordinates", &v.coordinates_marker);
+    let phone_marker = replacement(&v.phone, path("phone"), &v.phone_marker);
+    let card_marker = replacement(&v.card, path("card"), &v.card_marker);
+    let iban_marker = replacement(&v.iban, path("iban"), "[iban]");
+    let ssn_marker = replacement(&v.ssn, path("ssn"), "[ssn]");
+    let token_marker = replacement(&v.token, path("token"), "[token]");
+    let location_marker = replacement(&v.coordinates, path("coordinates"), &v.coordinates_marker);
     let phone_national = v.phone_national;
     let (mut custom, mut refused) = (Vec::new(), Vec::new());
     for (i, c) in v.custom.iter().enumerate() {
-        let at = format!("values.custom[{i}]");
+        let at = path(&format!("custom[{i}]"));
         let marker = c.marker.clone().unwrap_or_else(|| format!("[{}]", c.name));
-        let Some(replace) = replacement(&c.action, &format!("{at}.action"), &marker) else {
+        let Some(replace) = replacement(&c.action, format!("{at}.action"), &marker) else {
             continue;
         };
         match CustomDetector::new(&c.name, c.pattern.as_deref(), &c.literals, replace) {
@@ -466,18 +483,13 @@ fn value_rules_factory(
         "keep" => crate::scrub::UserAgentMode::Keep,
         _ => {
             errors.push(
-                "values.user_agent",
+                path("user_agent"),
                 "must be \"coarse\", \"drop\" or \"keep\"",
             );
             crate::scrub::UserAgentMode::Coarse
         }
     };
     let url_allow = v.scrub_urls.then(|| v.url_query_allow.clone());
-    let ip_values = if file.ip.scan_values {
-        truncation
-    } else {
-        None
-    };
     move || ValueRules {
         ip_values,
         email_marker: email_marker.clone(),
@@ -497,7 +509,34 @@ fn value_rules_factory(
     }
 }
 
-fn routes(file: &RulesFile, inputs: &PlanInputs<'_>, errors: &mut Errors) -> Vec<Route> {
+/// `[values]` with a route's own settings in place of the ones it names.
+fn route_values(
+    values: &ValuesFile,
+    over: &serde_json::Map<String, serde_json::Value>,
+    at: &str,
+    errors: &mut Errors,
+) -> Option<ValuesFile> {
+    let mut merged = serde_json::to_value(values).ok()?;
+    if let Some(map) = merged.as_object_mut() {
+        map.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    serde_json::from_value(merged)
+        .map_err(|e| errors.push(at, e.to_string()))
+        .ok()
+}
+
+/// What a route's own value rules are built with besides its `values` table.
+struct ValueContext<'a> {
+    ip_values: Option<Truncation>,
+    key: &'a PseudonymKey,
+}
+
+fn routes(
+    file: &RulesFile,
+    inputs: &PlanInputs<'_>,
+    context: &ValueContext<'_>,
+    errors: &mut Errors,
+) -> Vec<Route> {
     if file.routes.is_empty() {
         errors.push("route", "at least one [[route]] is needed");
     }
@@ -532,7 +571,22 @@ fn routes(file: &RulesFile, inputs: &PlanInputs<'_>, errors: &mut Errors) -> Vec
             prefix,
             vendor: r.vendor,
             upstream,
-            plans: r.vendor.protocol().compile(inputs),
+            plans: match &r.values {
+                None => r.vendor.protocol().compile(inputs),
+                Some(over) => {
+                    let at = format!("route[{i}].values");
+                    let Some(own) = route_values(&file.values, over, &at, errors) else {
+                        continue;
+                    };
+                    let values =
+                        value_rules_factory(&own, &at, context.ip_values, context.key, errors);
+                    r.vendor.protocol().compile(&PlanInputs {
+                        properties: inputs.properties,
+                        identifier_action: inputs.identifier_action,
+                        values: &values,
+                    })
+                }
+            },
             token,
             aliases: r.aliases.clone(),
             shadow: r.shadow,

@@ -391,6 +391,10 @@ pub struct RouteFile {
     /// Requests keep their own path upstream.
     #[serde(default)]
     pub aliases: std::collections::BTreeMap<String, String>,
+    /// This route's own `[values]` settings, in place of the ones it names (for example
+    /// `values = { phone = "keep" }`).
+    #[serde(default)]
+    pub values: Option<serde_json::Map<String, serde_json::Value>>,
     /// Dry run: forward bodies and queries unchanged and count what the rules would have
     /// done. Off by default; logged as a warning at every load while on.
     #[serde(default)]

@@ -195,3 +195,66 @@ upstream = "https://api.segment.io"
     );
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn a_route_can_override_the_value_rules_and_a_wrong_override_is_refused() {
+    let path =
+        std::env::temp_dir().join(format!("scrubproxy-override-{}.toml", std::process::id()));
+    let rules = r#"
+[[route]]
+prefix = "/segment"
+vendor = "segment"
+upstream = "https://api.segment.io"
+
+[[route]]
+prefix = "/amplitude"
+vendor = "amplitude"
+upstream = "https://api2.amplitude.com"
+values = { email = "keep", phone = "mask" }
+
+[[test]]
+name = "Segment: the [values] table"
+vendor = "segment"
+path = "/v1/t"
+body = '{"type":"track","properties":{"note":"jane@example.com +1 415 555 0100"}}'
+equal = { "body.properties.note" = "[email] [phone]" }
+
+[[test]]
+name = "Amplitude: its own values"
+vendor = "amplitude"
+path = "/2/httpapi"
+body = '{"api_key":"k","events":[{"event_type":"e","event_properties":{"note":"jane@example.com +1 415 555 0100"}}]}'
+equal = { "body.events.0.event_properties.note" = "jane@example.com ***********0100" }
+"#;
+    std::fs::write(&path, rules).unwrap();
+    let out = binary().arg("check").arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("2 tests, 0 failed"), "{text}");
+
+    std::fs::write(&path, rules.replace("phone = \"mask\"", "phone = \"blur\"")).unwrap();
+    let out = binary().arg("check").arg(&path).output().unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        errors.contains("route[1].values.phone: must be"),
+        "{errors}"
+    );
+    std::fs::write(
+        &path,
+        rules.replace("phone = \"mask\"", "telephone = \"mask\""),
+    )
+    .unwrap();
+    let out = binary().arg("check").arg(&path).output().unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        errors.contains("route[1].values: unknown field `telephone`"),
+        "{errors}"
+    );
+    let _ = std::fs::remove_file(&path);
+}
