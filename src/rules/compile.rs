@@ -477,6 +477,14 @@ fn value_rules_factory(
     for (at, why) in refused {
         errors.push(at, why);
     }
+    let referrer_origin = match v.referrer.as_str() {
+        "origin" => true,
+        "full" => false,
+        _ => {
+            errors.push(path("referrer"), "must be \"origin\" or \"full\"");
+            true
+        }
+    };
     let user_agent = match v.user_agent.as_str() {
         "coarse" => crate::scrub::UserAgentMode::Coarse,
         "drop" => crate::scrub::UserAgentMode::Drop,
@@ -502,6 +510,7 @@ fn value_rules_factory(
         token_marker: token_marker.clone(),
         location_marker: location_marker.clone(),
         user_agent,
+        referrer_origin,
         custom: custom.clone(),
         url_query_allow: url_allow
             .as_ref()

@@ -286,6 +286,8 @@ pub struct ValuesFile {
     /// Payment card numbers (Luhn-valid) inside any text value.
     pub card: String,
     pub card_marker: String,
+    /// Referrer fields: `origin` (`https://www.google.com/`) or `full` (the value rules only).
+    pub referrer: String,
     /// Characters a `mask` action leaves readable at the end of a match.
     pub mask_keep_last: usize,
     /// The operator's own detectors (`[[values.custom]]`).
@@ -319,6 +321,7 @@ impl Default for ValuesFile {
             card: "redact".into(),
             card_marker: "[card]".into(),
             mask_keep_last: 4,
+            referrer: "origin".into(),
             custom: Vec::new(),
             iban: "redact".into(),
             ssn: "redact".into(),

@@ -22,6 +22,9 @@ pub enum FieldAction {
     EventName,
     /// A user-agent string: coarsened, dropped or kept as `values.user_agent` says.
     UserAgent,
+    /// The page the visitor came from: cut to its origin when `values.referrer` says so,
+    /// otherwise (and for text that is not an absolute URL) the value rules apply.
+    Referrer,
     /// Refuse the whole request: a member that must never appear where it is (a `batch` inside
     /// what was taken for a single event would carry events no rule looked at).
     Reject,

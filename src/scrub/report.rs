@@ -19,10 +19,11 @@ pub enum RuleKind {
     SsnValue,
     TokenValue,
     CustomValue,
+    Referrer,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 16] = [
+    pub const ALL: [RuleKind; 17] = [
         RuleKind::IpField,
         RuleKind::IpValue,
         RuleKind::Identifier,
@@ -39,6 +40,7 @@ impl RuleKind {
         RuleKind::SsnValue,
         RuleKind::TokenValue,
         RuleKind::CustomValue,
+        RuleKind::Referrer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +61,7 @@ impl RuleKind {
             RuleKind::SsnValue => "ssn_value",
             RuleKind::TokenValue => "token_value",
             RuleKind::CustomValue => "custom_value",
+            RuleKind::Referrer => "referrer",
         }
     }
 }

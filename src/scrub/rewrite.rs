@@ -327,6 +327,7 @@ impl Walk<'_> {
                     }
                 }
             }
+            Decision::Apply(FieldAction::Referrer) => self.referrer(value_start, child, depth)?,
             Decision::Apply(FieldAction::EventName) => {
                 self.check_event_name(value_start)?;
                 self.value(value_start, child, true, depth)?

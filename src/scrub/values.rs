@@ -25,6 +25,7 @@ use numbers::{
 pub use text::contains_email;
 use text::{redact_emails, redact_streets, redact_tokens};
 use url::filter_query;
+pub use url::url_origin;
 
 /// Query parameters kept by default in URLs: campaign attribution, which carries no person.
 pub const DEFAULT_URL_QUERY_ALLOW: &[&str] = &["utm_*", "gclid", "fbclid", "ref"];
@@ -55,6 +56,8 @@ pub struct ValueRules {
     pub location_marker: Option<Replacement>,
     /// What becomes of the vendors' user-agent fields.
     pub user_agent: UserAgentMode,
+    /// Referrer fields keep only their origin (`https://www.google.com/`).
+    pub referrer_origin: bool,
     /// The operator's own detectors, run after the built-in ones.
     pub custom: Vec<CustomDetector>,
 }
@@ -138,6 +141,7 @@ impl ValueRules {
             ssn_marker: marker("[ssn]"),
             token_marker: marker("[token]"),
             user_agent: UserAgentMode::Coarse,
+            referrer_origin: true,
             custom: Vec::new(),
         }
     }
@@ -563,6 +567,32 @@ mod tests {
             "x415-555-0100",
         ] {
             assert_eq!(scrubbed(near_miss), near_miss);
+        }
+    }
+
+    #[test]
+    fn url_origins_leave_out_people_and_paths() {
+        let origin = |text: &str| {
+            let mut out = Vec::new();
+            url_origin(text.as_bytes(), &mut out).then(|| String::from_utf8(out).unwrap())
+        };
+        assert_eq!(
+            origin("HTTPS://jane:pw@Shop.example:8443/a?b#c").as_deref(),
+            Some("https://Shop.example:8443/")
+        );
+        assert_eq!(
+            origin("android-app://com.google.android.gm").as_deref(),
+            Some("android-app://com.google.android.gm/")
+        );
+        for not_absolute in [
+            "/checkout?step=2",
+            "google.com",
+            "",
+            "://x",
+            "a b://c",
+            "https://",
+        ] {
+            assert_eq!(origin(not_absolute), None, "{not_absolute}");
         }
     }
 

@@ -70,6 +70,9 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("event_type", FieldAction::EventName)
         .field("ip", FieldAction::VendorIp)
         .field("user_agent", FieldAction::UserAgent)
+        // The attribution plugin sets these in `$set` / `$setOnce`.
+        .field("user_properties.*.referrer", FieldAction::Referrer)
+        .field("user_properties.*.initial_referrer", FieldAction::Referrer)
         .ensure("ip", Ensured::ClientIp);
     for id in IDENTIFIERS {
         b.field(id, inputs.identifier_action);

@@ -90,6 +90,7 @@ fn gtag_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("_uip", FieldAction::VendorIp)
         .field("tid", FieldAction::Keep)
         .field("en", FieldAction::EventName)
+        .field("dr", FieldAction::Referrer)
         .ensure("_uip", Ensured::ClientIp);
     // Every parameter is a property here: `ep.*` event and `up.*` user parameters among them.
     b.container("");

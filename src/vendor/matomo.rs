@@ -75,6 +75,7 @@ fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("cip", FieldAction::Drop(RuleKind::IpField))
         .field("ua", FieldAction::UserAgent)
         .field("uadata", FieldAction::UserAgent)
+        .field("urlref", FieldAction::Referrer)
         .field("idsite", FieldAction::Keep)
         .field("rec", FieldAction::Keep);
     for id in IDENTIFIERS {

@@ -113,6 +113,8 @@ fn events_plan(inputs: &PlanInputs<'_>) -> EventPlan {
             "properties.$city",
             FieldAction::Drop(RuleKind::PreciseLocation),
         )
+        .field("properties.$referrer", FieldAction::Referrer)
+        .field("properties.$initial_referrer", FieldAction::Referrer)
         .ensure("properties.ip", Ensured::ClientIp);
     b.build(inputs.properties, (inputs.values)(), None)
 }

@@ -37,6 +37,7 @@ impl Vendor for Plausible {
             .field("m", FieldAction::JsonString)
             .field("d", FieldAction::Keep)
             .field("n", FieldAction::EventName)
+            .field("r", FieldAction::Referrer)
             .field("domain", FieldAction::Keep);
         vec![Arc::new(BodyPlan {
             envelope: Envelope::Event,

@@ -146,6 +146,13 @@ fn event_plan(inputs: &PlanInputs<'_>, v1: bool) -> EventPlan {
         .field("properties.$user_id", id)
         .field("properties.alias", id)
         .field("properties.$ip", FieldAction::VendorIp)
+        .field("properties.$referrer", FieldAction::Referrer)
+        .field("properties.$initial_referrer", FieldAction::Referrer)
+        .field("properties.$session_entry_referrer", FieldAction::Referrer)
+        .field(
+            "properties.$set_once.$initial_referrer",
+            FieldAction::Referrer,
+        )
         .field(
             "properties.$geoip_latitude",
             FieldAction::Drop(RuleKind::PreciseLocation),

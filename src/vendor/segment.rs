@@ -96,8 +96,10 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
         .field("messageId", FieldAction::Keep)
         .field("event", FieldAction::EventName)
         .field("context.userAgent", FieldAction::UserAgent)
-        // Client hints hold the device model and full versions: coarse means gone.
+        // Client hints hold the device model and full versions: reduced like the UA.
         .field("context.userAgentData", FieldAction::UserAgent)
+        .field("context.page.referrer", FieldAction::Referrer)
+        .field("properties.referrer", FieldAction::Referrer)
         .ensure("context.ip", Ensured::ClientIp);
     // Names of software, not of people: kept whatever the deny list says about `name`.
     for technical in TECHNICAL_NAMES {

@@ -105,6 +105,7 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     b.field("ip", FieldAction::VendorIp)
         .field("ua", FieldAction::UserAgent)
+        .field("refr", FieldAction::Referrer)
         .field("eid", FieldAction::Keep)
         .field("e", FieldAction::EventName)
         .field("aid", FieldAction::Keep)

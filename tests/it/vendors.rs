@@ -913,3 +913,151 @@ fn url_encode(text: &str) -> String {
         })
         .collect()
 }
+
+/// A vendor, method, path, query, body and the referrer fields in what it sends.
+type ReferrerCase = (
+    scrubproxy::vendor::VendorKind,
+    &'static str,
+    &'static str,
+    String,
+    String,
+    Vec<&'static str>,
+);
+
+/// Each vendor's referrer fields, offline through the shipped rules: the origin only, with
+/// no user name or password; with `referrer = "full"`, the URL stays, under the URL rules.
+#[test]
+fn every_vendor_trims_referrers_to_their_origin() {
+    use scrubproxy::vendor::VendorKind;
+    let referrer = "https://jane:secret@www.google.com/search?q=jane+doe&utm_source=news#top";
+    let encoded = url_encode(referrer);
+    let cases: Vec<ReferrerCase> = vec![
+        (
+            VendorKind::Segment,
+            "POST",
+            "/v1/p",
+            String::new(),
+            format!(
+                r#"{{"type":"page","context":{{"page":{{"referrer":"{referrer}"}}}},"properties":{{"referrer":"{referrer}"}}}}"#
+            ),
+            vec!["body.context.page.referrer", "body.properties.referrer"],
+        ),
+        (
+            VendorKind::PostHog,
+            "POST",
+            "/e/",
+            String::new(),
+            format!(
+                r#"{{"event":"$pageview","api_key":"k","properties":{{"distinct_id":"d","$referrer":"{referrer}","$initial_referrer":"{referrer}","$session_entry_referrer":"{referrer}"}}}}"#
+            ),
+            vec![
+                "body.properties.$referrer",
+                "body.properties.$initial_referrer",
+                "body.properties.$session_entry_referrer",
+            ],
+        ),
+        (
+            VendorKind::Mixpanel,
+            "POST",
+            "/track/",
+            String::new(),
+            format!(
+                r#"[{{"event":"e","properties":{{"token":"t","$referrer":"{referrer}","$initial_referrer":"{referrer}"}}}}]"#
+            ),
+            vec![
+                "body.0.properties.$referrer",
+                "body.0.properties.$initial_referrer",
+            ],
+        ),
+        (
+            VendorKind::Amplitude,
+            "POST",
+            "/2/httpapi",
+            String::new(),
+            format!(
+                r#"{{"api_key":"k","events":[{{"event_type":"e","user_properties":{{"$set":{{"referrer":"{referrer}"}},"$setOnce":{{"initial_referrer":"{referrer}"}}}}}}]}}"#
+            ),
+            vec![
+                "body.events.0.user_properties.$set.referrer",
+                "body.events.0.user_properties.$setOnce.initial_referrer",
+            ],
+        ),
+        (
+            VendorKind::Plausible,
+            "POST",
+            "/api/event",
+            String::new(),
+            format!(
+                r#"{{"n":"pageview","u":"https://shop.example/","d":"shop.example","r":"{referrer}"}}"#
+            ),
+            vec!["body.r"],
+        ),
+        (
+            VendorKind::Matomo,
+            "GET",
+            "/matomo.php",
+            format!("idsite=1&rec=1&urlref={encoded}"),
+            String::new(),
+            vec!["query.urlref"],
+        ),
+        (
+            VendorKind::Snowplow,
+            "GET",
+            "/i",
+            format!("e=pv&aid=shop&refr={encoded}"),
+            String::new(),
+            vec!["query.refr"],
+        ),
+        (
+            VendorKind::Ga4,
+            "POST",
+            "/g/collect",
+            format!("v=2&tid=G-TEST&cid=1.2&en=page_view&dr={encoded}"),
+            String::new(),
+            vec!["query.dr"],
+        ),
+    ];
+    let rules = |referrer: &str| {
+        let mut file =
+            scrubproxy::rules::read(Some(&support::proxy::shipped_rules_path())).unwrap();
+        file.identifiers.key_env = Some("SCRUBPROXY_TEST_KEY_THAT_IS_NEVER_SET".into());
+        file.values.referrer = referrer.into();
+        scrubproxy::rules::compile(file).unwrap()
+    };
+    let (origin_rules, full_rules) = (rules("origin"), rules("full"));
+    for (vendor, method, path, query, body, fields) in &cases {
+        let headers = http::HeaderMap::new();
+        let run = |set| {
+            let sent = scrubproxy::check::scrub_request(
+                set,
+                *vendor,
+                method,
+                path,
+                query,
+                &headers,
+                body.as_bytes(),
+            )
+            .unwrap_or_else(|e| panic!("{vendor:?}: {e}"));
+            scrubproxy::check::sent_document(&sent)
+        };
+        let (trimmed, full) = (run(&origin_rules), run(&full_rules));
+        for field in fields {
+            let found = scrubproxy::check::lookup(&trimmed, field);
+            assert_eq!(
+                found,
+                vec![&Value::from("https://www.google.com/")],
+                "{vendor:?} {field}: {trimmed}"
+            );
+            let kept = scrubproxy::check::lookup(&full, field);
+            let kept = kept.first().and_then(|v| v.as_str()).unwrap_or_default();
+            assert!(
+                kept.contains("/search") && kept.contains("utm_source=news"),
+                "{vendor:?} {field}: {kept}"
+            );
+            assert!(
+                !kept.contains("q=jane"),
+                "{vendor:?} {field}: the URL rules still apply: {kept}"
+            );
+        }
+    }
+}

@@ -73,6 +73,36 @@ impl Walk<'_> {
         Ok(kept.then_some(end))
     }
 
+    /// A referrer: its origin only (`https://www.google.com/`) when the rules say so; text
+    /// that is not an absolute URL gets the value rules like any string.
+    pub(super) fn referrer(
+        &mut self,
+        i: usize,
+        node: Option<NodeId>,
+        depth: usize,
+    ) -> Result<usize, ScrubError> {
+        if !self.plan.values.referrer_origin || self.input.get(i) != Some(&b'"') {
+            return self.value(i, node, true, depth);
+        }
+        let tok = json::string_at(self.input, i)?;
+        let text = tok.text(self.input, &mut self.bufs.text)?;
+        let mut origin = std::mem::take(&mut self.bufs.value);
+        let cut = crate::scrub::values::url_origin(text, &mut origin);
+        let end = if !cut {
+            self.bufs.value = origin;
+            return self.value(i, node, true, depth);
+        } else if origin.as_slice() == text {
+            tok.end
+        } else {
+            self.replace_with_string(tok.start, tok.end, &origin);
+            self.report
+                .count(RuleKind::Referrer, FieldOutcome::Coarsened);
+            tok.end
+        };
+        self.bufs.value = origin;
+        Ok(end)
+    }
+
     pub(super) fn check_event_name(&mut self, i: usize) -> Result<(), ScrubError> {
         if self.plan.drop_events.is_empty() || self.input.get(i) != Some(&b'"') {
             return Ok(());

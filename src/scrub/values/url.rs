@@ -10,6 +10,39 @@ fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
     text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
+/// Writes the origin of an absolute URL (`scheme://host[:port]/`, user and password left
+/// out) into `out`; false when `text` is not one (relative paths, plain text).
+pub fn url_origin(text: &[u8], out: &mut Vec<u8>) -> bool {
+    let Some(sep) = memchr::memmem::find(text, b"://") else {
+        return false;
+    };
+    let scheme = &text[..sep];
+    let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
+    let rest = &text[sep + 3..];
+    let authority_end = rest
+        .iter()
+        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    // `user:password@host`: the part before the last `@` names a person.
+    let host = match memchr::memrchr(b'@', authority) {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    if !scheme_ok || host.is_empty() || host.iter().any(|c| c.is_ascii_whitespace()) {
+        return false;
+    }
+    out.clear();
+    out.extend_from_slice(&scheme.to_ascii_lowercase());
+    out.extend_from_slice(b"://");
+    out.extend_from_slice(host);
+    out.push(b'/');
+    true
+}
+
 /// Bytes that end a URL written inside text (all of them are `DELIMITER` cues).
 pub(super) fn ends_url(c: u8) -> bool {
     c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'>' | b')' | b'(')
