@@ -477,6 +477,14 @@ fn value_rules_factory(
     for (at, why) in refused {
         errors.push(at, why);
     }
+    let url_drop_fragments = match v.url_fragments.as_str() {
+        "parameters" => false,
+        "drop" => true,
+        _ => {
+            errors.push(path("url_fragments"), "must be \"parameters\" or \"drop\"");
+            false
+        }
+    };
     let referrer_origin = match v.referrer.as_str() {
         "origin" => true,
         "full" => false,
@@ -511,6 +519,7 @@ fn value_rules_factory(
         location_marker: location_marker.clone(),
         user_agent,
         referrer_origin,
+        url_drop_fragments,
         custom: custom.clone(),
         url_query_allow: url_allow
             .as_ref()

@@ -286,6 +286,9 @@ pub struct ValuesFile {
     /// Payment card numbers (Luhn-valid) inside any text value.
     pub card: String,
     pub card_marker: String,
+    /// URL fragments: `parameters` (parameter-like fragments get the allow-list, anchors
+    /// stay) or `drop` (every fragment of a URL goes).
+    pub url_fragments: String,
     /// Referrer fields: `origin` (`https://www.google.com/`) or `full` (the value rules only).
     pub referrer: String,
     /// Characters a `mask` action leaves readable at the end of a match.
@@ -322,6 +325,7 @@ impl Default for ValuesFile {
             card_marker: "[card]".into(),
             mask_keep_last: 4,
             referrer: "origin".into(),
+            url_fragments: "parameters".into(),
             custom: Vec::new(),
             iban: "redact".into(),
             ssn: "redact".into(),

@@ -56,6 +56,8 @@ pub struct ValueRules {
     pub location_marker: Option<Replacement>,
     /// What becomes of the vendors' user-agent fields.
     pub user_agent: UserAgentMode,
+    /// URL fragments go whole, not only their parameters.
+    pub url_drop_fragments: bool,
     /// Referrer fields keep only their origin (`https://www.google.com/`).
     pub referrer_origin: bool,
     /// The operator's own detectors, run after the built-in ones.
@@ -142,6 +144,7 @@ impl ValueRules {
             token_marker: marker("[token]"),
             user_agent: UserAgentMode::Coarse,
             referrer_origin: true,
+            url_drop_fragments: false,
             custom: Vec::new(),
         }
     }
@@ -219,7 +222,8 @@ impl ValueRules {
         let mut changed = false;
         let mut current: &[u8] = text;
         if let (Some(allow), true) = (&self.url_query_allow, cues.has(QUESTION)) {
-            if filter_query(current, !cues.has(DELIMITER), allow, tmp) {
+            let one_word = !cues.has(DELIMITER);
+            if filter_query(current, one_word, allow, self.url_drop_fragments, tmp) {
                 report.count(RuleKind::UrlQuery, FieldOutcome::Dropped);
                 changed = true;
                 current = tmp;
@@ -568,6 +572,37 @@ mod tests {
         ] {
             assert_eq!(scrubbed(near_miss), near_miss);
         }
+    }
+
+    #[test]
+    fn fragments_can_go_whole_from_urls_but_hashtags_stay() {
+        let mut rules = rules();
+        rules.url_drop_fragments = true;
+        let mut report = Report::default();
+        assert_eq!(
+            scrubbed_with(
+                &rules,
+                "see https://a.example/app#/account/42 now",
+                &mut report
+            ),
+            "see https://a.example/app now"
+        );
+        assert_eq!(
+            scrubbed_with(&rules, "/p?utm_source=x&email=j#top", &mut report),
+            "/p?utm_source=x"
+        );
+        let (mut out, mut tmp) = (Vec::new(), Vec::new());
+        assert!(!rules.scrub(b"#summer sale", &mut out, &mut tmp, &mut report));
+        // Path segments are text like any other: what a detector finds in them goes.
+        assert_eq!(
+            scrubbed("https://shop.example/reset/jane.doe@example.com/card/4111111111111111"),
+            "https://shop.example/reset/[email]/card/[card]"
+        );
+        // Without the setting, a plain anchor stays.
+        assert_eq!(
+            scrubbed("https://a.example/pricing#plans"),
+            "https://a.example/pricing#plans"
+        );
     }
 
     #[test]

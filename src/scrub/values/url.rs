@@ -54,7 +54,15 @@ pub(super) fn ends_url(c: u8) -> bool {
 /// single-page apps pass secrets) get the same allow-list; plain anchors (`#pricing`) stay.
 /// Returns true (new text in `out`) if a parameter went. `one_word`: the text holds no byte
 /// that ends a URL (the caller's cue pass knows), so any URL in it spans all of it.
-pub(super) fn filter_query(text: &[u8], one_word: bool, allow: &KeySet, out: &mut Vec<u8>) -> bool {
+/// With `drop_fragments`, a URL's fragment goes whole (`https://a.example/p#/account/42`
+/// becomes `https://a.example/p`); a lone `#word` is not a URL and stays.
+pub(super) fn filter_query(
+    text: &[u8],
+    one_word: bool,
+    allow: &KeySet,
+    drop_fragments: bool,
+    out: &mut Vec<u8>,
+) -> bool {
     // `out` holds the text before `copied` (once something changed); a `?` or `#` before
     // `resume` lies inside a query already handled, as part of a parameter's value.
     let (mut copied, mut resume, mut changed) = (0, 0, false);
@@ -84,6 +92,15 @@ pub(super) fn filter_query(text: &[u8], one_word: bool, allow: &KeySet, out: &mu
                 .position(|&c| ends_url(c))
                 .map_or(text.len(), |e| q + e),
         };
+        if fragment && drop_fragments && !prefix.is_empty() {
+            if !changed {
+                out.clear();
+                changed = true;
+            }
+            out.extend_from_slice(&text[copied..q]);
+            (copied, resume) = (token_end, token_end);
+            continue;
+        }
         let query_end = if fragment {
             token_end
         } else {
