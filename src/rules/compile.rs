@@ -443,9 +443,13 @@ fn value_rules_factory(
         "mask" => Some(Replacement::Mask {
             keep_last: v.mask_keep_last,
         }),
+        "drop" => Some(Replacement::Drop),
         "keep" => None,
         _ => {
-            errors.push(at, "must be \"redact\", \"hash\", \"mask\" or \"keep\"");
+            errors.push(
+                at,
+                "must be \"redact\", \"hash\", \"mask\", \"drop\" or \"keep\"",
+            );
             None
         }
     };

@@ -256,7 +256,7 @@ pub struct CustomDetectorFile {
     /// Literal strings, matched without regard to ASCII case.
     #[serde(default)]
     pub literals: Vec<String>,
-    /// `redact`, `hash`, `mask` or `keep`, as for the built-in detectors.
+    /// `redact`, `hash`, `mask`, `drop` or `keep`, as for the built-in detectors.
     #[serde(default = "default_custom_action")]
     pub action: String,
     /// What `redact` writes; `[<name>]` when absent.
@@ -272,7 +272,7 @@ fn default_custom_action() -> String {
 #[serde(deny_unknown_fields, default)]
 pub struct ValuesFile {
     /// Every detector's action: `redact` (its marker), `hash` (keyed pseudonym), `mask`
-    /// (all but the last `mask_keep_last` characters as `*`) or `keep`.
+    /// (all but the last `mask_keep_last` characters as `*`), `drop` (the member) or `keep`.
     pub email: String,
     pub email_marker: String,
     /// Street addresses inside any text value: "redact" or "keep".

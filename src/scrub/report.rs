@@ -43,6 +43,24 @@ impl RuleKind {
         RuleKind::Referrer,
     ];
 
+    /// The detectors that read text values (not keys, fields or URL parameters).
+    fn is_text_detector(self) -> bool {
+        matches!(
+            self,
+            RuleKind::EmailValue
+                | RuleKind::StreetValue
+                | RuleKind::PhoneValue
+                | RuleKind::CardValue
+                | RuleKind::IbanValue
+                | RuleKind::SsnValue
+                | RuleKind::TokenValue
+                | RuleKind::CustomValue
+                // The coordinates detector; vendor fields dropped as precise location are
+                // counted outside `ValueRules::scrub`, so they never look like a detector's.
+                | RuleKind::PreciseLocation
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RuleKind::IpField => "ip_field",
@@ -110,6 +128,9 @@ pub struct Report {
     /// Events the rules removed whole (`events.drop`).
     pub events_dropped: u64,
     fields: [[u32; FieldOutcome::ALL.len()]; RuleKind::ALL.len()],
+    /// Matches a text detector dropped (its action is `drop`): how `ValueRules::scrub_member`
+    /// tells, for the value it just scrubbed, that the member must go.
+    detector_drops: u32,
 }
 
 impl Report {
@@ -117,6 +138,14 @@ impl Report {
     pub fn count(&mut self, rule: RuleKind, outcome: FieldOutcome) {
         let cell = &mut self.fields[rule as usize][outcome as usize];
         *cell = cell.saturating_add(1);
+        if outcome == FieldOutcome::Dropped && rule.is_text_detector() {
+            self.detector_drops = self.detector_drops.wrapping_add(1);
+        }
+    }
+
+    /// A counter that moves whenever a text detector drops a match.
+    pub fn detector_drops(&self) -> u32 {
+        self.detector_drops
     }
 
     pub fn get(&self, rule: RuleKind, outcome: FieldOutcome) -> u32 {

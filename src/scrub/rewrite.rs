@@ -9,7 +9,7 @@ use super::keys::{normalize_into, with_thread_cache, KeyCache, KeyVerdict};
 use super::plan::Ensured;
 use super::plan::{EventPlan, FieldAction, NodeId, PropertyMode, ROOT};
 use super::report::{FieldOutcome, Report, RuleKind};
-use super::values::UserAgentMode;
+use super::values::{UserAgentMode, ValueChange};
 use super::ScrubError;
 
 mod fields;
@@ -80,6 +80,7 @@ pub fn rewrite_event(
             keys,
             report,
             dropped: false,
+            drop_pending: false,
         };
         // A plan may make the root itself a container (a gtag hit is all properties).
         let end = walk.object(start, Some(ROOT), plan.node(ROOT).container, 1)?;
@@ -107,6 +108,9 @@ struct Walk<'a> {
     report: &'a mut Report,
     /// The event's name is on the drop list.
     dropped: bool,
+    /// A detector whose action is `drop` fired on the string just walked, which was left
+    /// unwritten: its member must go (an array element becomes `null`).
+    drop_pending: bool,
 }
 
 /// Per-object bookkeeping for removing members without leaving stray commas.
@@ -200,7 +204,16 @@ impl Walk<'_> {
         depth: usize,
     ) -> Result<usize, ScrubError> {
         // Arrays are transparent to paths: `$transactions.card` names a member of each item.
-        self.elements(i, depth, |walk, j| walk.value(j, node, in_container, depth))
+        self.elements(i, depth, |walk, j| {
+            let end = walk.value(j, node, in_container, depth)?;
+            if std::mem::take(&mut walk.drop_pending) {
+                // An element has no member to drop: it becomes `null`.
+                walk.flush_to(j);
+                walk.out.extend_from_slice(b"null");
+                walk.span_start = end;
+            }
+            Ok(end)
+        })
     }
 
     /// Walks the elements of the array at `i` with `element`; returns the array's end.
@@ -366,6 +379,11 @@ impl Walk<'_> {
                 }
             }
         };
+        if std::mem::take(&mut self.drop_pending) {
+            // The value's string was left unwritten; the member goes with it.
+            self.drop_member(key_start, end, frame);
+            return Ok(end);
+        }
         frame.kept_any = true;
         frame.last_kept_end = end;
         Ok(end)
@@ -486,14 +504,20 @@ impl Walk<'_> {
             });
         }
         let text = tok.text(self.input, &mut self.bufs.text)?;
-        let changed =
-            self.plan
-                .values
-                .scrub(text, &mut self.bufs.value, &mut self.bufs.tmp, self.report);
-        if changed {
-            let value = std::mem::take(&mut self.bufs.value);
-            self.replace_with_string(tok.start, tok.end, &value);
-            self.bufs.value = value;
+        let change = self.plan.values.scrub_member(
+            text,
+            &mut self.bufs.value,
+            &mut self.bufs.tmp,
+            self.report,
+        );
+        match change {
+            ValueChange::Unchanged => {}
+            ValueChange::Changed => {
+                let value = std::mem::take(&mut self.bufs.value);
+                self.replace_with_string(tok.start, tok.end, &value);
+                self.bufs.value = value;
+            }
+            ValueChange::DropMember => self.drop_pending = true,
         }
         Ok(tok.end)
     }

@@ -342,3 +342,47 @@ fn cached_key_verdicts_never_cross_plans() {
         );
     }
 }
+
+#[test]
+fn a_detector_that_drops_takes_the_member_or_nulls_the_element() {
+    let mut values = value_rules();
+    values.email_marker = Some(Replacement::Drop);
+    let props = PropertyRules::default();
+    let mut b = EventPlanBuilder::default();
+    b.container("properties")
+        .field("properties.blob", FieldAction::JsonString);
+    let plan = Arc::new(BodyPlan {
+        envelope: Envelope::Batch { key: "batch" },
+        event: b.build(&props, values, None),
+        envelope_members: EventPlanBuilder::default().build(&props, value_rules(), None),
+    });
+    let cases = [
+        // First member, middle member, last member: no stray commas.
+        (
+            r#"{"batch":[{"properties":{"note":"mail jane@example.com","plan":"pro"}}]}"#,
+            r#"{"batch":[{"properties":{"plan":"pro"}}]}"#,
+        ),
+        (
+            r#"{"batch":[{"properties":{"a":1,"note":"jane@example.com","b":2}}]}"#,
+            r#"{"batch":[{"properties":{"a":1,"b":2}}]}"#,
+        ),
+        (
+            r#"{"batch":[{"properties":{"a":1,"note":"jane@example.com"}}]}"#,
+            r#"{"batch":[{"properties":{"a":1}}]}"#,
+        ),
+        // An element has no member: it becomes null, and the array keeps its length.
+        (
+            r#"{"batch":[{"properties":{"to":["ops","jane@example.com"]}}]}"#,
+            r#"{"batch":[{"properties":{"to":["ops",null]}}]}"#,
+        ),
+        // A JSON string holding one bare value: the member holding it goes.
+        (
+            r#"{"batch":[{"properties":{"blob":"\"jane@example.com\"","x":1}}]}"#,
+            r#"{"batch":[{"properties":{"x":1}}]}"#,
+        ),
+    ];
+    for (input, want) in cases {
+        let got = check_with(&plan, input).unwrap();
+        assert_eq!(got, want, "input {input}");
+    }
+}

@@ -64,6 +64,16 @@ pub struct ValueRules {
     pub custom: Vec<CustomDetector>,
 }
 
+/// What the value rules did to a member's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueChange {
+    Unchanged,
+    /// The new text is in `out`.
+    Changed,
+    /// A detector whose action is `drop` fired: the member goes.
+    DropMember,
+}
+
 /// What a detector writes in place of what it found.
 #[derive(Clone, Debug)]
 pub enum Replacement {
@@ -75,6 +85,9 @@ pub enum Replacement {
     /// `*` for every character but the last `keep_last` (all of them when the match is no
     /// longer than that).
     Mask { keep_last: usize },
+    /// The whole member goes (`ValueRules::scrub_member`); where a value has no member
+    /// (an array element) it becomes `null`, and in other text it becomes empty.
+    Drop,
 }
 
 impl Replacement {
@@ -93,6 +106,7 @@ impl Replacement {
                 mask_into(matched, *keep_last, out);
                 FieldOutcome::Masked
             }
+            Replacement::Drop => FieldOutcome::Dropped,
         }
     }
 }
@@ -146,6 +160,25 @@ impl ValueRules {
             referrer_origin: true,
             url_drop_fragments: false,
             custom: Vec::new(),
+        }
+    }
+
+    /// Scrubs a member's value: like `scrub`, and says when a detector whose action is
+    /// `drop` fired, so that the member goes whole.
+    pub fn scrub_member(
+        &self,
+        text: &[u8],
+        out: &mut Vec<u8>,
+        tmp: &mut Vec<u8>,
+        report: &mut Report,
+    ) -> ValueChange {
+        let drops_before = report.detector_drops();
+        if !self.scrub(text, out, tmp, report) {
+            ValueChange::Unchanged
+        } else if report.detector_drops() != drops_before {
+            ValueChange::DropMember
+        } else {
+            ValueChange::Changed
         }
     }
 

@@ -163,8 +163,13 @@ impl Walk<'_> {
             keys: self.keys,
             report: self.report,
             dropped: false,
+            drop_pending: false,
         };
         let end = nested.value(start, node, in_container, depth)?;
+        if nested.drop_pending {
+            // The string held one bare value that must go: so does the member holding it.
+            self.drop_pending = true;
+        }
         if json::skip_ws(&decoded, end) != decoded.len() {
             return Err(ScrubError::MalformedJson);
         }
