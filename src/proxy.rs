@@ -308,7 +308,7 @@ struct UpstreamCall<'a> {
     needed_headers: &'static [&'static str],
     /// Headers the proxy sets itself: the client address where a vendor takes it from a
     /// header, identifiers carried in headers (after the identifier rule).
-    extra_headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    extra_headers: Vec<(http::HeaderName, Option<http::HeaderValue>)>,
     /// The vendor's success, for a request whose events the rules all removed.
     dropped_reply: crate::vendor::SyntheticReply,
 }
@@ -566,7 +566,10 @@ impl UpstreamCall<'_> {
             len,
         );
         for (name, value) in &self.extra_headers {
-            headers.insert(name.clone(), value.clone());
+            match value {
+                Some(value) => headers.insert(name.clone(), value.clone()),
+                None => headers.remove(name),
+            };
         }
         headers
     }

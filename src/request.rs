@@ -22,7 +22,8 @@ pub struct Prepared {
     pub spec: BodySpec,
     /// Headers the proxy sets: the client address where a vendor takes it from a header,
     /// identifiers carried in headers (after the identifier rule), "drop the IP" flags.
-    pub extra_headers: Vec<(HeaderName, HeaderValue)>,
+    /// `None` removes the header (a user agent the rules drop).
+    pub extra_headers: Vec<(HeaderName, Option<HeaderValue>)>,
     /// The vendor's success, for a request whose events the rules all removed.
     pub dropped_reply: SyntheticReply,
     /// The query held the only event and the rules removed it: nothing to send.
@@ -62,6 +63,7 @@ pub fn prepare(
         max_string_bytes: rules.limits.core.max_string_bytes,
     };
     let plan = route.plans[endpoint.plan].clone();
+    let user_agent = plan.event.values.user_agent;
     let query_events = matches!(
         endpoint.format,
         BodyFormat::QueryEvent | BodyFormat::QueryEventBody
@@ -117,7 +119,7 @@ pub fn prepare(
         query,
         query_report: scrubbed.report,
         spec,
-        extra_headers: extra_headers(rules, route, client, headers),
+        extra_headers: extra_headers(rules, route, client, headers, user_agent),
         dropped_reply: protocol.dropped_reply(&endpoint, raw_query),
     })
 }
@@ -157,9 +159,29 @@ fn extra_headers(
     route: &Route,
     client: IpAddr,
     headers: &HeaderMap,
-) -> Vec<(HeaderName, HeaderValue)> {
+    user_agent: crate::scrub::UserAgentMode,
+) -> Vec<(HeaderName, Option<HeaderValue>)> {
     let protocol = route.vendor.protocol();
     let mut extra = Vec::new();
+    let forwards_ua = protocol.needed_headers().contains(&"user-agent")
+        || rules.forward_headers.contains(&http::header::USER_AGENT);
+    if let Some(ua) = headers
+        .get(http::header::USER_AGENT)
+        .filter(|_| forwards_ua)
+    {
+        // The header a vendor reads the browser from (Plausible) follows the payload's rule.
+        let coarse = || {
+            let mut out = Vec::new();
+            crate::scrub::user_agent::coarsen(ua.as_bytes(), &mut out)
+                .then(|| HeaderValue::from_bytes(&out).ok())
+                .flatten()
+        };
+        match user_agent {
+            crate::scrub::UserAgentMode::Keep => {}
+            crate::scrub::UserAgentMode::Coarse => extra.push((http::header::USER_AGENT, coarse())),
+            crate::scrub::UserAgentMode::Drop => extra.push((http::header::USER_AGENT, None)),
+        }
+    }
     if let Some((name, placeholder)) = protocol.client_ip_header() {
         let value = match rules.truncation {
             _ if rules.ip_header_pseudonym => rules
@@ -170,21 +192,21 @@ fn extra_headers(
             None => placeholder.to_owned(),
         };
         if let Ok(value) = HeaderValue::from_str(&value) {
-            extra.push((HeaderName::from_static(name), value));
+            extra.push((HeaderName::from_static(name), Some(value)));
         }
     }
     if rules.truncation.is_none() {
         for (name, value) in protocol.no_ip_headers() {
             extra.push((
                 HeaderName::from_static(name),
-                HeaderValue::from_static(value),
+                Some(HeaderValue::from_static(value)),
             ));
         }
     }
     for name in protocol.identifier_headers() {
         let incoming = headers.get(*name).map(|v| v.as_bytes());
         if let Some(value) = incoming.and_then(|v| identifier_header(rules, v)) {
-            extra.push((HeaderName::from_static(name), value));
+            extra.push((HeaderName::from_static(name), Some(value)));
         }
     }
     extra

@@ -13,7 +13,7 @@ mod plan;
 mod query;
 mod report;
 mod rewrite;
-mod user_agent;
+pub mod user_agent;
 mod values;
 
 use std::sync::Arc;

@@ -170,6 +170,13 @@ async fn replay_vendor(
             }
         }
         if vendor_name == "plausible" {
+            // The User-Agent it needs is coarsened like the payload's, or dropped.
+            let mut coarse = Vec::new();
+            let want = f.header("user-agent").and_then(|ua| {
+                scrubproxy::scrub::user_agent::coarsen(ua.as_bytes(), &mut coarse)
+                    .then(|| String::from_utf8(coarse.clone()).unwrap())
+            });
+            assert_eq!(up.header("user-agent"), want.as_deref(), "{}", f.name);
             assert_eq!(
                 up.header("x-plausible-ip"),
                 Some("127.0.0.0"),
