@@ -461,9 +461,9 @@ fn value_rules_factory(
     );
     let phone_marker = replacement(&v.phone, path("phone"), &v.phone_marker);
     let card_marker = replacement(&v.card, path("card"), &v.card_marker);
-    let iban_marker = replacement(&v.iban, path("iban"), "[iban]");
-    let ssn_marker = replacement(&v.ssn, path("ssn"), "[ssn]");
-    let token_marker = replacement(&v.token, path("token"), "[token]");
+    let iban_marker = replacement(&v.iban, path("iban"), &v.iban_marker);
+    let ssn_marker = replacement(&v.ssn, path("ssn"), &v.ssn_marker);
+    let token_marker = replacement(&v.token, path("token"), &v.token_marker);
     let location_marker = replacement(&v.coordinates, path("coordinates"), &v.coordinates_marker);
     let phone_national = v.phone_national;
     let (mut custom, mut refused) = (Vec::new(), Vec::new());

@@ -297,8 +297,11 @@ pub struct ValuesFile {
     pub custom: Vec<CustomDetectorFile>,
     /// IBANs (mod-97 valid), US social security numbers, bearer tokens and JWTs in text.
     pub iban: String,
+    pub iban_marker: String,
     pub ssn: String,
+    pub ssn_marker: String,
     pub token: String,
+    pub token_marker: String,
     /// Latitude/longitude pairs inside any text value (`37.77,-122.41`).
     pub coordinates: String,
     pub coordinates_marker: String,
@@ -328,8 +331,11 @@ impl Default for ValuesFile {
             url_fragments: "parameters".into(),
             custom: Vec::new(),
             iban: "redact".into(),
+            iban_marker: "[iban]".into(),
             ssn: "redact".into(),
+            ssn_marker: "[ssn]".into(),
             token: "redact".into(),
+            token_marker: "[token]".into(),
             coordinates: "redact".into(),
             coordinates_marker: "[location]".into(),
             user_agent: "coarse".into(),

@@ -210,7 +210,7 @@ upstream = "https://api.segment.io"
 prefix = "/amplitude"
 vendor = "amplitude"
 upstream = "https://api2.amplitude.com"
-values = { email = "keep", phone = "mask" }
+values = { email = "keep", phone = "mask", iban_marker = "<IBAN>" }
 
 [[test]]
 name = "Segment: the [values] table"
@@ -223,8 +223,8 @@ equal = { "body.properties.note" = "[email] [phone]" }
 name = "Amplitude: its own values"
 vendor = "amplitude"
 path = "/2/httpapi"
-body = '{"api_key":"k","events":[{"event_type":"e","event_properties":{"note":"jane@example.com +1 415 555 0100"}}]}'
-equal = { "body.events.0.event_properties.note" = "jane@example.com ***********0100" }
+body = '{"api_key":"k","events":[{"event_type":"e","event_properties":{"note":"jane@example.com +1 415 555 0100","bank":"GB82 WEST 1234 5698 7654 32"}}]}'
+equal = { "body.events.0.event_properties.note" = "jane@example.com ***********0100", "body.events.0.event_properties.bank" = "<IBAN>" }
 "#;
     std::fs::write(&path, rules).unwrap();
     let out = binary().arg("check").arg(&path).output().unwrap();
