@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod check;
 pub mod client_ip;
+pub mod consent;
 pub mod decode;
 pub mod forward;
 pub mod listen;

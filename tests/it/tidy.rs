@@ -40,6 +40,7 @@ fn the_core_is_sans_io() {
     let sans_io = [
         "scrub",
         "decode",
+        "consent",
         "vendor",
         "pipeline",
         "request.rs",
