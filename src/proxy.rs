@@ -48,7 +48,7 @@ pub async fn handle(
         return resp;
     };
     state.metrics.in_flight.inc();
-    let rules = state.rules();
+    let crate::state::Snapshot { rules, client } = state.snapshot();
     let request_headers = req.headers().clone();
     let (vendor, endpoint, mut resp) = match route(&rules, &req) {
         Routed::Preflight(vendor) => (
@@ -68,7 +68,7 @@ pub async fn handle(
         Routed::NotFound(vendor) => (vendor, "none", reply::not_found()),
         Routed::Ingest(route, endpoint, rest) => {
             let vendor = route.vendor.as_str();
-            let resp = ingest(&state, &rules, route, endpoint, rest, peer, req).await;
+            let resp = ingest(&state, &rules, client, route, endpoint, rest, peer, req).await;
             (vendor, endpoint.name, resp)
         }
     };
@@ -134,9 +134,11 @@ fn rejected(state: &AppState, vendor: &'static str, err: &PipelineError) -> Resp
     reply::error(err.status(), err.kind(), &err.to_string())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn ingest(
     state: &AppState,
     rules: &RuleSet,
+    upstream_client: forward::UpstreamClient,
     route: &Route,
     endpoint: Endpoint,
     rest: String,
@@ -154,7 +156,8 @@ async fn ingest(
     let raw_query = parts.uri.query().unwrap_or("");
     let prepared = request::prepare(rules, route, endpoint, client, raw_query, &parts.headers);
     if route.shadow {
-        return ingest_shadow(state, rules, route, endpoint, &rest, parts, body, prepared).await;
+        let call = (route, endpoint, rest.as_str());
+        return ingest_shadow(state, rules, upstream_client, call, parts, body, prepared).await;
     }
     let prepared = match prepared {
         Ok(prepared) => prepared,
@@ -189,7 +192,7 @@ async fn ingest(
     let call = UpstreamCall {
         state,
         rules,
-        client: state.client(),
+        client: upstream_client,
         vendor,
         uri,
         method: parts.method.clone(),
@@ -233,9 +236,8 @@ fn declared_length(headers: &HeaderMap, rules: &RuleSet) -> Result<Option<u64>, 
 async fn ingest_shadow(
     state: &AppState,
     rules: &RuleSet,
-    route: &Route,
-    endpoint: Endpoint,
-    rest: &str,
+    client: forward::UpstreamClient,
+    (route, endpoint, rest): (&Route, Endpoint, &str),
     parts: http::request::Parts,
     body: Incoming,
     prepared: Result<request::Prepared, PipelineError>,
@@ -260,7 +262,7 @@ async fn ingest_shadow(
     let call = UpstreamCall {
         state,
         rules,
-        client: state.client(),
+        client,
         vendor,
         uri,
         method: parts.method,

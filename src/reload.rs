@@ -19,12 +19,18 @@ pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Reloads from `path` (the embedded rules when `None`).
 pub fn reload(state: &AppState, path: Option<&std::path::Path>) -> Result<(), Vec<RuleError>> {
+    let _one_at_a_time = state.reload_lock.lock();
+    // Taken before the files are read: a change made while they load is seen as new by
+    // the watcher, never recorded as tried.
+    let watched = state.rules().watched_files.clone();
+    let before = path.and_then(|p| fingerprint(p, &watched));
     let result = rules::load(path);
-    let watched = match &result {
-        Ok(new) => new.watched_files.clone(),
-        Err(_) => state.rules().watched_files.clone(),
+    let tried = match &result {
+        // New rules that name other files: their state is unknown here; the watcher takes
+        // one more look (a reload of the same content at most).
+        Ok(new) if new.watched_files != watched => None,
+        _ => before,
     };
-    let tried = path.and_then(|p| fingerprint(p, &watched));
     if let Ok(mut last) = state.rules_fingerprint.lock() {
         *last = tried;
     }

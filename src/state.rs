@@ -1,6 +1,6 @@
 //! What every request shares: the current rules snapshot, the metrics and the upstream client.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::forward::UpstreamClient;
 use crate::metrics::Metrics;
@@ -11,13 +11,21 @@ pub struct AppState {
     pub rules_path: Option<std::path::PathBuf>,
     /// Fingerprint of the rules file content last tried (loaded or refused), so the watcher
     /// acts on changes only, whichever path did the last reload.
-    pub rules_fingerprint: std::sync::Mutex<Option<u64>>,
-    rules: RwLock<Arc<RuleSet>>,
+    pub rules_fingerprint: Mutex<Option<u64>>,
+    /// Held through a whole reload: SIGHUP, the admin call and the watcher never interleave.
+    pub reload_lock: Mutex<()>,
+    current: RwLock<Snapshot>,
     /// One permit per request in flight (`limits.max_concurrent_requests`).
     pub permits: Arc<tokio::sync::Semaphore>,
     pub metrics: Metrics,
-    /// Rebuilt only when the upstream settings change, so a reload keeps warm connections.
-    client: RwLock<UpstreamClient>,
+}
+
+/// The rules in force and the upstream client built for them, swapped together. The client
+/// is rebuilt only when the upstream settings change, so a reload keeps warm connections.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub rules: Arc<RuleSet>,
+    pub client: UpstreamClient,
 }
 
 impl AppState {
@@ -30,45 +38,47 @@ impl AppState {
         metrics.set_shadow_routes(&rules);
         let client = crate::forward::client(&rules.upstream);
         AppState {
-            client: RwLock::new(client),
-            rules_fingerprint: std::sync::Mutex::new(fingerprint),
+            rules_fingerprint: Mutex::new(fingerprint),
+            reload_lock: Mutex::new(()),
             rules_path,
             permits: Arc::new(tokio::sync::Semaphore::new(
                 rules.limits.max_concurrent_requests,
             )),
-            rules: RwLock::new(Arc::new(rules)),
+            current: RwLock::new(Snapshot {
+                rules: Arc::new(rules),
+                client,
+            }),
             metrics,
         }
     }
 
-    /// The rules snapshot a request uses from start to end.
+    /// The rules and client a request uses from start to end.
+    pub fn snapshot(&self) -> Snapshot {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The rules in force.
     pub fn rules(&self) -> Arc<RuleSet> {
-        match self.rules.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.snapshot().rules
     }
 
-    /// The upstream client for the rules in force.
-    pub fn client(&self) -> UpstreamClient {
-        match self.client.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Swaps in new rules; requests in flight finish on the snapshot (and client) they
-    /// started with.
+    /// Swaps in new rules (and a new client if they need one) at once; requests in flight
+    /// finish on the snapshot they started with.
     pub fn replace_rules(&self, rules: RuleSet) {
-        if rules.upstream != self.rules().upstream {
-            let client = crate::forward::client(&rules.upstream);
-            match self.client.write() {
-                Ok(mut guard) => *guard = client,
-                Err(poisoned) => *poisoned.into_inner() = client,
-            }
-        }
-        let new = Arc::new(rules);
-        match self.rules.write() {
+        let old = self.snapshot();
+        let client = if rules.upstream == old.rules.upstream {
+            old.client
+        } else {
+            crate::forward::client(&rules.upstream)
+        };
+        let new = Snapshot {
+            rules: Arc::new(rules),
+            client,
+        };
+        match self.current.write() {
             Ok(mut guard) => *guard = new,
             Err(poisoned) => *poisoned.into_inner() = new,
         }

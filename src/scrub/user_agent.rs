@@ -198,27 +198,62 @@ pub fn reduce_client_hints(hints: &[u8], out: &mut Vec<u8>) -> bool {
             kept.insert(key.to_owned(), major_versions(list).into());
         }
     }
-    for key in ["mobile", "platform"] {
-        if let Some(value @ (serde_json::Value::Bool(_) | serde_json::Value::String(_))) =
-            hints.get(key)
-        {
-            kept.insert(key.to_owned(), value.clone());
-        }
+    if let Some(mobile @ serde_json::Value::Bool(_)) = hints.get("mobile") {
+        kept.insert("mobile".to_owned(), mobile.clone());
+    }
+    // The platform is one of the names browsers report; anything else is not kept.
+    let platform = hints.get("platform").and_then(serde_json::Value::as_str);
+    if let Some(platform) = platform.filter(|p| PLATFORMS.contains(p)) {
+        kept.insert("platform".to_owned(), platform.into());
     }
     out.clear();
     serde_json::to_writer(&mut *out, &kept).is_ok()
 }
 
+/// The platform names of `navigator.userAgentData.platform`.
+const PLATFORMS: &[&str] = &[
+    "Android",
+    "Chrome OS",
+    "Chromium OS",
+    "Fuchsia",
+    "iOS",
+    "Linux",
+    "macOS",
+    "Windows",
+    "Unknown",
+    "",
+];
+
 /// `[{"brand":"Chromium","version":"118.0.5993.70"}]` as `[{"brand":"Chromium","version":"118"}]`.
+/// Entries that do not look like a brand and a version number go: these fields are free
+/// text to whoever sends them.
 fn major_versions(list: &[serde_json::Value]) -> Vec<serde_json::Value> {
     list.iter()
         .filter_map(|entry| {
             let brand = entry.get("brand")?.as_str()?;
             let version = entry.get("version")?.as_str()?;
             let major = version.split('.').next().unwrap_or_default();
-            Some(serde_json::json!({ "brand": brand, "version": major }))
+            let major_ok =
+                (1..=4).contains(&major.len()) && major.bytes().all(|c| c.is_ascii_digit());
+            (looks_like_brand(brand) && major_ok)
+                .then(|| serde_json::json!({ "brand": brand, "version": major }))
         })
         .collect()
+}
+
+/// `Google Chrome`, `Chromium`, and the deliberately odd `Not=A?Brand`, `Not_A Brand`: short
+/// printable ASCII with no `@` and no digit run long enough to carry a number.
+fn looks_like_brand(brand: &str) -> bool {
+    let longest_digits = brand
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    (1..=32).contains(&brand.len())
+        && brand
+            .bytes()
+            .all(|c| (b' '..=b'~').contains(&c) && c != b'@')
+        && longest_digits < 3
 }
 
 #[cfg(test)]
@@ -242,6 +277,13 @@ mod client_hint_tests {
                 "mobile": false,
                 "platform": "Android",
             })
+        );
+        // These fields are free text to whoever sends them: only brand-shaped values stay.
+        let hostile = br#"{"brands":[{"brand":"jane.doe@example.com","version":"4111111111111111"},{"brand":"Chromium","version":"118"}],"mobile":false,"platform":"call +1 415 555 0100"}"#;
+        assert!(reduce_client_hints(hostile, &mut out));
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+            serde_json::json!({"brands": [{"brand":"Chromium","version":"118"}], "mobile": false})
         );
         assert!(!reduce_client_hints(b"Mozilla/5.0", &mut out));
         assert!(!reduce_client_hints(b"[1,2]", &mut out));

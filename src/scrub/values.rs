@@ -490,6 +490,15 @@ pub(super) fn redact_spans(
 ) -> bool {
     let (mut copied, mut from, mut found) = (0, 0, false);
     while let Some((start, end)) = find(text, from) {
+        if end <= start {
+            // An empty match (`\b`, `x{0,3}`) replaces nothing; step past it, or it would be
+            // found again forever.
+            if start >= text.len() {
+                break;
+            }
+            from = start + 1;
+            continue;
+        }
         if !found {
             out.clear();
             found = true;
@@ -652,6 +661,10 @@ mod tests {
             origin("android-app://com.google.android.gm").as_deref(),
             Some("android-app://com.google.android.gm/")
         );
+        assert_eq!(
+            origin("https://shop.example\\reset\\jane.doe%40gmail.com").as_deref(),
+            Some("https://shop.example/")
+        );
         for not_absolute in [
             "/checkout?step=2",
             "google.com",
@@ -659,6 +672,11 @@ mod tests {
             "://x",
             "a b://c",
             "https://",
+            // Not plain hosts: the value rules read these whole.
+            "https://shop.example;email=jane.doe%40gmail.com",
+            "https://jane.doe%40gmail.com",
+            "https://shop.example%2Fjane",
+            "https://shop.example\u{a0}call +1 415 555 0100",
         ] {
             assert_eq!(origin(not_absolute), None, "{not_absolute}");
         }

@@ -1068,3 +1068,29 @@ fn every_vendor_trims_referrers_to_their_origin() {
         }
     }
 }
+
+#[test]
+fn a_referrer_that_is_not_a_plain_url_gets_the_value_rules() {
+    let mut file = scrubproxy::rules::read(Some(&support::proxy::shipped_rules_path())).unwrap();
+    file.identifiers.key_env = Some("SCRUBPROXY_TEST_KEY_THAT_IS_NEVER_SET".into());
+    let set = scrubproxy::rules::compile(file).unwrap();
+    for referrer in [
+        "https://shop.example;email=jane.doe%40gmail.com",
+        "https://jane.doe%40gmail.com",
+        "https://shop.example\\u00a0mail jane.doe@gmail.com",
+    ] {
+        let body = format!(r#"{{"type":"page","context":{{"page":{{"referrer":"{referrer}"}}}}}}"#);
+        let sent = scrubproxy::check::scrub_request(
+            &set,
+            scrubproxy::vendor::VendorKind::Segment,
+            "POST",
+            "/v1/p",
+            "",
+            &http::HeaderMap::new(),
+            body.as_bytes(),
+        )
+        .unwrap();
+        let text = String::from_utf8(sent.body.unwrap()).unwrap();
+        assert!(!text.contains("jane.doe"), "{referrer}: {text}");
+    }
+}

@@ -87,20 +87,28 @@ impl Walk<'_> {
         let tok = json::string_at(self.input, i)?;
         let text = tok.text(self.input, &mut self.bufs.text)?;
         let mut origin = std::mem::take(&mut self.bufs.value);
-        let cut = crate::scrub::values::url_origin(text, &mut origin);
-        let end = if !cut {
+        if !crate::scrub::values::url_origin(text, &mut origin) {
             self.bufs.value = origin;
             return self.value(i, node, true, depth);
-        } else if origin.as_slice() == text {
-            tok.end
-        } else {
-            self.replace_with_string(tok.start, tok.end, &origin);
+        }
+        if origin.as_slice() != text {
             self.report
                 .count(RuleKind::Referrer, FieldOutcome::Coarsened);
-            tok.end
-        };
+        }
+        // The origin still meets the value rules (a host can be an address, or a name).
+        let mut scrubbed = std::mem::take(&mut self.bufs.text);
+        let kept = &origin;
+        let rewritten =
+            self.plan
+                .values
+                .scrub(kept, &mut scrubbed, &mut self.bufs.tmp, self.report);
+        let written: &[u8] = if rewritten { &scrubbed } else { kept };
+        if written != &self.input[tok.start + 1..tok.end - 1] || tok.has_escape {
+            self.replace_with_string(tok.start, tok.end, written);
+        }
+        self.bufs.text = scrubbed;
         self.bufs.value = origin;
-        Ok(end)
+        Ok(tok.end)
     }
 
     pub(super) fn check_event_name(&mut self, i: usize) -> Result<(), ScrubError> {

@@ -127,6 +127,24 @@ mod tests {
     }
 
     #[test]
+    fn patterns_that_can_match_empty_text_somewhere_still_end() {
+        // `\b` and `{0,3}` match zero bytes between words; each must be stepped over.
+        let caps = CustomDetector::new("x", Some(r"[A-Z]{0,3}\b"), &[], marker("[x]")).unwrap();
+        assert_eq!(
+            run(&caps, "order 42 for ABC").as_deref(),
+            Some("order 42 for [x]")
+        );
+        let either =
+            CustomDetector::new("x", Some(r"\bEMP-[0-9]{6}|\b"), &[], marker("[x]")).unwrap();
+        assert_eq!(
+            run(&either, "id EMP-123456 ok").as_deref(),
+            Some("id [x] ok")
+        );
+        let drop = CustomDetector::new("x", Some(r"[A-Z]{0,3}\b"), &[], Replacement::Drop).unwrap();
+        assert_eq!(run(&drop, "order 42"), None);
+    }
+
+    #[test]
     fn definitions_that_would_match_everywhere_or_nothing_are_refused() {
         let bad =
             |p: Option<&str>, l: &[String]| CustomDetector::new("x", p, l, marker("")).is_err();

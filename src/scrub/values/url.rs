@@ -22,9 +22,10 @@ pub fn url_origin(text: &[u8], out: &mut Vec<u8>) -> bool {
             .iter()
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
     let rest = &text[sep + 3..];
+    // Browsers read `\` as `/`.
     let authority_end = rest
         .iter()
-        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+        .position(|&c| matches!(c, b'/' | b'\\' | b'?' | b'#'))
         .unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     // `user:password@host`: the part before the last `@` names a person.
@@ -32,7 +33,12 @@ pub fn url_origin(text: &[u8], out: &mut Vec<u8>) -> bool {
         Some(at) => &authority[at + 1..],
         None => authority,
     };
-    if !scheme_ok || host.is_empty() || host.iter().any(|c| c.is_ascii_whitespace()) {
+    // Only what a host and port are made of: anything else (`%40`, `;`, spaces of any
+    // kind) means this is not a plain origin, and the value rules read the whole text.
+    let host_ok = host
+        .iter()
+        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']'));
+    if !scheme_ok || host.is_empty() || !host_ok {
         return false;
     }
     out.clear();
@@ -66,32 +72,25 @@ pub(super) fn filter_query(
     // `out` holds the text before `copied` (once something changed); a `?` or `#` before
     // `resume` lies inside a query already handled, as part of a parameter's value.
     let (mut copied, mut resume, mut changed) = (0, 0, false);
+    // The URL-like word around the current `?` or `#`, found once per word: a word with
+    // many of them must not be rescanned for each (that was quadratic in its length).
+    let mut word = Word::default();
     for q in memchr2_iter(b'?', b'#', text) {
         if q < resume {
             continue;
         }
         let fragment = text[q] == b'#';
-        let token_start = match one_word {
-            true => 0,
-            false => text[..q]
-                .iter()
-                .rposition(|&c| ends_url(c))
-                .map_or(0, |p| p + 1),
-        };
+        if word.end == 0 || q >= word.end {
+            word = Word::around(text, q, one_word);
+        }
+        let (token_start, token_end) = (word.start, word.end);
         let prefix = &text[token_start..q];
         let urlish = (prefix.is_empty() && token_start == 0)
-            || memchr::memchr(b'/', prefix).is_some()
+            || word.first_slash.is_some_and(|slash| slash < q)
             || starts_with_ignore_case(prefix, b"www.");
         if !urlish {
             continue;
         }
-        let token_end = match one_word {
-            true => text.len(),
-            false => text[q..]
-                .iter()
-                .position(|&c| ends_url(c))
-                .map_or(text.len(), |e| q + e),
-        };
         if fragment && drop_fragments && !prefix.is_empty() {
             if !changed {
                 out.clear();
@@ -109,7 +108,12 @@ pub(super) fn filter_query(
         let query = &text[q + 1..query_end];
         // A fragment with a query of its own (`#/reset?token=...`) is handled at its `?`.
         let nested_query = fragment && memchr::memchr(b'?', query).is_some();
-        if memchr::memchr(b'=', query).is_none() || nested_query {
+        if nested_query {
+            continue;
+        }
+        if memchr::memchr(b'=', query).is_none() {
+            // No parameter here, nor in any `?` or `#` inside it.
+            resume = query_end;
             continue;
         }
         resume = query_end;
@@ -134,6 +138,39 @@ pub(super) fn filter_query(
         out.extend_from_slice(&text[copied..]);
     }
     changed
+}
+
+/// A word of text that may be a URL: its bounds and its first `/`.
+#[derive(Default)]
+struct Word {
+    start: usize,
+    end: usize,
+    first_slash: Option<usize>,
+}
+
+impl Word {
+    /// The word holding position `q` (all of `text` when it is `one_word`).
+    fn around(text: &[u8], q: usize, one_word: bool) -> Word {
+        let (start, end) = if one_word {
+            (0, text.len())
+        } else {
+            let start = text[..q]
+                .iter()
+                .rposition(|&c| ends_url(c))
+                .map_or(0, |p| p + 1);
+            let end = text[q..]
+                .iter()
+                .position(|&c| ends_url(c))
+                .map_or(text.len(), |e| q + e);
+            (start, end)
+        };
+        let first_slash = memchr::memchr(b'/', &text[start..end]).map(|i| start + i);
+        Word {
+            start,
+            end,
+            first_slash,
+        }
+    }
 }
 
 /// The non-empty `name=value` parameters of a query.
