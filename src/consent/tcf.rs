@@ -293,6 +293,29 @@ mod tests {
     }
 
     #[test]
+    fn purposes_map_to_analytics_and_ads() {
+        use crate::consent::{signals, Consent, State};
+        let read = |purposes: &[u8]| {
+            let tc = encode(
+                purposes,
+                &[],
+                Vendors::Field(0, &[]),
+                Vendors::Field(0, &[]),
+            );
+            signals::tcf(&decode(&tc).unwrap())
+        };
+        let consent = |analytics, ads| Consent { analytics, ads };
+        assert_eq!(read(&[1, 8]), consent(State::Granted, State::Denied));
+        assert_eq!(read(&[1, 3, 4]), consent(State::Denied, State::Granted));
+        assert_eq!(
+            read(&[8, 3, 4]),
+            consent(State::Denied, State::Denied),
+            "no storage"
+        );
+        assert_eq!(read(&[1, 3, 4, 8]), consent(State::Granted, State::Granted));
+    }
+
+    #[test]
     fn broken_strings_are_errors_not_guesses() {
         let tc = encode(&[1], &[], Vendors::Field(3, &[1]), Vendors::Field(0, &[]));
         assert_eq!(decode(&tc[..20]), Err(TcfError::Truncated));
