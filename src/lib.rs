@@ -13,6 +13,7 @@ pub mod client_ip;
 pub mod consent;
 pub mod decode;
 pub mod forward;
+pub mod geo;
 pub mod listen;
 pub mod metrics;
 pub mod pipeline;
