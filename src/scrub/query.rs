@@ -5,6 +5,7 @@
 use super::keys::normalize_into;
 use super::plan::{EventPlan, PropertyMode};
 use super::report::{FieldOutcome, Report, RuleKind};
+use super::values::ValueChange;
 
 /// What becomes of one parameter.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,10 +37,11 @@ impl EventPlan {
             return ParamOutcome::Drop;
         }
         let mut tmp = Vec::new();
-        if self.values.scrub(value, out, &mut tmp, report) {
-            ParamOutcome::Replace
-        } else {
-            ParamOutcome::Keep
+        match self.values.scrub_member(value, out, &mut tmp, report) {
+            ValueChange::Unchanged => ParamOutcome::Keep,
+            ValueChange::Changed => ParamOutcome::Replace,
+            // A detector set to drop takes the parameter, as it takes a member.
+            ValueChange::DropMember => ParamOutcome::Drop,
         }
     }
 }

@@ -1024,13 +1024,7 @@ fn every_vendor_trims_referrers_to_their_origin() {
             vec!["query.dr"],
         ),
     ];
-    let rules = |referrer: &str| {
-        let mut file =
-            scrubproxy::rules::read(Some(&support::proxy::shipped_rules_path())).unwrap();
-        file.identifiers.key_env = Some("SCRUBPROXY_TEST_KEY_THAT_IS_NEVER_SET".into());
-        file.values.referrer = referrer.into();
-        scrubproxy::rules::compile(file).unwrap()
-    };
+    let rules = |referrer: &str| offline_rules(|f| f.values.referrer = referrer.into());
     let (origin_rules, full_rules) = (rules("origin"), rules("full"));
     for (vendor, method, path, query, body, fields) in &cases {
         let headers = http::HeaderMap::new();
@@ -1071,9 +1065,7 @@ fn every_vendor_trims_referrers_to_their_origin() {
 
 #[test]
 fn a_referrer_that_is_not_a_plain_url_gets_the_value_rules() {
-    let mut file = scrubproxy::rules::read(Some(&support::proxy::shipped_rules_path())).unwrap();
-    file.identifiers.key_env = Some("SCRUBPROXY_TEST_KEY_THAT_IS_NEVER_SET".into());
-    let set = scrubproxy::rules::compile(file).unwrap();
+    let set = offline_rules(|_| {});
     for referrer in [
         "https://shop.example;email=jane.doe%40gmail.com",
         "https://jane.doe%40gmail.com",
@@ -1093,4 +1085,48 @@ fn a_referrer_that_is_not_a_plain_url_gets_the_value_rules() {
         let text = String::from_utf8(sent.body.unwrap()).unwrap();
         assert!(!text.contains("jane.doe"), "{referrer}: {text}");
     }
+}
+
+#[test]
+fn a_drop_detector_takes_named_pairs_and_query_parameters_whole() {
+    let set = offline_rules(|f| f.values.email = "drop".into());
+    let headers = http::HeaderMap::new();
+    // Matomo custom variables: a pair whose value holds an address goes whole.
+    let cvar = url_encode(r#"{"1":["note","mail jane.doe@example.com"],"2":["plan","pro"]}"#);
+    let query = format!("idsite=1&rec=1&_cvar={cvar}");
+    let sent = scrubproxy::check::scrub_request(
+        &set,
+        scrubproxy::vendor::VendorKind::Matomo,
+        "GET",
+        "/matomo.php",
+        &query,
+        &headers,
+        b"",
+    )
+    .unwrap();
+    let doc = scrubproxy::check::sent_document(&sent);
+    let cvar = doc["query"]["_cvar"].clone();
+    assert_eq!(cvar, serde_json::json!({"2": ["plan", "pro"]}), "{doc}");
+    // A parameter of the request's own query string goes whole too.
+    let sent = scrubproxy::check::scrub_request(
+        &set,
+        scrubproxy::vendor::VendorKind::Segment,
+        "POST",
+        "/v1/t",
+        "note=mail%20jane.doe%40example.com&plan=pro",
+        &headers,
+        br#"{"type":"track","event":"e"}"#,
+    )
+    .unwrap();
+    assert_eq!(sent.query, "plan=pro");
+}
+
+/// The shipped rules for offline runs (`check::scrub_request`), with `edit` applied.
+fn offline_rules(
+    edit: impl FnOnce(&mut scrubproxy::rules::RulesFile),
+) -> scrubproxy::rules::RuleSet {
+    let mut file = scrubproxy::rules::read(Some(&support::proxy::shipped_rules_path())).unwrap();
+    file.identifiers.key_env = Some("SCRUBPROXY_TEST_KEY_THAT_IS_NEVER_SET".into());
+    edit(&mut file);
+    scrubproxy::rules::compile(file).unwrap()
 }

@@ -226,12 +226,15 @@ impl Walk<'_> {
                 return false;
             }
             if let serde_json::Value::String(text) = value {
-                if self
-                    .plan
-                    .values
-                    .scrub(text.as_bytes(), &mut out, &mut tmp, self.report)
-                {
-                    *text = String::from_utf8_lossy(&out).into_owned();
+                let change =
+                    self.plan
+                        .values
+                        .scrub_member(text.as_bytes(), &mut out, &mut tmp, self.report);
+                match change {
+                    ValueChange::Unchanged => {}
+                    ValueChange::Changed => *text = String::from_utf8_lossy(&out).into_owned(),
+                    // A detector set to drop takes the pair, as it takes a member.
+                    ValueChange::DropMember => return false,
                 }
             }
             true
