@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::file::{IdentifiersFile, RulesFile, ValuesFile};
-use super::{
-    CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream,
-    UpstreamSettings,
-};
-use crate::scrub::keys::KeySet;
+use super::file::{IdentifiersFile, RulesFile};
+use super::{CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream};
 use crate::scrub::{
-    CoreLimits, CustomDetector, FieldAction, PropertyMode, PropertyRules, PseudonymKey,
-    Replacement, RuleKind, Truncation, ValueRules,
+    CoreLimits, FieldAction, PropertyMode, PropertyRules, PseudonymKey, RuleKind, Truncation,
 };
 use crate::vendor::PlanInputs;
+
+mod tls;
+mod values;
+
+use tls::{server_tls, upstream_settings, watched_files};
+use values::{route_values, value_rules_factory, ValueContext};
 
 /// Headers browsers' SDKs send that preflights must allow (RudderStack adds `Rsa-*` retry
 /// headers, which preflights allow by prefix).
@@ -130,98 +131,6 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         cors,
         effective,
     })
-}
-
-fn upstream_settings(file: &RulesFile, errors: &mut Errors) -> UpstreamSettings {
-    let u = &file.upstream;
-    UpstreamSettings {
-        extra_roots: match &u.ca_file {
-            Some(path) => pem_certificates(path, "upstream.ca_file", errors),
-            None => Vec::new(),
-        },
-        verify: u.tls_verify,
-        pool_max_idle_per_host: u.pool_max_idle_per_host,
-        pool_idle_timeout: seconds(
-            u.pool_idle_timeout_seconds,
-            "upstream.pool_idle_timeout_seconds",
-            errors,
-        ),
-    }
-}
-
-/// Every file the rules read besides themselves.
-fn watched_files(file: &RulesFile) -> Vec<std::path::PathBuf> {
-    let named = [
-        &file.listen.tls_cert,
-        &file.listen.tls_key,
-        &file.upstream.ca_file,
-        &file.identifiers.key_file,
-    ];
-    named
-        .into_iter()
-        .flatten()
-        .chain(file.routes.iter().filter_map(|r| r.token_file.as_ref()))
-        .map(std::path::PathBuf::from)
-        .collect()
-}
-
-fn pem_certificates(
-    path: &str,
-    at: &str,
-    errors: &mut Errors,
-) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    let certs: Result<Vec<_>, _> =
-        rustls::pki_types::CertificateDer::pem_file_iter(path).and_then(|iter| iter.collect());
-    match certs {
-        Ok(certs) if !certs.is_empty() => certs,
-        _ => {
-            errors.push(at, "cannot read PEM certificates from this file");
-            Vec::new()
-        }
-    }
-}
-
-/// The trackers' port's TLS: a certificate chain and key, HTTP/2 and HTTP/1.1 by ALPN.
-fn server_tls(
-    file: &RulesFile,
-    errors: &mut Errors,
-) -> Option<std::sync::Arc<rustls::ServerConfig>> {
-    use rustls::pki_types::pem::PemObject;
-    let (cert, key) = match (&file.listen.tls_cert, &file.listen.tls_key) {
-        (None, None) => return None,
-        (Some(cert), Some(key)) => (cert, key),
-        _ => {
-            errors.push("listen.tls_cert", "tls_cert and tls_key go together");
-            return None;
-        }
-    };
-    let chain = pem_certificates(cert, "listen.tls_cert", errors);
-    let Ok(key) = rustls::pki_types::PrivateKeyDer::from_pem_file(key) else {
-        errors.push(
-            "listen.tls_key",
-            "cannot read a PEM private key from this file",
-        );
-        return None;
-    };
-    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|_| errors.push("listen", "no TLS protocol version available"))
-    .ok()?
-    .with_no_client_auth()
-    .with_single_cert(chain, key);
-    match config {
-        Ok(mut config) => {
-            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-            Some(std::sync::Arc::new(config))
-        }
-        Err(_) => {
-            errors.push("listen.tls_key", "the key does not match the certificate");
-            None
-        }
-    }
 }
 
 fn socket_addr(text: &str, path: &str, errors: &mut Errors) -> SocketAddr {
@@ -426,131 +335,6 @@ fn property_rules(file: &RulesFile, errors: &mut Errors) -> PropertyRules {
         allow_keys,
         allow_paths,
     }
-}
-
-/// The value rules of `v` (the `[values]` table, or a route's override of it, at `at`).
-fn value_rules_factory(
-    v: &ValuesFile,
-    at: &str,
-    ip_values: Option<Truncation>,
-    key: &PseudonymKey,
-    errors: &mut Errors,
-) -> impl Fn() -> ValueRules {
-    let path = |name: &str| format!("{at}.{name}");
-    let mut replacement = |setting: &str, at: String, marker: &str| match setting {
-        "redact" => Some(Replacement::Marker(marker.as_bytes().to_vec())),
-        "hash" => Some(Replacement::Hash(key.clone())),
-        "mask" => Some(Replacement::Mask {
-            keep_last: v.mask_keep_last,
-        }),
-        "drop" => Some(Replacement::Drop),
-        "keep" => None,
-        _ => {
-            errors.push(
-                at,
-                "must be \"redact\", \"hash\", \"mask\", \"drop\" or \"keep\"",
-            );
-            None
-        }
-    };
-    let email_marker = replacement(&v.email, path("email"), &v.email_marker);
-    let street_marker = replacement(
-        &v.street_address,
-        path("street_address"),
-        &v.street_address_marker,
-    );
-    let phone_marker = replacement(&v.phone, path("phone"), &v.phone_marker);
-    let card_marker = replacement(&v.card, path("card"), &v.card_marker);
-    let iban_marker = replacement(&v.iban, path("iban"), &v.iban_marker);
-    let ssn_marker = replacement(&v.ssn, path("ssn"), &v.ssn_marker);
-    let token_marker = replacement(&v.token, path("token"), &v.token_marker);
-    let location_marker = replacement(&v.coordinates, path("coordinates"), &v.coordinates_marker);
-    let phone_national = v.phone_national;
-    let (mut custom, mut refused) = (Vec::new(), Vec::new());
-    for (i, c) in v.custom.iter().enumerate() {
-        let at = path(&format!("custom[{i}]"));
-        let marker = c.marker.clone().unwrap_or_else(|| format!("[{}]", c.name));
-        let Some(replace) = replacement(&c.action, format!("{at}.action"), &marker) else {
-            continue;
-        };
-        match CustomDetector::new(&c.name, c.pattern.as_deref(), &c.literals, replace) {
-            Ok(detector) => custom.push(detector),
-            Err(e) => refused.push((at, e.to_string())),
-        }
-    }
-    for (at, why) in refused {
-        errors.push(at, why);
-    }
-    let url_drop_fragments = match v.url_fragments.as_str() {
-        "parameters" => false,
-        "drop" => true,
-        _ => {
-            errors.push(path("url_fragments"), "must be \"parameters\" or \"drop\"");
-            false
-        }
-    };
-    let referrer_origin = match v.referrer.as_str() {
-        "origin" => true,
-        "full" => false,
-        _ => {
-            errors.push(path("referrer"), "must be \"origin\" or \"full\"");
-            true
-        }
-    };
-    let user_agent = match v.user_agent.as_str() {
-        "coarse" => crate::scrub::UserAgentMode::Coarse,
-        "drop" => crate::scrub::UserAgentMode::Drop,
-        "keep" => crate::scrub::UserAgentMode::Keep,
-        _ => {
-            errors.push(
-                path("user_agent"),
-                "must be \"coarse\", \"drop\" or \"keep\"",
-            );
-            crate::scrub::UserAgentMode::Coarse
-        }
-    };
-    let url_allow = v.scrub_urls.then(|| v.url_query_allow.clone());
-    move || ValueRules {
-        ip_values,
-        email_marker: email_marker.clone(),
-        street_marker: street_marker.clone(),
-        phone_marker: phone_marker.clone(),
-        phone_national,
-        card_marker: card_marker.clone(),
-        iban_marker: iban_marker.clone(),
-        ssn_marker: ssn_marker.clone(),
-        token_marker: token_marker.clone(),
-        location_marker: location_marker.clone(),
-        user_agent,
-        referrer_origin,
-        url_drop_fragments,
-        custom: custom.clone(),
-        url_query_allow: url_allow
-            .as_ref()
-            .map(|list| KeySet::new(list.iter().map(String::as_str))),
-    }
-}
-
-/// `[values]` with a route's own settings in place of the ones it names.
-fn route_values(
-    values: &ValuesFile,
-    over: &serde_json::Map<String, serde_json::Value>,
-    at: &str,
-    errors: &mut Errors,
-) -> Option<ValuesFile> {
-    let mut merged = serde_json::to_value(values).ok()?;
-    if let Some(map) = merged.as_object_mut() {
-        map.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    serde_json::from_value(merged)
-        .map_err(|e| errors.push(at, e.to_string()))
-        .ok()
-}
-
-/// What a route's own value rules are built with besides its `values` table.
-struct ValueContext<'a> {
-    ip_values: Option<Truncation>,
-    key: &'a PseudonymKey,
 }
 
 fn routes(
