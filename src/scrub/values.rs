@@ -4,24 +4,28 @@
 //! (query and fragment allow-lists), `numbers` (IBAN, SSN, coordinates, cards, phones) and
 //! `text` (tokens, street addresses, e-mail).
 
-use super::hash::PseudonymKey;
 use super::ip::{self, Truncation};
 use super::keys::KeySet;
 use super::report::{FieldOutcome, Report, RuleKind};
 
+mod cues;
 mod custom;
 mod ip_text;
 mod numbers;
+mod replace;
 mod shapes;
 mod text;
 mod url;
 
+use cues::*;
 pub use custom::{CustomDetector, CustomError};
 use ip_text::{address_word, truncate_ip_list, truncate_ips_in_text};
 use numbers::{
     longest_digit_run, redact_cards, redact_coordinates, redact_ibans, redact_national_phones,
     redact_phones, redact_ssns, CARD_DIGITS, PHONE_DIGITS,
 };
+use replace::{redact_spans, word_start};
+pub use replace::{Replacement, ValueChange};
 pub use text::contains_email;
 use text::{redact_emails, redact_streets, redact_tokens};
 use url::filter_query;
@@ -62,71 +66,6 @@ pub struct ValueRules {
     pub referrer_origin: bool,
     /// The operator's own detectors, run after the built-in ones.
     pub custom: Vec<CustomDetector>,
-}
-
-/// What the value rules did to a member's value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ValueChange {
-    Unchanged,
-    /// The new text is in `out`.
-    Changed,
-    /// A detector whose action is `drop` fired: the member goes.
-    DropMember,
-}
-
-/// What a detector writes in place of what it found.
-#[derive(Clone, Debug)]
-pub enum Replacement {
-    /// A fixed marker such as `[email]`.
-    Marker(Vec<u8>),
-    /// The keyed pseudonym of the match (the identifiers' HMAC key): equal values stay
-    /// equal, so counts and joins still work, and none can be read back.
-    Hash(PseudonymKey),
-    /// `*` for every character but the last `keep_last` (all of them when the match is no
-    /// longer than that).
-    Mask { keep_last: usize },
-    /// The whole member goes (`ValueRules::scrub_member`); where a value has no member
-    /// (an array element) it becomes `null`, and in other text it becomes empty.
-    Drop,
-}
-
-impl Replacement {
-    /// Writes the replacement of `matched` and says what was done, for the report.
-    pub fn write(&self, matched: &[u8], out: &mut Vec<u8>) -> FieldOutcome {
-        match self {
-            Replacement::Marker(marker) => {
-                out.extend_from_slice(marker);
-                FieldOutcome::Redacted
-            }
-            Replacement::Hash(key) => {
-                key.pseudonym_into(matched, out);
-                FieldOutcome::Hashed
-            }
-            Replacement::Mask { keep_last } => {
-                mask_into(matched, *keep_last, out);
-                FieldOutcome::Masked
-            }
-            Replacement::Drop => FieldOutcome::Dropped,
-        }
-    }
-}
-
-/// `matched` with each character but the last `keep_last` written as `*` (matches are
-/// UTF-8 text: characters, not bytes, are counted).
-fn mask_into(matched: &[u8], keep_last: usize, out: &mut Vec<u8>) {
-    let text = String::from_utf8_lossy(matched);
-    let chars = text.chars().count();
-    let hidden = if chars > keep_last {
-        chars - keep_last
-    } else {
-        chars
-    };
-    out.extend(std::iter::repeat_n(b'*', hidden));
-    let shown_from = text
-        .char_indices()
-        .nth(hidden)
-        .map_or(text.len(), |(i, _)| i);
-    out.extend_from_slice(&text.as_bytes()[shown_from..]);
 }
 
 /// What becomes of user-agent fields.
@@ -368,159 +307,13 @@ fn starts_like_an_address(text: &[u8]) -> bool {
     }
 }
 
-/// What a value contains that some text detector starts from: which cue bytes occur, and
-/// how many digits and capitals.
-struct Cues {
-    seen: u16,
-    digits: usize,
-    capitals: usize,
-}
-
-// Cue classes, one bit each in `CUE_CLASS`.
-/// `@` or `%` (an e-mail address, plain or in a URL).
-const AT: u16 = 1 << 0;
-/// `+` (an international phone number).
-const PLUS: u16 = 1 << 1;
-const SPACE: u16 = 1 << 2;
-/// Whitespace or punctuation that can stand around a word (`,;()[]<>"'`): every byte that
-/// ends an address written in text.
-const DELIMITER: u16 = 1 << 3;
-/// `?` or `#` (a query string or a fragment that may carry parameters).
-const QUESTION: u16 = 1 << 4;
-const DOT: u16 = 1 << 5;
-const COLON: u16 = 1 << 6;
-const COMMA: u16 = 1 << 7;
-const DASH: u16 = 1 << 8;
-/// `J`: a JWT starts `eyJ`.
-const JWT_LETTER: u16 = 1 << 9;
-/// `r`: with a space, what `Bearer <token>` needs.
-const BEARER_LETTER: u16 = 1 << 10;
-/// Counted, not flagged: a class above bit 16 is added up, digits in 24 bits of the sum and
-/// capitals in the 24 above them.
-const DIGIT: u64 = 1 << 16;
-const CAPITAL: u64 = 1 << 40;
-const COUNT_MASK: u64 = (1 << 24) - 1;
-
-/// The cue class of every byte.
-static CUE_CLASS: [u64; 256] = {
-    let mut table = [0u64; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        let flags = match b {
-            b'@' | b'%' => AT,
-            b'+' => PLUS,
-            b' ' => SPACE | DELIMITER,
-            b'\t' | b'\n' | b'\r' | 0x0c => DELIMITER,
-            b',' => DELIMITER | COMMA,
-            b'(' | b')' | b';' | b'[' | b']' | b'<' | b'>' | b'"' | b'\'' => DELIMITER,
-            b'?' | b'#' => QUESTION,
-            b'.' => DOT,
-            b':' => COLON,
-            b'-' => DASH,
-            b'J' => JWT_LETTER,
-            b'r' => BEARER_LETTER,
-            _ => 0,
-        };
-        let counted = if b.is_ascii_digit() {
-            DIGIT
-        } else if b.is_ascii_uppercase() {
-            CAPITAL
-        } else {
-            0
-        };
-        table[c] = flags as u64 | counted;
-        c += 1;
-    }
-    table
-};
-
-impl Cues {
-    /// One table lookup per byte; no per-value set-up, which matters on short values.
-    #[inline]
-    fn of(text: &[u8]) -> Cues {
-        let (mut seen, mut digits, mut capitals) = (0u64, 0usize, 0usize);
-        // Pieces short enough that neither 24-bit count can overflow.
-        for piece in text.chunks(COUNT_MASK as usize) {
-            let mut counts = 0u64;
-            for &c in piece {
-                let class = CUE_CLASS[usize::from(c)];
-                seen |= class;
-                counts += class >> 16;
-            }
-            digits += (counts & COUNT_MASK) as usize;
-            capitals += (counts >> 24) as usize;
-        }
-        Cues {
-            seen: seen as u16,
-            digits,
-            capitals,
-        }
-    }
-
-    fn has(&self, cue: u16) -> bool {
-        self.seen & cue != 0
-    }
-
-    fn can_hold_token(&self) -> bool {
-        self.has(JWT_LETTER) || (self.has(BEARER_LETTER) && self.has(SPACE))
-    }
-
-    /// Whether any detector can match a value of `len` bytes with these cues.
-    fn any(&self, len: usize) -> bool {
-        self.has(AT | PLUS | QUESTION)
-            || (self.has(DELIMITER) && self.digits > 0)
-            || self.digits >= 9
-            || (len >= 20 && self.can_hold_token())
-    }
-}
-
 /// A text detector: writes `text` with its matches replaced into `out`, true if any.
 type Detector = fn(&[u8], &Replacement, &mut Vec<u8>, &mut Report) -> bool;
-
-/// Replaces every span `find` reports (start and end, searching from a position) with
-/// `marker`; the shared loop of the detectors below.
-pub(super) fn redact_spans(
-    text: &[u8],
-    marker: &Replacement,
-    out: &mut Vec<u8>,
-    report: &mut Report,
-    rule: RuleKind,
-    find: impl Fn(&[u8], usize) -> Option<(usize, usize)>,
-) -> bool {
-    let (mut copied, mut from, mut found) = (0, 0, false);
-    while let Some((start, end)) = find(text, from) {
-        if end <= start {
-            // An empty match (`\b`, `x{0,3}`) replaces nothing; step past it, or it would be
-            // found again forever.
-            if start >= text.len() {
-                break;
-            }
-            from = start + 1;
-            continue;
-        }
-        if !found {
-            out.clear();
-            found = true;
-        }
-        out.extend_from_slice(&text[copied..start]);
-        report.count(rule, marker.write(&text[start..end], out));
-        copied = end;
-        from = end;
-    }
-    if found {
-        out.extend_from_slice(&text[copied..]);
-    }
-    found
-}
-
-pub(super) fn word_start(text: &[u8], i: usize) -> bool {
-    i == 0 || !text[i - 1].is_ascii_alphanumeric()
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scrub::hash::PseudonymKey;
 
     fn rules() -> ValueRules {
         ValueRules::every_rule(Some(Truncation::default()))
@@ -680,16 +473,6 @@ mod tests {
         ] {
             assert_eq!(origin(not_absolute), None, "{not_absolute}");
         }
-    }
-
-    #[test]
-    fn a_mask_counts_characters_and_hides_short_matches_whole() {
-        let mut out = Vec::new();
-        mask_into("jörg@müller.de".as_bytes(), 3, &mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), "***********.de");
-        let mut out = Vec::new();
-        mask_into(b"0100", 4, &mut out);
-        assert_eq!(out, b"****");
     }
 
     #[test]
