@@ -108,6 +108,12 @@ fn counter(
     Ok(c)
 }
 
+fn gauge(registry: &Registry, name: &str, help: &str) -> MetricResult<IntGauge> {
+    let g = IntGauge::new(name, help)?;
+    registry.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
 fn histogram(
     registry: &Registry,
     name: &str,
@@ -124,26 +130,26 @@ impl Metrics {
     /// Registers every metric (fails only if two definitions collide).
     pub fn new() -> MetricResult<Self> {
         let registry = Registry::new();
-        let in_flight = IntGauge::new(
+        let in_flight = gauge(
+            &registry,
             "scrubproxy_in_flight_requests",
             "Requests being handled right now.",
         )?;
-        registry.register(Box::new(in_flight.clone()))?;
-        let rules_loaded_at = IntGauge::new(
+        let rules_loaded_at = gauge(
+            &registry,
             "scrubproxy_rules_last_success_timestamp_seconds",
             "When the rules in force were loaded (Unix time).",
         )?;
-        registry.register(Box::new(rules_loaded_at.clone()))?;
-        let rules_refused_at = IntGauge::new(
+        let rules_refused_at = gauge(
+            &registry,
             "scrubproxy_rules_last_failure_timestamp_seconds",
             "When a rules reload was last refused (Unix time; 0: never).",
         )?;
-        registry.register(Box::new(rules_refused_at.clone()))?;
-        let shadow_routes = IntGauge::new(
+        let shadow_routes = gauge(
+            &registry,
             "scrubproxy_shadow_routes",
             "Routes in shadow mode: forwarding unscrubbed, counting only.",
         )?;
-        registry.register(Box::new(shadow_routes.clone()))?;
         let build_info = IntGaugeVec::new(
             Opts::new("scrubproxy_build_info", "The running version (always 1)."),
             &["version"],

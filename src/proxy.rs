@@ -18,7 +18,7 @@ use crate::reply::{self, ResponseBody};
 use crate::request;
 use crate::rules::{Route, RuleSet};
 use crate::scrub::Report;
-use crate::state::AppState;
+use crate::state::{AppState, Snapshot};
 use crate::vendor::Endpoint;
 
 mod shadow;
@@ -48,9 +48,10 @@ pub async fn handle(
         return resp;
     };
     state.metrics.in_flight.inc();
-    let crate::state::Snapshot { rules, client } = state.snapshot();
+    let snapshot = state.snapshot();
+    let rules: &RuleSet = &snapshot.rules;
     let request_headers = req.headers().clone();
-    let (vendor, endpoint, mut resp) = match route(&rules, &req) {
+    let (vendor, endpoint, mut resp) = match route(rules, &req) {
         Routed::Preflight(vendor) => (
             "preflight",
             vendor,
@@ -68,7 +69,7 @@ pub async fn handle(
         Routed::NotFound(vendor) => (vendor, "none", reply::not_found()),
         Routed::Ingest(route, endpoint, rest) => {
             let vendor = route.vendor.as_str();
-            let resp = ingest(&state, &rules, client, route, endpoint, rest, peer, req).await;
+            let resp = ingest(&state, &snapshot, route, endpoint, rest, peer, req).await;
             (vendor, endpoint.name, resp)
         }
     };
@@ -134,11 +135,9 @@ fn rejected(state: &AppState, vendor: &'static str, err: &PipelineError) -> Resp
     reply::error(err.status(), err.kind(), &err.to_string())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn ingest(
     state: &AppState,
-    rules: &RuleSet,
-    upstream_client: forward::UpstreamClient,
+    snapshot: &Snapshot,
     route: &Route,
     endpoint: Endpoint,
     rest: String,
@@ -146,6 +145,7 @@ async fn ingest(
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let vendor = route.vendor.as_str();
+    let rules: &RuleSet = &snapshot.rules;
     let (parts, body) = req.into_parts();
     let client = client_ip(
         peer.ip(),
@@ -157,7 +157,7 @@ async fn ingest(
     let prepared = request::prepare(rules, route, endpoint, client, raw_query, &parts.headers);
     if route.shadow {
         let call = (route, endpoint, rest.as_str());
-        return ingest_shadow(state, rules, upstream_client, call, parts, body, prepared).await;
+        return ingest_shadow(state, snapshot, call, parts, body, prepared).await;
     }
     let prepared = match prepared {
         Ok(prepared) => prepared,
@@ -192,7 +192,7 @@ async fn ingest(
     let call = UpstreamCall {
         state,
         rules,
-        client: upstream_client,
+        client: snapshot.client.clone(),
         vendor,
         uri,
         method: parts.method.clone(),
@@ -232,17 +232,16 @@ fn declared_length(headers: &HeaderMap, rules: &RuleSet) -> Result<Option<u64>, 
 }
 
 /// A shadow route's request: forwarded as it came, the rules only counted (`shadow.rs`).
-#[allow(clippy::too_many_arguments)]
 async fn ingest_shadow(
     state: &AppState,
-    rules: &RuleSet,
-    client: forward::UpstreamClient,
+    snapshot: &Snapshot,
     (route, endpoint, rest): (&Route, Endpoint, &str),
     parts: http::request::Parts,
     body: Incoming,
     prepared: Result<request::Prepared, PipelineError>,
 ) -> Response<ResponseBody> {
     let vendor = route.vendor.as_str();
+    let rules: &RuleSet = &snapshot.rules;
     let declared_len = match declared_length(&parts.headers, rules) {
         Ok(len) => len,
         Err(too_large) => return rejected(state, vendor, &too_large),
@@ -262,7 +261,7 @@ async fn ingest_shadow(
     let call = UpstreamCall {
         state,
         rules,
-        client,
+        client: snapshot.client.clone(),
         vendor,
         uri,
         method: parts.method,
