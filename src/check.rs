@@ -126,11 +126,7 @@ fn form_document(bytes: &[u8]) -> serde_json::Value {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &b""[..]),
         };
-        let decode = |raw: &[u8]| {
-            let mut decoder = crate::decode::PercentDecoder::new(true);
-            let bytes = crate::decode::transform_all(&mut decoder, raw).unwrap_or_default();
-            String::from_utf8_lossy(&bytes).into_owned()
-        };
+        let decode = |raw: &[u8]| crate::decode::form_decoded_text(raw).unwrap_or_default();
         let value = decode(value);
         let value = serde_json::from_str(&value)
             .ok()

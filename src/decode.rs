@@ -80,6 +80,13 @@ pub fn transform_all(t: &mut dyn Transform, input: &[u8]) -> Result<Vec<u8>, Dec
     Ok(out)
 }
 
+/// A form-encoded value (`+` as space) as text, for reading rather than forwarding:
+/// invalid UTF-8 is replaced, and a value that does not decode is an error.
+pub fn form_decoded_text(raw: &[u8]) -> Result<String, DecodeError> {
+    let bytes = transform_all(&mut PercentDecoder::new(true), raw)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// True if `prefix` starts with the gzip magic bytes `1f 8b`.
 pub fn looks_like_gzip(prefix: &[u8]) -> bool {
     prefix.starts_with(&[0x1f, 0x8b])

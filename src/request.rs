@@ -170,11 +170,11 @@ fn extra_headers(
         .filter(|_| forwards_ua)
     {
         // The header a vendor reads the browser from (Plausible) follows the payload's rule.
+        // The same per-thread memo the payloads' user agents use.
         let coarse = || {
-            let mut out = Vec::new();
-            crate::scrub::user_agent::coarsen(ua.as_bytes(), &mut out)
-                .then(|| HeaderValue::from_bytes(&out).ok())
-                .flatten()
+            crate::scrub::user_agent::with_coarse(ua.as_bytes(), |coarse| {
+                HeaderValue::from_bytes(coarse?).ok()
+            })
         };
         match user_agent {
             crate::scrub::UserAgentMode::Keep => {}

@@ -123,11 +123,7 @@ pub fn tcf(consent: &super::tcf::TcfConsent) -> Consent {
 
 /// Cookie values are often percent-encoded; text that does not decode is read as it is.
 fn percent_decode(text: &str) -> String {
-    let mut decoder = crate::decode::PercentDecoder::new(true);
-    match crate::decode::transform_all(&mut decoder, text.as_bytes()) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => text.to_owned(),
-    }
+    crate::decode::form_decoded_text(text.as_bytes()).unwrap_or_else(|_| text.to_owned())
 }
 
 #[cfg(test)]
