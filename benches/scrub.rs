@@ -58,6 +58,7 @@ fn env(set: &RuleSet) -> ScrubEnv {
         pseudonym_key: set.pseudonym_key.clone(),
         max_depth: set.limits.core.max_depth,
         max_string_bytes: set.limits.core.max_string_bytes,
+        privacy: Default::default(),
     }
 }
 

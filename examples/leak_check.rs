@@ -27,6 +27,7 @@ fn main() {
         pseudonym_key: set.pseudonym_key.clone(),
         max_depth: 32,
         max_string_bytes: scrubproxy::scrub::DEFAULT_MAX_STRING_BYTES,
+        privacy: Default::default(),
     };
     let mut s = JsonScrubber::new(plan, env, Default::default());
     let mut out = Vec::new();

@@ -28,6 +28,7 @@ fn main() {
         pseudonym_key: set.pseudonym_key.clone(),
         max_depth: 32,
         max_string_bytes: scrubproxy::scrub::DEFAULT_MAX_STRING_BYTES,
+        privacy: Default::default(),
     };
     let started = std::time::Instant::now();
     let mut total = 0;

@@ -1,7 +1,8 @@
 //! The admin listener (loopback by default), separate from the trackers' port:
 //! - `GET /metrics`: Prometheus text format
 //! - `GET /healthz`: the process is alive
-//! - `GET /readyz`: rules are loaded and the public listener is accepting
+//! - `GET /readyz`: rules and the geo database are loaded and the public listener is
+//!   accepting; the body names the database type and build time
 //! - `POST /admin/reload`: reload the rules file now (the errors, with TOML paths, if refused)
 //! - `GET /admin/rules`: the settings in force (defaults and environment overrides applied)
 
@@ -81,7 +82,17 @@ pub async fn handle(
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             resp
         }
-        "/readyz" if ready.is_ready() => Response::new(reply::full("ready\n")),
+        "/readyz" if ready.is_ready() => {
+            // Rules never load without their geo database, so ready means geo is there too.
+            let rules = state.rules();
+            let db = &rules.geo.db;
+            let source = rules.geo.source.as_deref().map_or("embedded", |_| "file");
+            Response::new(reply::full(format!(
+                "ready\ngeo: {} ({source}, built {})\n",
+                db.database_type(),
+                db.build_epoch()
+            )))
+        }
         "/readyz" => reply::error(503, "not_ready", "the proxy is starting or stopping"),
         _ => reply::error(
             404,

@@ -28,7 +28,7 @@ pub enum OfflineError {
     Refused(#[from] crate::pipeline::PipelineError),
 }
 
-/// Runs one request for `vendor` through the rules, offline.
+/// Runs one request for `vendor` through the rules, offline, from `OFFLINE_CLIENT`.
 pub fn scrub_request(
     rules: &RuleSet,
     vendor: VendorKind,
@@ -38,6 +38,41 @@ pub fn scrub_request(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<Offline, OfflineError> {
+    let request = OfflineRequest {
+        vendor,
+        method,
+        path,
+        query,
+        headers,
+        body,
+    };
+    scrub_request_from(rules, OFFLINE_CLIENT, &request)
+}
+
+/// A request as a tracker sends it, for offline runs.
+pub struct OfflineRequest<'a> {
+    pub vendor: VendorKind,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a http::HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// Runs one request through the rules, offline, as if it came from `client`.
+pub fn scrub_request_from(
+    rules: &RuleSet,
+    client: IpAddr,
+    request: &OfflineRequest<'_>,
+) -> Result<Offline, OfflineError> {
+    let OfflineRequest {
+        vendor,
+        method,
+        path,
+        query,
+        headers,
+        body,
+    } = *request;
     let route = rules
         .routes
         .iter()
@@ -55,27 +90,38 @@ pub fn scrub_request(
         .endpoint(&method, route.standard_path(path))
         .ok_or_else(no_endpoint)?;
     Ok(request::scrub_offline(
-        rules,
-        route,
-        endpoint,
-        OFFLINE_CLIENT,
-        query,
-        headers,
-        body,
+        rules, route, endpoint, client, query, headers, body,
     )?)
 }
 
 /// The outcome of one `[[test]]` case: `Ok` or the reasons it failed.
 pub fn run_test(rules: &RuleSet, case: &TestFile) -> Result<(), Vec<String>> {
-    let outcome = scrub_request(
-        rules,
-        case.vendor,
-        &case.method,
-        &case.path,
-        &case.query,
-        &http::HeaderMap::new(),
-        case.body.as_bytes(),
-    );
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in &case.headers {
+        let parsed = http::HeaderName::from_bytes(name.as_bytes());
+        match (parsed, http::HeaderValue::from_str(value)) {
+            (Ok(parsed), Ok(value)) => {
+                headers.append(parsed, value);
+            }
+            _ => return Err(vec![format!("header {name:?} is not a valid header")]),
+        }
+    }
+    let client = match &case.client {
+        None => OFFLINE_CLIENT,
+        Some(text) => match text.parse() {
+            Ok(ip) => ip,
+            Err(_) => return Err(vec![format!("client {text:?} is not an IP address")]),
+        },
+    };
+    let request = OfflineRequest {
+        vendor: case.vendor,
+        method: &case.method,
+        path: &case.path,
+        query: &case.query,
+        headers: &headers,
+        body: case.body.as_bytes(),
+    };
+    let outcome = scrub_request_from(rules, client, &request);
     let sent = match outcome {
         Ok(Offline { body: None, .. }) | Err(OfflineError::Refused(_)) if case.refused => {
             return Ok(())
@@ -189,8 +235,12 @@ fn field_failures(case: &TestFile, doc: &serde_json::Value) -> Vec<String> {
 /// One line per rule and action with a count: what the rules did, never to which values.
 pub fn summary(report: &Report) -> String {
     let mut out = format!(
-        "events: {} forwarded, {} dropped\n",
-        report.events, report.events_dropped
+        "events: {} forwarded ({} anonymized), {} dropped by rule, {} for consent, {} opted out\n",
+        report.events,
+        report.events_anonymized,
+        report.events_dropped,
+        report.events_dropped_consent,
+        report.events_dropped_opt_out
     );
     for (rule, outcome, n) in report.nonzero() {
         out.push_str(&format!(

@@ -1,13 +1,18 @@
 //! Consent signals, normalised to one state per purpose. Sans-IO: this module reads the
-//! signals' text (header values, cookie values, consent strings) and knows nothing of HTTP.
-//! Issue 4 wires it into the request path with a policy per route; until then nothing in
-//! the proxy calls it.
+//! signals' text (header values, cookie values, consent strings, vendor fields); the
+//! request's consent comes from `request.rs`, each event's from its vendor's reader, and
+//! `scrub::ConsentGate` applies the route's policy.
 //!
 //! Every signal becomes a [`Consent`]; signals are combined with [`Consent::and`], where
 //! the stricter wins: one denial outweighs any grant, and silence outweighs nothing.
 
+mod request;
 pub mod signals;
 pub mod tcf;
+pub mod wire;
+
+pub use request::{from_request, ConsentSignals};
+pub use wire::Categories;
 
 /// What one purpose's consent is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,7 +35,8 @@ impl State {
         }
     }
 
-    fn from_bool(granted: bool) -> State {
+    /// A yes/no flag.
+    pub fn from_bool(granted: bool) -> State {
         if granted {
             State::Granted
         } else {

@@ -132,6 +132,9 @@ fn check(path: &Path) -> ExitCode {
     if !set.upstream.verify {
         say!("warning: upstream.tls_verify = false: vendor certificates are not verified");
     }
+    if let Some(warning) = set.geo.precision_warning() {
+        say!("warning: {warning}");
+    }
     let mut failed = 0;
     for case in &tests {
         match scrubproxy::check::run_test(&set, case) {

@@ -73,6 +73,9 @@ pub struct Metrics {
     pub rejected: IntCounterVec,
     pub in_flight: IntGauge,
     pub rules_reloads: IntCounterVec,
+    /// Geo lookups by result, and the database in force.
+    geo_lookups: Vec<IntCounter>,
+    geo_build_epoch: IntGauge,
     pub rules_loaded_at: IntGauge,
     rules_refused_at: IntGauge,
     /// Routes in shadow mode, and what the rules would have done on them.
@@ -89,6 +92,16 @@ pub struct Metrics {
 }
 
 const RULES: usize = RuleKind::ALL.len();
+/// Values of `scrubproxy_geo_lookups_total`'s `result` label.
+const GEO_RESULTS: [&str; 5] = [
+    "off",
+    "not_found",
+    "found_country",
+    "found_region",
+    "found_city",
+];
+/// Values of `scrubproxy_events_total`'s `action` label.
+const EVENT_ACTIONS: usize = 5;
 const OUTCOMES: usize = FieldOutcome::ALL.len();
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -168,7 +181,25 @@ impl Metrics {
         for result in ["success", "failure"] {
             rules_reloads.with_label_values(&[result]);
         }
+        let geo_lookups = counter(
+            &registry,
+            "scrubproxy_geo_lookups_total",
+            "Client address lookups, by result (found_country, found_region, found_city, not_found, off).",
+            &["result"],
+        )?;
+        // Every result from the start: they are few, and a rate needs the zero.
+        let geo_lookups = GEO_RESULTS
+            .iter()
+            .map(|result| geo_lookups.with_label_values(&[result]))
+            .collect();
+        let geo_build_epoch = gauge(
+            &registry,
+            "scrubproxy_geo_database_build_epoch_seconds",
+            "When the geo database in force was built (Unix time, from its metadata).",
+        )?;
         Ok(Metrics {
+            geo_lookups,
+            geo_build_epoch,
             shadow_routes,
             shadow_events: counter(
                 &registry,
@@ -248,7 +279,7 @@ impl Metrics {
             rules_refused_at,
             registry,
             fields_by_slot: Children::new(VENDOR_LABELS * RULES * OUTCOMES),
-            events_by_slot: Children::new(VENDOR_LABELS * 2),
+            events_by_slot: Children::new(VENDOR_LABELS * EVENT_ACTIONS),
             bytes_in_by_slot: Children::new(VENDOR_LABELS),
             bytes_out_by_slot: Children::new(VENDOR_LABELS),
             request_duration_by_slot: Children::new(VENDOR_LABELS),
@@ -260,6 +291,20 @@ impl Metrics {
     pub fn set_shadow_routes(&self, rules: &crate::rules::RuleSet) {
         let n = rules.routes.iter().filter(|r| r.shadow).count();
         self.shadow_routes.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Records one geo lookup's result (a fixed label from `request::prepare`).
+    pub fn record_geo_lookup(&self, result: &'static str) {
+        if let Some(k) = GEO_RESULTS.iter().position(|r| *r == result) {
+            self.geo_lookups[k].inc();
+        }
+    }
+
+    /// Records the geo database of the rules now in force.
+    pub fn set_geo_database(&self, rules: &crate::rules::RuleSet) {
+        let epoch = rules.geo.db.build_epoch();
+        self.geo_build_epoch
+            .set(i64::try_from(epoch).unwrap_or(i64::MAX));
     }
 
     /// Records that the rules in force were loaded now.
@@ -275,14 +320,18 @@ impl Metrics {
     /// Adds one request's scrub report.
     pub fn record_report(&self, vendor: &str, report: &Report) {
         let v = vendor_slot(vendor);
-        for (k, action, n) in [
-            (0, "forwarded", report.events),
-            (1, "dropped_rule", report.events_dropped),
-        ] {
+        let actions = [
+            ("forwarded", report.events - report.events_anonymized),
+            ("anonymized", report.events_anonymized),
+            ("dropped_rule", report.events_dropped),
+            ("dropped_consent", report.events_dropped_consent),
+            ("dropped_opt_out", report.events_dropped_opt_out),
+        ];
+        for (k, (action, n)) in actions.into_iter().enumerate() {
             if n > 0 {
                 let make = || self.events.with_label_values(&[vendor, action]);
                 self.events_by_slot
-                    .child(v.map(|v| v * 2 + k), make)
+                    .child(v.map(|v| v * EVENT_ACTIONS + k), make)
                     .inc_by(n);
             }
         }
@@ -300,7 +349,7 @@ impl Metrics {
     pub fn record_shadow_report(&self, vendor: &str, report: &Report) {
         for (action, n) in [
             ("would_forward", report.events),
-            ("would_drop", report.events_dropped),
+            ("would_drop", report.events_removed()),
         ] {
             if n > 0 {
                 self.shadow_events

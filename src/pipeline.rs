@@ -402,14 +402,6 @@ impl BodyPipeline {
     }
 }
 
-fn merge(into: &mut Report, from: &Report) {
-    for (rule, outcome, n) in from.nonzero() {
-        for _ in 0..n {
-            into.count(rule, outcome);
-        }
-    }
-}
-
 /// Base64 of `{"`, `{}`, `[{`, `["` or `[]`: a whole body of base64 JSON.
 fn looks_like_base64_json(head: &[u8]) -> bool {
     const OPENINGS: &[&[u8]] = &[b"eyJ", b"e30", b"W3s", b"WyJ", b"W10"];

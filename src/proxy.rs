@@ -163,6 +163,7 @@ async fn ingest(
         Ok(prepared) => prepared,
         Err(e) => return rejected(state, vendor, &e),
     };
+    state.metrics.record_geo_lookup(prepared.geo_lookup);
     if prepared.nothing_left {
         // The query was the only event and the rules removed it: nothing to send.
         state.metrics.record_report(vendor, &prepared.query_report);
@@ -445,7 +446,7 @@ impl UpstreamCall<'_> {
                 .map_err(|e| Failure::Body(BodyFailure::Pipeline(e)))?,
         );
         let report = pipeline.report();
-        if report.events == 0 && report.events_dropped > 0 {
+        if report.nothing_left() {
             // Every event was removed by the rules: the vendor's own success, nothing sent.
             return Ok((synthetic(self.dropped_reply.clone()), report));
         }
@@ -492,7 +493,7 @@ impl UpstreamCall<'_> {
             } else {
                 held_back.push(out);
                 let report = pipeline.report();
-                if done && report.events == 0 && report.events_dropped > 0 {
+                if done && report.nothing_left() {
                     return Ok((synthetic(self.dropped_reply.clone()), report));
                 }
                 if report.events == 0 && !done {

@@ -45,6 +45,7 @@ pub fn reload(state: &AppState, path: Option<&std::path::Path>) -> Result<(), Ve
             warn_about_fixed_settings(&state.rules(), &new);
             announce(&new);
             state.metrics.set_shadow_routes(&new);
+            state.metrics.set_geo_database(&new);
             state.replace_rules(new);
             state.metrics.mark_rules_loaded();
             tracing::info!("rules reloaded");
@@ -89,6 +90,9 @@ pub fn announce(rules: &RuleSet) {
             "upstream.tls_verify = false: vendor certificates are NOT verified (test collectors only)"
         );
     }
+    if let Some(warning) = rules.geo.precision_warning() {
+        tracing::warn!("{warning}");
+    }
 }
 
 /// A fingerprint of the rules file's content and of the files it names (`None` when the
@@ -98,10 +102,19 @@ pub fn fingerprint(path: &std::path::Path, named: &[PathBuf]) -> Option<u64> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     std::fs::read(path).ok()?.hash(&mut hasher);
     for file in named {
-        std::fs::read(file).ok().hash(&mut hasher);
+        match std::fs::metadata(file) {
+            // A geo database is tens of megabytes: its size and time stand for its content.
+            Ok(meta) if meta.len() > LARGE_FILE_BYTES => {
+                (meta.len(), meta.modified().ok()).hash(&mut hasher);
+            }
+            _ => std::fs::read(file).ok().hash(&mut hasher),
+        }
     }
     Some(hasher.finish())
 }
+
+/// Named files above this size are fingerprinted by size and modification time.
+const LARGE_FILE_BYTES: u64 = 1 << 20;
 
 /// Watches `path` and the files it names until `stopped` fires, reloading when one changes
 /// (a renewed certificate, a rotated key).

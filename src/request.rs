@@ -9,7 +9,10 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::pipeline::{self, BodyPipeline, BodySpec, PipelineError, Scrubbed};
 use crate::rules::{Route, RuleSet};
-use crate::scrub::{FieldAction, Report, ScrubEnv};
+use crate::scrub::{
+    daily_key, Anonymized, ConsentAction, ConsentGate, FieldAction, Place, Precision, Privacy,
+    Report, ScrubEnv,
+};
 use crate::vendor::{BodyFormat, Endpoint, SyntheticReply};
 
 /// A request ready to forward.
@@ -28,6 +31,8 @@ pub struct Prepared {
     pub dropped_reply: SyntheticReply,
     /// The query held the only event and the rules removed it: nothing to send.
     pub nothing_left: bool,
+    /// How the geo lookup went, as a metric label.
+    pub geo_lookup: &'static str,
 }
 
 impl Prepared {
@@ -55,26 +60,50 @@ pub fn prepare(
     headers: &HeaderMap,
 ) -> Result<Prepared, PipelineError> {
     let protocol = route.vendor.protocol();
-    let env = ScrubEnv {
+    let place = rules.geo.locate(client, rules.truncation);
+    let geo_lookup = geo_lookup_label(rules, &place);
+    let privacy = Privacy {
+        place,
+        geo_precision: rules.geo.precision,
+        consent: None,
+        opt_out: rules.opt_out.clone(),
+    };
+    let mut env = ScrubEnv {
         truncation: rules.truncation,
         client_ip: rules.truncation.map(|t| t.apply(client).to_string()),
         pseudonym_key: rules.pseudonym_key.clone(),
         max_depth: rules.limits.core.max_depth,
         max_string_bytes: rules.limits.core.max_string_bytes,
+        privacy,
     };
+    let gate = consent_gate(rules, route, endpoint, headers, raw_query, &env);
+    // What the request alone says (events may say more): it decides what travels beside
+    // the events (query flags, headers, the credential's visitor address).
+    let request_anonymous = gate
+        .as_ref()
+        .is_some_and(|g| g.request_action() != ConsentAction::Forward);
+    let ip_removed = rules.truncation.is_none() || request_anonymous;
+    let query_env = match &gate {
+        Some(g) if request_anonymous => g.anonymized.env.clone(),
+        _ => env.clone(),
+    };
+    env.privacy.consent = gate;
     let plan = route.plans[endpoint.plan].clone();
     let user_agent = plan.event.values.user_agent;
     let query_events = matches!(
         endpoint.format,
         BodyFormat::QueryEvent | BodyFormat::QueryEventBody
     );
-    // A vendor credential the route holds goes into each event, with the client's address.
-    let client_text = env
-        .client_ip
-        .clone()
-        .unwrap_or_else(|| "0.0.0.0".to_owned());
+    // A vendor credential the route holds goes into each event, with the client's address
+    // and place.
+    let client_text = match &query_env.client_ip {
+        Some(ip) if !ip_removed => ip.clone(),
+        _ => "0.0.0.0".to_owned(),
+    };
     let event_params = match &route.token {
-        Some(token) if query_events => protocol.credential_params(&token.0, &client_text),
+        Some(token) if query_events => {
+            protocol.credential_params(&token.0, &client_text, &env.privacy.place)
+        }
         _ => Vec::new(),
     };
     let scrubbed = if query_events {
@@ -84,13 +113,16 @@ pub fn prepare(
             endpoint.format,
             BodyFormat::DataQuery | BodyFormat::DataForm { .. }
         );
-        pipeline::scrub_query(raw_query, &plan, &env, rules.limits.core, data_is_payload)?
+        let env = if data_is_payload { &env } else { &query_env };
+        pipeline::scrub_query(raw_query, &plan, env, rules.limits.core, data_is_payload)?
     };
     if endpoint.format == BodyFormat::DataQuery && !scrubbed.had_payload {
         return Err(PipelineError::MissingData);
     }
     let mut query = scrubbed.query;
-    if rules.truncation.is_none() {
+    // The vendor must not geolocate the address it sees: there is none worth it, or the
+    // proxy wrote the place itself.
+    if ip_removed || !env.privacy.place.is_empty() {
         if let Some((name, value)) = protocol.no_ip_query_flag() {
             query = pipeline::set_query_param(&query, name, value);
         }
@@ -114,14 +146,83 @@ pub fn prepare(
         event_params,
         envelope_params,
     };
+    let beside = Beside {
+        client,
+        user_agent,
+        ip_removed,
+    };
     Ok(Prepared {
-        nothing_left: scrubbed.report.events == 0 && scrubbed.report.events_dropped > 0,
+        nothing_left: scrubbed.report.nothing_left(),
         query,
         query_report: scrubbed.report,
         spec,
-        extra_headers: extra_headers(rules, route, client, headers, user_agent),
+        extra_headers: extra_headers(rules, route, headers, beside),
         dropped_reply: protocol.dropped_reply(&endpoint, raw_query),
+        geo_lookup,
     })
+}
+
+/// The consent gate of a request: `None` when its route forwards every event anyway.
+fn consent_gate(
+    rules: &RuleSet,
+    route: &Route,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    raw_query: &str,
+    env: &ScrubEnv,
+) -> Option<ConsentGate> {
+    let protocol = route.vendor.protocol();
+    let policy = route.consent;
+    let anonymous_requested = protocol
+        .anonymous_header()
+        .is_some_and(|name| headers.contains_key(name));
+    let forwards_all =
+        policy.denied == ConsentAction::Forward && policy.unknown == ConsentAction::Forward;
+    if forwards_all && !anonymous_requested {
+        return None;
+    }
+    let request = crate::consent::from_request(&rules.consent_signals, headers, raw_query)
+        .and(protocol.query_consent(raw_query));
+    let anonymized = Anonymized {
+        plan: route
+            .anonymized_plans
+            .as_ref()
+            .map(|plans| plans[endpoint.plan].clone()),
+        env: ScrubEnv {
+            truncation: None,
+            client_ip: None,
+            pseudonym_key: daily_key(&rules.pseudonym_key, days_since_epoch()),
+            privacy: Privacy {
+                consent: None,
+                ..env.privacy.clone()
+            },
+            ..env.clone()
+        },
+    };
+    Some(ConsentGate {
+        policy,
+        request,
+        event_reader: protocol.event_consent(),
+        categories: rules.consent_signals.categories.clone(),
+        anonymous_requested,
+        anonymized: std::sync::Arc::new(anonymized),
+    })
+}
+
+/// `found_city`, `found_region`, `found_country`, `not_found` (private or unknown
+/// addresses) or `off`.
+fn geo_lookup_label(rules: &RuleSet, place: &Place) -> &'static str {
+    if rules.geo.precision == Precision::None {
+        "off"
+    } else if place.city.is_some() {
+        "found_city"
+    } else if place.region.is_some() {
+        "found_region"
+    } else if place.country.is_some() {
+        "found_country"
+    } else {
+        "not_found"
+    }
 }
 
 fn scrub_query_event(
@@ -154,13 +255,25 @@ fn scrub_query_event(
     })
 }
 
+/// What the headers the proxy sets depend on besides the rules.
+struct Beside {
+    client: IpAddr,
+    user_agent: crate::scrub::UserAgentMode,
+    /// The vendor gets no address: IPs are removed, or the request is anonymized.
+    ip_removed: bool,
+}
+
 fn extra_headers(
     rules: &RuleSet,
     route: &Route,
-    client: IpAddr,
     headers: &HeaderMap,
-    user_agent: crate::scrub::UserAgentMode,
+    beside: Beside,
 ) -> Vec<(HeaderName, Option<HeaderValue>)> {
+    let Beside {
+        client,
+        user_agent,
+        ip_removed,
+    } = beside;
     let protocol = route.vendor.protocol();
     let mut extra = Vec::new();
     let forwards_ua = protocol.needed_headers().contains(&"user-agent")
@@ -184,18 +297,20 @@ fn extra_headers(
     }
     if let Some((name, placeholder)) = protocol.client_ip_header() {
         let value = match rules.truncation {
+            // A day's pseudonym address links nobody beyond the day: fit for anonymized
+            // requests too.
             _ if rules.ip_header_pseudonym => rules
                 .pseudonym_key
                 .pseudonym_address(client, days_since_epoch())
                 .to_string(),
-            Some(t) => t.apply(client).to_string(),
-            None => placeholder.to_owned(),
+            Some(t) if !ip_removed => t.apply(client).to_string(),
+            _ => placeholder.to_owned(),
         };
         if let Ok(value) = HeaderValue::from_str(&value) {
             extra.push((HeaderName::from_static(name), Some(value)));
         }
     }
-    if rules.truncation.is_none() {
+    if ip_removed {
         for (name, value) in protocol.no_ip_headers() {
             extra.push((
                 HeaderName::from_static(name),
@@ -269,21 +384,11 @@ pub fn scrub_offline(
     let mut pipeline = BodyPipeline::new(prepared.spec)?;
     let parts = vec![pipeline.push(body)?, pipeline.finish()?];
     let body_report = pipeline.report();
-    merge_into(&mut report, &body_report);
-    let nothing_left = body_report.events == 0 && body_report.events_dropped > 0;
+    report.merge(&body_report);
+    let nothing_left = body_report.nothing_left();
     Ok(Offline {
         query: prepared.query,
         body: (!nothing_left).then(|| Scrubbed::concat(parts).as_bytes().to_vec()),
         report,
     })
-}
-
-fn merge_into(into: &mut Report, from: &Report) {
-    into.events += from.events;
-    into.events_dropped += from.events_dropped;
-    for (rule, outcome, n) in from.nonzero() {
-        for _ in 0..n {
-            into.count(rule, outcome);
-        }
-    }
 }

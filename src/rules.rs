@@ -14,7 +14,9 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use ipnet::IpNet;
 
-use crate::scrub::{BodyPlan, PseudonymKey, Truncation};
+use crate::consent::ConsentSignals;
+use crate::geo::GeoDb;
+use crate::scrub::{BodyPlan, ConsentPolicy, OptOut, Place, Precision, PseudonymKey, Truncation};
 use crate::vendor::VendorKind;
 
 pub use compile::compile;
@@ -101,6 +103,43 @@ pub struct Route {
     pub aliases: std::collections::BTreeMap<String, String>,
     /// Dry run: bodies and queries go on unchanged; the rules' work is only counted.
     pub shadow: bool,
+    /// What becomes of events without consent.
+    pub consent: ConsentPolicy,
+    /// Plans for anonymized events when `plans` keep identifiers (they must be hashed then).
+    pub anonymized_plans: Option<Vec<Arc<BodyPlan>>>,
+}
+
+/// Geolocation as the rules set it.
+#[derive(Debug)]
+pub struct GeoRules {
+    pub db: Arc<GeoDb>,
+    pub precision: Precision,
+    /// Look up the truncated address instead of the full one.
+    pub from_truncated: bool,
+    /// The database file, `None` for the embedded one.
+    pub source: Option<String>,
+}
+
+impl GeoRules {
+    /// Where `client` is, as precisely as the rules allow.
+    pub fn locate(&self, client: std::net::IpAddr, truncation: Option<Truncation>) -> Place {
+        let ip = match truncation {
+            Some(t) if self.from_truncated => t.apply(client),
+            _ => client,
+        };
+        self.db.locate(ip, self.precision)
+    }
+
+    /// When the precision asked for is finer than the database can give.
+    pub fn precision_warning(&self) -> Option<String> {
+        let fine = self.precision >= Precision::Region;
+        (fine && !self.db.knows_regions()).then(|| {
+            format!(
+                "geo.precision asks for regions or cities, but the database ({}) knows countries only: vendors get the country; set geo.database to a GeoIP2/GeoLite2 City file",
+                self.db.database_type()
+            )
+        })
+    }
 }
 
 impl Route {
@@ -178,6 +217,11 @@ pub struct RuleSet {
     pub routes: Vec<Route>,
     pub forward_headers: Vec<http::HeaderName>,
     pub cors: CorsPolicy,
+    pub geo: GeoRules,
+    /// Which consent signals are read.
+    pub consent_signals: ConsentSignals,
+    /// Pseudonyms whose events are always dropped.
+    pub opt_out: Option<Arc<OptOut>>,
     /// The settings in force as a document (`/admin/rules`): the file with defaults and
     /// environment overrides applied. Credentials are never in it: the file only names where
     /// they are read from.

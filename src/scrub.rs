@@ -4,11 +4,13 @@
 
 mod block;
 mod framer;
+mod gate;
 mod hash;
 pub mod ip;
 mod json;
 pub use json::write_string as write_json_string;
 pub mod keys;
+mod place;
 mod plan;
 mod query;
 mod report;
@@ -19,14 +21,19 @@ mod values;
 use std::sync::Arc;
 
 pub use framer::{Envelope, DEFAULT_MAX_EVENT_BYTES};
+pub use gate::{
+    daily_key, Anonymized, ConsentAction, ConsentGate, ConsentPolicy, EventConsentReader, OptOut,
+    Purposes,
+};
 pub use hash::PseudonymKey;
 pub use ip::Truncation;
+pub use place::{GeoValue, Place, Precision};
 pub use plan::{
     Ensured, EventPlan, EventPlanBuilder, FieldAction, NoIpPlaceholder, PropertyMode, PropertyRules,
 };
 pub use query::ParamOutcome;
 pub use report::{FieldOutcome, Report, RuleKind};
-pub use rewrite::{ScrubEnv, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STRING_BYTES};
+pub use rewrite::{Privacy, ScrubEnv, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STRING_BYTES};
 pub use values::{
     CustomDetector, CustomError, Replacement, UserAgentMode, ValueRules, DEFAULT_URL_QUERY_ALLOW,
 };
@@ -108,30 +115,62 @@ pub struct JsonScrubber {
 struct EventRewriter {
     plan: Arc<BodyPlan>,
     env: ScrubEnv,
-    bufs: Buffers,
+    /// Buffers of forwarded and of anonymized events: their pseudonyms come from different
+    /// keys, so they must not share a pseudonym cache.
+    bufs: [Buffers; 2],
     report: Report,
     member_out: Vec<u8>,
 }
 
+/// The plan, environment and buffers an event (or the envelope) is scrubbed with.
+fn scrub_with<'a>(
+    plan: &'a BodyPlan,
+    env: &'a ScrubEnv,
+    bufs: &'a mut [Buffers; 2],
+    anonymized: bool,
+) -> (&'a BodyPlan, &'a ScrubEnv, &'a mut Buffers) {
+    match (&env.privacy.consent, anonymized) {
+        (Some(gate), true) => (
+            gate.anonymized.plan.as_deref().unwrap_or(plan),
+            &gate.anonymized.env,
+            &mut bufs[1],
+        ),
+        _ => (plan, env, &mut bufs[0]),
+    }
+}
+
+impl EventRewriter {
+    fn count(&mut self, written: EventWritten, action: ConsentAction) {
+        let report = &mut self.report;
+        match (written.kept, action) {
+            (false, _) if written.opted_out => report.events_dropped_opt_out += 1,
+            (false, _) => report.events_dropped += 1,
+            (true, ConsentAction::Drop) => report.events_dropped_consent += 1,
+            (true, ConsentAction::Anonymize) => {
+                report.events += 1;
+                report.events_anonymized += 1;
+            }
+            (true, ConsentAction::Forward) => report.events += 1,
+        }
+    }
+}
+
 impl FrameSink for EventRewriter {
     fn event(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<EventWritten, ScrubError> {
+        let action = match &self.env.privacy.consent {
+            Some(gate) => gate.action(data)?,
+            None => ConsentAction::Forward,
+        };
         // A failed attempt (often just an event cut by a chunk boundary) must count nothing.
         let before = self.report.clone();
-        let result = rewrite_event(
-            &self.plan.event,
-            &self.env,
-            data,
-            out,
-            &mut self.bufs,
-            &mut self.report,
-        );
+        let anonymized = action == ConsentAction::Anonymize;
+        let (plan, env, bufs) = scrub_with(&self.plan, &self.env, &mut self.bufs, anonymized);
+        // Dropped events are still walked whole: a malformed one fails the request.
+        let result = rewrite_event(&plan.event, env, data, out, bufs, &mut self.report);
         match result {
-            Ok(written) => {
-                if written.kept {
-                    self.report.events += 1;
-                } else {
-                    self.report.events_dropped += 1;
-                }
+            Ok(mut written) => {
+                self.count(written, action);
+                written.kept &= action != ConsentAction::Drop;
                 Ok(written)
             }
             Err(e) => {
@@ -143,12 +182,19 @@ impl FrameSink for EventRewriter {
 
     fn envelope_member(&mut self, member: &[u8], out: &mut Vec<u8>) -> Result<(), ScrubError> {
         self.member_out.clear();
+        // A batch's shared members (its `context`) are anonymized when the request is.
+        let action = match &self.env.privacy.consent {
+            Some(gate) => gate.request_action(),
+            None => ConsentAction::Forward,
+        };
+        let anonymized = action != ConsentAction::Forward;
+        let (plan, env, bufs) = scrub_with(&self.plan, &self.env, &mut self.bufs, anonymized);
         let end = rewrite_event(
-            &self.plan.envelope_members,
-            &self.env,
+            &plan.envelope_members,
+            env,
             member,
             &mut self.member_out,
-            &mut self.bufs,
+            bufs,
             &mut self.report,
         )?;
         if end.len != member.len() {
@@ -172,7 +218,7 @@ impl JsonScrubber {
             sink: EventRewriter {
                 plan,
                 env,
-                bufs: Buffers::default(),
+                bufs: Default::default(),
                 report: Report::default(),
                 member_out: Vec::new(),
             },

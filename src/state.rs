@@ -36,6 +36,7 @@ impl AppState {
             .and_then(|p| crate::reload::fingerprint(p, &rules.watched_files));
         crate::reload::announce(&rules);
         metrics.set_shadow_routes(&rules);
+        metrics.set_geo_database(&rules);
         let client = crate::forward::client(&rules.upstream);
         AppState {
             rules_fingerprint: Mutex::new(fingerprint),

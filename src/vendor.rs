@@ -14,7 +14,8 @@ mod snowplow;
 
 use std::sync::Arc;
 
-use crate::scrub::{BodyPlan, FieldAction, PropertyRules, ValueRules};
+use crate::consent::Consent;
+use crate::scrub::{BodyPlan, EventConsentReader, FieldAction, Place, PropertyRules, ValueRules};
 
 /// The vendor protocols a route can speak (`vendor = "..."` in rules.toml).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -196,9 +197,32 @@ pub trait Vendor: Send + Sync {
     }
 
     /// Parameters the proxy adds to each query-string event when the route holds a vendor
-    /// credential (Matomo: the visitor IP in `cip`, honoured only with `token_auth`).
-    fn credential_params(&self, _token: &str, _client_ip: &str) -> Vec<(&'static str, String)> {
+    /// credential (Matomo: the visitor IP in `cip` and the place in `country`, `region`,
+    /// `city`, honoured only with `token_auth`).
+    fn credential_params(
+        &self,
+        _token: &str,
+        _client_ip: &str,
+        _place: &Place,
+    ) -> Vec<(&'static str, String)> {
         Vec::new()
+    }
+
+    /// Reads the consent an event carries in this vendor's own fields, for vendors that
+    /// have such fields.
+    fn event_consent(&self) -> Option<EventConsentReader> {
+        None
+    }
+
+    /// The consent the request's query carries in this vendor's parameters.
+    fn query_consent(&self, _query: &str) -> Consent {
+        Consent::default()
+    }
+
+    /// A request header by which the tracker asks for anonymous tracking itself (Snowplow
+    /// `SP-Anonymous`): its events are never forwarded un-anonymized.
+    fn anonymous_header(&self) -> Option<&'static str> {
+        None
     }
 
     /// Request headers that carry an identifier as base64 (RudderStack's `AnonymousId`): they

@@ -73,8 +73,8 @@ impl QueryBody {
     /// One event: scrubbed, plus the proxy's own parameters; `None` when the rules removed it.
     fn event(&mut self, query: &str) -> Result<Option<String>, PipelineError> {
         let (mut event, report) = scrub_query_event(query, &self.plan, &self.env, self.limits)?;
-        self.report.events_dropped += report.events_dropped;
-        if report.events_dropped > 0 {
+        self.report.merge(&report);
+        if report.events_removed() > 0 {
             return Ok(None);
         }
         for (name, value) in &self.event_params {
@@ -83,8 +83,6 @@ impl QueryBody {
             event.push('=');
             event.push_str(&percent_encoded(value.as_bytes())?);
         }
-        self.report.events += report.events;
-        merge(&mut self.report, &report);
         Ok(Some(event))
     }
 }
@@ -218,7 +216,7 @@ pub fn scrub_query_event(
     let mut scrubbed = Vec::new();
     scrubber.push(&object, &mut scrubbed)?;
     scrubber.finish(&mut scrubbed)?;
-    if scrubber.report().events_dropped > 0 {
+    if scrubber.report().events_removed() > 0 {
         // The rules removed the event: no query at all (the report says why).
         return Ok((String::new(), scrubber.report().clone()));
     }

@@ -13,6 +13,7 @@ use crate::scrub::{
 };
 use crate::vendor::PlanInputs;
 
+mod privacy;
 mod tls;
 mod values;
 
@@ -90,25 +91,25 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
     } else {
         None
     };
-    let values = value_rules_factory(
-        &file.values,
-        "values",
+    let geo = privacy::geo(&file.geo, &mut errors);
+    let coordinate_decimals = privacy::coordinate_decimals(&file.geo, &mut errors);
+    let context = ValueContext {
         ip_values,
-        &pseudonym_key,
-        &mut errors,
-    );
+        key: &pseudonym_key,
+        coordinate_decimals,
+    };
+    let values = value_rules_factory(&file.values, "values", &context, &mut errors);
     let inputs = PlanInputs {
         properties: &properties,
         identifier_action,
         values: &values,
     };
-    let context = ValueContext {
-        ip_values,
-        key: &pseudonym_key,
-    };
     let routes = routes(&file, &inputs, &context, &mut errors);
     let forward_headers = forward_headers(&file, &mut errors);
     let cors = cors(&file);
+    let consent_signals = privacy::signals(&file.consent);
+    let hashing = identifier_action == FieldAction::Hash;
+    let opt_out = privacy::opt_out(&file.consent, &pseudonym_key, hashing, &mut errors);
     if !errors.0.is_empty() {
         return Err(errors.0);
     }
@@ -129,6 +130,9 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         routes,
         forward_headers,
         cors,
+        geo,
+        consent_signals,
+        opt_out,
         effective,
     })
 }
@@ -373,29 +377,37 @@ fn routes(
                 );
             }
         }
+        let own_values = match &r.values {
+            None => None,
+            Some(over) => {
+                let at = format!("route[{i}].values");
+                let Some(own) = route_values(&file.values, over, &at, errors) else {
+                    continue;
+                };
+                Some(value_rules_factory(&own, &at, context, errors))
+            }
+        };
+        let compile_with = |identifier_action| {
+            r.vendor.protocol().compile(&PlanInputs {
+                properties: inputs.properties,
+                identifier_action,
+                values: own_values.as_ref().map_or(inputs.values, |v| v),
+            })
+        };
+        // Anonymized events never keep identifiers: they get the day's pseudonyms.
+        let anonymized_plans = (inputs.identifier_action == FieldAction::Keep)
+            .then(|| compile_with(FieldAction::Hash));
+        let at = format!("route[{i}].consent");
         routes.push(Route {
             prefix,
             vendor: r.vendor,
             upstream,
-            plans: match &r.values {
-                None => r.vendor.protocol().compile(inputs),
-                Some(over) => {
-                    let at = format!("route[{i}].values");
-                    let Some(own) = route_values(&file.values, over, &at, errors) else {
-                        continue;
-                    };
-                    let values =
-                        value_rules_factory(&own, &at, context.ip_values, context.key, errors);
-                    r.vendor.protocol().compile(&PlanInputs {
-                        properties: inputs.properties,
-                        identifier_action: inputs.identifier_action,
-                        values: &values,
-                    })
-                }
-            },
+            plans: compile_with(inputs.identifier_action),
             token,
             aliases: r.aliases.clone(),
             shadow: r.shadow,
+            consent: privacy::policy(&file.consent, r.consent.as_ref(), &at, errors),
+            anonymized_plans,
         });
     }
     routes

@@ -30,6 +30,10 @@ pub struct RulesFile {
     pub headers: HeadersFile,
     #[serde(default)]
     pub cors: CorsFile,
+    #[serde(default)]
+    pub geo: GeoFile,
+    #[serde(default)]
+    pub consent: ConsentFile,
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteFile>,
     /// Inline cases `scrubproxy check` runs: a request and what its scrubbed form must show.
@@ -50,6 +54,12 @@ pub struct TestFile {
     pub query: String,
     #[serde(default)]
     pub body: String,
+    /// Request headers as the tracker sends them (`cookie`, `sec-gpc`, ...).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The client address the request comes from (geo lookups); 192.0.2.1 if absent.
+    #[serde(default)]
+    pub client: Option<String>,
     /// Text that must not appear in the scrubbed query or body.
     #[serde(default)]
     pub absent: Vec<String>,
@@ -412,4 +422,118 @@ pub struct RouteFile {
     /// done. Off by default; logged as a warning at every load while on.
     #[serde(default)]
     pub shadow: bool,
+    /// This route's consent policy in place of `[consent]`'s (`purposes`, `denied`,
+    /// `unknown`), for example `consent = { unknown = "forward" }`.
+    #[serde(default)]
+    pub consent: Option<RouteConsentFile>,
+}
+
+/// Where vendors learn the visitor is.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoFile {
+    /// "none", "country", "region" (needs a City database) or "city".
+    pub precision: String,
+    /// A GeoIP2 / GeoLite2 City or Country database; the embedded country database if absent.
+    pub database: Option<String>,
+    /// Look up the "full" client address (in memory only) or the "truncated" one.
+    pub lookup: String,
+    /// The vendors' latitude/longitude fields: "drop" or "round".
+    pub coordinates: String,
+    /// Decimal places kept when rounding (1 is about 11 km).
+    pub coordinate_decimals: u8,
+}
+
+impl Default for GeoFile {
+    fn default() -> Self {
+        GeoFile {
+            precision: "country".into(),
+            database: None,
+            lookup: "full".into(),
+            coordinates: "drop".into(),
+            coordinate_decimals: 1,
+        }
+    }
+}
+
+/// What consent an event needs and what happens without it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsentPolicyFile {
+    /// "analytics", "ads" or "analytics+ads".
+    pub purposes: String,
+    /// "forward", "anonymize" or "drop".
+    pub denied: String,
+    pub unknown: String,
+}
+
+/// A route's own policy: the fields it names replace `[consent]`'s.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConsentFile {
+    pub purposes: Option<String>,
+    pub denied: Option<String>,
+    pub unknown: Option<String>,
+}
+
+impl Default for ConsentPolicyFile {
+    fn default() -> Self {
+        ConsentPolicyFile {
+            purposes: "analytics".into(),
+            denied: "drop".into(),
+            unknown: "anonymize".into(),
+        }
+    }
+}
+
+/// Consent signals read and the default policy.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsentFile {
+    /// The policy of every route that has no `consent` of its own.
+    pub purposes: String,
+    pub denied: String,
+    pub unknown: String,
+    /// `Sec-GPC: 1` denies advertising.
+    pub gpc: bool,
+    /// `DNT: 1` denies everything.
+    pub dnt: bool,
+    /// IAB TCF v2 strings: the `euconsent-v2` cookie and the `gdpr_consent` parameter.
+    pub tcf: bool,
+    /// OneTrust's `OptanonConsent` cookie.
+    pub onetrust: bool,
+    /// Cookiebot's `CookieConsent` cookie.
+    pub cookiebot: bool,
+    /// The site's own consent cookie: a JSON object of categories or a list of granted ones.
+    pub cookie: Option<String>,
+    /// Category names (in that cookie and in Segment's and RudderStack's consent fields)
+    /// that mean analytics, and advertising; ASCII case is ignored.
+    pub analytics_categories: Vec<String>,
+    pub ads_categories: Vec<String>,
+    /// Pseudonyms (one per line, as the vendor sees them) whose events are always dropped.
+    pub opt_out_file: Option<String>,
+}
+
+impl Default for ConsentFile {
+    fn default() -> Self {
+        let policy = ConsentPolicyFile::default();
+        ConsentFile {
+            purposes: policy.purposes,
+            denied: policy.denied,
+            unknown: policy.unknown,
+            gpc: true,
+            dnt: false,
+            tcf: true,
+            onetrust: true,
+            cookiebot: true,
+            cookie: None,
+            analytics_categories: ["analytics", "statistics", "performance", "C0002"]
+                .map(String::from)
+                .to_vec(),
+            ads_categories: ["ads", "advertising", "marketing", "targeting", "C0004"]
+                .map(String::from)
+                .to_vec(),
+            opt_out_file: None,
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! Built once per rules snapshot; read by `rewrite` for every event.
 
 use super::keys::{normalize, KeySet};
+use super::place::GeoValue;
 use super::report::RuleKind;
 use super::values::ValueRules;
 
@@ -38,6 +39,11 @@ pub enum FieldAction {
     /// A string holding base64url JSON without padding (Snowplow `cx`, `ue_px`): decoded,
     /// scrubbed like `JsonString`, and encoded back the same way.
     Base64JsonString,
+    /// A vendor geo field: the proxy's coarse place replaces it; a sender's value finer than
+    /// `geo.precision` is removed.
+    Geo(GeoValue),
+    /// A latitude or longitude: rounded (`geo.coordinates = "round"`) or removed.
+    Coordinate,
 }
 
 /// The value a vendor needs present, written when the sender left it out.
@@ -47,9 +53,12 @@ pub enum Ensured {
     ClientIp,
     /// An object holding its own ensured members.
     Object,
-    /// `true`, only when IPs are removed: a vendor's switch for "do not geolocate the request
-    /// address" (PostHog `$geoip_disable`), which would otherwise be the proxy's.
-    TrueWithoutIp,
+    /// `true` when the vendor must not geolocate the address it sees (PostHog
+    /// `$geoip_disable`): IPs are removed (it would be the proxy's), or the proxy wrote the
+    /// place itself.
+    NoVendorGeo,
+    /// The proxy's place, spelled as the field wants; written only when the lookup found it.
+    Geo(GeoValue),
 }
 
 /// Whether property rules name what goes (deny) or what stays (allow).
@@ -185,6 +194,12 @@ impl EventPlanBuilder {
         let id = self.node_for(path);
         self.nodes[id].container = true;
         self
+    }
+
+    /// A vendor geo field: the proxy's place replaces the sender's and is written when absent.
+    pub fn geo(&mut self, path: &'static str, value: GeoValue) -> &mut Self {
+        self.field(path, FieldAction::Geo(value))
+            .ensure(path, Ensured::Geo(value))
     }
 
     /// Makes sure the member at `path` exists, creating the objects on the way.

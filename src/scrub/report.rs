@@ -20,10 +20,13 @@ pub enum RuleKind {
     TokenValue,
     CustomValue,
     Referrer,
+    /// The vendors' geo fields: the proxy's coarse place written (`inject`), or a finer
+    /// place than the rules allow removed (`drop`).
+    Geo,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 17] = [
+    pub const ALL: [RuleKind; 18] = [
         RuleKind::IpField,
         RuleKind::IpValue,
         RuleKind::Identifier,
@@ -41,6 +44,7 @@ impl RuleKind {
         RuleKind::TokenValue,
         RuleKind::CustomValue,
         RuleKind::Referrer,
+        RuleKind::Geo,
     ];
 
     /// The detectors that read text values (not keys, fields or URL parameters).
@@ -80,6 +84,7 @@ impl RuleKind {
             RuleKind::TokenValue => "token_value",
             RuleKind::CustomValue => "custom_value",
             RuleKind::Referrer => "referrer",
+            RuleKind::Geo => "geo",
         }
     }
 }
@@ -123,10 +128,16 @@ impl FieldOutcome {
 /// Counts for one request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
-    /// Events forwarded.
+    /// Events forwarded (anonymized ones included).
     pub events: u64,
     /// Events the rules removed whole (`events.drop`).
     pub events_dropped: u64,
+    /// Events removed because consent was denied or unknown and the policy says drop.
+    pub events_dropped_consent: u64,
+    /// Events removed because an identifier in them is on the opt-out list.
+    pub events_dropped_opt_out: u64,
+    /// Events forwarded anonymized by the consent policy.
+    pub events_anonymized: u64,
     fields: [[u32; FieldOutcome::ALL.len()]; RuleKind::ALL.len()],
     /// Matches a text detector dropped (its action is `drop`): how `ValueRules::scrub_member`
     /// tells, for the value it just scrubbed, that the member must go.
@@ -141,6 +152,17 @@ impl Report {
         if outcome == FieldOutcome::Dropped && rule.is_text_detector() {
             self.detector_drops = self.detector_drops.wrapping_add(1);
         }
+    }
+
+    /// Events removed whole, for any reason.
+    pub fn events_removed(&self) -> u64 {
+        self.events_dropped + self.events_dropped_consent + self.events_dropped_opt_out
+    }
+
+    /// Every event of the request was removed: nothing is sent, the tracker gets its
+    /// vendor's success.
+    pub fn nothing_left(&self) -> bool {
+        self.events == 0 && self.events_removed() > 0
     }
 
     /// A counter that moves whenever a text detector drops a match.
@@ -166,6 +188,9 @@ impl Report {
     pub fn merge(&mut self, other: &Report) {
         self.events += other.events;
         self.events_dropped += other.events_dropped;
+        self.events_dropped_consent += other.events_dropped_consent;
+        self.events_dropped_opt_out += other.events_dropped_opt_out;
+        self.events_anonymized += other.events_anonymized;
         for (mine, theirs) in self.fields.iter_mut().zip(&other.fields) {
             for (a, b) in mine.iter_mut().zip(theirs) {
                 *a = a.saturating_add(*b);

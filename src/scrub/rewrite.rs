@@ -6,6 +6,7 @@ use super::hash::{PseudonymCache, PseudonymKey};
 use super::ip::{self, Truncation};
 use super::json::{self, StringToken};
 use super::keys::{normalize_into, with_thread_cache, KeyCache, KeyVerdict};
+use super::place::{GeoValue, Place, Precision};
 use super::plan::Ensured;
 use super::plan::{EventPlan, FieldAction, NodeId, PropertyMode, ROOT};
 use super::report::{FieldOutcome, Report, RuleKind};
@@ -31,6 +32,21 @@ pub struct ScrubEnv {
     pub max_depth: usize,
     /// Longest string value accepted, in raw (escaped) bytes.
     pub max_string_bytes: usize,
+    /// Geo, consent and opt-out: what the request's privacy settings add.
+    pub privacy: Privacy,
+}
+
+/// The privacy settings one request carries beside its IP and key.
+#[derive(Clone, Debug, Default)]
+pub struct Privacy {
+    /// Where the visitor is, written in the vendors' geo fields.
+    pub place: Place,
+    /// The finest place vendors may learn; finer geo fields the sender wrote are removed.
+    pub geo_precision: Precision,
+    /// What becomes of each event by consent; `None` forwards them all.
+    pub consent: Option<super::ConsentGate>,
+    /// Identifiers whose events are always dropped.
+    pub opt_out: Option<std::sync::Arc<super::OptOut>>,
 }
 
 /// Buffers reused across events so the hot path does not allocate per field.
@@ -51,6 +67,8 @@ pub struct EventWritten {
     pub len: usize,
     /// False when the rules removed the event whole (its output must be discarded).
     pub kept: bool,
+    /// An identifier in it is on the opt-out list (the event is not kept).
+    pub opted_out: bool,
 }
 
 /// Rewrites the event (one JSON object) that starts `input` into `out` and returns where it
@@ -81,6 +99,7 @@ pub fn rewrite_event(
             report,
             dropped: false,
             drop_pending: false,
+            opted_out: false,
         };
         // A plan may make the root itself a container (a gtag hit is all properties).
         let end = walk.object(start, Some(ROOT), plan.node(ROOT).container, 1)?;
@@ -90,7 +109,8 @@ pub fn rewrite_event(
         walk.flush_to(end);
         Ok(EventWritten {
             len: end,
-            kept: !walk.dropped,
+            kept: !walk.dropped && !walk.opted_out,
+            opted_out: walk.opted_out,
         })
     })
 }
@@ -111,6 +131,8 @@ struct Walk<'a> {
     /// A detector whose action is `drop` fired on the string just walked, which was left
     /// unwritten: its member must go (an array element becomes `null`).
     drop_pending: bool,
+    /// An identifier is on the opt-out list: the event goes.
+    opted_out: bool,
 }
 
 /// Per-object bookkeeping for removing members without leaving stray commas.
@@ -353,6 +375,29 @@ impl Walk<'_> {
             Decision::Apply(FieldAction::Base64JsonString) => {
                 let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
                 self.json_string(value_start, child, container, depth, true)?
+            }
+            Decision::Apply(FieldAction::Geo(value)) => {
+                match self.geo_field(value_start, value, child, depth)? {
+                    Some(end) => end,
+                    None => {
+                        let end = self.skip_value(value_start, depth)?;
+                        self.drop_member(key_start, end, frame);
+                        self.report.count(RuleKind::Geo, FieldOutcome::Dropped);
+                        return Ok(end);
+                    }
+                }
+            }
+            Decision::Apply(FieldAction::Coordinate) => {
+                match self.coordinate(value_start, depth)? {
+                    Some(end) => end,
+                    None => {
+                        let end = self.skip_value(value_start, depth)?;
+                        self.drop_member(key_start, end, frame);
+                        self.report
+                            .count(RuleKind::PreciseLocation, FieldOutcome::Dropped);
+                        return Ok(end);
+                    }
+                }
             }
             Decision::Apply(FieldAction::VendorIp) => match self.vendor_ip(value_start, depth)? {
                 Some(end) => end,

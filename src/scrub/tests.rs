@@ -48,6 +48,7 @@ fn env() -> ScrubEnv {
         pseudonym_key: PseudonymKey::new(b"test-key"),
         max_depth: 8,
         max_string_bytes: 1 << 20,
+        privacy: Default::default(),
     }
 }
 

@@ -66,6 +66,9 @@ pub struct ValueRules {
     pub referrer_origin: bool,
     /// The operator's own detectors, run after the built-in ones.
     pub custom: Vec<CustomDetector>,
+    /// The vendors' latitude and longitude fields are rounded to this many decimal places;
+    /// `None` removes them.
+    pub coordinate_decimals: Option<u8>,
 }
 
 /// What becomes of user-agent fields.
@@ -99,6 +102,7 @@ impl ValueRules {
             referrer_origin: true,
             url_drop_fragments: false,
             custom: Vec::new(),
+            coordinate_decimals: None,
         }
     }
 

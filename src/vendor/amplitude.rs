@@ -7,13 +7,10 @@ use std::sync::Arc;
 
 use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{
-    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, GeoValue, RuleKind,
 };
 
 pub struct Amplitude;
-
-/// Event fields that place a person precisely; country stays (coarse).
-const PRECISE_LOCATION: &[&str] = &["location_lat", "location_lng", "city", "region", "dma"];
 
 /// Advertising and device ids: identifiers like `user_id` and `device_id`.
 const IDENTIFIERS: &[&str] = &["user_id", "device_id", "idfa", "idfv", "adid", "android_id"];
@@ -77,8 +74,12 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     for id in IDENTIFIERS {
         b.field(id, inputs.identifier_action);
     }
-    for field in PRECISE_LOCATION {
-        b.field(field, FieldAction::Drop(RuleKind::PreciseLocation));
-    }
+    b.geo("country", GeoValue::Country)
+        .geo("region", GeoValue::RegionName)
+        .geo("city", GeoValue::City)
+        .field("location_lat", FieldAction::Coordinate)
+        .field("location_lng", FieldAction::Coordinate)
+        // A metro area is finer than a region.
+        .field("dma", FieldAction::Drop(RuleKind::PreciseLocation));
     b.build(inputs.properties, (inputs.values)(), None)
 }

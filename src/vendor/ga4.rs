@@ -8,8 +8,10 @@
 use std::sync::Arc;
 
 use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
+use crate::consent::{wire, Categories, Consent, State};
 use crate::scrub::{
-    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+    BodyPlan, Ensured, Envelope, EventConsentReader, EventPlan, EventPlanBuilder, FieldAction,
+    GeoValue, RuleKind,
 };
 
 pub struct Ga4;
@@ -43,6 +45,19 @@ impl Vendor for Ga4 {
         }
     }
 
+    fn event_consent(&self) -> Option<EventConsentReader> {
+        Some(event_consent)
+    }
+
+    fn query_consent(&self, query: &str) -> Consent {
+        let param = |name: &str| {
+            query
+                .split('&')
+                .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+        };
+        consent_mode(param("gcs"), param("npa"))
+    }
+
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
         let empty =
             || EventPlanBuilder::default().build(inputs.properties, (inputs.values)(), None);
@@ -61,6 +76,70 @@ impl Vendor for Ga4 {
     }
 }
 
+/// Consent Mode in a gtag hit (`gcs=G1xy`: x ad storage, y analytics storage; `npa=1`: no
+/// personalised ads) or a Measurement Protocol body (`consent.ad_user_data` and
+/// `ad_personalization` `"GRANTED"`/`"DENIED"`, legacy `non_personalized_ads`).
+fn event_consent(event: &[u8], _: &Categories) -> Result<Consent, wire::Unreadable> {
+    if !wire::mentions(
+        event,
+        &[
+            b"\"gcs\"",
+            b"\"npa\"",
+            b"\"consent\"",
+            b"\"non_personalized_ads\"",
+        ],
+    ) {
+        return Ok(Consent::default());
+    }
+    #[derive(serde::Deserialize)]
+    struct Event<'a> {
+        #[serde(borrow)]
+        gcs: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        npa: Option<std::borrow::Cow<'a, str>>,
+        consent: Option<MeasurementConsent>,
+        non_personalized_ads: Option<bool>,
+    }
+    #[derive(serde::Deserialize)]
+    struct MeasurementConsent {
+        ad_user_data: Option<String>,
+        ad_personalization: Option<String>,
+    }
+    let event: Event<'_> = wire::first_value(event)?;
+    let mut consent = consent_mode(event.gcs.as_deref(), event.npa.as_deref());
+    if let Some(c) = event.consent {
+        for flag in [c.ad_user_data, c.ad_personalization].into_iter().flatten() {
+            let state = match flag.as_str() {
+                "GRANTED" => State::Granted,
+                "DENIED" => State::Denied,
+                _ => State::Unknown,
+            };
+            consent.ads = consent.ads.and(state);
+        }
+    }
+    if event.non_personalized_ads == Some(true) {
+        consent.ads = State::Denied;
+    }
+    Ok(consent)
+}
+
+fn consent_mode(gcs: Option<&str>, npa: Option<&str>) -> Consent {
+    let flag = |c: Option<u8>| match c {
+        Some(b'1') => State::Granted,
+        Some(b'0') => State::Denied,
+        _ => State::Unknown,
+    };
+    let mut consent = Consent::default();
+    if let Some(bits) = gcs.and_then(|g| g.strip_prefix("G1")).map(str::as_bytes) {
+        consent.ads = flag(bits.first().copied());
+        consent.analytics = flag(bits.get(1).copied());
+    }
+    if npa == Some("1") {
+        consent.ads = State::Denied;
+    }
+    consent
+}
+
 fn measurement_protocol_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let id = inputs.identifier_action;
     let mut b = EventPlanBuilder::default();
@@ -70,10 +149,9 @@ fn measurement_protocol_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("user_id", id)
         .field("app_instance_id", id)
         .field("ip_override", FieldAction::VendorIp)
-        .field(
-            "user_location.city",
-            FieldAction::Drop(RuleKind::PreciseLocation),
-        )
+        .geo("user_location.country_id", GeoValue::Country)
+        .geo("user_location.region_id", GeoValue::RegionIso)
+        .geo("user_location.city", GeoValue::City)
         .field("user_agent", FieldAction::UserAgent)
         // Hashed e-mail and phone for enhanced conversions: personal data by design.
         .field("user_data", FieldAction::Drop(RuleKind::PropertyDeny))

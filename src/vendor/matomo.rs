@@ -8,7 +8,11 @@
 use std::sync::Arc;
 
 use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
-use crate::scrub::{BodyPlan, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind};
+use crate::consent::{wire, Categories, Consent, State};
+use crate::scrub::{
+    BodyPlan, Envelope, EventConsentReader, EventPlan, EventPlanBuilder, FieldAction, GeoValue,
+    Place, RuleKind,
+};
 
 pub struct Matomo;
 
@@ -16,7 +20,9 @@ pub struct Matomo;
 const IDENTIFIERS: &[&str] = &["uid", "_id", "cid"];
 
 /// Parameters that place a visitor precisely; `country` stays (coarse).
-const PRECISE_LOCATION: &[&str] = &["lat", "long", "city", "region"];
+/// A sender's own place (honoured only with a token, which the proxy never passes on): the
+/// proxy adds its own with its credential.
+const PLACE_PARAMS: &[&str] = &["city", "region", "country"];
 
 /// Parameters holding JSON: content data. Client hints (`uadata`) are a user agent.
 const JSON_PARAMS: &[&str] = &["data"];
@@ -61,12 +67,52 @@ impl Vendor for Matomo {
         })]
     }
 
-    fn credential_params(&self, token: &str, client_ip: &str) -> Vec<(&'static str, String)> {
-        vec![
-            ("cip", client_ip.to_owned()),
-            ("token_auth", token.to_owned()),
-        ]
+    fn credential_params(
+        &self,
+        token: &str,
+        client_ip: &str,
+        place: &Place,
+    ) -> Vec<(&'static str, String)> {
+        let mut params = vec![("cip", client_ip.to_owned())];
+        // Matomo takes the country in lower case and the region as its code.
+        if let Some(country) = place.text(GeoValue::Country) {
+            params.push(("country", country.to_ascii_lowercase()));
+        }
+        for (name, value) in [("region", GeoValue::RegionCode), ("city", GeoValue::City)] {
+            if let Some(text) = place.text(value) {
+                params.push((name, text.into_owned()));
+            }
+        }
+        params.push(("token_auth", token.to_owned()));
+        params
     }
+
+    fn event_consent(&self) -> Option<EventConsentReader> {
+        Some(hit_consent)
+    }
+}
+
+/// `consent=1`: the tracker held the hit until the visitor consented (`requireConsent`).
+/// Its absence says nothing: sites that do not ask never send it.
+fn hit_consent(hit: &[u8], _: &Categories) -> Result<Consent, wire::Unreadable> {
+    if !wire::mentions(hit, &[b"\"consent\""]) {
+        return Ok(Consent::default());
+    }
+    #[derive(serde::Deserialize)]
+    struct Hit<'a> {
+        #[serde(borrow)]
+        consent: Option<std::borrow::Cow<'a, str>>,
+    }
+    let hit: Hit<'_> = wire::first_value(hit)?;
+    let granted = hit.consent.as_deref() == Some("1");
+    Ok(Consent {
+        analytics: if granted {
+            State::Granted
+        } else {
+            State::Unknown
+        },
+        ads: State::Unknown,
+    })
 }
 
 fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {
@@ -81,9 +127,11 @@ fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     for id in IDENTIFIERS {
         b.field(id, inputs.identifier_action);
     }
-    for field in PRECISE_LOCATION {
-        b.field(field, FieldAction::Drop(RuleKind::PreciseLocation));
+    for field in PLACE_PARAMS {
+        b.field(field, FieldAction::Drop(RuleKind::Geo));
     }
+    b.field("lat", FieldAction::Coordinate)
+        .field("long", FieldAction::Coordinate);
     for field in JSON_PARAMS {
         b.container(field).field(field, FieldAction::JsonString);
     }

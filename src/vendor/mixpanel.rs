@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{trim_slash, BodyFormat, Endpoint, FormOutput, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{
-    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, GeoValue,
 };
 
 pub struct Mixpanel;
@@ -17,6 +17,16 @@ const GROUPS: usize = 2;
 
 /// Profile updates take `$ip: "0"` as "do not geolocate".
 const PROFILE_NO_IP: &str = "0";
+
+/// Where profiles take the place.
+const PROFILE_GEO: &[(&str, GeoValue)] = &[
+    ("$set.$country_code", GeoValue::Country),
+    ("$set.$region", GeoValue::RegionName),
+    ("$set.$city", GeoValue::City),
+    ("$set_once.$country_code", GeoValue::Country),
+    ("$set_once.$region", GeoValue::RegionName),
+    ("$set_once.$city", GeoValue::City),
+];
 
 /// Profile operations whose objects hold person properties.
 const PROFILE_CONTAINERS: &[&str] = &[
@@ -101,18 +111,11 @@ fn events_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("properties.$distinct_ids", id)
         .field("properties.alias", id)
         .field("properties.ip", FieldAction::VendorIp)
-        .field(
-            "properties.$latitude",
-            FieldAction::Drop(RuleKind::PreciseLocation),
-        )
-        .field(
-            "properties.$longitude",
-            FieldAction::Drop(RuleKind::PreciseLocation),
-        )
-        .field(
-            "properties.$city",
-            FieldAction::Drop(RuleKind::PreciseLocation),
-        )
+        .field("properties.$latitude", FieldAction::Coordinate)
+        .field("properties.$longitude", FieldAction::Coordinate)
+        .geo("properties.mp_country_code", GeoValue::Country)
+        .geo("properties.$region", GeoValue::RegionName)
+        .geo("properties.$city", GeoValue::City)
         .field("properties.$referrer", FieldAction::Referrer)
         .field("properties.$initial_referrer", FieldAction::Referrer)
         .ensure("properties.ip", Ensured::ClientIp);
@@ -131,14 +134,14 @@ fn profiles_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("$user_id", id)
         .field("$delete", id)
         .field("$ip", FieldAction::VendorIp)
-        .field("$latitude", FieldAction::Drop(RuleKind::PreciseLocation))
-        .field("$longitude", FieldAction::Drop(RuleKind::PreciseLocation))
-        .field("$set.$city", FieldAction::Drop(RuleKind::PreciseLocation))
-        .field(
-            "$set_once.$city",
-            FieldAction::Drop(RuleKind::PreciseLocation),
-        )
-        .ensure("$ip", Ensured::ClientIp);
+        .field("$latitude", FieldAction::Coordinate)
+        .field("$longitude", FieldAction::Coordinate);
+    // Profile geo lives in the update's `$set`; written there only when the update sets
+    // something (an update holds one operation, so no `$set` is added to an `$add`).
+    for (field, value) in PROFILE_GEO {
+        b.field(field, FieldAction::Geo(*value));
+    }
+    b.ensure("$ip", Ensured::ClientIp);
     b.build(inputs.properties, (inputs.values)(), Some(PROFILE_NO_IP))
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::{trim_slash, BodyFormat, Endpoint, FormOutput, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{
-    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, GeoValue,
 };
 
 pub struct PostHog;
@@ -153,20 +153,14 @@ fn event_plan(inputs: &PlanInputs<'_>, v1: bool) -> EventPlan {
             "properties.$set_once.$initial_referrer",
             FieldAction::Referrer,
         )
-        .field(
-            "properties.$geoip_latitude",
-            FieldAction::Drop(RuleKind::PreciseLocation),
-        )
-        .field(
-            "properties.$geoip_longitude",
-            FieldAction::Drop(RuleKind::PreciseLocation),
-        )
-        .field(
-            "properties.$geoip_city_name",
-            FieldAction::Drop(RuleKind::PreciseLocation),
-        )
+        .field("properties.$geoip_latitude", FieldAction::Coordinate)
+        .field("properties.$geoip_longitude", FieldAction::Coordinate)
+        .geo("properties.$geoip_country_code", GeoValue::Country)
+        .geo("properties.$geoip_subdivision_1_code", GeoValue::RegionCode)
+        .geo("properties.$geoip_subdivision_1_name", GeoValue::RegionName)
+        .geo("properties.$geoip_city_name", GeoValue::City)
         .ensure("properties.$ip", Ensured::ClientIp)
-        .ensure("properties.$geoip_disable", Ensured::TrueWithoutIp);
+        .ensure("properties.$geoip_disable", Ensured::NoVendorGeo);
     if v1 {
         b.field("options", FieldAction::Keep);
     }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use super::segment::{envelope_plan, event_fields};
 use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
-use crate::scrub::{BodyPlan, Ensured, Envelope, FieldAction};
+use crate::consent::{wire, Categories, Consent};
+use crate::scrub::{BodyPlan, Ensured, Envelope, EventConsentReader, FieldAction};
 
 pub struct RudderStack;
 
@@ -81,4 +82,44 @@ impl Vendor for RudderStack {
     fn identifier_headers(&self) -> &'static [&'static str] {
         &["anonymousid"]
     }
+
+    fn event_consent(&self) -> Option<EventConsentReader> {
+        Some(event_consent)
+    }
+}
+
+/// `context.consentManagement`: `{"allowedConsentIds": [...], "deniedConsentIds": [...]}`,
+/// the consent manager's category ids (OneTrust's `C0002`, ...).
+fn event_consent(event: &[u8], categories: &Categories) -> Result<Consent, wire::Unreadable> {
+    if !wire::mentions(event, &[b"\"consentManagement\""]) {
+        return Ok(Consent::default());
+    }
+    #[derive(serde::Deserialize)]
+    struct Event {
+        context: Option<Context>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Context {
+        consent_management: Option<Management>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(rename_all = "camelCase", default)]
+    struct Management {
+        allowed_consent_ids: Vec<serde_json::Value>,
+        denied_consent_ids: Vec<serde_json::Value>,
+    }
+    let event: Event = wire::first_value(event)?;
+    let m = event
+        .context
+        .and_then(|c| c.consent_management)
+        .unwrap_or_default();
+    fn ids(list: &[serde_json::Value], granted: bool) -> Vec<(&str, bool)> {
+        list.iter()
+            .filter_map(|id| Some((id.as_str()?, granted)))
+            .collect()
+    }
+    let mut decisions = ids(&m.allowed_consent_ids, true);
+    decisions.extend(ids(&m.denied_consent_ids, false));
+    Ok(categories.read(decisions))
 }

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
+use crate::consent::{wire, Categories, Consent};
 use crate::scrub::{
-    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+    BodyPlan, Ensured, Envelope, EventConsentReader, EventPlan, EventPlanBuilder, FieldAction,
+    GeoValue,
 };
 
 pub struct Segment;
@@ -41,6 +43,10 @@ impl Vendor for Segment {
             format: BodyFormat::Json,
             plan,
         })
+    }
+
+    fn event_consent(&self) -> Option<EventConsentReader> {
+        Some(event_consent)
     }
 
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
@@ -88,10 +94,6 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
         .field("previousId", inputs.identifier_action)
         .field("context.traits.userId", inputs.identifier_action)
         .field("context.ip", FieldAction::VendorIp)
-        .field(
-            "context.location",
-            FieldAction::Drop(RuleKind::PreciseLocation),
-        )
         .field("writeKey", FieldAction::Keep)
         .field("messageId", FieldAction::Keep)
         .field("event", FieldAction::EventName)
@@ -101,6 +103,7 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
         .field("context.page.referrer", FieldAction::Referrer)
         .field("properties.referrer", FieldAction::Referrer)
         .ensure("context.ip", Ensured::ClientIp);
+    location_fields(&mut b);
     // Names of software, not of people: kept whatever the deny list says about `name`.
     for technical in TECHNICAL_NAMES {
         b.field(technical, FieldAction::Keep);
@@ -108,16 +111,56 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
     b
 }
 
+/// `context.consent.categoryPreferences`: `{"Analytics": true, "Advertising": false}`, set by
+/// Segment's consent wrappers (OneTrust's among them) on every event.
+fn event_consent(event: &[u8], categories: &Categories) -> Result<Consent, wire::Unreadable> {
+    if !wire::mentions(event, &[b"\"categoryPreferences\""]) {
+        return Ok(Consent::default());
+    }
+    #[derive(serde::Deserialize)]
+    struct Event {
+        context: Option<Context>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Context {
+        consent: Option<ConsentField>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ConsentField {
+        category_preferences: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    }
+    let event: Event = wire::first_value(event)?;
+    let preferences = event
+        .context
+        .and_then(|c| c.consent)
+        .and_then(|c| c.category_preferences)
+        .unwrap_or_default();
+    Ok(categories.read(
+        preferences
+            .iter()
+            .filter_map(|(name, granted)| Some((name.as_str(), granted.as_bool()?))),
+    ))
+}
+
+/// `context.location`: the proxy's place in `country`, `region` and `city`; coordinates
+/// rounded or dropped; its other members (`speed`) under the key rules like any context.
+fn location_fields(b: &mut EventPlanBuilder) {
+    b.field("context.location", FieldAction::Keep)
+        .geo("context.location.country", GeoValue::Country)
+        .geo("context.location.region", GeoValue::RegionName)
+        .geo("context.location.city", GeoValue::City)
+        .field("context.location.latitude", FieldAction::Coordinate)
+        .field("context.location.longitude", FieldAction::Coordinate);
+}
+
 /// Members of a batch envelope beside `batch`: `writeKey`, `sentAt`, and a shared `context`.
 pub(super) fn envelope_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     b.container("context")
         .field("writeKey", FieldAction::Keep)
-        .field("context.ip", FieldAction::VendorIp)
-        .field(
-            "context.location",
-            FieldAction::Drop(RuleKind::PreciseLocation),
-        );
+        .field("context.ip", FieldAction::VendorIp);
+    location_fields(&mut b);
     b.build(
         inputs.properties,
         (inputs.values)(),

@@ -99,6 +99,11 @@ impl Vendor for Snowplow {
         // `SP-Anonymous: *` asks the collector to drop the IP and cookie ids itself.
         &["sp-anonymous"]
     }
+
+    fn anonymous_header(&self) -> Option<&'static str> {
+        // Sent by trackers in anonymous mode, often until the visitor consents.
+        Some("sp-anonymous")
+    }
 }
 
 fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
@@ -125,6 +130,13 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     for field in JSON_FIELDS.iter().chain(BASE64_JSON_FIELDS) {
         for id in ["userId", "previousSessionId"] {
             b.field(&format!("{field}.data.data.{id}"), inputs.identifier_action);
+        }
+        // The geolocation context's coordinates.
+        for coordinate in ["latitude", "longitude"] {
+            b.field(
+                &format!("{field}.data.data.{coordinate}"),
+                FieldAction::Coordinate,
+            );
         }
     }
     if inputs.denies("title") {

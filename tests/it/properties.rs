@@ -118,6 +118,7 @@ fn scrub(plan: &Arc<BodyPlan>, key: &PseudonymKey, body: &[u8], cuts: &[usize]) 
         pseudonym_key: key.clone(),
         max_depth: 32,
         max_string_bytes: scrubproxy::scrub::DEFAULT_MAX_STRING_BYTES,
+        privacy: Default::default(),
     };
     let mut s = JsonScrubber::new(plan.clone(), env, Default::default());
     let mut out = Vec::new();

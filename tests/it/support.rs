@@ -14,4 +14,4 @@ pub use planted::{planted_in, planted_in_text};
 pub mod logs;
 pub mod proxy;
 
-pub use proxy::{start_proxy, TestProxy};
+pub use proxy::{start_consented_proxy, start_proxy, TestProxy};

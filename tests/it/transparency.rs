@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{self, start_proxy, Behavior, FakeVendor};
+use crate::support::{self, start_consented_proxy, Behavior, FakeVendor};
 
 const EVENT: &[u8] = br#"{"type":"track","event":"Signup","context":{"ip":"198.51.100.77"}}"#;
 
@@ -18,7 +18,7 @@ async fn vendor_answer_is_relayed_unchanged() {
         body: br#"{"status":1,"error":null}"#.to_vec(),
     })
     .await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let form = b"data=%7B%22event%22%3A%22e%22%2C%22properties%22%3A%7B%7D%7D&verbose=1".to_vec();
     let resp = support::send_raw(
         proxy.addr(),
@@ -45,7 +45,7 @@ async fn vendor_answer_is_relayed_unchanged() {
 #[tokio::test]
 async fn cors_echoes_the_origin_with_credentials_and_answers_preflights() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let origin = ("origin", "https://shop.example");
     let pre = support::send_raw(
         proxy.addr(),
@@ -96,7 +96,7 @@ async fn cors_echoes_the_origin_with_credentials_and_answers_preflights() {
 #[tokio::test]
 async fn listed_origins_only_when_restricted() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |f| {
+    let proxy = start_consented_proxy(&vendor.base_url(), |f| {
         f.cors.allowed_origins = vec!["https://shop.example".into()]
     })
     .await;
@@ -127,7 +127,7 @@ async fn listed_origins_only_when_restricted() {
 #[tokio::test]
 async fn identifying_headers_never_reach_the_vendor() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let headers = [
         ("cookie", "mp_session=abc"),
         ("x-forwarded-for", "203.0.113.42"),
@@ -178,7 +178,7 @@ async fn client_ip_comes_from_forwarding_headers_only_behind_trusted_proxies() {
     let xff = [("x-forwarded-for", "203.0.113.42")];
 
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let untrusted = start_proxy(&vendor.base_url(), |_| {}).await;
+    let untrusted = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     support::send_raw(
         untrusted.addr(),
         "POST",
@@ -194,7 +194,7 @@ async fn client_ip_comes_from_forwarding_headers_only_behind_trusted_proxies() {
     );
 
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let trusted = start_proxy(&vendor.base_url(), |f| {
+    let trusted = start_consented_proxy(&vendor.base_url(), |f| {
         f.client_ip.trusted_proxies = vec!["127.0.0.1".into()]
     })
     .await;
@@ -209,7 +209,7 @@ async fn client_ip_comes_from_forwarding_headers_only_behind_trusted_proxies() {
 #[tokio::test]
 async fn payload_ips_are_truncated_and_ipv6_keeps_48_bits() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let body = br#"{"type":"track","context":{"ip":"2001:db8:85a3::8a2e:370:7334"},"properties":{"seen_from":"::ffff:203.0.113.42"}}"#;
     support::send_raw(proxy.addr(), "POST", "/segment/v1/t", &[], body.to_vec()).await;
     let v: Value = serde_json::from_slice(&vendor.requests()[0].body).unwrap();
@@ -220,7 +220,7 @@ async fn payload_ips_are_truncated_and_ipv6_keeps_48_bits() {
 #[tokio::test]
 async fn with_ips_removed_vendors_are_told_not_to_use_the_request_address() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |f| f.ip.mode = "none".into()).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |f| f.ip.mode = "none".into()).await;
     support::send_raw(proxy.addr(), "POST", "/segment/v1/t", &[], EVENT.to_vec()).await;
     assert_eq!(upstream_ip(&vendor.requests()[0].body), "0.0.0.0");
 
@@ -265,7 +265,7 @@ async fn with_ips_removed_vendors_are_told_not_to_use_the_request_address() {
 #[tokio::test]
 async fn query_strings_are_scrubbed_too() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let target = "/segment/v1/t?email=jane.doe%40example.com&note=write+to+jane.doe%40example.com&from=203.0.113.42&v=2";
     support::send_raw(proxy.addr(), "POST", target, &[], EVENT.to_vec()).await;
     assert_eq!(
@@ -295,7 +295,7 @@ async fn query_strings_are_scrubbed_too() {
 async fn form_fields_beside_data_get_the_rules_too() {
     // Found by fuzzing: fields other than `data` used to go upstream verbatim.
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let body = b"data=%5B%5D&verbose=1&note=mail+jane.doe%40example.com&email=x%40y.example&props.phone=1&ip=1";
     let resp = support::send_raw(proxy.addr(), "POST", "/mixpanel/track", &[], body.to_vec()).await;
     assert_eq!(resp.status, 200);
@@ -308,7 +308,7 @@ async fn form_fields_beside_data_get_the_rules_too() {
 #[tokio::test]
 async fn a_second_data_field_in_disguise_is_refused() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let body = b"data=%5B%5D&d%61ta=%5B%7B%22event%22%3A%22e%22%7D%5D".to_vec();
     let resp = support::send_raw(proxy.addr(), "POST", "/mixpanel/track", &[], body).await;
     assert_eq!(
@@ -328,7 +328,7 @@ async fn plausible_can_get_a_daily_visitor_pseudonym_instead_of_a_network() {
         body: b"ok".to_vec(),
     })
     .await;
-    let proxy = start_proxy(&vendor.base_url(), |f| {
+    let proxy = start_consented_proxy(&vendor.base_url(), |f| {
         f.ip.header = "pseudonym".into();
         f.client_ip.trusted_proxies = vec!["127.0.0.1".into()];
     })
@@ -360,7 +360,7 @@ async fn plausible_can_get_a_daily_visitor_pseudonym_instead_of_a_network() {
 #[tokio::test]
 async fn admin_shows_the_rules_in_force() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |f| f.ip.ipv4_prefix = 16).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |f| f.ip.ipv4_prefix = 16).await;
     let resp = support::send_raw(proxy.admin(), "GET", "/admin/rules", &[], Vec::new()).await;
     assert_eq!(resp.status, 200);
     let rules: Value = serde_json::from_slice(&resp.body).unwrap();
@@ -373,7 +373,7 @@ async fn admin_shows_the_rules_in_force() {
 #[tokio::test]
 async fn user_agents_keep_browser_and_os_but_lose_the_fingerprint() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let ua = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Pro Build/UD1A.230803.041) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.6045.163 Mobile Safari/537.36";
     let body = format!(
         r#"{{"type":"track","event":"e","context":{{"userAgent":"{ua}","userAgentData":{{"model":"Pixel 8 Pro","platform":"Android"}}}}}}"#

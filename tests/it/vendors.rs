@@ -5,7 +5,7 @@
 use base64::Engine;
 use serde_json::Value;
 
-use crate::support::{self, start_proxy, Behavior, FakeVendor, Fixture};
+use crate::support::{self, start_consented_proxy, Behavior, FakeVendor, Fixture};
 
 fn percent_decode(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
@@ -113,10 +113,10 @@ async fn replay_vendor(
     vendor_name: &str,
     prefix: &str,
     reply: Behavior,
-    count_events: impl Fn(&str, &str, &str, &[u8], bool) -> usize,
+    count_events: impl Fn(&str, &str, &str, &[u8], bool, bool) -> usize,
 ) {
     let vendor = FakeVendor::start(reply).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let fixtures = support::load(vendor_name);
     let mut forwarded = 0;
     for f in &fixtures {
@@ -184,8 +184,17 @@ async fn replay_vendor(
                 f.name
             );
         }
-        let original = count_events(&f.method, &f.path, &f.query_string, &decompressed(f), false);
-        let scrubbed = count_events(&up.method, up.path(), up.query(), &up.body, true);
+        let original = count_events(
+            &f.method,
+            &f.path,
+            &f.query_string,
+            &decompressed(f),
+            false,
+            false,
+        );
+        // The tracker asked for anonymous tracking itself: the IP goes whatever consent says.
+        let anonymous = up.header("sp-anonymous").is_some();
+        let scrubbed = count_events(&up.method, up.path(), up.query(), &up.body, true, anonymous);
         assert_eq!(scrubbed, original, "{} event count", f.name);
         forwarded += 1;
     }
@@ -207,7 +216,7 @@ async fn every_segment_request_is_forwarded_scrubbed_and_whole() {
         "segment",
         "/segment",
         Behavior::json(r#"{"success":true}"#),
-        |_, path, _, body, upstream| {
+        |_, path, _, body, upstream, _| {
             let events = segment_events(path, body);
             for e in events.iter().filter(|_| upstream) {
                 assert!(
@@ -227,7 +236,7 @@ async fn every_amplitude_request_is_forwarded_scrubbed_and_whole() {
         "amplitude",
         "/amplitude",
         Behavior::json(r#"{"code":200,"events_ingested":1}"#),
-        |_, _, _, body, upstream| {
+        |_, _, _, body, upstream, _| {
             let v: Value = serde_json::from_slice(body).expect("Amplitude body is JSON");
             let events = v["events"].as_array().expect("events array");
             for e in events.iter().filter(|_| upstream) {
@@ -252,7 +261,7 @@ async fn every_plausible_request_is_forwarded_scrubbed_and_whole() {
             headers: vec![],
             body: b"ok".to_vec(),
         },
-        |_, _, _, body, upstream| {
+        |_, _, _, body, upstream, _| {
             let v: Value = serde_json::from_slice(body).expect("Plausible body is JSON");
             if upstream {
                 if let Some(p) = v["p"].as_str() {
@@ -293,7 +302,7 @@ async fn every_posthog_request_is_forwarded_scrubbed_and_whole() {
         "posthog",
         "/posthog",
         Behavior::json(r#"{"status":1}"#),
-        |_, path, _, body, upstream| {
+        |_, path, _, body, upstream, _| {
             let n = posthog_events(body);
             if upstream && !body.is_empty() {
                 let v: Value = serde_json::from_slice(body).expect("PostHog gets plain JSON");
@@ -323,7 +332,7 @@ async fn every_mixpanel_request_is_forwarded_scrubbed_and_whole() {
         "mixpanel",
         "/mixpanel",
         Behavior::ok("1"),
-        |method, _, query, body, _| mixpanel_payload(method, query, body).len(),
+        |method, _, query, body, _, _| mixpanel_payload(method, query, body).len(),
     )
     .await;
 }
@@ -333,7 +342,7 @@ async fn every_mixpanel_request_is_forwarded_scrubbed_and_whole() {
 #[tokio::test]
 async fn without_the_rules_the_same_traffic_leaks() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
-    let proxy = start_proxy(&vendor.base_url(), |f| {
+    let proxy = start_consented_proxy(&vendor.base_url(), |f| {
         f.properties.deny.clear();
         f.values.email = "keep".into();
         f.values.phone = "keep".into();
@@ -363,13 +372,18 @@ async fn every_snowplow_request_is_forwarded_scrubbed_and_whole() {
         "snowplow",
         "/snowplow",
         Behavior::ok("ok"),
-        |method, _, query, body, upstream| {
+        |method, _, query, body, upstream, anonymous| {
             if method == "GET" {
-                if upstream {
-                    let ip = query
+                let param = |name: &str| {
+                    query
                         .split('&')
-                        .find_map(|p| p.strip_prefix("ip="))
-                        .expect("the pixel names an IP");
+                        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+                };
+                if upstream {
+                    let Some(ip) = param("ip") else {
+                        assert!(anonymous, "only anonymous trackers lose the IP");
+                        return 1;
+                    };
                     assert!(
                         ip.ends_with(".0") || ip.ends_with("%3A%3A"),
                         "truncated: {ip}"
@@ -380,7 +394,12 @@ async fn every_snowplow_request_is_forwarded_scrubbed_and_whole() {
             let v: Value = serde_json::from_slice(body).expect("Snowplow body is JSON");
             let events = v["data"].as_array().expect("payload_data array");
             for e in events.iter().filter(|_| upstream) {
-                let ip = e["ip"].as_str().expect("every event names an IP");
+                // Trackers in anonymous mode (`SP-Anonymous`) are anonymized: no IP at all.
+                // Every other event names its truncated one.
+                let Some(ip) = e["ip"].as_str() else {
+                    assert!(anonymous, "only anonymous trackers lose the IP");
+                    continue;
+                };
                 assert!(ip.ends_with(".0") || ip.ends_with("::"), "truncated: {ip}");
                 if let Some(cx) = e["cx"].as_str() {
                     use base64::Engine;
@@ -402,7 +421,7 @@ async fn every_matomo_request_is_forwarded_scrubbed_and_whole() {
         "matomo",
         "/matomo",
         Behavior::status(204),
-        |_, _, query, body, upstream| {
+        |_, _, query, body, upstream, _| {
             if upstream {
                 assert!(
                     !query.contains("token_auth"),
@@ -434,7 +453,7 @@ async fn matomo_hits_get_the_proxy_token_and_the_truncated_visitor_address() {
     std::fs::write(&token, "proxy-token-123\n").unwrap();
     let vendor = FakeVendor::start(Behavior::status(204)).await;
     let path = token.to_string_lossy().into_owned();
-    let proxy = start_proxy(&vendor.base_url(), |f| {
+    let proxy = start_consented_proxy(&vendor.base_url(), |f| {
         for r in f.routes.iter_mut().filter(|r| r.prefix == "/matomo") {
             r.token_file = Some(path.clone());
         }
@@ -506,7 +525,7 @@ async fn matomo_hits_get_the_proxy_token_and_the_truncated_visitor_address() {
 async fn rudderstack_requests_are_scrubbed_including_the_anonymous_id_header() {
     use base64::Engine;
     let vendor = FakeVendor::start(Behavior::ok("OK")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let email = support::planted::value("email");
     let user = support::planted::value("user_id");
     let event = format!(
@@ -617,7 +636,7 @@ async fn rudderstack_requests_are_scrubbed_including_the_anonymous_id_header() {
 #[tokio::test]
 async fn ga4_measurement_protocol_and_gtag_hits_are_scrubbed() {
     let vendor = FakeVendor::start(Behavior::status(204)).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let email = support::planted::value("email");
     let url = support::planted::value("url_with_email");
     let mp = format!(
@@ -715,7 +734,7 @@ async fn legacy_posthog_encodings_are_decoded_scrubbed_and_sent_as_json() {
     use base64::Engine;
     use std::io::Write;
     let vendor = FakeVendor::start(Behavior::json(r#"{"status":1}"#)).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/extra/posthog-legacy-lz64.json");
     let fixture: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
@@ -777,7 +796,7 @@ async fn legacy_posthog_encodings_are_decoded_scrubbed_and_sent_as_json() {
 #[tokio::test]
 async fn custom_tracker_paths_are_scrubbed_like_the_standard_ones() {
     let vendor = FakeVendor::start(Behavior::ok("ok")).await;
-    let proxy = start_proxy(&vendor.base_url(), |f| {
+    let proxy = start_consented_proxy(&vendor.base_url(), |f| {
         for r in f.routes.iter_mut().filter(|r| r.prefix == "/snowplow") {
             r.aliases.insert(
                 "/acme/t".into(),
@@ -834,7 +853,7 @@ async fn custom_tracker_paths_are_scrubbed_like_the_standard_ones() {
 async fn snowplow_context_identifiers_are_pseudonymized_inside_base64() {
     use base64::Engine;
     let vendor = FakeVendor::start(Behavior::ok("ok")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let contexts = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2","data":{"userId":"d6f2f6b4-cookie-user","sessionId":"s-1","sessionIndex":3}},{"schema":"iglu:com.snowplowanalytics.snowplow/geolocation_context/jsonschema/1-1-0","data":{"latitude":37.7749,"longitude":-122.4194}}]}"#;
     let cx = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(contexts);
     let body = format!(r#"{{"schema":"s","data":[{{"e":"pv","cx":"{cx}"}}]}}"#);
@@ -864,7 +883,7 @@ async fn snowplow_context_identifiers_are_pseudonymized_inside_base64() {
 #[tokio::test]
 async fn client_hints_keep_brands_and_platform_and_lose_model_and_versions() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let hints = r#"{"brands":[{"brand":"Chromium","version":"118"}],"fullVersionList":[{"brand":"Chromium","version":"118.0.5993.70"}],"mobile":true,"model":"Pixel 7 Pro","platform":"Android","platformVersion":"14.0.0"}"#;
 
     // Segment: `context.userAgentData` is an object.

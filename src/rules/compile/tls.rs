@@ -29,6 +29,8 @@ pub(super) fn watched_files(file: &RulesFile) -> Vec<std::path::PathBuf> {
         &file.listen.tls_key,
         &file.upstream.ca_file,
         &file.identifiers.key_file,
+        &file.geo.database,
+        &file.consent.opt_out_file,
     ];
     named
         .into_iter()

@@ -9,10 +9,11 @@ use crate::scrub::{CustomDetector, PseudonymKey, Replacement, Truncation, ValueR
 pub(super) fn value_rules_factory(
     v: &ValuesFile,
     at: &str,
-    ip_values: Option<Truncation>,
-    key: &PseudonymKey,
+    context: &ValueContext<'_>,
     errors: &mut Errors,
 ) -> impl Fn() -> ValueRules {
+    let (ip_values, key) = (context.ip_values, context.key);
+    let coordinate_decimals = context.coordinate_decimals;
     let path = |name: &str| format!("{at}.{name}");
     let mut replacement = |setting: &str, at: String, marker: &str| match setting {
         "redact" => Some(Replacement::Marker(marker.as_bytes().to_vec())),
@@ -102,6 +103,7 @@ pub(super) fn value_rules_factory(
         referrer_origin,
         url_drop_fragments,
         custom: custom.clone(),
+        coordinate_decimals,
         url_query_allow: url_allow
             .as_ref()
             .map(|list| KeySet::new(list.iter().map(String::as_str))),
@@ -128,4 +130,6 @@ pub(super) fn route_values(
 pub(super) struct ValueContext<'a> {
     pub ip_values: Option<Truncation>,
     pub key: &'a PseudonymKey,
+    /// `[geo]`'s rounding of the vendors' coordinate fields.
+    pub coordinate_decimals: Option<u8>,
 }

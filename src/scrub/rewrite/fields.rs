@@ -172,8 +172,10 @@ impl Walk<'_> {
             report: self.report,
             dropped: false,
             drop_pending: false,
+            opted_out: false,
         };
         let end = nested.value(start, node, in_container, depth)?;
+        self.opted_out |= nested.opted_out;
         if nested.drop_pending {
             // The string held one bare value that must go: so does the member holding it.
             self.drop_pending = true;
@@ -271,6 +273,9 @@ impl Walk<'_> {
             return Ok(end);
         }
         let mut pseudonym = std::mem::take(&mut self.bufs.tmp);
+        if let Some(opt_out) = &self.env.privacy.opt_out {
+            self.opted_out |= opt_out.contains(id_text, &mut pseudonym);
+        }
         pseudonym.clear();
         self.bufs
             .pseudonyms
@@ -359,7 +364,11 @@ impl Walk<'_> {
             self.out.push(b':');
             self.write_ensured(child);
             frame.kept_any = true;
-            self.report.count(RuleKind::IpField, FieldOutcome::Injected);
+            let rule = match self.plan.node(child).ensured {
+                Some(Ensured::Geo(_) | Ensured::NoVendorGeo) => RuleKind::Geo,
+                _ => RuleKind::IpField,
+            };
+            self.report.count(rule, FieldOutcome::Injected);
         }
     }
 
@@ -367,8 +376,18 @@ impl Walk<'_> {
     pub(super) fn ensured_skipped(&self, node: NodeId) -> bool {
         match self.plan.node(node).ensured {
             Some(Ensured::ClientIp) => self.client_ip_text().is_none(),
-            Some(Ensured::TrueWithoutIp) => self.env.truncation.is_some(),
-            _ => false,
+            Some(Ensured::NoVendorGeo) => {
+                self.env.truncation.is_some() && self.env.privacy.place.is_empty()
+            }
+            Some(Ensured::Geo(value)) => self.env.privacy.place.text(value).is_none(),
+            // An object is written only to hold something.
+            Some(Ensured::Object) => self
+                .plan
+                .node(node)
+                .ensures
+                .iter()
+                .all(|&(_, child)| self.ensured_skipped(child)),
+            None => false,
         }
     }
 
@@ -379,7 +398,11 @@ impl Walk<'_> {
                 let text = self.client_ip_text().unwrap_or("").to_owned();
                 json::write_string(text.as_bytes(), self.out);
             }
-            Some(Ensured::TrueWithoutIp) => self.out.extend_from_slice(b"true"),
+            Some(Ensured::NoVendorGeo) => self.out.extend_from_slice(b"true"),
+            Some(Ensured::Geo(value)) => {
+                let text = self.env.privacy.place.text(value).unwrap_or_default();
+                json::write_string(text.as_bytes(), self.out);
+            }
             _ => {
                 self.out.push(b'{');
                 let mut first = true;
@@ -399,5 +422,71 @@ impl Walk<'_> {
                 self.out.push(b'}');
             }
         }
+    }
+
+    /// A vendor geo field the sender wrote: the proxy's place replaces it; without one, it
+    /// stays (value rules apply) if it is no finer than the rules allow. `None`: it goes.
+    pub(super) fn geo_field(
+        &mut self,
+        i: usize,
+        value: GeoValue,
+        node: Option<NodeId>,
+        depth: usize,
+    ) -> Result<Option<usize>, ScrubError> {
+        let place = &self.env.privacy.place;
+        if let Some(text) = place.text(value) {
+            let end = self.skip_value(i, depth)?;
+            self.flush_to(i);
+            json::write_string(text.as_bytes(), self.out);
+            self.span_start = end;
+            self.report.count(RuleKind::Geo, FieldOutcome::Injected);
+            return Ok(Some(end));
+        }
+        if value.precision() > self.env.privacy.geo_precision {
+            return Ok(None);
+        }
+        self.value(i, node, true, depth).map(Some)
+    }
+
+    /// A latitude or longitude field: rounded to `values.coordinate_decimals` places when
+    /// the rules round, otherwise (or when it is not a number) `None`: it goes.
+    pub(super) fn coordinate(
+        &mut self,
+        i: usize,
+        depth: usize,
+    ) -> Result<Option<usize>, ScrubError> {
+        let Some(decimals) = self.plan.values.coordinate_decimals else {
+            return Ok(None);
+        };
+        let (end, text, quoted): (usize, &[u8], bool) = match self.input.get(i) {
+            Some(b'"') => {
+                let tok = json::string_at(self.input, i)?;
+                (tok.end, tok.raw(self.input), true)
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let end = json::number_end(self.input, i)?;
+                (end, &self.input[i..end], false)
+            }
+            _ => return Ok(None),
+        };
+        let Some(number) = std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|n| n.is_finite() && n.abs() <= 180.0)
+        else {
+            return Ok(None);
+        };
+        let rounded = format!("{:.*}", usize::from(decimals), number);
+        let _ = depth;
+        self.flush_to(i);
+        if quoted {
+            json::write_string(rounded.as_bytes(), self.out);
+        } else {
+            self.out.extend_from_slice(rounded.as_bytes());
+        }
+        self.span_start = end;
+        self.report
+            .count(RuleKind::PreciseLocation, FieldOutcome::Coarsened);
+        Ok(Some(end))
     }
 }

@@ -45,6 +45,17 @@ pub async fn start_proxy(upstream: &str, edit: impl FnOnce(&mut RulesFile)) -> T
     }
 }
 
+/// `start_proxy` with events forwarded whatever their consent (`[consent] unknown =
+/// "forward"`): for tests of what consented events become (truncated IPs, stable
+/// pseudonyms). Without it the shipped rules anonymize events that carry no consent signal.
+pub async fn start_consented_proxy(upstream: &str, edit: impl FnOnce(&mut RulesFile)) -> TestProxy {
+    start_proxy(upstream, |f| {
+        f.consent.unknown = "forward".into();
+        edit(f);
+    })
+    .await
+}
+
 /// The built `scrubproxy` binary, without the HMAC key this shell may hold (tests choose).
 pub fn binary() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_scrubproxy"));
