@@ -90,6 +90,12 @@ impl Vendor for Matomo {
     fn event_consent(&self) -> Option<EventConsentReader> {
         Some(hit_consent)
     }
+
+    /// A hit in the query (GET, or a POST's query) decides the request, and so the visitor
+    /// address the proxy adds.
+    fn query_consent(&self, query: &str) -> Consent {
+        consent_flag(query.split('&').any(|pair| pair == "consent=1"))
+    }
 }
 
 /// `consent=1`: the tracker held the hit until the visitor consented (`requireConsent`).
@@ -104,15 +110,19 @@ fn hit_consent(hit: &[u8], _: &Categories) -> Result<Consent, wire::Unreadable> 
         consent: Option<std::borrow::Cow<'a, str>>,
     }
     let hit: Hit<'_> = wire::first_value(hit)?;
-    let granted = hit.consent.as_deref() == Some("1");
-    Ok(Consent {
+    Ok(consent_flag(hit.consent.as_deref() == Some("1")))
+}
+
+/// `consent=1` grants analytics; nothing else is said.
+fn consent_flag(granted: bool) -> Consent {
+    Consent {
         analytics: if granted {
             State::Granted
         } else {
             State::Unknown
         },
         ads: State::Unknown,
-    })
+    }
 }
 
 fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {

@@ -5,11 +5,13 @@ mod support;
 
 mod browser;
 mod cli;
+mod consent;
 mod deploy;
 mod detectors;
 mod fail_closed;
 mod faults;
 mod fuzz_corpus;
+mod geo;
 mod no_pii_output;
 mod no_silent_loss;
 mod properties;

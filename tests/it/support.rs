@@ -14,4 +14,6 @@ pub use planted::{planted_in, planted_in_text};
 pub mod logs;
 pub mod proxy;
 
-pub use proxy::{start_consented_proxy, start_proxy, TestProxy};
+pub use proxy::{start_consented_proxy, start_proxy, start_proxy_from_file, TestProxy};
+pub mod mmdb_writer;
+pub mod tcf_encoder;

@@ -87,7 +87,7 @@ fn segment_events(path: &str, body: &[u8]) -> Vec<Value> {
     }
 }
 
-fn decompressed(f: &Fixture) -> Vec<u8> {
+pub(crate) fn decompressed(f: &Fixture) -> Vec<u8> {
     use std::io::Read;
     if f.body.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();

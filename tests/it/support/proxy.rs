@@ -30,6 +30,30 @@ impl TestProxy {
 /// The shipped rules with every route sent to `upstream` (base URL), listeners on loopback
 /// ephemeral ports and no HMAC key (a random one), then `edit` for the test's own changes.
 pub async fn start_proxy(upstream: &str, edit: impl FnOnce(&mut RulesFile)) -> TestProxy {
+    let set = rules::compile(test_rules(upstream, edit)).expect("test rules compile");
+    TestProxy {
+        running: listen::start(set, None).await.expect("proxy starts"),
+    }
+}
+
+/// `start_proxy`, with the rules written to `path` first and read from there, so that
+/// `POST /admin/reload` and the watcher reload them (and the files they name).
+pub async fn start_proxy_from_file(
+    upstream: &str,
+    path: &std::path::Path,
+    edit: impl FnOnce(&mut RulesFile),
+) -> TestProxy {
+    let file = test_rules(upstream, edit);
+    std::fs::write(path, toml::to_string(&file).expect("rules serialize")).unwrap();
+    let set = rules::load(Some(path)).expect("test rules load");
+    TestProxy {
+        running: listen::start(set, Some(path.to_owned()))
+            .await
+            .expect("proxy starts"),
+    }
+}
+
+fn test_rules(upstream: &str, edit: impl FnOnce(&mut RulesFile)) -> RulesFile {
     crate::support::logs::init();
     let mut file = rules::read(Some(&shipped_rules_path())).expect("shipped rules parse");
     file.listen.address = "127.0.0.1:0".into();
@@ -39,10 +63,7 @@ pub async fn start_proxy(upstream: &str, edit: impl FnOnce(&mut RulesFile)) -> T
         route.upstream = upstream.to_string();
     }
     edit(&mut file);
-    let set = rules::compile(file).expect("test rules compile");
-    TestProxy {
-        running: listen::start(set, None).await.expect("proxy starts"),
-    }
+    file
 }
 
 /// `start_proxy` with events forwarded whatever their consent (`[consent] unknown =
