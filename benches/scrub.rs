@@ -161,6 +161,18 @@ fn bench(c: &mut Criterion) {
         .0
         .plans[1]
         .clone();
+    // What a request gets with the shipped rules and no consent signal: the consent gate
+    // (Segment's event reader on every event, anonymized events) and the visitor's place.
+    let endpoint = route
+        .vendor
+        .protocol()
+        .endpoint(&http::Method::POST, "/v1/batch")
+        .expect("batch endpoint");
+    let client = "8.8.8.8".parse().expect("address");
+    let headers = http::HeaderMap::new();
+    let prepared = scrubproxy::request::prepare(&set, route, endpoint, client, "", &headers)
+        .expect("prepared");
+    let gated_env = prepared.spec.env.clone();
     let naive = Naive::new(&set);
     let mut group = c.benchmark_group("segment_batch");
     for name in ["segment-typical", "segment-large"] {
@@ -170,6 +182,11 @@ fn bench(c: &mut Criterion) {
             BenchmarkId::new("scrubproxy_core", name),
             &body,
             |b, body| b.iter(|| streaming_core(&plan, &env, body)),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("scrubproxy_core_shipped_consent_and_geo", name),
+            &body,
+            |b, body| b.iter(|| streaming_core(&plan, &gated_env, body)),
         );
         group.bench_with_input(
             BenchmarkId::new("scrubproxy_core_no_text_detectors", name),

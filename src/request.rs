@@ -122,7 +122,7 @@ pub fn prepare(
     let mut query = scrubbed.query;
     // The vendor must not geolocate the address it sees: there is none worth it, or the
     // proxy wrote the place itself.
-    if ip_removed || !env.privacy.place.is_empty() {
+    if ip_removed || env.vendor_must_not_geolocate() {
         if let Some((name, value)) = protocol.no_ip_query_flag() {
             query = pipeline::set_query_param(&query, name, value);
         }
@@ -150,6 +150,7 @@ pub fn prepare(
         client,
         user_agent,
         ip_removed,
+        anonymous_key: request_anonymous.then(|| query_env.pseudonym_key.clone()),
     };
     Ok(Prepared {
         nothing_left: scrubbed.report.nothing_left(),
@@ -184,10 +185,7 @@ fn consent_gate(
     let request = crate::consent::from_request(&rules.consent_signals, headers, raw_query)
         .and(protocol.query_consent(raw_query));
     let anonymized = Anonymized {
-        plan: route
-            .anonymized_plans
-            .as_ref()
-            .map(|plans| plans[endpoint.plan].clone()),
+        plan: Some(route.anonymized_plans[endpoint.plan].clone()),
         env: ScrubEnv {
             truncation: None,
             client_ip: None,
@@ -261,6 +259,8 @@ struct Beside {
     user_agent: crate::scrub::UserAgentMode,
     /// The vendor gets no address: IPs are removed, or the request is anonymized.
     ip_removed: bool,
+    /// The day's key, when the request is anonymized: identifiers in headers take it too.
+    anonymous_key: Option<crate::scrub::PseudonymKey>,
 }
 
 fn extra_headers(
@@ -273,6 +273,7 @@ fn extra_headers(
         client,
         user_agent,
         ip_removed,
+        anonymous_key,
     } = beside;
     let protocol = route.vendor.protocol();
     let mut extra = Vec::new();
@@ -320,7 +321,8 @@ fn extra_headers(
     }
     for name in protocol.identifier_headers() {
         let incoming = headers.get(*name).map(|v| v.as_bytes());
-        if let Some(value) = incoming.and_then(|v| identifier_header(rules, v)) {
+        let header = |v| identifier_header(rules, anonymous_key.as_ref(), v);
+        if let Some(value) = incoming.and_then(header) {
             extra.push((HeaderName::from_static(name), Some(value)));
         }
     }
@@ -336,13 +338,22 @@ fn days_since_epoch() -> u64 {
 
 /// An identifier sent as base64 in a header, after the identifier rule: the pseudonym in
 /// base64, nothing (dropped, or not base64 and so not checkable), or the id itself (kept).
-fn identifier_header(rules: &RuleSet, value: &[u8]) -> Option<HeaderValue> {
+/// In an anonymized request (`anonymous_key`, the day's) it is never kept.
+fn identifier_header(
+    rules: &RuleSet,
+    anonymous_key: Option<&crate::scrub::PseudonymKey>,
+    value: &[u8],
+) -> Option<HeaderValue> {
     let id = crate::decode::transform_all(&mut crate::decode::Base64Decoder::new(), value).ok()?;
-    match rules.identifier_action {
+    let (action, key) = match (rules.identifier_action, anonymous_key) {
+        (FieldAction::Keep, Some(day)) => (FieldAction::Hash, day),
+        (action, day) => (action, day.unwrap_or(&rules.pseudonym_key)),
+    };
+    match action {
         FieldAction::Keep => HeaderValue::from_bytes(value).ok(),
         FieldAction::Hash => {
             let mut pseudonym = Vec::new();
-            rules.pseudonym_key.pseudonym_into(&id, &mut pseudonym);
+            key.pseudonym_into(&id, &mut pseudonym);
             let encoded = crate::decode::transform_all(
                 &mut crate::decode::Base64Encoder::standard(),
                 &pseudonym,

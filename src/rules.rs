@@ -105,8 +105,9 @@ pub struct Route {
     pub shadow: bool,
     /// What becomes of events without consent.
     pub consent: ConsentPolicy,
-    /// Plans for anonymized events when `plans` keep identifiers (they must be hashed then).
-    pub anonymized_plans: Option<Vec<Arc<BodyPlan>>>,
+    /// Plans for anonymized events: identifiers hashed (with the day's key) or dropped,
+    /// addresses in text cut to nothing, coordinates dropped.
+    pub anonymized_plans: Vec<Arc<BodyPlan>>,
 }
 
 /// Geolocation as the rules set it.

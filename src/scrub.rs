@@ -120,6 +120,9 @@ struct EventRewriter {
     bufs: [Buffers; 2],
     report: Report,
     member_out: Vec<u8>,
+    /// Consent said by the batch's shared members, and whether an event came already.
+    envelope_consent: crate::consent::Consent,
+    events_seen: bool,
 }
 
 /// The plan, environment and buffers an event (or the envelope) is scrubbed with.
@@ -140,6 +143,31 @@ fn scrub_with<'a>(
 }
 
 impl EventRewriter {
+    /// What the request and the batch's shared members said about consent.
+    fn shared_consent(&self) -> crate::consent::Consent {
+        match &self.env.privacy.consent {
+            Some(gate) => gate.request.and(self.envelope_consent),
+            None => Default::default(),
+        }
+    }
+
+    /// Rewrites one event as `action` says (a dropped event is still walked whole: a
+    /// malformed one fails the request). A failed attempt (often an event cut by a chunk
+    /// boundary) counts nothing: the report goes back to `before`.
+    fn rewrite(
+        &mut self,
+        data: &[u8],
+        out: &mut Vec<u8>,
+        action: ConsentAction,
+        before: &Report,
+    ) -> Result<EventWritten, ScrubError> {
+        let anonymized = action == ConsentAction::Anonymize;
+        let (plan, env, bufs) = scrub_with(&self.plan, &self.env, &mut self.bufs, anonymized);
+        rewrite_event(&plan.event, env, data, out, bufs, &mut self.report).inspect_err(|_| {
+            self.report = before.clone();
+        })
+    }
+
     fn count(&mut self, written: EventWritten, action: ConsentAction) {
         let report = &mut self.report;
         match (written.kept, action) {
@@ -157,34 +185,39 @@ impl EventRewriter {
 
 impl FrameSink for EventRewriter {
     fn event(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<EventWritten, ScrubError> {
-        let action = match &self.env.privacy.consent {
-            Some(gate) => gate.action(data)?,
+        // The request's signals decide, unless the event's own consent fields, read during
+        // the walk, say otherwise: then the event is walked again as they say. Only events
+        // whose consent differs from their request's pay a second walk.
+        let shared = self.shared_consent();
+        let assumed = match &self.env.privacy.consent {
+            Some(gate) => gate.decide(shared),
             None => ConsentAction::Forward,
         };
-        // A failed attempt (often just an event cut by a chunk boundary) must count nothing.
-        let before = self.report.clone();
-        let anonymized = action == ConsentAction::Anonymize;
-        let (plan, env, bufs) = scrub_with(&self.plan, &self.env, &mut self.bufs, anonymized);
-        // Dropped events are still walked whole: a malformed one fails the request.
-        let result = rewrite_event(&plan.event, env, data, out, bufs, &mut self.report);
-        match result {
-            Ok(mut written) => {
-                self.count(written, action);
-                written.kept &= action != ConsentAction::Drop;
-                Ok(written)
-            }
-            Err(e) => {
-                self.report = before;
-                Err(e)
-            }
+        let (mark, before) = (out.len(), self.report.clone());
+        let mut written = self.rewrite(data, out, assumed, &before)?;
+        self.events_seen = true;
+        let mut action = assumed;
+        if let Some(gate) = &self.env.privacy.consent {
+            let bufs = &self.bufs[usize::from(assumed == ConsentAction::Anonymize)];
+            let fields = bufs.consent_fields().iter();
+            let fields = fields.map(|&(slot, start, end)| (slot, &data[start..end]));
+            action = gate.decide(shared.and(gate.read_fields(fields)?));
         }
+        if action != assumed {
+            out.truncate(mark);
+            self.report = before.clone();
+            written = self.rewrite(data, out, action, &before)?;
+        }
+        self.count(written, action);
+        written.kept &= action != ConsentAction::Drop;
+        Ok(written)
     }
 
     fn envelope_member(&mut self, member: &[u8], out: &mut Vec<u8>) -> Result<(), ScrubError> {
         self.member_out.clear();
         // A batch's shared members (its `context`) are anonymized when the request is.
         let action = match &self.env.privacy.consent {
-            Some(gate) => gate.request_action(),
+            Some(gate) => gate.decide(self.shared_consent()),
             None => ConsentAction::Forward,
         };
         let anonymized = action != ConsentAction::Forward;
@@ -197,6 +230,20 @@ impl FrameSink for EventRewriter {
             bufs,
             &mut self.report,
         )?;
+        // Consent in a batch's shared members (Segment merges its `context` into every
+        // event) applies to the events after it; after the events it would come too late.
+        if let Some(gate) = &self.env.privacy.consent {
+            let bufs = &self.bufs[usize::from(anonymized)];
+            let fields = bufs.consent_fields().iter();
+            let fields: Vec<_> = fields.map(|&(slot, s, e)| (slot, &member[s..e])).collect();
+            if !fields.is_empty() {
+                if self.events_seen {
+                    return Err(ScrubError::UnexpectedShape);
+                }
+                let said = gate.read_fields(fields.into_iter())?;
+                self.envelope_consent = self.envelope_consent.and(said);
+            }
+        }
         if end.len != member.len() {
             return Err(ScrubError::MalformedJson);
         }
@@ -221,6 +268,8 @@ impl JsonScrubber {
                 bufs: Default::default(),
                 report: Report::default(),
                 member_out: Vec::new(),
+                envelope_consent: Default::default(),
+                events_seen: false,
             },
         }
     }

@@ -77,16 +77,18 @@ pub fn cookiebot(cookie: &str) -> Option<Consent> {
 /// A plain consent cookie of the site's own: a JSON object of categories
 /// (`{"analytics":true,"ads":false}`) or a comma-separated list of the granted ones
 /// (`necessary,analytics`). `analytics` and `ads` name the categories that mean each
-/// purpose on this site. In a list, a category not listed is denied: the list is the grant.
+/// purpose on this site (ASCII case ignored). In a list, a category not listed is denied: the
+/// list is the grant.
 pub fn category_cookie(cookie: &str, analytics: &[&str], ads: &[&str]) -> Option<Consent> {
     let text = percent_decode(cookie);
     let text = text.trim();
     if text.starts_with('{') {
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
         let state = |names: &[&str]| {
-            names
+            object
                 .iter()
-                .filter_map(|name| object.get(*name)?.as_bool())
+                .filter(|(key, _)| names.iter().any(|n| n.eq_ignore_ascii_case(key)))
+                .filter_map(|(_, granted)| granted.as_bool())
                 .map(State::from_bool)
                 .fold(State::Unknown, State::and)
         };
@@ -103,7 +105,10 @@ pub fn category_cookie(cookie: &str, analytics: &[&str], ads: &[&str]) -> Option
     if granted.is_empty() {
         return None;
     }
-    let state = |names: &[&str]| State::from_bool(names.iter().any(|n| granted.contains(n)));
+    let state = |names: &[&str]| {
+        let listed = |n: &&str| granted.iter().any(|g| g.eq_ignore_ascii_case(n));
+        State::from_bool(names.iter().any(listed))
+    };
     Some(Consent {
         analytics: state(analytics),
         ads: state(ads),
@@ -176,6 +181,15 @@ mod tests {
         );
         assert_eq!(
             category_cookie("necessary,analytics", names.0, names.1),
+            Some(consent(Granted, Denied))
+        );
+        // Case is ignored, in objects and in lists.
+        assert_eq!(
+            category_cookie(r#"{"Analytics":false}"#, names.0, names.1),
+            Some(consent(Denied, Unknown))
+        );
+        assert_eq!(
+            category_cookie("Necessary,Analytics", names.0, names.1),
             Some(consent(Granted, Denied))
         );
         assert_eq!(category_cookie("", names.0, names.1), None);

@@ -32,24 +32,12 @@ impl Categories {
     }
 }
 
-/// Whether the event may hold one of `keys` (as a JSON key, quotes included) and so must be
-/// parsed: a cheap scan that skips the parse for the many events without consent fields. An
-/// escape anywhere could spell a key otherwise, so it counts as a mention.
-pub fn mentions(event: &[u8], keys: &[&[u8]]) -> bool {
-    keys.iter()
-        .any(|key| memchr::memmem::find(event, key).is_some())
-        || memchr::memmem::find(event, b"\\u").is_some()
+/// A consent field's JSON value as `T`; a value not of `T`'s shape is an error.
+pub fn field_value<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Unreadable> {
+    serde_json::from_slice(bytes).map_err(|_| Unreadable)
 }
 
-/// The first JSON value of `bytes` as `T`; what follows it (the next events of a batch) is
-/// not read. An event cut short, or not of `T`'s shape, is an error.
-pub fn first_value<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Unreadable> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    T::deserialize(&mut de).map_err(|_| Unreadable)
-}
-
-/// An event whose consent fields cannot be read: cut short (the framer then retries it
-/// whole) or not of the vendor's shape (the request is refused).
+/// A consent field not of the vendor's shape: the request is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unreadable;
 
@@ -73,15 +61,5 @@ mod tests {
         let c = cats.read([("analytics", true), ("c0002", false)]);
         assert_eq!((c.analytics, c.ads), (Denied, Unknown));
         assert_eq!(cats.read([]), Consent::default());
-    }
-
-    #[test]
-    fn mentions_finds_keys_and_escapes() {
-        assert!(mentions(
-            br#"{"context":{"consent":{}}}"#,
-            &[b"\"consent\""]
-        ));
-        assert!(!mentions(br#"{"context":{}}"#, &[b"\"consent\""]));
-        assert!(mentions(br#"{"c\u006fnsent":1}"#, &[b"\"consent\""]));
     }
 }

@@ -377,32 +377,28 @@ fn routes(
                 );
             }
         }
-        let own_values = match &r.values {
+        let at = format!("route[{i}].values");
+        let own = match &r.values {
             None => None,
-            Some(over) => {
-                let at = format!("route[{i}].values");
-                let Some(own) = route_values(&file.values, over, &at, errors) else {
-                    continue;
-                };
-                Some(value_rules_factory(&own, &at, context, errors))
-            }
+            Some(over) => match route_values(&file.values, over, &at, errors) {
+                Some(own) => Some(own),
+                None => continue,
+            },
         };
-        let compile_with = |identifier_action| {
-            r.vendor.protocol().compile(&PlanInputs {
-                properties: inputs.properties,
-                identifier_action,
-                values: own_values.as_ref().map_or(inputs.values, |v| v),
-            })
-        };
-        // Anonymized events never keep identifiers: they get the day's pseudonyms.
-        let anonymized_plans = (inputs.identifier_action == FieldAction::Keep)
-            .then(|| compile_with(FieldAction::Hash));
+        let values_file = own.as_ref().unwrap_or(&file.values);
+        let values = value_rules_factory(values_file, &at, context, errors);
+        let plans = r.vendor.protocol().compile(&PlanInputs {
+            properties: inputs.properties,
+            identifier_action: inputs.identifier_action,
+            values: &values,
+        });
+        let anonymized_plans = anonymized_plans(r, values_file, inputs, context);
         let at = format!("route[{i}].consent");
         routes.push(Route {
             prefix,
             vendor: r.vendor,
             upstream,
-            plans: compile_with(inputs.identifier_action),
+            plans,
             token,
             aliases: r.aliases.clone(),
             shadow: r.shadow,
@@ -411,6 +407,35 @@ fn routes(
         });
     }
     routes
+}
+
+/// The plans of a route's anonymized events: identifiers never kept (the day's pseudonyms
+/// instead), addresses inside text cut to nothing (`0.0.0.0`), coordinates dropped.
+fn anonymized_plans(
+    route: &super::file::RouteFile,
+    values_file: &super::file::ValuesFile,
+    inputs: &PlanInputs<'_>,
+    context: &ValueContext<'_>,
+) -> Vec<std::sync::Arc<crate::scrub::BodyPlan>> {
+    let context = ValueContext {
+        ip_values: context.ip_values.map(|_| Truncation {
+            ipv4_prefix: 0,
+            ipv6_prefix: 0,
+        }),
+        key: context.key,
+        coordinate_decimals: None,
+    };
+    // The same settings compiled once already: their errors are reported there.
+    let values = value_rules_factory(values_file, "", &context, &mut Errors::default());
+    let identifier_action = match inputs.identifier_action {
+        FieldAction::Keep => FieldAction::Hash,
+        other => other,
+    };
+    route.vendor.protocol().compile(&PlanInputs {
+        properties: inputs.properties,
+        identifier_action,
+        values: &values,
+    })
 }
 
 fn route_token(r: &super::file::RouteFile, i: usize, errors: &mut Errors) -> Option<super::Secret> {

@@ -60,10 +60,10 @@ impl ConsentPolicy {
     }
 }
 
-/// Reads an event's own consent field (Segment `context.consent`, GA4 `gcs`, ...). An `Err`
-/// means the event cannot be read; a cut event is then retried whole, a complete one refused.
-/// The categories say which of a vendor's consent categories mean which purpose.
-pub type EventConsentReader = fn(&[u8], &Categories) -> Result<Consent, Unreadable>;
+/// Reads one of an event's own consent fields (Segment `context.consent`, GA4 `gcs`, ...):
+/// the slot its plan gave the field, and the field's JSON value. The categories say which of
+/// a vendor's consent categories mean which purpose. An `Err` refuses the request.
+pub type EventConsentReader = fn(u8, &[u8], &Categories) -> Result<Consent, Unreadable>;
 
 /// Everything the gate needs for one request.
 #[derive(Clone, Debug)]
@@ -94,24 +94,31 @@ pub struct Anonymized {
 impl ConsentGate {
     /// What the request's own signals decide, before any event speaks.
     pub fn request_action(&self) -> ConsentAction {
-        self.adjust(self.policy.action(self.request))
+        self.decide(self.request)
     }
 
-    fn adjust(&self, action: ConsentAction) -> ConsentAction {
-        match action {
+    /// What the policy does with `consent`.
+    pub fn decide(&self, consent: Consent) -> ConsentAction {
+        match self.policy.action(consent) {
             ConsentAction::Forward if self.anonymous_requested => ConsentAction::Anonymize,
             action => action,
         }
     }
 
-    /// The fate of one event (its bytes from its `{`; possibly cut short).
-    pub fn action(&self, event: &[u8]) -> Result<ConsentAction, ScrubError> {
-        let mut consent = self.request;
+    /// What the vendor's consent fields (slot, JSON value) say, together.
+    pub fn read_fields<'a>(
+        &self,
+        fields: impl Iterator<Item = (u8, &'a [u8])>,
+    ) -> Result<Consent, ScrubError> {
+        let mut consent = Consent::default();
         if let Some(read) = self.event_reader {
-            let read = read(event, &self.categories).map_err(|_| ScrubError::MalformedJson)?;
-            consent = consent.and(read);
+            for (slot, value) in fields {
+                let said =
+                    read(slot, value, &self.categories).map_err(|_| ScrubError::UnexpectedShape)?;
+                consent = consent.and(said);
+            }
         }
-        Ok(self.adjust(self.policy.action(consent)))
+        Ok(consent)
     }
 }
 

@@ -44,6 +44,12 @@ pub enum FieldAction {
     Geo(GeoValue),
     /// A latitude or longitude: rounded (`geo.coordinates = "round"`) or removed.
     Coordinate,
+    /// A vendor's "do not geolocate" switch (PostHog `$geoip_disable`): `true` whenever the
+    /// vendor must not place the visitor itself (`Ensured::NoVendorGeo`), else kept.
+    NoVendorGeo,
+    /// A vendor's consent field, in its reader's slot: kept (value rules apply), and its
+    /// value handed to the vendor's consent reader once the event is walked.
+    ConsentSignal(u8),
 }
 
 /// The value a vendor needs present, written when the sender left it out.
@@ -54,8 +60,7 @@ pub enum Ensured {
     /// An object holding its own ensured members.
     Object,
     /// `true` when the vendor must not geolocate the address it sees (PostHog
-    /// `$geoip_disable`): IPs are removed (it would be the proxy's), or the proxy wrote the
-    /// place itself.
+    /// `$geoip_disable`): see `ScrubEnv::vendor_must_not_geolocate`.
     NoVendorGeo,
     /// The proxy's place, spelled as the field wants; written only when the lookup found it.
     Geo(GeoValue),

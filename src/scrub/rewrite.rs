@@ -36,6 +36,18 @@ pub struct ScrubEnv {
     pub privacy: Privacy,
 }
 
+impl ScrubEnv {
+    /// Whether the vendor must not place the visitor by the address it sees: there is none
+    /// (it would be the proxy's), the proxy wrote the place itself, or the rules allow less
+    /// than the city a vendor finds from a truncated address.
+    pub fn vendor_must_not_geolocate(&self) -> bool {
+        let privacy = &self.privacy;
+        self.truncation.is_none()
+            || !privacy.place.is_empty()
+            || privacy.geo_precision < Precision::City
+    }
+}
+
 /// The privacy settings one request carries beside its IP and key.
 #[derive(Clone, Debug, Default)]
 pub struct Privacy {
@@ -58,6 +70,15 @@ pub struct Buffers {
     text: Vec<u8>,
     value: Vec<u8>,
     tmp: Vec<u8>,
+    /// The consent fields of the event just walked: (reader slot, value start, value end).
+    consent_fields: Vec<(u8, usize, usize)>,
+}
+
+impl Buffers {
+    /// The vendor consent fields the last walk met, as (slot, start, end) in its input.
+    pub fn consent_fields(&self) -> &[(u8, usize, usize)] {
+        &self.consent_fields
+    }
 }
 
 /// What became of one event.
@@ -86,6 +107,7 @@ pub fn rewrite_event(
     if input.get(start) != Some(&b'{') {
         return Err(ScrubError::UnexpectedShape);
     }
+    bufs.consent_fields.clear();
     // The thread's key cache is taken once per event, not once per key.
     with_thread_cache(|keys| {
         let mut walk = Walk {
@@ -386,6 +408,21 @@ impl Walk<'_> {
                         return Ok(end);
                     }
                 }
+            }
+            Decision::Apply(FieldAction::NoVendorGeo) if self.env.vendor_must_not_geolocate() => {
+                let end = self.skip_value(value_start, depth)?;
+                self.flush_to(value_start);
+                self.out.extend_from_slice(b"true");
+                self.span_start = end;
+                end
+            }
+            Decision::Apply(FieldAction::NoVendorGeo) => {
+                self.value(value_start, child, true, depth)?
+            }
+            Decision::Apply(FieldAction::ConsentSignal(slot)) => {
+                let end = self.value(value_start, child, true, depth)?;
+                self.bufs.consent_fields.push((slot, value_start, end));
+                end
             }
             Decision::Apply(FieldAction::Coordinate) => {
                 match self.coordinate(value_start, depth)? {

@@ -387,3 +387,93 @@ fn a_detector_that_drops_takes_the_member_or_nulls_the_element() {
         assert_eq!(got, want, "input {input}");
     }
 }
+
+/// A reader for the test plan's consent field: `"yes"` grants analytics, `"no"` denies it.
+fn yes_no_reader(
+    _: u8,
+    value: &[u8],
+    _: &crate::consent::Categories,
+) -> Result<crate::consent::Consent, crate::consent::wire::Unreadable> {
+    use crate::consent::{Consent, State};
+    let analytics = match value {
+        b"\"yes\"" => State::Granted,
+        b"\"no\"" => State::Denied,
+        _ => return Err(crate::consent::wire::Unreadable),
+    };
+    Ok(Consent {
+        analytics,
+        ads: State::Unknown,
+    })
+}
+
+#[test]
+fn each_events_consent_decides_its_fate_for_every_split() {
+    let mut b = EventPlanBuilder::default();
+    b.container("context")
+        .field("userId", FieldAction::Hash)
+        .field("context.ip", FieldAction::VendorIp)
+        .field("context.consent", FieldAction::ConsentSignal(0))
+        .ensure("context.ip", Ensured::ClientIp);
+    let props = PropertyRules::default();
+    let plan = Arc::new(BodyPlan {
+        envelope: Envelope::Batch { key: "batch" },
+        event: b.build(&props, value_rules(), Some("0.0.0.0")),
+        envelope_members: EventPlanBuilder::default().build(&props, value_rules(), None),
+    });
+    let day_key = PseudonymKey::new(b"the day's key");
+    let anonymized = Anonymized {
+        plan: None,
+        env: ScrubEnv {
+            truncation: None,
+            client_ip: None,
+            pseudonym_key: day_key.clone(),
+            ..env()
+        },
+    };
+    let mut gated = env();
+    gated.privacy.consent = Some(ConsentGate {
+        policy: ConsentPolicy {
+            purposes: Purposes::Analytics,
+            denied: ConsentAction::Drop,
+            unknown: ConsentAction::Anonymize,
+        },
+        request: Default::default(),
+        event_reader: Some(yes_no_reader),
+        categories: Default::default(),
+        anonymous_requested: false,
+        anonymized: Arc::new(anonymized),
+    });
+    // Granted after its id (walked again as consented), denied under an escaped key,
+    // silent (anonymized).
+    let input = r#"{"batch":[{"userId":"a","context":{"ip":"1.2.3.4","consent":"yes"}},{"userId":"b","context":{"c\u006fnsent":"no"}},{"userId":"c","context":{"ip":"1.2.3.4"}}]}"#;
+    let day = |id: &str| {
+        let mut out = Vec::new();
+        day_key.pseudonym_into(id.as_bytes(), &mut out);
+        String::from_utf8(out).unwrap()
+    };
+    let want = format!(
+        r#"{{"batch":[{{"userId":"{}","context":{{"ip":"1.2.3.0","consent":"yes"}}}},{{"userId":"{}","context":{{"ip":"0.0.0.0"}}}}]}}"#,
+        pseudonym("a"),
+        day("c")
+    );
+    let bytes = input.as_bytes();
+    for cut in 0..=bytes.len() {
+        let got = run(&plan, &gated, &[&bytes[..cut], &bytes[cut..]]);
+        assert_eq!(got.as_deref(), Ok(want.as_str()), "split at {cut}");
+    }
+    let mut s = JsonScrubber::new(plan.clone(), gated.clone(), CoreLimits::default());
+    let mut out = Vec::new();
+    s.push(bytes, &mut out).unwrap();
+    s.finish(&mut out).unwrap();
+    let r = s.report();
+    assert_eq!(
+        (r.events, r.events_anonymized, r.events_dropped_consent),
+        (2, 1, 1)
+    );
+    // A consent field the vendor's reader cannot read refuses the request.
+    let unreadable = r#"{"batch":[{"userId":"a","context":{"consent":42}}]}"#;
+    assert_eq!(
+        run(&plan, &gated, &[unreadable.as_bytes()]),
+        Err(ScrubError::UnexpectedShape)
+    );
+}

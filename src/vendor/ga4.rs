@@ -76,52 +76,49 @@ impl Vendor for Ga4 {
     }
 }
 
-/// Consent Mode in a gtag hit (`gcs=G1xy`: x ad storage, y analytics storage; `npa=1`: no
-/// personalised ads) or a Measurement Protocol body (`consent.ad_user_data` and
-/// `ad_personalization` `"GRANTED"`/`"DENIED"`, legacy `non_personalized_ads`).
-fn event_consent(event: &[u8], _: &Categories) -> Result<Consent, wire::Unreadable> {
-    if !wire::mentions(
-        event,
-        &[
-            b"\"gcs\"",
-            b"\"npa\"",
-            b"\"consent\"",
-            b"\"non_personalized_ads\"",
-        ],
-    ) {
-        return Ok(Consent::default());
-    }
-    #[derive(serde::Deserialize)]
-    struct Event<'a> {
-        #[serde(borrow)]
-        gcs: Option<std::borrow::Cow<'a, str>>,
-        #[serde(borrow)]
-        npa: Option<std::borrow::Cow<'a, str>>,
-        consent: Option<MeasurementConsent>,
-        non_personalized_ads: Option<bool>,
-    }
+/// Consent Mode: in a gtag hit `gcs=G1xy` (x ad storage, y analytics storage) and `npa=1`
+/// (no personalised ads); in a Measurement Protocol body `consent.ad_user_data` and
+/// `ad_personalization` (`"GRANTED"`/`"DENIED"`) and the legacy `non_personalized_ads`.
+fn event_consent(slot: u8, value: &[u8], _: &Categories) -> Result<Consent, wire::Unreadable> {
     #[derive(serde::Deserialize)]
     struct MeasurementConsent {
         ad_user_data: Option<String>,
         ad_personalization: Option<String>,
     }
-    let event: Event<'_> = wire::first_value(event)?;
-    let mut consent = consent_mode(event.gcs.as_deref(), event.npa.as_deref());
-    if let Some(c) = event.consent {
-        for flag in [c.ad_user_data, c.ad_personalization].into_iter().flatten() {
-            let state = match flag.as_str() {
-                "GRANTED" => State::Granted,
-                "DENIED" => State::Denied,
+    let text = || wire::field_value::<Option<String>>(value);
+    Ok(match slot {
+        GCS => consent_mode(text()?.as_deref(), None),
+        NPA => consent_mode(None, text()?.as_deref()),
+        NON_PERSONALIZED_ADS => Consent {
+            ads: match wire::field_value::<Option<bool>>(value)? {
+                Some(true) => State::Denied,
                 _ => State::Unknown,
+            },
+            ..Consent::default()
+        },
+        _ => {
+            let Some(c) = wire::field_value::<Option<MeasurementConsent>>(value)? else {
+                return Ok(Consent::default());
             };
-            consent.ads = consent.ads.and(state);
+            let mut consent = Consent::default();
+            for flag in [c.ad_user_data, c.ad_personalization].into_iter().flatten() {
+                let state = match flag.as_str() {
+                    "GRANTED" => State::Granted,
+                    "DENIED" => State::Denied,
+                    _ => State::Unknown,
+                };
+                consent.ads = consent.ads.and(state);
+            }
+            consent
         }
-    }
-    if event.non_personalized_ads == Some(true) {
-        consent.ads = State::Denied;
-    }
-    Ok(consent)
+    })
 }
+
+/// The reader slots of GA4's consent fields.
+const MP_CONSENT: u8 = 0;
+const NON_PERSONALIZED_ADS: u8 = 1;
+const GCS: u8 = 2;
+const NPA: u8 = 3;
 
 fn consent_mode(gcs: Option<&str>, npa: Option<&str>) -> Consent {
     let flag = |c: Option<u8>| match c {
@@ -156,6 +153,11 @@ fn measurement_protocol_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         // Hashed e-mail and phone for enhanced conversions: personal data by design.
         .field("user_data", FieldAction::Drop(RuleKind::PropertyDeny))
         .field("events.name", FieldAction::Keep)
+        .field("consent", FieldAction::ConsentSignal(MP_CONSENT))
+        .field(
+            "non_personalized_ads",
+            FieldAction::ConsentSignal(NON_PERSONALIZED_ADS),
+        )
         .ensure("ip_override", Ensured::ClientIp);
     b.build(inputs.properties, (inputs.values)(), None)
 }
@@ -169,6 +171,8 @@ fn gtag_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("tid", FieldAction::Keep)
         .field("en", FieldAction::EventName)
         .field("dr", FieldAction::Referrer)
+        .field("gcs", FieldAction::ConsentSignal(GCS))
+        .field("npa", FieldAction::ConsentSignal(NPA))
         .ensure("_uip", Ensured::ClientIp);
     // Every parameter is a property here: `ep.*` event and `up.*` user parameters among them.
     b.container("");

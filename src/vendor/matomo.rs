@@ -100,17 +100,9 @@ impl Vendor for Matomo {
 
 /// `consent=1`: the tracker held the hit until the visitor consented (`requireConsent`).
 /// Its absence says nothing: sites that do not ask never send it.
-fn hit_consent(hit: &[u8], _: &Categories) -> Result<Consent, wire::Unreadable> {
-    if !wire::mentions(hit, &[b"\"consent\""]) {
-        return Ok(Consent::default());
-    }
-    #[derive(serde::Deserialize)]
-    struct Hit<'a> {
-        #[serde(borrow)]
-        consent: Option<std::borrow::Cow<'a, str>>,
-    }
-    let hit: Hit<'_> = wire::first_value(hit)?;
-    Ok(consent_flag(hit.consent.as_deref() == Some("1")))
+fn hit_consent(_: u8, value: &[u8], _: &Categories) -> Result<Consent, wire::Unreadable> {
+    let flag: Option<std::borrow::Cow<'_, str>> = wire::field_value(value)?;
+    Ok(consent_flag(flag.as_deref() == Some("1")))
 }
 
 /// `consent=1` grants analytics; nothing else is said.
@@ -133,6 +125,7 @@ fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("uadata", FieldAction::UserAgent)
         .field("urlref", FieldAction::Referrer)
         .field("idsite", FieldAction::Keep)
+        .field("consent", FieldAction::ConsentSignal(0))
         .field("rec", FieldAction::Keep);
     for id in IDENTIFIERS {
         b.field(id, inputs.identifier_action);

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::{trim_slash, BodyFormat, Endpoint, FormOutput, PlanInputs, SyntheticReply, Vendor};
 use crate::scrub::{
-    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, GeoValue,
+    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, GeoValue, RuleKind,
 };
 
 pub struct PostHog;
@@ -38,6 +38,14 @@ const DROPPED_QUERY: &[&str] = &["compression", "ip"];
 const JSON_OUT: BodyFormat = BodyFormat::DataForm {
     output: FormOutput::Json,
 };
+
+/// PostHog's GeoIP properties finer than a region, which the proxy never writes.
+const FINER_GEOIP: &[&str] = &[
+    "properties.$geoip_postal_code",
+    "properties.$geoip_subdivision_2_code",
+    "properties.$geoip_subdivision_2_name",
+    "properties.$geoip_accuracy_radius",
+];
 
 impl Vendor for PostHog {
     /// Exactly 200: posthog-js retries any other status.
@@ -159,8 +167,13 @@ fn event_plan(inputs: &PlanInputs<'_>, v1: bool) -> EventPlan {
         .geo("properties.$geoip_subdivision_1_code", GeoValue::RegionCode)
         .geo("properties.$geoip_subdivision_1_name", GeoValue::RegionName)
         .geo("properties.$geoip_city_name", GeoValue::City)
+        .field("properties.$geoip_disable", FieldAction::NoVendorGeo)
         .ensure("properties.$ip", Ensured::ClientIp)
         .ensure("properties.$geoip_disable", Ensured::NoVendorGeo);
+    // Finer than any precision the proxy writes: never passed on.
+    for finer in FINER_GEOIP {
+        b.field(finer, FieldAction::Drop(RuleKind::PreciseLocation));
+    }
     if v1 {
         b.field("options", FieldAction::Keep);
     }

@@ -59,6 +59,7 @@ impl Vendor for RudderStack {
         let event = || {
             let mut b = event_fields(inputs);
             b.container("context.consentManagement")
+                .field("context.consentManagement", FieldAction::ConsentSignal(0))
                 .field("request_ip", FieldAction::VendorIp)
                 .ensure("request_ip", Ensured::ClientIp);
             b.build(
@@ -90,35 +91,23 @@ impl Vendor for RudderStack {
 
 /// `context.consentManagement`: `{"allowedConsentIds": [...], "deniedConsentIds": [...]}`,
 /// the consent manager's category ids (OneTrust's `C0002`, ...).
-fn event_consent(event: &[u8], categories: &Categories) -> Result<Consent, wire::Unreadable> {
-    if !wire::mentions(event, &[b"\"consentManagement\""]) {
-        return Ok(Consent::default());
-    }
-    #[derive(serde::Deserialize)]
-    struct Event {
-        context: Option<Context>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Context {
-        consent_management: Option<Management>,
-    }
+fn event_consent(
+    _: u8,
+    value: &[u8],
+    categories: &Categories,
+) -> Result<Consent, wire::Unreadable> {
     #[derive(serde::Deserialize, Default)]
     #[serde(rename_all = "camelCase", default)]
     struct Management {
         allowed_consent_ids: Vec<serde_json::Value>,
         denied_consent_ids: Vec<serde_json::Value>,
     }
-    let event: Event = wire::first_value(event)?;
-    let m = event
-        .context
-        .and_then(|c| c.consent_management)
-        .unwrap_or_default();
     fn ids(list: &[serde_json::Value], granted: bool) -> Vec<(&str, bool)> {
         list.iter()
             .filter_map(|id| Some((id.as_str()?, granted)))
             .collect()
     }
+    let m = wire::field_value::<Option<Management>>(value)?.unwrap_or_default();
     let mut decisions = ids(&m.allowed_consent_ids, true);
     decisions.extend(ids(&m.denied_consent_ids, false));
     Ok(categories.read(decisions))

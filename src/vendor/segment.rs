@@ -94,6 +94,7 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
         .field("previousId", inputs.identifier_action)
         .field("context.traits.userId", inputs.identifier_action)
         .field("context.ip", FieldAction::VendorIp)
+        .field("context.consent", FieldAction::ConsentSignal(0))
         .field("writeKey", FieldAction::Keep)
         .field("messageId", FieldAction::Keep)
         .field("event", FieldAction::EventName)
@@ -103,7 +104,7 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
         .field("context.page.referrer", FieldAction::Referrer)
         .field("properties.referrer", FieldAction::Referrer)
         .ensure("context.ip", Ensured::ClientIp);
-    location_fields(&mut b);
+    location_fields(&mut b, true);
     // Names of software, not of people: kept whatever the deny list says about `name`.
     for technical in TECHNICAL_NAMES {
         b.field(technical, FieldAction::Keep);
@@ -112,30 +113,22 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
 }
 
 /// `context.consent.categoryPreferences`: `{"Analytics": true, "Advertising": false}`, set by
-/// Segment's consent wrappers (OneTrust's among them) on every event.
-fn event_consent(event: &[u8], categories: &Categories) -> Result<Consent, wire::Unreadable> {
-    if !wire::mentions(event, &[b"\"categoryPreferences\""]) {
-        return Ok(Consent::default());
-    }
-    #[derive(serde::Deserialize)]
-    struct Event {
-        context: Option<Context>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Context {
-        consent: Option<ConsentField>,
-    }
+/// Segment's consent wrappers (OneTrust's among them) on every event. `value` is the
+/// `context.consent` object.
+fn event_consent(
+    _: u8,
+    value: &[u8],
+    categories: &Categories,
+) -> Result<Consent, wire::Unreadable> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct ConsentField {
         category_preferences: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     }
-    let event: Event = wire::first_value(event)?;
-    let preferences = event
-        .context
-        .and_then(|c| c.consent)
-        .and_then(|c| c.category_preferences)
-        .unwrap_or_default();
+    let Some(field) = wire::field_value::<Option<ConsentField>>(value)? else {
+        return Ok(Consent::default());
+    };
+    let preferences = field.category_preferences.unwrap_or_default();
     Ok(categories.read(
         preferences
             .iter()
@@ -143,15 +136,25 @@ fn event_consent(event: &[u8], categories: &Categories) -> Result<Consent, wire:
     ))
 }
 
-/// `context.location`: the proxy's place in `country`, `region` and `city`; coordinates
-/// rounded or dropped; its other members (`speed`) under the key rules like any context.
-fn location_fields(b: &mut EventPlanBuilder) {
+/// `context.location`: the proxy's place in `country`, `region` and `city` (written when
+/// absent only in events: an envelope member is scrubbed alone, and would get a second
+/// `context`); coordinates rounded or dropped; its other members (`speed`) under the key
+/// rules like any context.
+fn location_fields(b: &mut EventPlanBuilder, write_when_absent: bool) {
     b.field("context.location", FieldAction::Keep)
-        .geo("context.location.country", GeoValue::Country)
-        .geo("context.location.region", GeoValue::RegionName)
-        .geo("context.location.city", GeoValue::City)
         .field("context.location.latitude", FieldAction::Coordinate)
         .field("context.location.longitude", FieldAction::Coordinate);
+    for (path, value) in [
+        ("context.location.country", GeoValue::Country),
+        ("context.location.region", GeoValue::RegionName),
+        ("context.location.city", GeoValue::City),
+    ] {
+        if write_when_absent {
+            b.geo(path, value);
+        } else {
+            b.field(path, FieldAction::Geo(value));
+        }
+    }
 }
 
 /// Members of a batch envelope beside `batch`: `writeKey`, `sentAt`, and a shared `context`.
@@ -159,8 +162,9 @@ pub(super) fn envelope_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     b.container("context")
         .field("writeKey", FieldAction::Keep)
-        .field("context.ip", FieldAction::VendorIp);
-    location_fields(&mut b);
+        .field("context.ip", FieldAction::VendorIp)
+        .field("context.consent", FieldAction::ConsentSignal(0));
+    location_fields(&mut b, false);
     b.build(
         inputs.properties,
         (inputs.values)(),

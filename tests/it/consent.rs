@@ -668,3 +668,105 @@ async fn the_opt_out_list_drops_its_people_and_reloads() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A batch's shared `context` (Segment merges it into every event) speaks for the events
+/// after it; once events have gone by, consent there comes too late and the request is
+/// refused rather than guessed.
+#[tokio::test]
+async fn consent_in_a_batchs_shared_context_applies_to_its_events() {
+    let bench = Bench::new(|_| {}).await;
+    let batch = |context_first: bool| {
+        let events = r#""batch":[{"type":"track","event":"a","userId":"u1"}]"#;
+        let context = r#""context":{"consent":{"categoryPreferences":{"Analytics":false}}}"#;
+        let body = if context_first {
+            format!("{{{context},{events}}}")
+        } else {
+            format!("{{{events},{context}}}")
+        };
+        body.into_bytes()
+    };
+    assert!(
+        bench
+            .send("/segment/v1/batch", &[], batch(true))
+            .await
+            .is_none(),
+        "refused: dropped"
+    );
+    bench.vendor.clear();
+    let headers = [("content-type", "application/json")];
+    let resp = support::send_raw(
+        bench.proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        &headers,
+        batch(false),
+    )
+    .await;
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert!(bench.vendor.requests().is_empty());
+}
+
+/// What anonymization removes beyond the vendor's IP field: addresses inside text, rounded
+/// coordinates, and identifiers a vendor takes in a header (RudderStack's `AnonymousId`).
+#[tokio::test]
+async fn anonymized_events_lose_addresses_in_text_coordinates_and_header_ids() {
+    use base64::Engine;
+    let vendor = FakeVendor::start(Behavior::ok("OK")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.geo.coordinates = "round".into();
+    })
+    .await;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let event = json!({"type": "track", "event": "e", "anonymousId": "anon-1",
+        "properties": {"note": "seen from 203.0.113.42:8080"},
+        "context": {"location": {"latitude": 51.539, "longitude": -0.1426}}})
+    .to_string()
+    .into_bytes();
+    let send = |cookie: &'static str| {
+        let (vendor, addr, body, id) = (&vendor, proxy.addr(), event.clone(), b64("anon-1"));
+        async move {
+            vendor.clear();
+            let headers = [
+                ("content-type", "application/json"),
+                ("anonymousid", id.as_str()),
+                ("cookie", cookie),
+            ];
+            let resp =
+                support::send_raw(addr, "POST", "/rudderstack/v1/track", &headers, body).await;
+            assert_eq!(resp.status, 200);
+            let up = vendor.requests().remove(0);
+            let body: Value = serde_json::from_slice(&up.body).unwrap();
+            (body, up.header("anonymousid").map(str::to_owned))
+        }
+    };
+    let (consented, consented_header) = send("OptanonConsent=groups=C0002%3A1").await;
+    assert_eq!(
+        consented["properties"]["note"],
+        "seen from 203.0.113.0:8080"
+    );
+    assert_eq!(
+        consented["context"]["location"],
+        json!({"latitude": 51.5, "longitude": -0.1})
+    );
+    let (anonymized, anonymized_header) = send("").await;
+    assert_eq!(anonymized["properties"]["note"], "seen from 0.0.0.0:8080");
+    assert_eq!(anonymized["context"]["location"], json!({}), "{anonymized}");
+    // The header carries the same day's pseudonym as the body, never the stable one.
+    let decoded = |h: Option<String>| {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(h.unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        decoded(consented_header),
+        consented["anonymousId"].as_str().unwrap()
+    );
+    assert_eq!(
+        decoded(anonymized_header),
+        anonymized["anonymousId"].as_str().unwrap()
+    );
+    assert_ne!(consented["anonymousId"], anonymized["anonymousId"]);
+}

@@ -53,6 +53,23 @@ fn geo_rules(db: &Path, precision: &str) -> impl FnOnce(&mut RulesFile) {
     }
 }
 
+/// A proxy whose database places the visitor in London, at `precision`, and its vendor.
+async fn london_proxy(
+    name: &str,
+    precision: &str,
+    edit: impl FnOnce(&mut RulesFile),
+) -> (FakeVendor, TestProxy) {
+    let db = temp_dir(name).join("city.mmdb");
+    std::fs::write(&db, city_db("GB", "ENG", "England", "London")).unwrap();
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        geo_rules(&db, precision)(f);
+        edit(f);
+    })
+    .await;
+    (vendor, proxy)
+}
+
 async fn post(proxy: &TestProxy, vendor: &FakeVendor, target: &str, body: Value) -> Value {
     vendor.clear();
     let headers = [
@@ -79,11 +96,7 @@ async fn post(proxy: &TestProxy, vendor: &FakeVendor, target: &str, body: Value)
 
 #[tokio::test]
 async fn each_vendor_gets_the_place_in_its_own_fields() {
-    let dir = temp_dir("fields");
-    let db = dir.join("city.mmdb");
-    std::fs::write(&db, city_db("GB", "ENG", "England", "London")).unwrap();
-    let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), geo_rules(&db, "region")).await;
+    let (vendor, proxy) = london_proxy("fields", "region", |_| {}).await;
 
     // Segment: context.location, the sender's precise members gone.
     let sent = json!({"type": "track", "event": "e", "userId": "u",
@@ -167,12 +180,7 @@ async fn each_vendor_gets_the_place_in_its_own_fields() {
 
 #[tokio::test]
 async fn city_precision_and_rounded_coordinates_are_opt_in() {
-    let dir = temp_dir("city");
-    let db = dir.join("city.mmdb");
-    std::fs::write(&db, city_db("GB", "ENG", "England", "London")).unwrap();
-    let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |f| {
-        geo_rules(&db, "city")(f);
+    let (vendor, proxy) = london_proxy("city", "city", |f| {
         f.geo.coordinates = "round".into();
         f.geo.coordinate_decimals = 1;
     })
@@ -190,13 +198,8 @@ async fn city_precision_and_rounded_coordinates_are_opt_in() {
 
 #[tokio::test]
 async fn matomo_gets_the_place_with_the_proxy_token_only() {
-    let dir = temp_dir("matomo");
-    let db = dir.join("city.mmdb");
-    std::fs::write(&db, city_db("GB", "ENG", "England", "London")).unwrap();
     std::env::set_var("SCRUBPROXY_TEST_MATOMO_TOKEN_PLACE", "proxy-token");
-    let vendor = FakeVendor::start(Behavior::ok("")).await;
-    let proxy = start_proxy(&vendor.base_url(), |f| {
-        geo_rules(&db, "region")(f);
+    let (vendor, proxy) = london_proxy("matomo", "region", |f| {
         let matomo = f.routes.iter_mut().find(|r| r.prefix == "/matomo").unwrap();
         matomo.token_env = Some("SCRUBPROXY_TEST_MATOMO_TOKEN_PLACE".into());
     })
@@ -220,11 +223,7 @@ async fn matomo_gets_the_place_with_the_proxy_token_only() {
 
 #[tokio::test]
 async fn precision_none_writes_no_place_and_removes_the_senders() {
-    let dir = temp_dir("none");
-    let db = dir.join("city.mmdb");
-    std::fs::write(&db, city_db("GB", "ENG", "England", "London")).unwrap();
-    let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), geo_rules(&db, "none")).await;
+    let (vendor, proxy) = london_proxy("none", "none", |_| {}).await;
     let sent = json!({"api_key": "k", "events": [{"event_type": "e", "user_id": "u", "country": "GB", "region": "England"}]});
     let up = post(&proxy, &vendor, "/amplitude/2/httpapi", sent).await;
     let e = &up["events"][0];
@@ -420,4 +419,40 @@ async fn the_lookup_uses_the_full_address_unless_told_the_truncated_one() {
     assert_eq!(country("full").await, Some(json!({"country": "GB"})));
     // 81.2.69.0, the address the vendor would see, is not in the database.
     assert_eq!(country("truncated").await, None);
+}
+
+#[tokio::test]
+async fn vendors_never_place_the_visitor_more_precisely_than_the_rules() {
+    let (vendor, proxy) = london_proxy("finer", "country", |_| {}).await;
+    // PostHog: a sender's `$geoip_disable: false` is overwritten, finer GeoIP fields go.
+    let sent = json!([{"event": "e", "properties": {"token": "phc", "distinct_id": "u",
+        "$geoip_disable": false, "$geoip_postal_code": "NW1", "$geoip_subdivision_2_name": "Camden"}}]);
+    let up = post(&proxy, &vendor, "/posthog/e/", sent).await;
+    let p = &up[0]["properties"];
+    assert_eq!(p["$geoip_disable"], true, "{p}");
+    assert!(
+        p.get("$geoip_postal_code").is_none() && p.get("$geoip_subdivision_2_name").is_none(),
+        "{p}"
+    );
+    // A batch's shared context gets no second `context` for the place.
+    vendor.clear();
+    let body = r#"{"batch":[{"type":"track","event":"e","userId":"u"}],"writeKey":"w","context":{"library":{"name":"x"}}}"#;
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-forwarded-for", LONDON),
+    ];
+    support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        &headers,
+        body.as_bytes().to_vec(),
+    )
+    .await;
+    let text = String::from_utf8(vendor.requests()[0].body.clone()).unwrap();
+    assert_eq!(
+        text.matches("\"context\"").count(),
+        2,
+        "one per event and one shared: {text}"
+    );
 }

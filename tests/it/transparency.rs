@@ -32,7 +32,8 @@ async fn vendor_answer_is_relayed_unchanged() {
     assert_eq!(resp.text(), r#"{"status":1,"error":null}"#);
     assert_eq!(resp.header("x-vendor-flag"), Some("on"));
     let up = &vendor.requests()[0];
-    assert_eq!(up.query(), "verbose=1&ip=1");
+    // `ip=0`: with the shipped country precision Mixpanel must not place the visitor itself.
+    assert_eq!(up.query(), "verbose=1&ip=0");
     assert_eq!(
         up.header("content-type"),
         Some("application/x-www-form-urlencoded")

@@ -376,9 +376,7 @@ impl Walk<'_> {
     pub(super) fn ensured_skipped(&self, node: NodeId) -> bool {
         match self.plan.node(node).ensured {
             Some(Ensured::ClientIp) => self.client_ip_text().is_none(),
-            Some(Ensured::NoVendorGeo) => {
-                self.env.truncation.is_some() && self.env.privacy.place.is_empty()
-            }
+            Some(Ensured::NoVendorGeo) => !self.env.vendor_must_not_geolocate(),
             Some(Ensured::Geo(value)) => self.env.privacy.place.text(value).is_none(),
             // An object is written only to hold something.
             Some(Ensured::Object) => self
