@@ -1,12 +1,12 @@
 //! Helpers for the vendors' own consent fields on the wire (Segment's
 //! `context.consent.categoryPreferences`, RudderStack's `context.consentManagement`, GA4's
-//! `gcs` and `npa`, Matomo's `consent`): the vendor files read their fields, this module
-//! says what a category name means.
+//! `gcs` and `npa`, Matomo's `consent`): the vendor files read their fields (each a plan
+//! member the walk hands over), this module says what a category name means.
 
 use super::{Consent, State};
 
-/// Which category names mean each purpose (`[consent]` `cookie_analytics` / `cookie_ads`),
-/// compared ignoring ASCII case.
+/// Which category names mean each purpose (`[consent]` `analytics_categories` /
+/// `ads_categories`), compared ignoring ASCII case.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Categories {
     pub analytics: Vec<String>,
