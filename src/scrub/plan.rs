@@ -59,6 +59,8 @@ pub enum Ensured {
     ClientIp,
     /// An object holding its own ensured members.
     Object,
+    /// An object whose ensured members are written only when the sender sent the object.
+    ExistingObject,
     /// `true` when the vendor must not geolocate the address it sees (PostHog
     /// `$geoip_disable`): see `ScrubEnv::vendor_must_not_geolocate`.
     NoVendorGeo,
@@ -205,6 +207,16 @@ impl EventPlanBuilder {
     pub fn geo(&mut self, path: &'static str, value: GeoValue) -> &mut Self {
         self.field(path, FieldAction::Geo(value))
             .ensure(path, Ensured::Geo(value))
+    }
+
+    /// A vendor geo field written only inside an object the sender sent (Mixpanel's
+    /// `$set`: a profile update holds one operation, so the proxy must not add one).
+    pub fn geo_in_existing(&mut self, path: &'static str, value: GeoValue) -> &mut Self {
+        self.geo(path, value);
+        let (parent, _) = path.rsplit_once('.').unwrap_or(("", path));
+        let id = self.node_for(parent);
+        self.nodes[id].ensured = Some(Ensured::ExistingObject);
+        self
     }
 
     /// Makes sure the member at `path` exists, creating the objects on the way.

@@ -136,10 +136,10 @@ fn profiles_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("$ip", FieldAction::VendorIp)
         .field("$latitude", FieldAction::Coordinate)
         .field("$longitude", FieldAction::Coordinate);
-    // Profile geo lives in the update's `$set`; written there only when the update sets
+    // Profile geo lives in the update's `$set`: written there only when the update sets
     // something (an update holds one operation, so no `$set` is added to an `$add`).
     for (field, value) in PROFILE_GEO {
-        b.field(field, FieldAction::Geo(*value));
+        b.geo_in_existing(field, *value);
     }
     b.ensure("$ip", Ensured::ClientIp);
     b.build(inputs.properties, (inputs.values)(), Some(PROFILE_NO_IP))

@@ -139,6 +139,38 @@ async fn each_vendor_gets_the_place_in_its_own_fields() {
         "finer than the rules allow: {props}"
     );
 
+    // Mixpanel profiles: inside the update's own `$set`, never as a second operation.
+    let engage = |update: Value| {
+        let (vendor, proxy) = (&vendor, &proxy);
+        async move {
+            vendor.clear();
+            let form = format!("data={}", urlencode(&update.to_string()));
+            let headers = [
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("x-forwarded-for", LONDON),
+            ];
+            support::send_raw(
+                proxy.addr(),
+                "POST",
+                "/mixpanel/engage/",
+                &headers,
+                form.into_bytes(),
+            )
+            .await;
+            let body = String::from_utf8(vendor.requests()[0].body.clone()).unwrap();
+            let json_text = urldecode(body.strip_prefix("data=").unwrap());
+            serde_json::from_str::<Value>(&json_text).unwrap()
+        }
+    };
+    let set = engage(json!({"$token": "t", "$distinct_id": "u", "$set": {"plan": "pro"}})).await;
+    assert_eq!(
+        set["$set"],
+        json!({"plan": "pro", "$country_code": "GB", "$region": "England"}),
+        "{set}"
+    );
+    let add = engage(json!({"$token": "t", "$distinct_id": "u", "$add": {"logins": 1}})).await;
+    assert!(add.get("$set").is_none(), "{add}");
+
     // Amplitude: country and region on each event.
     let sent = json!({"api_key": "k", "events": [{"event_type": "e", "user_id": "u", "city": "Camden", "location_lat": 51.5}]});
     let up = post(&proxy, &vendor, "/amplitude/2/httpapi", sent).await;

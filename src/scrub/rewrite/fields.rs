@@ -378,6 +378,7 @@ impl Walk<'_> {
             Some(Ensured::ClientIp) => self.client_ip_text().is_none(),
             Some(Ensured::NoVendorGeo) => !self.env.vendor_must_not_geolocate(),
             Some(Ensured::Geo(value)) => self.env.privacy.place.text(value).is_none(),
+            Some(Ensured::ExistingObject) => true,
             // An object is written only to hold something.
             Some(Ensured::Object) => self
                 .plan
