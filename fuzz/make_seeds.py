@@ -77,6 +77,30 @@ def main():
     write("decoders", b"\x05" + lz["lz64"].encode())
     body = b"data=" + urllib.parse.quote(lz["lz64"]).encode()
     write("pipeline", b"0POST /posthog/e/?compression=lz64\napplication/x-www-form-urlencoded\n\n" + body)
+    # Consent fields on the wire: each vendor's own, in an event and beside the events.
+    for seed in CONSENT_SEEDS:
+        write("pipeline", seed)
+
+
+CONSENT_SEEDS = [
+    b'0POST /segment/v1/batch\napplication/json\n\n{"batch":[{"type":"track","event":"a","userId":"u1",'
+    b'"context":{"ip":"203.0.113.42","consent":{"categoryPreferences":{"Analytics":true}}}},'
+    b'{"type":"track","event":"b","userId":"jane.doe@example.com","context":{"c\\u006fnsent":'
+    b'{"categoryPreferences":{"Analytics":false}}}},{"type":"track","event":"c","anonymousId":"x"}]}',
+    b'0POST /segment/v1/batch\napplication/json\n\n{"context":{"consent":{"categoryPreferences":'
+    b'{"Analytics":true}},"location":{"latitude":51.5,"country":"GB"}},"batch":[{"type":"page",'
+    b'"userId":"jane.doe@example.com"}]}',
+    b'0POST /rudderstack/v1/batch\napplication/json\n\n{"batch":[{"type":"track","event":"e",'
+    b'"anonymousId":"a1","context":{"consentManagement":{"allowedConsentIds":["C0002"],'
+    b'"deniedConsentIds":["C0004"]}}}]}',
+    b'0GET /ga4/g/collect?v=2&tid=G-T&cid=1.2&en=page_view&gcs=G101&npa=1&uid=jane.doe%40example.com\n\n\n',
+    b'0POST /ga4/mp/collect?api_secret=s&measurement_id=G-T\napplication/json\n\n{"client_id":"1.2",'
+    b'"consent":{"ad_user_data":"DENIED"},"non_personalized_ads":true,"user_location":{"city":"London"},'
+    b'"events":[{"name":"e","params":{"email":"jane.doe@example.com"}}]}',
+    b'0GET /matomo/matomo.php?idsite=1&rec=1&consent=1&uid=jane.doe%40example.com&lat=51.5&long=-0.1\n\n\n',
+    b'0POST /posthog/e/\napplication/json\n\n[{"event":"e","properties":{"token":"t","distinct_id":'
+    b'"jane.doe@example.com","$geoip_disable":false,"$geoip_postal_code":"NW1","$latitude":51.5}}]',
+]
 
 
 if __name__ == "__main__":
