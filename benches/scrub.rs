@@ -220,5 +220,45 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Everything a single-event request costs outside I/O: preparing it (route, geo lookup,
+/// consent signals, query) and its body through the pipeline. With the shipped rules (no
+/// consent signal: gate, anonymized), and with events forwarded whatever their consent.
+fn bench_request(c: &mut Criterion) {
+    let body = br#"{"type":"track","event":"Signup","userId":"user-42","anonymousId":"a-1","properties":{"plan":"pro","email":"jane@example.com"},"context":{"ip":"203.0.113.42","page":{"url":"https://shop.example/?utm_source=x"},"userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}}"#;
+    let shipped = shipped_rules(true);
+    let forwarding = {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules.toml");
+        let mut file = rules::read(Some(&path)).expect("shipped rules");
+        file.identifiers.key_env = None;
+        file.consent.unknown = "forward".into();
+        rules::compile(file).expect("rules compile")
+    };
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-type", "application/json".parse().expect("header"));
+    let client = "8.8.8.8".parse().expect("address");
+    let mut group = c.benchmark_group("single_event_request");
+    for (name, set) in [("shipped", &shipped), ("consent_forwarded", &forwarding)] {
+        let (route, _) = set.route("/segment/v1/t").expect("segment route");
+        let endpoint = route
+            .vendor
+            .protocol()
+            .endpoint(&http::Method::POST, "/v1/t")
+            .expect("endpoint");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let prepared =
+                    scrubproxy::request::prepare(set, route, endpoint, client, "", &headers)
+                        .expect("prepared");
+                let mut pipeline =
+                    scrubproxy::pipeline::BodyPipeline::new(prepared.spec).expect("pipeline");
+                let out = pipeline.push(body).expect("scrubs");
+                let last = pipeline.finish().expect("scrubs");
+                out.as_bytes().len() + last.as_bytes().len()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_request);
 criterion_main!(benches);

@@ -10,8 +10,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::pipeline::{self, BodyPipeline, BodySpec, PipelineError, Scrubbed};
 use crate::rules::{Route, RuleSet};
 use crate::scrub::{
-    daily_key, Anonymized, ConsentAction, ConsentGate, FieldAction, Place, Precision, Privacy,
-    Report, ScrubEnv,
+    Anonymized, ConsentAction, ConsentGate, FieldAction, Place, Precision, Privacy, Report,
+    ScrubEnv,
 };
 use crate::vendor::{BodyFormat, Endpoint, SyntheticReply};
 
@@ -189,7 +189,7 @@ fn consent_gate(
         env: ScrubEnv {
             truncation: None,
             client_ip: None,
-            pseudonym_key: daily_key(&rules.pseudonym_key, days_since_epoch()),
+            pseudonym_key: rules.anonymous_keys.for_day(days_since_epoch()),
             privacy: Privacy {
                 consent: None,
                 ..env.privacy.clone()

@@ -210,6 +210,8 @@ pub struct RuleSet {
     /// `None`: IPs are removed instead of truncated.
     pub truncation: Option<Truncation>,
     pub pseudonym_key: PseudonymKey,
+    /// The day's keys of anonymized events, derived from `pseudonym_key`.
+    pub anonymous_keys: crate::scrub::DailyKeys,
     pub key_source: KeySource,
     /// Vendors that read the visitor's address from a header get a daily pseudonym address.
     pub ip_header_pseudonym: bool,

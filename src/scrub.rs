@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 pub use framer::{Envelope, DEFAULT_MAX_EVENT_BYTES};
 pub use gate::{
-    daily_key, Anonymized, ConsentAction, ConsentGate, ConsentPolicy, EventConsentReader, OptOut,
-    Purposes,
+    daily_key, Anonymized, ConsentAction, ConsentGate, ConsentPolicy, DailyKeys,
+    EventConsentReader, OptOut, Purposes,
 };
 pub use hash::PseudonymKey;
 pub use ip::Truncation;
@@ -151,6 +151,33 @@ impl EventRewriter {
         }
     }
 
+    /// What the request and the batch's shared members so far make of consent.
+    fn shared_action(&self) -> ConsentAction {
+        match &self.env.privacy.consent {
+            Some(gate) => gate.decide(self.shared_consent()),
+            None => ConsentAction::Forward,
+        }
+    }
+
+    /// Rewrites one envelope member into `member_out`: anonymized unless `action` forwards.
+    fn rewrite_member(
+        &mut self,
+        member: &[u8],
+        action: ConsentAction,
+    ) -> Result<EventWritten, ScrubError> {
+        self.member_out.clear();
+        let anonymized = action != ConsentAction::Forward;
+        let (plan, env, bufs) = scrub_with(&self.plan, &self.env, &mut self.bufs, anonymized);
+        rewrite_event(
+            &plan.envelope_members,
+            env,
+            member,
+            &mut self.member_out,
+            bufs,
+            &mut self.report,
+        )
+    }
+
     /// Rewrites one event as `action` says (a dropped event is still walked whole: a
     /// malformed one fails the request). A failed attempt (often an event cut by a chunk
     /// boundary) counts nothing: the report goes back to `before`.
@@ -201,7 +228,10 @@ impl FrameSink for EventRewriter {
             let bufs = &self.bufs[usize::from(assumed == ConsentAction::Anonymize)];
             let fields = bufs.consent_fields().iter();
             let fields = fields.map(|&(slot, start, end)| (slot, &data[start..end]));
-            action = gate.decide(shared.and(gate.read_fields(fields)?));
+            let said = gate.read_fields(fields).inspect_err(|_| {
+                self.report = before.clone();
+            });
+            action = gate.decide(shared.and(said?));
         }
         if action != assumed {
             out.truncate(mark);
@@ -214,26 +244,16 @@ impl FrameSink for EventRewriter {
     }
 
     fn envelope_member(&mut self, member: &[u8], out: &mut Vec<u8>) -> Result<(), ScrubError> {
-        self.member_out.clear();
-        // A batch's shared members (its `context`) are anonymized when the request is.
-        let action = match &self.env.privacy.consent {
-            Some(gate) => gate.decide(self.shared_consent()),
-            None => ConsentAction::Forward,
-        };
-        let anonymized = action != ConsentAction::Forward;
-        let (plan, env, bufs) = scrub_with(&self.plan, &self.env, &mut self.bufs, anonymized);
-        let end = rewrite_event(
-            &plan.envelope_members,
-            env,
-            member,
-            &mut self.member_out,
-            bufs,
-            &mut self.report,
-        )?;
+        // A batch's shared members (its `context`) are anonymized when its events are, as
+        // far as the request and the members before this one tell.
+        let before = self.report.clone();
+        let assumed = self.shared_action();
+        let mut end = self.rewrite_member(member, assumed)?;
         // Consent in a batch's shared members (Segment merges its `context` into every
-        // event) applies to the events after it; after the events it would come too late.
+        // event) applies to the events after it, and to the member itself: walked again
+        // when it changes what the member is. After the events it would come too late.
         if let Some(gate) = &self.env.privacy.consent {
-            let bufs = &self.bufs[usize::from(anonymized)];
+            let bufs = &self.bufs[usize::from(assumed != ConsentAction::Forward)];
             let fields = bufs.consent_fields().iter();
             let fields: Vec<_> = fields.map(|&(slot, s, e)| (slot, &member[s..e])).collect();
             if !fields.is_empty() {
@@ -243,6 +263,11 @@ impl FrameSink for EventRewriter {
                 let said = gate.read_fields(fields.into_iter())?;
                 self.envelope_consent = self.envelope_consent.and(said);
             }
+        }
+        let action = self.shared_action();
+        if (action == ConsentAction::Forward) != (assumed == ConsentAction::Forward) {
+            self.report = before;
+            end = self.rewrite_member(member, action)?;
         }
         if end.len != member.len() {
             return Err(ScrubError::MalformedJson);

@@ -123,6 +123,7 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         trusted_proxies,
         forwarded_header,
         truncation,
+        anonymous_keys: crate::scrub::DailyKeys::new(pseudonym_key.clone()),
         pseudonym_key,
         key_source,
         ip_header_pseudonym,
@@ -410,7 +411,9 @@ fn routes(
 }
 
 /// The plans of a route's anonymized events: identifiers never kept (the day's pseudonyms
-/// instead), addresses inside text cut to nothing (`0.0.0.0`), coordinates dropped.
+/// instead), addresses inside text cut to nothing (`0.0.0.0`) whatever `ip` says,
+/// coordinates dropped, and detectors that would hash redact instead (their pseudonyms come
+/// from the lasting key, which would link a person across days).
 fn anonymized_plans(
     route: &super::file::RouteFile,
     values_file: &super::file::ValuesFile,
@@ -418,15 +421,35 @@ fn anonymized_plans(
     context: &ValueContext<'_>,
 ) -> Vec<std::sync::Arc<crate::scrub::BodyPlan>> {
     let context = ValueContext {
-        ip_values: context.ip_values.map(|_| Truncation {
+        ip_values: Some(Truncation {
             ipv4_prefix: 0,
             ipv6_prefix: 0,
         }),
         key: context.key,
         coordinate_decimals: None,
     };
+    let mut values_file = values_file.clone();
+    let v = &mut values_file;
+    let actions = [
+        &mut v.email,
+        &mut v.street_address,
+        &mut v.phone,
+        &mut v.card,
+        &mut v.iban,
+        &mut v.ssn,
+        &mut v.token,
+        &mut v.coordinates,
+    ];
+    for action in actions
+        .into_iter()
+        .chain(v.custom.iter_mut().map(|c| &mut c.action))
+    {
+        if action == "hash" {
+            *action = "redact".into();
+        }
+    }
     // The same settings compiled once already: their errors are reported there.
-    let values = value_rules_factory(values_file, "", &context, &mut Errors::default());
+    let values = value_rules_factory(&values_file, "", &context, &mut Errors::default());
     let identifier_action = match inputs.identifier_action {
         FieldAction::Keep => FieldAction::Hash,
         other => other,

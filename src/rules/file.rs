@@ -256,7 +256,7 @@ pub struct EventsFile {
 }
 
 /// One operator-defined detector: a regular expression or a list of literal strings.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomDetectorFile {
     pub name: String,
@@ -278,7 +278,7 @@ fn default_custom_action() -> String {
     "redact".into()
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ValuesFile {
     /// Every detector's action: `redact` (its marker), `hash` (keyed pseudonym), `mask`

@@ -139,6 +139,36 @@ impl OptOut {
     }
 }
 
+/// The day's key of anonymized events, derived once a day: a derivation costs an HMAC and a
+/// key setup, too much for every request.
+#[derive(Debug)]
+pub struct DailyKeys {
+    secret: PseudonymKey,
+    current: std::sync::Mutex<Option<(u64, PseudonymKey)>>,
+}
+
+impl DailyKeys {
+    pub fn new(secret: PseudonymKey) -> Self {
+        DailyKeys {
+            secret,
+            current: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The key of `day` (days since the Unix epoch).
+    pub fn for_day(&self, day: u64) -> PseudonymKey {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        match &*current {
+            Some((d, key)) if *d == day => key.clone(),
+            _ => {
+                let key = daily_key(&self.secret, day);
+                *current = Some((day, key.clone()));
+                key
+            }
+        }
+    }
+}
+
 /// The key of the day `day` (days since the Unix epoch) for anonymized events: every
 /// replica derives the same one, and no pseudonym made with it links beyond that day.
 pub fn daily_key(key: &PseudonymKey, day: u64) -> PseudonymKey {
@@ -205,6 +235,9 @@ mod tests {
         };
         let monday = daily_key(&key, 20_000);
         assert_eq!(id(&monday), id(&daily_key(&key, 20_000)));
+        let cached = DailyKeys::new(key.clone());
+        assert_eq!(id(&cached.for_day(20_000)), id(&monday));
+        assert_eq!(id(&cached.for_day(20_001)), id(&daily_key(&key, 20_001)));
         assert_ne!(id(&monday), id(&daily_key(&key, 20_001)));
         assert_ne!(id(&monday), id(&key));
         let other = PseudonymKey::new(b"another secret of 20 b");

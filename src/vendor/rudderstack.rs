@@ -59,7 +59,10 @@ impl Vendor for RudderStack {
         let event = || {
             let mut b = event_fields(inputs);
             b.container("context.consentManagement")
-                .field("context.consentManagement", FieldAction::ConsentSignal(0))
+                .field(
+                    "context.consentManagement",
+                    FieldAction::ConsentSignal(CONSENT_MANAGEMENT),
+                )
                 .field("request_ip", FieldAction::VendorIp)
                 .ensure("request_ip", Ensured::ClientIp);
             b.build(
@@ -89,13 +92,21 @@ impl Vendor for RudderStack {
     }
 }
 
+/// The reader slot of `context.consentManagement`; slot 0 is Segment's `context.consent`,
+/// which this vendor's Segment field map also marks.
+const CONSENT_MANAGEMENT: u8 = 1;
+
 /// `context.consentManagement`: `{"allowedConsentIds": [...], "deniedConsentIds": [...]}`,
-/// the consent manager's category ids (OneTrust's `C0002`, ...).
+/// the consent manager's category ids (OneTrust's `C0002`, ...); or, in slot 0, Segment's
+/// `context.consent`.
 fn event_consent(
-    _: u8,
+    slot: u8,
     value: &[u8],
     categories: &Categories,
 ) -> Result<Consent, wire::Unreadable> {
+    if slot != CONSENT_MANAGEMENT {
+        return super::segment::event_consent(slot, value, categories);
+    }
     #[derive(serde::Deserialize, Default)]
     #[serde(rename_all = "camelCase", default)]
     struct Management {

@@ -115,7 +115,7 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
 /// `context.consent.categoryPreferences`: `{"Analytics": true, "Advertising": false}`, set by
 /// Segment's consent wrappers (OneTrust's among them) on every event. `value` is the
 /// `context.consent` object.
-fn event_consent(
+pub(super) fn event_consent(
     _: u8,
     value: &[u8],
     categories: &Categories,
@@ -160,8 +160,12 @@ fn location_fields(b: &mut EventPlanBuilder, write_when_absent: bool) {
 /// Members of a batch envelope beside `batch`: `writeKey`, `sentAt`, and a shared `context`.
 pub(super) fn envelope_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
+    let id = inputs.identifier_action;
     b.container("context")
         .field("writeKey", FieldAction::Keep)
+        .field("userId", id)
+        .field("anonymousId", id)
+        .field("context.traits.userId", id)
         .field("context.ip", FieldAction::VendorIp)
         .field("context.consent", FieldAction::ConsentSignal(0));
     location_fields(&mut b, false);

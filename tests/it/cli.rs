@@ -152,7 +152,11 @@ fn every_rules_example_in_the_docs_passes_check() {
 #[test]
 fn operator_detectors_scrub_values_and_bad_ones_are_refused_with_their_path() {
     let path = std::env::temp_dir().join(format!("scrubproxy-custom-{}.toml", std::process::id()));
+    // Consented events: anonymized ones would redact where these hash.
     let rules = r#"
+[consent]
+unknown = "forward"
+
 [[values.custom]]
 name = "employee_id"
 pattern = '\bEMP-[0-9]{6}\b'

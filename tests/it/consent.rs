@@ -770,3 +770,68 @@ async fn anonymized_events_lose_addresses_in_text_coordinates_and_header_ids() {
     );
     assert_ne!(consented["anonymousId"], anonymized["anonymousId"]);
 }
+
+/// What a batch shares with its events is anonymized with them: its own consent field is
+/// read before the member is written, and ids in it are pseudonyms too.
+#[tokio::test]
+async fn a_batchs_shared_context_is_anonymized_with_its_events() {
+    let vendor = FakeVendor::start(Behavior::ok(r#"{"success":true}"#)).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.consent.denied = "anonymize".into()
+    })
+    .await;
+    // (Written by hand: the shared context must come before the batch.)
+    let body = r#"{"context":{"ip":"203.0.113.42","traits":{"userId":"user-jane-42"},"consent":{"categoryPreferences":{"Analytics":false}}},"batch":[{"type":"track","event":"a","userId":"user-jane-42"}]}"#;
+    let granted = [
+        ("content-type", "application/json"),
+        ("cookie", "OptanonConsent=groups=C0002%3A1"),
+    ];
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        &granted,
+        body.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    let up: Value = serde_json::from_slice(&vendor.requests()[0].body).unwrap();
+    assert_eq!(up["context"]["ip"], "0.0.0.0", "{up}");
+    let shared_id = up["context"]["traits"]["userId"].as_str().unwrap();
+    assert_eq!(
+        shared_id,
+        up["batch"][0]["userId"].as_str().unwrap(),
+        "the day's pseudonym in both"
+    );
+    assert!(!shared_id.contains("jane"));
+}
+
+/// Anonymized events never carry a lasting pseudonym, nor an address in text, whatever the
+/// value rules say for consented ones.
+#[tokio::test]
+async fn anonymized_text_is_redacted_where_consented_text_is_hashed() {
+    let vendor = FakeVendor::start(Behavior::ok(r#"{"success":true}"#)).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.values.email = "hash".into();
+        f.ip.scan_values = false;
+    })
+    .await;
+    let event = json!({"type": "track", "event": "e", "properties": {"note": "mail jane@example.com from 203.0.113.42"}});
+    let send = |cookie: &'static str| {
+        let (vendor, addr, body) = (&vendor, proxy.addr(), event.to_string().into_bytes());
+        async move {
+            vendor.clear();
+            let headers = [("content-type", "application/json"), ("cookie", cookie)];
+            support::send_raw(addr, "POST", "/segment/v1/t", &headers, body).await;
+            let up: Value = serde_json::from_slice(&vendor.requests()[0].body).unwrap();
+            up["properties"]["note"].as_str().unwrap().to_owned()
+        }
+    };
+    let consented = send("OptanonConsent=groups=C0002%3A1").await;
+    assert!(
+        !consented.contains("jane@") && consented.contains("203.0.113.42"),
+        "{consented}"
+    );
+    let anonymized = send("").await;
+    assert_eq!(anonymized, "mail [email] from 0.0.0.0");
+}
