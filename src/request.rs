@@ -83,11 +83,11 @@ pub fn prepare(
         .as_ref()
         .is_some_and(|g| g.request_action() != ConsentAction::Forward);
     let ip_removed = rules.truncation.is_none() || request_anonymous;
-    let query_env = match &gate {
-        Some(g) if request_anonymous => g.anonymized.env.clone(),
-        _ => env.clone(),
-    };
     env.privacy.consent = gate;
+    let query_env = match &env.privacy.consent {
+        Some(g) if request_anonymous => &g.anonymized.env,
+        _ => &env,
+    };
     let plan = route.plans[endpoint.plan].clone();
     let user_agent = plan.event.values.user_agent;
     let query_events = matches!(
@@ -113,7 +113,7 @@ pub fn prepare(
             endpoint.format,
             BodyFormat::DataQuery | BodyFormat::DataForm { .. }
         );
-        let env = if data_is_payload { &env } else { &query_env };
+        let env = if data_is_payload { &env } else { query_env };
         pipeline::scrub_query(raw_query, &plan, env, rules.limits.core, data_is_payload)?
     };
     if endpoint.format == BodyFormat::DataQuery && !scrubbed.had_payload {
@@ -132,6 +132,7 @@ pub fn prepare(
     let (envelope_params, event_params) = event_params
         .into_iter()
         .partition(|(name, _)| *name == "token_auth");
+    let anonymous_key = request_anonymous.then(|| query_env.pseudonym_key.clone());
     let spec = BodySpec {
         format: endpoint.format,
         plan,
@@ -150,7 +151,7 @@ pub fn prepare(
         client,
         user_agent,
         ip_removed,
-        anonymous_key: request_anonymous.then(|| query_env.pseudonym_key.clone()),
+        anonymous_key,
     };
     Ok(Prepared {
         nothing_left: scrubbed.report.nothing_left(),
@@ -184,6 +185,11 @@ fn consent_gate(
     }
     let request = crate::consent::from_request(&rules.consent_signals, headers, raw_query)
         .and(protocol.query_consent(raw_query));
+    let consented = policy.action(request) == ConsentAction::Forward && !anonymous_requested;
+    if consented && protocol.event_consent().is_none() {
+        // Granted, and no event can say otherwise: every event is forwarded as it is.
+        return None;
+    }
     let anonymized = Anonymized {
         plan: Some(route.anonymized_plans[endpoint.plan].clone()),
         env: ScrubEnv {
