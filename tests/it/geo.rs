@@ -94,6 +94,30 @@ async fn post(proxy: &TestProxy, vendor: &FakeVendor, target: &str, body: Value)
     serde_json::from_slice(&up[0].body).unwrap_or(Value::Null)
 }
 
+/// A Mixpanel `data=` form from the visitor; the query and the `data` JSON the vendor got.
+async fn post_mixpanel(
+    proxy: &TestProxy,
+    vendor: &FakeVendor,
+    target: &str,
+    data: Value,
+) -> (String, Value) {
+    vendor.clear();
+    let form = format!("data={}", urlencode(&data.to_string()));
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("x-forwarded-for", LONDON),
+    ];
+    let resp = support::send_raw(proxy.addr(), "POST", target, &headers, form.into_bytes()).await;
+    assert_eq!(resp.status, 200, "{target}");
+    let up = &vendor.requests()[0];
+    let body = String::from_utf8(up.body.clone()).unwrap();
+    let json_text = urldecode(body.strip_prefix("data=").unwrap());
+    (
+        up.query().to_owned(),
+        serde_json::from_str(&json_text).unwrap(),
+    )
+}
+
 #[tokio::test]
 async fn each_vendor_gets_the_place_in_its_own_fields() {
     let (vendor, proxy) = london_proxy("fields", "region", |_| {}).await;
@@ -109,27 +133,10 @@ async fn each_vendor_gets_the_place_in_its_own_fields() {
     );
 
     // Mixpanel: mp_country_code and $region, and ip=0 so it does not geolocate again.
-    vendor.clear();
     let data = json!([{"event": "e", "properties": {"distinct_id": "u", "token": "t", "$city": "Camden"}}]);
-    let form = format!("data={}", urlencode(&data.to_string()));
-    let headers = [
-        ("content-type", "application/x-www-form-urlencoded"),
-        ("x-forwarded-for", LONDON),
-    ];
-    let resp = support::send_raw(
-        proxy.addr(),
-        "POST",
-        "/mixpanel/track/?ip=1",
-        &headers,
-        form.into_bytes(),
-    )
-    .await;
-    assert_eq!(resp.status, 200);
-    let up = &vendor.requests()[0];
-    assert_eq!(up.query(), "ip=0");
-    let body = String::from_utf8(up.body.clone()).unwrap();
-    let json_text = urldecode(body.strip_prefix("data=").unwrap());
-    let props = &serde_json::from_str::<Value>(&json_text).unwrap()[0]["properties"];
+    let (query, sent) = post_mixpanel(&proxy, &vendor, "/mixpanel/track/?ip=1", data).await;
+    assert_eq!(query, "ip=0");
+    let props = &sent[0]["properties"];
     assert_eq!(
         (&props["mp_country_code"], &props["$region"]),
         (&json!("GB"), &json!("England"))
@@ -140,35 +147,15 @@ async fn each_vendor_gets_the_place_in_its_own_fields() {
     );
 
     // Mixpanel profiles: inside the update's own `$set`, never as a second operation.
-    let engage = |update: Value| {
-        let (vendor, proxy) = (&vendor, &proxy);
-        async move {
-            vendor.clear();
-            let form = format!("data={}", urlencode(&update.to_string()));
-            let headers = [
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("x-forwarded-for", LONDON),
-            ];
-            support::send_raw(
-                proxy.addr(),
-                "POST",
-                "/mixpanel/engage/",
-                &headers,
-                form.into_bytes(),
-            )
-            .await;
-            let body = String::from_utf8(vendor.requests()[0].body.clone()).unwrap();
-            let json_text = urldecode(body.strip_prefix("data=").unwrap());
-            serde_json::from_str::<Value>(&json_text).unwrap()
-        }
-    };
-    let set = engage(json!({"$token": "t", "$distinct_id": "u", "$set": {"plan": "pro"}})).await;
+    let set = json!({"$token": "t", "$distinct_id": "u", "$set": {"plan": "pro"}});
+    let (_, set) = post_mixpanel(&proxy, &vendor, "/mixpanel/engage/", set).await;
     assert_eq!(
         set["$set"],
         json!({"plan": "pro", "$country_code": "GB", "$region": "England"}),
         "{set}"
     );
-    let add = engage(json!({"$token": "t", "$distinct_id": "u", "$add": {"logins": 1}})).await;
+    let add = json!({"$token": "t", "$distinct_id": "u", "$add": {"logins": 1}});
+    let (_, add) = post_mixpanel(&proxy, &vendor, "/mixpanel/engage/", add).await;
     assert!(add.get("$set").is_none(), "{add}");
 
     // Amplitude: country and region on each event.
