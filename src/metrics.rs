@@ -9,7 +9,7 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::scrub::{FieldOutcome, Report, RuleKind};
+use crate::scrub::{FieldOutcome, GeoLookup, Report, RuleKind};
 use crate::vendor::VendorKind;
 
 /// Label values of the `vendor` label: every vendor, then `none` (no route matched).
@@ -92,16 +92,14 @@ pub struct Metrics {
 }
 
 const RULES: usize = RuleKind::ALL.len();
-/// Values of `scrubproxy_geo_lookups_total`'s `result` label.
-const GEO_RESULTS: [&str; 5] = [
-    "off",
-    "not_found",
-    "found_country",
-    "found_region",
-    "found_city",
+/// Values of `scrubproxy_events_total`'s `action` label, in `record_report`'s order.
+const EVENT_ACTIONS: [&str; 5] = [
+    "forwarded",
+    "anonymized",
+    "dropped_rule",
+    "dropped_consent",
+    "dropped_opt_out",
 ];
-/// Values of `scrubproxy_events_total`'s `action` label.
-const EVENT_ACTIONS: usize = 5;
 const OUTCOMES: usize = FieldOutcome::ALL.len();
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -188,9 +186,9 @@ impl Metrics {
             &["result"],
         )?;
         // Every result from the start: they are few, and a rate needs the zero.
-        let geo_lookups = GEO_RESULTS
+        let geo_lookups = GeoLookup::ALL
             .iter()
-            .map(|result| geo_lookups.with_label_values(&[result]))
+            .map(|result| geo_lookups.with_label_values(&[result.as_str()]))
             .collect();
         let geo_build_epoch = gauge(
             &registry,
@@ -279,7 +277,7 @@ impl Metrics {
             rules_refused_at,
             registry,
             fields_by_slot: Children::new(VENDOR_LABELS * RULES * OUTCOMES),
-            events_by_slot: Children::new(VENDOR_LABELS * EVENT_ACTIONS),
+            events_by_slot: Children::new(VENDOR_LABELS * EVENT_ACTIONS.len()),
             bytes_in_by_slot: Children::new(VENDOR_LABELS),
             bytes_out_by_slot: Children::new(VENDOR_LABELS),
             request_duration_by_slot: Children::new(VENDOR_LABELS),
@@ -293,11 +291,9 @@ impl Metrics {
         self.shadow_routes.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// Records one geo lookup's result (a fixed label from `request::prepare`).
-    pub fn record_geo_lookup(&self, result: &'static str) {
-        if let Some(k) = GEO_RESULTS.iter().position(|r| *r == result) {
-            self.geo_lookups[k].inc();
-        }
+    /// Records one geo lookup's result.
+    pub fn record_geo_lookup(&self, result: GeoLookup) {
+        self.geo_lookups[result as usize].inc();
     }
 
     /// Records the geo database of the rules now in force.
@@ -320,18 +316,18 @@ impl Metrics {
     /// Adds one request's scrub report.
     pub fn record_report(&self, vendor: &str, report: &Report) {
         let v = vendor_slot(vendor);
-        let actions = [
-            ("forwarded", report.events - report.events_anonymized),
-            ("anonymized", report.events_anonymized),
-            ("dropped_rule", report.events_dropped),
-            ("dropped_consent", report.events_dropped_consent),
-            ("dropped_opt_out", report.events_dropped_opt_out),
+        let counts = [
+            report.events - report.events_anonymized,
+            report.events_anonymized,
+            report.events_dropped,
+            report.events_dropped_consent,
+            report.events_dropped_opt_out,
         ];
-        for (k, (action, n)) in actions.into_iter().enumerate() {
+        for (k, (action, n)) in EVENT_ACTIONS.into_iter().zip(counts).enumerate() {
             if n > 0 {
                 let make = || self.events.with_label_values(&[vendor, action]);
                 self.events_by_slot
-                    .child(v.map(|v| v * EVENT_ACTIONS + k), make)
+                    .child(v.map(|v| v * EVENT_ACTIONS.len() + k), make)
                     .inc_by(n);
             }
         }

@@ -10,8 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::pipeline::{self, BodyPipeline, BodySpec, PipelineError, Scrubbed};
 use crate::rules::{Route, RuleSet};
 use crate::scrub::{
-    Anonymized, ConsentAction, ConsentGate, FieldAction, Place, Precision, Privacy, Report,
-    ScrubEnv,
+    Anonymized, ConsentAction, ConsentGate, FieldAction, GeoLookup, Privacy, Report, ScrubEnv,
 };
 use crate::vendor::{BodyFormat, Endpoint, SyntheticReply};
 
@@ -31,8 +30,8 @@ pub struct Prepared {
     pub dropped_reply: SyntheticReply,
     /// The query held the only event and the rules removed it: nothing to send.
     pub nothing_left: bool,
-    /// How the geo lookup went, as a metric label.
-    pub geo_lookup: &'static str,
+    /// How the geo lookup went.
+    pub geo_lookup: GeoLookup,
 }
 
 impl Prepared {
@@ -61,7 +60,7 @@ pub fn prepare(
 ) -> Result<Prepared, PipelineError> {
     let protocol = route.vendor.protocol();
     let place = rules.geo.locate(client, rules.truncation);
-    let geo_lookup = geo_lookup_label(rules, &place);
+    let geo_lookup = GeoLookup::of(rules.geo.precision, &place);
     let privacy = Privacy {
         place,
         geo_precision: rules.geo.precision,
@@ -211,22 +210,6 @@ fn consent_gate(
         anonymous_requested,
         anonymized: std::sync::Arc::new(anonymized),
     })
-}
-
-/// `found_city`, `found_region`, `found_country`, `not_found` (private or unknown
-/// addresses) or `off`.
-fn geo_lookup_label(rules: &RuleSet, place: &Place) -> &'static str {
-    if rules.geo.precision == Precision::None {
-        "off"
-    } else if place.city.is_some() {
-        "found_city"
-    } else if place.region.is_some() {
-        "found_region"
-    } else if place.country.is_some() {
-        "found_country"
-    } else {
-        "not_found"
-    }
 }
 
 fn scrub_query_event(

@@ -27,7 +27,7 @@ pub use gate::{
 };
 pub use hash::PseudonymKey;
 pub use ip::Truncation;
-pub use place::{GeoValue, Place, Precision};
+pub use place::{GeoLookup, GeoValue, Place, Precision};
 pub use plan::{
     Ensured, EventPlan, EventPlanBuilder, FieldAction, NoIpPlaceholder, PropertyMode, PropertyRules,
 };

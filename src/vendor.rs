@@ -170,7 +170,8 @@ pub trait Vendor: Send + Sync {
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>>;
 
     /// The query parameter that must read `0` so the vendor does not geolocate the request
-    /// address (which is the proxy's) when IPs are removed.
+    /// address: set when IPs are removed (it would be the proxy's) and whenever
+    /// `ScrubEnv::vendor_must_not_geolocate` says so.
     fn no_ip_query_flag(&self) -> Option<(&'static str, &'static str)> {
         None
     }
@@ -191,7 +192,7 @@ pub trait Vendor: Send + Sync {
     }
 
     /// Headers that tell the vendor itself to discard the request address, sent when the
-    /// rules remove IPs (Snowplow's `SP-Anonymous: *`).
+    /// rules remove IPs or the request is anonymized (Snowplow's `SP-Anonymous: *`).
     fn no_ip_headers(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }

@@ -52,6 +52,51 @@ impl GeoValue {
     }
 }
 
+/// How a request's lookup went: the `result` label of `scrubproxy_geo_lookups_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeoLookup {
+    Off,
+    NotFound,
+    Country,
+    Region,
+    City,
+}
+
+impl GeoLookup {
+    pub const ALL: [GeoLookup; 5] = [
+        GeoLookup::Off,
+        GeoLookup::NotFound,
+        GeoLookup::Country,
+        GeoLookup::Region,
+        GeoLookup::City,
+    ];
+
+    /// What a lookup at `precision` that found `place` was.
+    pub fn of(precision: Precision, place: &Place) -> Self {
+        if precision == Precision::None {
+            GeoLookup::Off
+        } else if place.city.is_some() {
+            GeoLookup::City
+        } else if place.region.is_some() {
+            GeoLookup::Region
+        } else if place.country.is_some() {
+            GeoLookup::Country
+        } else {
+            GeoLookup::NotFound
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GeoLookup::Off => "off",
+            GeoLookup::NotFound => "not_found",
+            GeoLookup::Country => "found_country",
+            GeoLookup::Region => "found_region",
+            GeoLookup::City => "found_city",
+        }
+    }
+}
+
 impl Place {
     /// The text a field of kind `value` gets, if the lookup found it.
     pub fn text(&self, value: GeoValue) -> Option<Cow<'_, str>> {

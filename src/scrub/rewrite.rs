@@ -424,18 +424,16 @@ impl Walk<'_> {
                 self.bufs.consent_fields.push((slot, value_start, end));
                 end
             }
-            Decision::Apply(FieldAction::Coordinate) => {
-                match self.coordinate(value_start, depth)? {
-                    Some(end) => end,
-                    None => {
-                        let end = self.skip_value(value_start, depth)?;
-                        self.drop_member(key_start, end, frame);
-                        self.report
-                            .count(RuleKind::PreciseLocation, FieldOutcome::Dropped);
-                        return Ok(end);
-                    }
+            Decision::Apply(FieldAction::Coordinate) => match self.coordinate(value_start)? {
+                Some(end) => end,
+                None => {
+                    let end = self.skip_value(value_start, depth)?;
+                    self.drop_member(key_start, end, frame);
+                    self.report
+                        .count(RuleKind::PreciseLocation, FieldOutcome::Dropped);
+                    return Ok(end);
                 }
-            }
+            },
             Decision::Apply(FieldAction::VendorIp) => match self.vendor_ip(value_start, depth)? {
                 Some(end) => end,
                 None => {

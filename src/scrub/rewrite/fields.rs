@@ -449,11 +449,7 @@ impl Walk<'_> {
 
     /// A latitude or longitude field: rounded to `values.coordinate_decimals` places when
     /// the rules round, otherwise (or when it is not a number) `None`: it goes.
-    pub(super) fn coordinate(
-        &mut self,
-        i: usize,
-        depth: usize,
-    ) -> Result<Option<usize>, ScrubError> {
+    pub(super) fn coordinate(&mut self, i: usize) -> Result<Option<usize>, ScrubError> {
         let Some(decimals) = self.plan.values.coordinate_decimals else {
             return Ok(None);
         };
@@ -476,7 +472,6 @@ impl Walk<'_> {
             return Ok(None);
         };
         let rounded = format!("{:.*}", usize::from(decimals), number);
-        let _ = depth;
         self.flush_to(i);
         if quoted {
             json::write_string(rounded.as_bytes(), self.out);
