@@ -50,7 +50,14 @@ try {
     }
   });
   const all = [];
-  page.on("request", (r) => all.push(`${r.method()} ${r.url().slice(0, 120)}`));
+  // Every request the page sent to the proxy (preflights aside), answered or not yet.
+  const sent = [];
+  page.on("request", (r) => {
+    all.push(`${r.method()} ${r.url().slice(0, 120)}`);
+    if (r.url().startsWith(proxy) && r.method() !== "OPTIONS") {
+      sent.push({ method: r.method(), path: new URL(r.url()).pathname });
+    }
+  });
   page.on("requestfailed", (r) => {
     if (r.url().startsWith(proxy)) {
       failed.push({ method: r.method(), path: new URL(r.url()).pathname, error: r.failure()?.errorText });
@@ -84,7 +91,7 @@ try {
   state.responsesBeforeUnload = responses.length;
   await page.goto("about:blank");
   await page.waitForTimeout(1000);
-  console.log(JSON.stringify({ responses, failedAfterUnload: failed.slice(state.failedBeforeUnload.length), consoleErrors, ...state, ...(process.env.BROWSER_DEBUG ? { all } : {}) }));
+  console.log(JSON.stringify({ responses, sent, failedAfterUnload: failed.slice(state.failedBeforeUnload.length), consoleErrors, ...state, ...(process.env.BROWSER_DEBUG ? { all } : {}) }));
 } finally {
   await browser.close();
   server.close();

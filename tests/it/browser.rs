@@ -153,10 +153,20 @@ async fn real_sdks_in_chromium_are_scrubbed_and_see_success() {
             got.len()
         );
         if prefix != "/" {
-            assert_eq!(
-                got.len(),
-                sent_in_page(prefix) + beacons,
-                "{kind:?}: one arrival per send"
+            // One arrival per send: at least every request answered before the page left,
+            // plus its unload beacon; at most every request the page sent at all (a batch
+            // an SDK flushed while the page was being left is sent but not yet answered).
+            let issued = report["sent"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["path"].as_str().unwrap().starts_with(prefix))
+                .count();
+            let (least, most) = (sent_in_page(prefix) + beacons, issued + beacons);
+            assert!(
+                (least..=most).contains(&got.len()),
+                "{kind:?}: {} arrivals for {least}..={most} sends",
+                got.len()
             );
         }
         for request in &got {
