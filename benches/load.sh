@@ -42,7 +42,7 @@ pids+=($!)
 sed -e 's/^address = .*/address = "127.0.0.1:18080"/' \
     -e 's/^admin = .*/admin = "127.0.0.1:19090"/' \
     -e 's|^upstream = .*|upstream = "http://127.0.0.1:19999"|' rules.toml > "$dir/rules.toml"
-SCRUBPROXY_HMAC_KEY=load-test-key-load-test-key-0123 TOKIO_WORKER_THREADS=${PROXY_THREADS:-2} \
+SCRUBPROXY_HMAC_KEY=load-test-key-load-test-key-0123 SCRUBPROXY_LISTEN__WORKERS=${PROXY_WORKERS:-0} \
   target/release/scrubproxy run --config "$dir/rules.toml" >"$dir/proxy.log" 2>&1 &
 proxy=$!
 pids+=($proxy)

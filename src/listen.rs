@@ -1,6 +1,11 @@
 //! The listeners: the trackers' port (HTTP/1.1 and HTTP/2 cleartext) and the admin port.
 //! A thin accept loop per listener; all decisions live in `proxy` and `admin`.
 //! Shutdown stops accepting, then lets in-flight requests finish up to a deadline.
+//!
+//! Trackers' connections are served by worker threads, each a single-threaded runtime with
+//! its own vendor connections, as nginx's worker processes are: a request never wakes
+//! another thread on its way to the vendor and back. The acceptor hands each new
+//! connection to the worker with the fewest open ones.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,8 +19,9 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use prometheus::IntGauge;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -67,25 +73,24 @@ pub async fn start(
     let ready = Arc::new(Readiness::default());
     let (stop, stopped) = watch::channel(false);
 
-    let proxy_state = state.clone();
-    let public_task = tokio::spawn(serve(
-        public,
-        public_settings(state.clone()),
-        stopped.clone(),
-        move |peer, req| crate::proxy::handle(proxy_state.clone(), peer, req),
-    ));
+    let (workers, mut tasks): (Vec<_>, Vec<_>) = (0..state.rules().workers.max(1))
+        .map(|index| Worker::start(index, state.clone(), stopped.clone()))
+        .collect::<std::io::Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
+    let worker_count = workers.len();
+    tasks.push(tokio::spawn(hand_out(public, workers, stopped.clone())));
     let (admin_state, admin_ready) = (state.clone(), ready.clone());
     let admin_settings = state.clone();
-    let admin_task = tokio::spawn(serve(
-        admin_listener,
+    tasks.push(tokio::spawn(serve(
+        Connections::Listener(admin_listener),
         move || ConnSettings {
             tls: None,
             ..ConnSettings::from_rules(&admin_settings.rules())
         },
         stopped,
         move |_, req| admin::handle(admin_state.clone(), admin_ready.clone(), req),
-    ));
-    let mut tasks = vec![public_task, admin_task];
+    )));
     if let Some(path) = rules_path {
         tasks.push(tokio::spawn(crate::reload::watch_file(
             state.clone(),
@@ -94,7 +99,7 @@ pub async fn start(
         )));
     }
     ready.set_ready(true);
-    tracing::info!(%addr, %admin_addr, "listening");
+    tracing::info!(%addr, %admin_addr, workers = worker_count, "listening");
     Ok(Running {
         addr,
         admin_addr,
@@ -157,8 +162,147 @@ fn public_settings(state: Arc<AppState>) -> impl Fn() -> ConnSettings + Send + '
     }
 }
 
+/// A thread serving the trackers' connections the acceptor hands it.
+struct Worker {
+    handoff: mpsc::Sender<Handed>,
+    /// Its open connections, counted from the moment one is handed over (and exported).
+    open: IntGauge,
+}
+
+/// A connection on its way to a worker.
+struct Handed {
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    open: OpenConnection,
+}
+
+/// One of a worker's open connections: uncounted when dropped, with the connection's task.
+struct OpenConnection(IntGauge);
+
+impl OpenConnection {
+    fn new(count: &IntGauge) -> Self {
+        count.inc();
+        OpenConnection(count.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Connections a worker may have waiting before the acceptor waits in turn, leaving the
+/// rest in the kernel's backlog.
+const HANDOFF_QUEUE: usize = 128;
+
+impl Worker {
+    /// Starts worker `index` on its own thread; the task returned ends once the thread has
+    /// drained its connections and stopped.
+    fn start(
+        index: usize,
+        state: Arc<AppState>,
+        stopped: watch::Receiver<bool>,
+    ) -> std::io::Result<(Worker, JoinHandle<()>)> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (handoff, queue) = mpsc::channel(HANDOFF_QUEUE);
+        let (done, finished) = oneshot::channel::<()>();
+        let open = state
+            .metrics
+            .worker_connections
+            .with_label_values(&[&index.to_string()]);
+        std::thread::Builder::new()
+            .name(format!("scrubproxy-worker-{index}"))
+            .spawn(move || {
+                let settings = public_settings(state.clone());
+                runtime.block_on(serve(
+                    Connections::Handed(queue),
+                    settings,
+                    stopped,
+                    move |peer, req| crate::proxy::handle(state.clone(), index, peer, req),
+                ));
+                // What the drain left behind goes with the runtime, before `shutdown` returns.
+                drop(runtime);
+                let _ = done.send(());
+            })?;
+        let worker = Worker { handoff, open };
+        Ok((
+            worker,
+            tokio::spawn(async move {
+                let _ = finished.await;
+            }),
+        ))
+    }
+}
+
+/// The trackers' accept loop: each connection goes to the worker with the fewest open.
+async fn hand_out(listener: TcpListener, workers: Vec<Worker>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = accept(&listener) => accepted,
+            _ = stopped.changed() => break,
+        };
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        let Some(worker) = workers.iter().min_by_key(|w| w.open.get()) else {
+            break;
+        };
+        let open = OpenConnection::new(&worker.open);
+        // A worker that is gone is shutting down: the connection closes unanswered.
+        let _ = worker.handoff.send(Handed { stream, peer, open }).await;
+    }
+}
+
+/// The next connection, with Nagle's algorithm off (answers are written whole).
+async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                return (stream, peer);
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e.kind(), "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Where a serving loop takes its connections from.
+enum Connections {
+    /// Its own listener (the admin port).
+    Listener(TcpListener),
+    /// The acceptor's hand-outs (a worker).
+    Handed(mpsc::Receiver<Handed>),
+}
+
+impl Connections {
+    /// The next connection and, for a handed one, its place in the worker's count; `None`
+    /// once the acceptor has stopped.
+    async fn next(&mut self) -> Option<(TcpStream, SocketAddr, Option<OpenConnection>)> {
+        match self {
+            Connections::Listener(listener) => {
+                let (stream, peer) = accept(listener).await;
+                Some((stream, peer, None))
+            }
+            Connections::Handed(queue) => loop {
+                let handed = queue.recv().await?;
+                match TcpStream::from_std(handed.stream) {
+                    Ok(stream) => return Some((stream, handed.peer, Some(handed.open))),
+                    Err(e) => tracing::warn!(error = %e.kind(), "a handed connection failed"),
+                }
+            },
+        }
+    }
+}
+
 async fn serve<H, F>(
-    listener: TcpListener,
+    mut incoming: Connections,
     settings: impl Fn() -> ConnSettings + Send + 'static,
     mut stopped: watch::Receiver<bool>,
     handler: H,
@@ -172,17 +316,10 @@ async fn serve<H, F>(
     loop {
         tokio::select! {
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %e.kind(), "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
+            accepted = incoming.next() => {
+                let Some((stream, peer, open)) = accepted else {
+                    break;
                 };
-                let _ = stream.set_nodelay(true);
                 let handler = handler.clone();
                 let service = service_fn(move |req| {
                     let handler = handler.clone();
@@ -191,6 +328,7 @@ async fn serve<H, F>(
                 let settings = settings();
                 let (builder, watcher, tls) = (settings.builder(), graceful.watcher(), settings.tls);
                 connections.spawn(async move {
+                    let _open = open;
                     match tls {
                         None => {
                             let conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -212,7 +350,7 @@ async fn serve<H, F>(
             _ = stopped.changed() => break,
         }
     }
-    drop(listener);
+    drop(incoming);
     if tokio::time::timeout(settings().drain_deadline, graceful.shutdown())
         .await
         .is_err()

@@ -224,7 +224,12 @@ fn run(path: &Path) -> anyhow::Result<()> {
             "no HMAC key configured (identifiers.key_env / key_file): identifiers are hashed with a random key that changes at every restart"
         );
     }
-    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    // The trackers' traffic runs on the listener's worker threads; this thread only
+    // accepts, serves the admin port, watches the rules and waits for signals.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async {
         let rules_path = source.map(Path::to_path_buf);
         let running = scrubproxy::listen::start(set, rules_path.clone())

@@ -72,6 +72,8 @@ pub struct Metrics {
     pub upstream_errors: IntCounterVec,
     pub rejected: IntCounterVec,
     pub in_flight: IntGauge,
+    /// Open trackers' connections of each worker thread: the acceptor's balance.
+    pub worker_connections: IntGaugeVec,
     pub rules_reloads: IntCounterVec,
     /// Geo lookups by result, and the database in force.
     geo_lookups: Vec<IntCounter>,
@@ -169,6 +171,14 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        let worker_connections = IntGaugeVec::new(
+            Opts::new(
+                "scrubproxy_worker_connections",
+                "Open trackers' connections, by worker thread.",
+            ),
+            &["worker"],
+        )?;
+        registry.register(Box::new(worker_connections.clone()))?;
         let rules_reloads = counter(
             &registry,
             "scrubproxy_rules_reloads_total",
@@ -273,6 +283,7 @@ impl Metrics {
             )?,
             rules_reloads,
             in_flight,
+            worker_connections,
             rules_loaded_at,
             rules_refused_at,
             registry,

@@ -26,9 +26,10 @@ mod shadow;
 /// Label for requests that matched no route.
 const NO_VENDOR: &str = "none";
 
-/// Handles one tracker request.
+/// Handles one tracker request, on `worker`'s upstream client.
 pub async fn handle(
     state: Arc<AppState>,
+    worker: usize,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
@@ -48,7 +49,7 @@ pub async fn handle(
         return resp;
     };
     state.metrics.in_flight.inc();
-    let snapshot = state.snapshot();
+    let snapshot = state.snapshot(worker);
     let rules: &RuleSet = &snapshot.rules;
     let request_headers = req.headers().clone();
     let (vendor, endpoint, mut resp) = match route(rules, &req) {

@@ -67,6 +67,9 @@ fn warn_about_fixed_settings(old: &RuleSet, new: &RuleSet) {
     if old.listen != new.listen || old.admin != new.admin {
         tracing::warn!("listen addresses changed in the rules; they apply at the next restart");
     }
+    if old.workers != new.workers {
+        tracing::warn!("listen.workers changed in the rules; it applies at the next restart");
+    }
     if old.tls.is_some() != new.tls.is_some() {
         tracing::warn!("TLS was switched on or off in the rules; it applies at the next restart");
     }

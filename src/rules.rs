@@ -196,6 +196,8 @@ pub struct CorsPolicy {
 pub struct RuleSet {
     pub listen: SocketAddr,
     pub admin: SocketAddr,
+    /// Worker threads on the trackers' port (at least one), fixed at start.
+    pub workers: usize,
     /// TLS on the trackers' port; each new connection takes the current snapshot's, so a
     /// renewed certificate is served after a reload.
     pub tls: Option<Arc<rustls::ServerConfig>>,

@@ -14,14 +14,25 @@ pub struct AppState {
     pub rules_fingerprint: Mutex<Option<u64>>,
     /// Held through a whole reload: SIGHUP, the admin call and the watcher never interleave.
     pub reload_lock: Mutex<()>,
-    current: RwLock<Snapshot>,
+    current: RwLock<Current>,
+    /// Worker threads, fixed at start: one upstream client each.
+    workers: usize,
     /// One permit per request in flight (`limits.max_concurrent_requests`).
     pub permits: Arc<tokio::sync::Semaphore>,
     pub metrics: Metrics,
 }
 
-/// The rules in force and the upstream client built for them, swapped together. The client
-/// is rebuilt only when the upstream settings change, so a reload keeps warm connections.
+/// The rules in force and the upstream clients built for them, swapped together. The
+/// clients are rebuilt only when the upstream settings change, so a reload keeps warm
+/// connections.
+struct Current {
+    rules: Arc<RuleSet>,
+    /// One per worker: a pooled connection's task runs on the worker that opened it, so a
+    /// shared pool would wake another thread for every request.
+    clients: Arc<[UpstreamClient]>,
+}
+
+/// What one request uses from start to end: the rules and its worker's client.
 #[derive(Clone)]
 pub struct Snapshot {
     pub rules: Arc<RuleSet>,
@@ -37,7 +48,7 @@ impl AppState {
         crate::reload::announce(&rules);
         metrics.set_shadow_routes(&rules);
         metrics.set_geo_database(&rules);
-        let client = crate::forward::client(&rules.upstream);
+        let workers = rules.workers.max(1);
         AppState {
             rules_fingerprint: Mutex::new(fingerprint),
             reload_lock: Mutex::new(()),
@@ -45,43 +56,58 @@ impl AppState {
             permits: Arc::new(tokio::sync::Semaphore::new(
                 rules.limits.max_concurrent_requests,
             )),
-            current: RwLock::new(Snapshot {
+            current: RwLock::new(Current {
+                clients: clients(&rules, workers),
                 rules: Arc::new(rules),
-                client,
             }),
+            workers,
             metrics,
         }
     }
 
-    /// The rules and client a request uses from start to end.
-    pub fn snapshot(&self) -> Snapshot {
-        match self.current.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+    /// The rules in force and the client of `worker`.
+    pub fn snapshot(&self, worker: usize) -> Snapshot {
+        self.read(|current| Snapshot {
+            rules: current.rules.clone(),
+            client: current.clients[worker % current.clients.len()].clone(),
+        })
     }
 
     /// The rules in force.
     pub fn rules(&self) -> Arc<RuleSet> {
-        self.snapshot().rules
+        self.read(|current| current.rules.clone())
     }
 
-    /// Swaps in new rules (and a new client if they need one) at once; requests in flight
+    fn read<T>(&self, f: impl FnOnce(&Current) -> T) -> T {
+        match self.current.read() {
+            Ok(guard) => f(&guard),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    /// Swaps in new rules (and new clients if they need them) at once; requests in flight
     /// finish on the snapshot they started with.
     pub fn replace_rules(&self, rules: RuleSet) {
-        let old = self.snapshot();
-        let client = if rules.upstream == old.rules.upstream {
-            old.client
+        let (old_rules, old_clients) =
+            self.read(|current| (current.rules.clone(), current.clients.clone()));
+        let clients = if rules.upstream == old_rules.upstream {
+            old_clients
         } else {
-            crate::forward::client(&rules.upstream)
+            clients(&rules, self.workers)
         };
-        let new = Snapshot {
+        let new = Current {
             rules: Arc::new(rules),
-            client,
+            clients,
         };
         match self.current.write() {
             Ok(mut guard) => *guard = new,
             Err(poisoned) => *poisoned.into_inner() = new,
         }
     }
+}
+
+fn clients(rules: &RuleSet, workers: usize) -> Arc<[UpstreamClient]> {
+    (0..workers)
+        .map(|_| crate::forward::client(&rules.upstream))
+        .collect()
 }

@@ -50,6 +50,7 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
     let tls = server_tls(&file, &mut errors);
     let upstream = upstream_settings(&file, &mut errors);
     let admin = socket_addr(&file.listen.admin, "listen.admin", &mut errors);
+    let workers = workers(file.listen.workers, &mut errors);
     let limits = limits(&file, &mut errors);
     let trusted_proxies = trusted_proxies(&file.client_ip.trusted_proxies, &mut errors);
     let forwarded_header = match file.client_ip.header.as_deref() {
@@ -116,6 +117,7 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
     Ok(RuleSet {
         listen,
         admin,
+        workers,
         tls,
         upstream,
         watched_files: watched_files(&file),
@@ -146,6 +148,24 @@ fn socket_addr(text: &str, path: &str, errors: &mut Errors) -> SocketAddr {
         );
         SocketAddr::from(([127, 0, 0, 1], 0))
     })
+}
+
+/// The most worker threads a file may ask for: far beyond any machine's cores, low enough
+/// that a typo cannot exhaust the process's threads.
+const MAX_WORKERS: usize = 256;
+
+fn workers(asked: usize, errors: &mut Errors) -> usize {
+    match asked {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n if n > MAX_WORKERS => {
+            errors.push(
+                "listen.workers",
+                format!("must be at most {MAX_WORKERS} (0: one per CPU)"),
+            );
+            1
+        }
+        n => n,
+    }
 }
 
 fn seconds(value: f64, path: &str, errors: &mut Errors) -> Duration {

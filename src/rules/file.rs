@@ -90,6 +90,9 @@ fn default_method() -> String {
 pub struct ListenFile {
     pub address: String,
     pub admin: String,
+    /// Threads serving trackers, each with its own event loop and vendor connections;
+    /// 0 is one per CPU the process may use (its cgroup quota included).
+    pub workers: usize,
     /// PEM certificate chain for TLS on the trackers' port (with `tls_key`); HTTP/2 by ALPN.
     pub tls_cert: Option<String>,
     /// PEM private key for `tls_cert`.
@@ -101,6 +104,7 @@ impl Default for ListenFile {
         ListenFile {
             address: "0.0.0.0:8080".into(),
             admin: "127.0.0.1:9090".into(),
+            workers: 0,
             tls_cert: None,
             tls_key: None,
         }

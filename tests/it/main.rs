@@ -23,3 +23,4 @@ mod tidy;
 mod tls;
 mod transparency;
 mod vendors;
+mod workers;
