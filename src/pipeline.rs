@@ -110,7 +110,12 @@ impl Scrubbed {
     }
 
     /// Joins scrubbed pieces of one body: still scrubbed.
-    pub fn concat(parts: Vec<Scrubbed>) -> Scrubbed {
+    pub fn concat(mut parts: Vec<Scrubbed>) -> Scrubbed {
+        parts.retain(|part| !part.is_empty());
+        if parts.len() <= 1 {
+            // A body that came in one chunk (most small ones) goes on without a copy.
+            return parts.pop().unwrap_or_default();
+        }
         let len = parts.iter().map(Scrubbed::len).sum();
         let mut out = Vec::with_capacity(len);
         for part in parts {
@@ -235,6 +240,12 @@ impl BodyPipeline {
         // The output leaves as `Bytes`, so each chunk needs a fresh buffer: sized once, it
         // does not grow (and copy) while the chunk is scrubbed.
         out.reserve(chunk.len() + chunk.len() / 4);
+        if let ContentStage::Sniffing { head, limit } = &self.content {
+            if head.is_empty() && chunk.len() >= 2 {
+                // The usual case, a whole first chunk: decided on it, without a copy.
+                self.content = Self::sniffed(chunk, *limit);
+            }
+        }
         let result = if matches!(self.content, ContentStage::Identity) {
             // Plain bodies (nearly all) go to the payload stage without a copy.
             self.payload_push(chunk, &mut out)
@@ -273,6 +284,16 @@ impl BodyPipeline {
         }
     }
 
+    /// Senders label gzip badly or not at all (posthog-js, Mixpanel replays): the magic
+    /// bytes decide, so compressed bytes are never mistaken for a payload.
+    fn sniffed(head: &[u8], limit: u64) -> ContentStage {
+        if crate::decode::looks_like_gzip(head) {
+            ContentStage::Decoder(Box::new(GzipDecoder::new(limit)))
+        } else {
+            ContentStage::Identity
+        }
+    }
+
     fn decode_content(
         &mut self,
         chunk: &[u8],
@@ -285,13 +306,7 @@ impl BodyPipeline {
                 return Ok(());
             }
             let head = std::mem::take(head);
-            // Senders label gzip badly or not at all (posthog-js, Mixpanel replays): the
-            // magic bytes decide, so compressed bytes are never mistaken for a payload.
-            self.content = if crate::decode::looks_like_gzip(&head) {
-                ContentStage::Decoder(Box::new(GzipDecoder::new(*limit)))
-            } else {
-                ContentStage::Identity
-            };
+            self.content = Self::sniffed(&head, *limit);
             return self.decode_content(&head, last, decoded);
         }
         match &mut self.content {
