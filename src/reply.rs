@@ -51,7 +51,7 @@ pub fn not_found() -> Response<ResponseBody> {
 pub fn preflight(cors: &CorsPolicy, request: &HeaderMap) -> Response<ResponseBody> {
     let mut resp = Response::new(full(Bytes::new()));
     *resp.status_mut() = StatusCode::NO_CONTENT;
-    add_cors(resp.headers_mut(), cors, request);
+    add_cors(resp.headers_mut(), cors, request.get(ORIGIN).cloned());
     let h = resp.headers_mut();
     h.insert(
         "access-control-allow-methods",
@@ -87,21 +87,26 @@ fn allowed_request_headers(cors: &CorsPolicy, request: &HeaderMap) -> String {
 
 /// Whether a request's Origin (if any) may use the proxy.
 pub fn origin_allowed(cors: &CorsPolicy, request: &HeaderMap) -> bool {
-    match (&cors.allowed_origins, request.get(ORIGIN)) {
+    allowed(cors, request.get(ORIGIN))
+}
+
+fn allowed(cors: &CorsPolicy, origin: Option<&HeaderValue>) -> bool {
+    match (&cors.allowed_origins, origin) {
         (Some(list), Some(origin)) => list.iter().any(|o| o.as_bytes() == origin.as_bytes()),
         _ => true,
     }
 }
 
 /// Echoes an allowed Origin with credentials: Mixpanel's XHRs send cookies, so `*` would fail.
-pub fn add_cors(headers: &mut HeaderMap, cors: &CorsPolicy, request: &HeaderMap) {
-    let Some(origin) = request.get(ORIGIN) else {
+/// `origin` is the request's Origin header.
+pub fn add_cors(headers: &mut HeaderMap, cors: &CorsPolicy, origin: Option<HeaderValue>) {
+    let Some(origin) = origin else {
         return;
     };
-    if !origin_allowed(cors, request) {
+    if !allowed(cors, Some(&origin)) {
         return;
     }
-    headers.insert("access-control-allow-origin", origin.clone());
+    headers.insert("access-control-allow-origin", origin);
     headers.insert(
         "access-control-allow-credentials",
         HeaderValue::from_static("true"),
