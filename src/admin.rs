@@ -30,8 +30,9 @@ impl Readiness {
     }
 }
 
-fn reload(state: &AppState) -> Response<ResponseBody> {
-    let (status, body) = match crate::reload::reload(state, state.rules_path.as_deref()) {
+async fn reload(state: Arc<AppState>) -> Response<ResponseBody> {
+    let path = state.rules_path.clone();
+    let (status, body) = match crate::reload::reload_off_thread(state, path).await {
         Ok(()) => (200, serde_json::json!({ "result": "reloaded" })),
         Err(errors) => (
             422,
@@ -60,7 +61,7 @@ pub async fn handle(
         if req.method() != Method::POST {
             return reply::error(405, "method_not_allowed", "reload with POST");
         }
-        return reload(&state);
+        return reload(state).await;
     }
     if req.method() != Method::GET {
         return reply::error(405, "method_not_allowed", "admin endpoints answer GET only");

@@ -18,7 +18,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown, Watcher};
 use prometheus::IntGauge;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -79,16 +79,20 @@ pub async fn start(
         .into_iter()
         .unzip();
     let worker_count = workers.len();
-    tasks.push(tokio::spawn(hand_out(public, workers, stopped.clone())));
+    tasks.push(tokio::spawn(hand_out(
+        public,
+        workers,
+        ready.clone(),
+        stopped.clone(),
+    )));
     let (admin_state, admin_ready) = (state.clone(), ready.clone());
     let admin_settings = state.clone();
     tasks.push(tokio::spawn(serve(
-        Connections::Listener(admin_listener),
+        Connections::Listener(admin_listener, stopped),
         move || ConnSettings {
             tls: None,
             ..ConnSettings::from_rules(&admin_settings.rules())
         },
-        stopped,
         move |_, req| admin::handle(admin_state.clone(), admin_ready.clone(), req),
     )));
     if let Some(path) = rules_path {
@@ -197,8 +201,8 @@ impl Drop for OpenConnection {
 const HANDOFF_QUEUE: usize = 128;
 
 impl Worker {
-    /// Starts worker `index` on its own thread; the task returned ends once the thread has
-    /// drained its connections and stopped.
+    /// Starts worker `index` on its own thread; it serves until `stopped` fires, then
+    /// drains. The task returned ends once the thread has stopped.
     fn start(
         index: usize,
         state: Arc<AppState>,
@@ -218,9 +222,8 @@ impl Worker {
             .spawn(move || {
                 let settings = public_settings(state.clone());
                 runtime.block_on(serve(
-                    Connections::Handed(queue),
+                    Connections::Handed(queue, stopped),
                     settings,
-                    stopped,
                     move |peer, req| crate::proxy::handle(state.clone(), index, peer, req),
                 ));
                 // What the drain left behind goes with the runtime, before `shutdown` returns.
@@ -231,14 +234,22 @@ impl Worker {
         Ok((
             worker,
             tokio::spawn(async move {
-                let _ = finished.await;
+                if finished.await.is_err() {
+                    tracing::error!(worker = index, "a worker thread stopped unexpectedly");
+                }
             }),
         ))
     }
 }
 
 /// The trackers' accept loop: each connection goes to the worker with the fewest open.
-async fn hand_out(listener: TcpListener, workers: Vec<Worker>, mut stopped: watch::Receiver<bool>) {
+/// Dropping `workers` at the end closes their queues, which ends their drains.
+async fn hand_out(
+    listener: TcpListener,
+    workers: Vec<Worker>,
+    ready: Arc<Readiness>,
+    mut stopped: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             accepted = accept(&listener) => accepted,
@@ -247,13 +258,25 @@ async fn hand_out(listener: TcpListener, workers: Vec<Worker>, mut stopped: watc
         let Ok(stream) = stream.into_std() else {
             continue;
         };
-        let Some(worker) = workers.iter().min_by_key(|w| w.open.get()) else {
+        let Some(worker) = least_busy(&workers) else {
+            tracing::error!("every worker thread has stopped: no longer accepting");
+            ready.set_ready(false);
             break;
         };
         let open = OpenConnection::new(&worker.open);
-        // A worker that is gone is shutting down: the connection closes unanswered.
+        // Only a worker that stopped between the two lines refuses; the connection closes
+        // unanswered and the tracker retries.
         let _ = worker.handoff.send(Handed { stream, peer, open }).await;
     }
+}
+
+/// The running worker with the fewest open connections. A worker whose thread has ended
+/// has a closed queue and counts none, so it must not be picked.
+fn least_busy(workers: &[Worker]) -> Option<&Worker> {
+    workers
+        .iter()
+        .filter(|w| !w.handoff.is_closed())
+        .min_by_key(|w| w.open.get())
 }
 
 /// The next connection, with Nagle's algorithm off (answers are written whole).
@@ -273,30 +296,48 @@ async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     }
 }
 
-/// Where a serving loop takes its connections from.
+/// Where a serving loop takes its connections from, until `stopped` fires.
 enum Connections {
     /// Its own listener (the admin port).
-    Listener(TcpListener),
+    Listener(TcpListener, watch::Receiver<bool>),
     /// The acceptor's hand-outs (a worker).
-    Handed(mpsc::Receiver<Handed>),
+    Handed(mpsc::Receiver<Handed>, watch::Receiver<bool>),
 }
+
+type Accepted = (TcpStream, SocketAddr, Option<OpenConnection>);
 
 impl Connections {
     /// The next connection and, for a handed one, its place in the worker's count; `None`
-    /// once the acceptor has stopped.
-    async fn next(&mut self) -> Option<(TcpStream, SocketAddr, Option<OpenConnection>)> {
+    /// once stopped.
+    async fn next(&mut self) -> Option<Accepted> {
         match self {
-            Connections::Listener(listener) => {
-                let (stream, peer) = accept(listener).await;
-                Some((stream, peer, None))
-            }
-            Connections::Handed(queue) => loop {
-                let handed = queue.recv().await?;
-                match TcpStream::from_std(handed.stream) {
-                    Ok(stream) => return Some((stream, handed.peer, Some(handed.open))),
-                    Err(e) => tracing::warn!(error = %e.kind(), "a handed connection failed"),
-                }
+            Connections::Listener(listener, stopped) => tokio::select! {
+                (stream, peer) = accept(listener) => Some((stream, peer, None)),
+                _ = stopped.changed() => None,
             },
+            Connections::Handed(queue, stopped) => tokio::select! {
+                handed = Self::handed(queue) => handed,
+                _ = stopped.changed() => None,
+            },
+        }
+    }
+
+    /// After the stop: what the acceptor handed over and the worker had not yet taken, up
+    /// to the moment the acceptor drops its end.
+    async fn leftover(&mut self) -> Option<Accepted> {
+        match self {
+            Connections::Listener(..) => None,
+            Connections::Handed(queue, _) => Self::handed(queue).await,
+        }
+    }
+
+    async fn handed(queue: &mut mpsc::Receiver<Handed>) -> Option<Accepted> {
+        loop {
+            let handed = queue.recv().await?;
+            match TcpStream::from_std(handed.stream) {
+                Ok(stream) => return Some((stream, handed.peer, Some(handed.open))),
+                Err(e) => tracing::warn!(error = %e.kind(), "a handed connection failed"),
+            }
         }
     }
 }
@@ -304,7 +345,6 @@ impl Connections {
 async fn serve<H, F>(
     mut incoming: Connections,
     settings: impl Fn() -> ConnSettings + Send + 'static,
-    mut stopped: watch::Receiver<bool>,
     handler: H,
 ) where
     H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
@@ -313,48 +353,65 @@ async fn serve<H, F>(
     let graceful = GracefulShutdown::new();
     // Held here so that what is still running at the drain deadline can be cut.
     let mut connections = tokio::task::JoinSet::new();
+    // The task that serves one accepted connection.
+    let served = |(stream, peer, open): Accepted, watcher: Option<Watcher>| {
+        let handler = handler.clone();
+        let service = service_fn(move |req| {
+            let handler = handler.clone();
+            async move { Ok::<_, Infallible>(handler(peer, req).await) }
+        });
+        let settings = settings();
+        let mut builder = settings.builder();
+        if watcher.is_none() {
+            // Served during the drain: one request, then the connection closes.
+            builder.http1().keep_alive(false);
+        }
+        let tls = settings.tls;
+        async move {
+            let _open = open;
+            match tls {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    run(conn.into_owned(), watcher).await;
+                }
+                Some(acceptor) => {
+                    // A client that never finishes its handshake must not hold a task.
+                    let handshake =
+                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    let Ok(Ok(stream)) = handshake.await else {
+                        tracing::debug!("TLS handshake failed or timed out");
+                        return;
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    run(conn.into_owned(), watcher).await;
+                }
+            }
+        }
+    };
     loop {
         tokio::select! {
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = incoming.next() => {
-                let Some((stream, peer, open)) = accepted else {
+                let Some(accepted) = accepted else {
                     break;
                 };
-                let handler = handler.clone();
-                let service = service_fn(move |req| {
-                    let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler(peer, req).await) }
-                });
-                let settings = settings();
-                let (builder, watcher, tls) = (settings.builder(), graceful.watcher(), settings.tls);
-                connections.spawn(async move {
-                    let _open = open;
-                    match tls {
-                        None => {
-                            let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            let _ = watcher.watch(conn.into_owned()).await;
-                        }
-                        Some(acceptor) => {
-                            // A client that never finishes its handshake must not hold a task.
-                            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
-                            let Ok(Ok(stream)) = handshake.await else {
-                                tracing::debug!("TLS handshake failed or timed out");
-                                return;
-                            };
-                            let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            let _ = watcher.watch(conn.into_owned()).await;
-                        }
-                    }
-                });
+                connections.spawn(served(accepted, Some(graceful.watcher())));
             }
-            _ = stopped.changed() => break,
         }
     }
+    // Accepted connections still queued hold requests their trackers have sent: each is
+    // served once, under the same deadline, instead of being closed unanswered (a beacon
+    // sent at page unload is never retried).
+    while let Some(accepted) = incoming.leftover().await {
+        connections.spawn(served(accepted, None));
+    }
     drop(incoming);
-    if tokio::time::timeout(settings().drain_deadline, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let drain_deadline = settings().drain_deadline;
+    let drained = async {
+        graceful.shutdown().await;
+        while connections.join_next().await.is_some() {}
+    };
+    if tokio::time::timeout(drain_deadline, drained).await.is_err() {
         // Cut connections end with no answer, which trackers retry; a streamed upstream
         // request is aborted with its sender, so the vendor never sees it complete.
         tracing::warn!(
@@ -362,5 +419,50 @@ async fn serve<H, F>(
             "drain deadline passed: cutting the requests still in flight"
         );
         connections.abort_all();
+    }
+}
+
+/// Serves one connection to its end, or under `watcher` until a graceful shutdown ends it.
+async fn run<C: GracefulConnection>(conn: C, watcher: Option<Watcher>) {
+    match watcher {
+        Some(watcher) => {
+            let _ = watcher.watch(conn).await;
+        }
+        None => {
+            let _ = conn.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(open: i64, running: bool) -> (Worker, Option<mpsc::Receiver<Handed>>) {
+        let (handoff, queue) = mpsc::channel(1);
+        let count = IntGauge::new("open", "open connections").unwrap();
+        count.set(open);
+        let worker = Worker {
+            handoff,
+            open: count,
+        };
+        (worker, running.then_some(queue))
+    }
+
+    #[test]
+    fn a_new_connection_goes_to_the_least_busy_running_worker() {
+        let (busy, _busy_queue) = worker(5, true);
+        let (idle, _idle_queue) = worker(2, true);
+        let (stopped, _) = worker(0, false);
+        let workers = [busy, stopped, idle];
+        let chosen = least_busy(&workers).expect("a running worker");
+        assert_eq!(chosen.open.get(), 2);
+    }
+
+    #[test]
+    fn no_worker_is_chosen_when_every_thread_has_stopped() {
+        let (a, _) = worker(0, false);
+        let (b, _) = worker(3, false);
+        assert!(least_busy(&[a, b]).is_none());
     }
 }

@@ -257,7 +257,7 @@ async fn reload_on_hangup(
         };
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading rules");
-            let _ = scrubproxy::reload::reload(&state, path.as_deref());
+            let _ = scrubproxy::reload::reload_off_thread(state.clone(), path.clone()).await;
         }
     }
     #[cfg(not(unix))]

@@ -121,7 +121,7 @@ pub struct UpstreamFile {
     /// `false` accepts any certificate from vendors: for a test collector only, and loudly
     /// logged at every load.
     pub tls_verify: bool,
-    /// Idle connections kept open per vendor host, ready for the next request.
+    /// Idle connections kept open per vendor host by each worker, ready for the next request.
     pub pool_max_idle_per_host: usize,
     /// How long an idle vendor connection is kept.
     pub pool_idle_timeout_seconds: f64,
