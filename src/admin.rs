@@ -31,8 +31,7 @@ impl Readiness {
 }
 
 async fn reload(state: Arc<AppState>) -> Response<ResponseBody> {
-    let path = state.rules_path.clone();
-    let (status, body) = match crate::reload::reload_off_thread(state, path).await {
+    let (status, body) = match crate::reload::reload(state).await {
         Ok(()) => (200, serde_json::json!({ "result": "reloaded" })),
         Err(errors) => (
             422,

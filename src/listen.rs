@@ -73,7 +73,7 @@ pub async fn start(
     let ready = Arc::new(Readiness::default());
     let (stop, stopped) = watch::channel(false);
 
-    let (workers, mut tasks): (Vec<_>, Vec<_>) = (0..state.rules().workers.max(1))
+    let (workers, mut tasks): (Vec<_>, Vec<_>) = (0..state.workers())
         .map(|index| Worker::start(index, state.clone(), stopped.clone()))
         .collect::<std::io::Result<Vec<_>>>()?
         .into_iter()

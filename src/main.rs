@@ -232,10 +232,10 @@ fn run(path: &Path) -> anyhow::Result<()> {
         .context("starting the runtime")?;
     runtime.block_on(async {
         let rules_path = source.map(Path::to_path_buf);
-        let running = scrubproxy::listen::start(set, rules_path.clone())
+        let running = scrubproxy::listen::start(set, rules_path)
             .await
             .context("binding listeners")?;
-        tokio::spawn(reload_on_hangup(running.state.clone(), rules_path));
+        tokio::spawn(reload_on_hangup(running.state.clone()));
         shutdown_signal().await;
         tracing::info!("shutting down: draining requests in flight");
         running.shutdown().await;
@@ -244,10 +244,7 @@ fn run(path: &Path) -> anyhow::Result<()> {
 }
 
 /// SIGHUP reloads the rules (the same path as the file watcher and `POST /admin/reload`).
-async fn reload_on_hangup(
-    state: std::sync::Arc<scrubproxy::state::AppState>,
-    path: Option<std::path::PathBuf>,
-) {
+async fn reload_on_hangup(state: std::sync::Arc<scrubproxy::state::AppState>) {
     #[cfg(unix)]
     {
         let Ok(mut hangups) =
@@ -257,11 +254,11 @@ async fn reload_on_hangup(
         };
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading rules");
-            let _ = scrubproxy::reload::reload_off_thread(state.clone(), path.clone()).await;
+            let _ = scrubproxy::reload::reload(state.clone()).await;
         }
     }
     #[cfg(not(unix))]
-    let _ = (state, path);
+    let _ = state;
 }
 
 async fn shutdown_signal() {

@@ -17,13 +17,11 @@ use crate::state::AppState;
 /// consecutive looks before it is loaded, so a half-written file is never taken.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// [`reload`] on tokio's blocking pool: compiling the rules and reading a geo database must
-/// not hold up the thread that accepts trackers' connections and answers probes.
-pub async fn reload_off_thread(
-    state: Arc<AppState>,
-    path: Option<PathBuf>,
-) -> Result<(), Vec<RuleError>> {
-    tokio::task::spawn_blocking(move || reload(&state, path.as_deref()))
+/// Reloads the rules from `state.rules_path` (the embedded rules when `None`), on tokio's
+/// blocking pool: compiling them and reading a geo database must not hold up the thread
+/// that accepts trackers' connections and answers probes.
+pub async fn reload(state: Arc<AppState>) -> Result<(), Vec<RuleError>> {
+    tokio::task::spawn_blocking(move || reload_now(&state))
         .await
         .unwrap_or_else(|_| {
             Err(vec![RuleError {
@@ -33,8 +31,8 @@ pub async fn reload_off_thread(
         })
 }
 
-/// Reloads from `path` (the embedded rules when `None`).
-pub fn reload(state: &AppState, path: Option<&std::path::Path>) -> Result<(), Vec<RuleError>> {
+fn reload_now(state: &AppState) -> Result<(), Vec<RuleError>> {
+    let path = state.rules_path.as_deref();
     let _one_at_a_time = state.reload_lock.lock();
     // Taken before the files are read: a change made while they load is seen as new by
     // the watcher, never recorded as tried.
@@ -150,7 +148,7 @@ pub async fn watch_file(state: Arc<AppState>, path: PathBuf, mut stopped: watch:
         let tried = state.rules_fingerprint.lock().map(|t| *t).unwrap_or(None);
         if settled && now.is_some() && now != tried {
             // A refused file is tried once; the next edit tries again.
-            let _ = reload_off_thread(state.clone(), Some(path.clone())).await;
+            let _ = reload(state.clone()).await;
         }
     }
 }

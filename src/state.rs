@@ -15,8 +15,6 @@ pub struct AppState {
     /// Held through a whole reload: SIGHUP, the admin call and the watcher never interleave.
     pub reload_lock: Mutex<()>,
     current: RwLock<Current>,
-    /// Worker threads, fixed at start: one upstream client each.
-    workers: usize,
     /// One permit per request in flight (`limits.max_concurrent_requests`).
     pub permits: Arc<tokio::sync::Semaphore>,
     pub metrics: Metrics,
@@ -27,8 +25,9 @@ pub struct AppState {
 /// connections.
 struct Current {
     rules: Arc<RuleSet>,
-    /// One per worker: a pooled connection's task runs on the worker that opened it, so a
-    /// shared pool would wake another thread for every request.
+    /// One per worker (their number is fixed at start): a pooled connection's task runs on
+    /// the worker that opened it, so a shared pool would wake another thread for every
+    /// request.
     clients: Arc<[UpstreamClient]>,
 }
 
@@ -48,7 +47,6 @@ impl AppState {
         crate::reload::announce(&rules);
         metrics.set_shadow_routes(&rules);
         metrics.set_geo_database(&rules);
-        let workers = rules.workers.max(1);
         AppState {
             rules_fingerprint: Mutex::new(fingerprint),
             reload_lock: Mutex::new(()),
@@ -57,10 +55,9 @@ impl AppState {
                 rules.limits.max_concurrent_requests,
             )),
             current: RwLock::new(Current {
-                clients: clients(&rules, workers),
+                clients: clients(&rules, rules.workers),
                 rules: Arc::new(rules),
             }),
-            workers,
             metrics,
         }
     }
@@ -71,6 +68,11 @@ impl AppState {
             rules: current.rules.clone(),
             client: current.clients[worker % current.clients.len()].clone(),
         })
+    }
+
+    /// The worker threads the clients were built for.
+    pub fn workers(&self) -> usize {
+        self.read(|current| current.clients.len())
     }
 
     /// The rules in force.
@@ -93,7 +95,7 @@ impl AppState {
         let clients = if rules.upstream == old_rules.upstream {
             old_clients
         } else {
-            clients(&rules, self.workers)
+            clients(&rules, old_clients.len())
         };
         let new = Current {
             rules: Arc::new(rules),
@@ -107,7 +109,7 @@ impl AppState {
 }
 
 fn clients(rules: &RuleSet, workers: usize) -> Arc<[UpstreamClient]> {
-    (0..workers)
+    (0..workers.max(1))
         .map(|_| crate::forward::client(&rules.upstream))
         .collect()
 }
