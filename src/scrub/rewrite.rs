@@ -361,10 +361,7 @@ impl Walk<'_> {
         };
         let end = match decision {
             Decision::Apply(FieldAction::Drop(rule)) => {
-                let end = self.skip_value(value_start, depth)?;
-                self.drop_member(key_start, end, frame);
-                self.report.count(rule, FieldOutcome::Dropped);
-                return Ok(end);
+                return self.drop_whole_member(key_start, value_start, depth, frame, rule);
             }
             // Structural vendor fields escape the key rules, not the value rules; and should
             // one hold an object (a misspelled or hostile `Token`), its members get the key
@@ -376,11 +373,13 @@ impl Walk<'_> {
                 match self.user_agent(value_start, child, depth)? {
                     Some(end) => end,
                     None => {
-                        let end = self.skip_value(value_start, depth)?;
-                        self.drop_member(key_start, end, frame);
-                        self.report
-                            .count(RuleKind::UserAgent, FieldOutcome::Dropped);
-                        return Ok(end);
+                        return self.drop_whole_member(
+                            key_start,
+                            value_start,
+                            depth,
+                            frame,
+                            RuleKind::UserAgent,
+                        );
                     }
                 }
             }
@@ -402,10 +401,13 @@ impl Walk<'_> {
                 match self.geo_field(value_start, value, child, depth)? {
                     Some(end) => end,
                     None => {
-                        let end = self.skip_value(value_start, depth)?;
-                        self.drop_member(key_start, end, frame);
-                        self.report.count(RuleKind::Geo, FieldOutcome::Dropped);
-                        return Ok(end);
+                        return self.drop_whole_member(
+                            key_start,
+                            value_start,
+                            depth,
+                            frame,
+                            RuleKind::Geo,
+                        );
                     }
                 }
             }
@@ -427,20 +429,25 @@ impl Walk<'_> {
             Decision::Apply(FieldAction::Coordinate) => match self.coordinate(value_start)? {
                 Some(end) => end,
                 None => {
-                    let end = self.skip_value(value_start, depth)?;
-                    self.drop_member(key_start, end, frame);
-                    self.report
-                        .count(RuleKind::PreciseLocation, FieldOutcome::Dropped);
-                    return Ok(end);
+                    return self.drop_whole_member(
+                        key_start,
+                        value_start,
+                        depth,
+                        frame,
+                        RuleKind::PreciseLocation,
+                    );
                 }
             },
             Decision::Apply(FieldAction::VendorIp) => match self.vendor_ip(value_start, depth)? {
                 Some(end) => end,
                 None => {
-                    let end = self.skip_value(value_start, depth)?;
-                    self.drop_member(key_start, end, frame);
-                    self.report.count(RuleKind::IpField, FieldOutcome::Dropped);
-                    return Ok(end);
+                    return self.drop_whole_member(
+                        key_start,
+                        value_start,
+                        depth,
+                        frame,
+                        RuleKind::IpField,
+                    );
                 }
             },
             Decision::Descend => {
@@ -555,6 +562,22 @@ impl Walk<'_> {
             _ => None,
         };
         Ok(KeyVerdict::new(matched, email, child, ensured))
+    }
+
+    /// Removes the member whose value starts at `value_start`, key and all, counted as
+    /// dropped by `rule`; returns the value's end.
+    fn drop_whole_member(
+        &mut self,
+        key_start: usize,
+        value_start: usize,
+        depth: usize,
+        frame: &mut ObjectFrame,
+        rule: RuleKind,
+    ) -> Result<usize, ScrubError> {
+        let end = self.skip_value(value_start, depth)?;
+        self.drop_member(key_start, end, frame);
+        self.report.count(rule, FieldOutcome::Dropped);
+        Ok(end)
     }
 
     fn drop_member(&mut self, key_start: usize, end: usize, frame: &mut ObjectFrame) {
