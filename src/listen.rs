@@ -118,6 +118,7 @@ pub async fn start(
 struct ConnSettings {
     tls: Option<TlsAcceptor>,
     header_read_timeout: Duration,
+    read_buffer_bytes: usize,
     drain_deadline: Duration,
 }
 
@@ -126,6 +127,7 @@ impl ConnSettings {
         ConnSettings {
             tls: rules.tls.clone().map(TlsAcceptor::from),
             header_read_timeout: rules.limits.header_read_timeout,
+            read_buffer_bytes: rules.limits.read_buffer_bytes,
             drain_deadline: rules.limits.shutdown_drain,
         }
     }
@@ -137,6 +139,7 @@ impl ConnSettings {
         builder
             .http1()
             .timer(TokioTimer::new())
+            .max_buf_size(self.read_buffer_bytes)
             .header_read_timeout(self.header_read_timeout);
         builder
             .http2()

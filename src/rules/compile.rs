@@ -7,6 +7,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::file::{IdentifiersFile, RulesFile};
+use super::limits::MIN_READ_BUFFER_BYTES;
 use super::{CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream};
 use crate::scrub::{
     CoreLimits, FieldAction, PropertyMode, PropertyRules, PseudonymKey, RuleKind, Truncation,
@@ -195,6 +196,12 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
             errors.push(path, "must be greater than zero");
         }
     }
+    if l.read_buffer_bytes < MIN_READ_BUFFER_BYTES {
+        errors.push(
+            "limits.read_buffer_bytes",
+            format!("must be at least {MIN_READ_BUFFER_BYTES} (request headers must fit)"),
+        );
+    }
     Limits {
         max_body_bytes: l.max_body_bytes,
         max_decoded_bytes: l.max_decoded_bytes,
@@ -204,6 +211,8 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
             max_string_bytes: l.max_string_bytes,
         },
         buffer_below_bytes: l.buffer_below_bytes,
+        // The HTTP server cannot work with less than 8 KiB; the error above was reported.
+        read_buffer_bytes: l.read_buffer_bytes.max(MIN_READ_BUFFER_BYTES),
         upstream_timeout: seconds(
             l.upstream_timeout_seconds,
             "limits.upstream_timeout_seconds",

@@ -7,6 +7,12 @@ pub const DEFAULT_MAX_DECODED_BYTES: u64 = 64 << 20;
 /// Bodies announced smaller than this are scrubbed whole and sent with a Content-Length
 /// (most tracker requests; some upstreams dislike chunked requests). Larger ones stream.
 pub const DEFAULT_BUFFER_BELOW_BYTES: u64 = 256 << 10;
+/// The most a tracker's HTTP/1.1 connection reads ahead into memory at once: the HTTP server's
+/// default. Request headers must fit in it too.
+pub const DEFAULT_READ_BUFFER_BYTES: usize = 8192 + 4096 * 100;
+/// The least `read_buffer_bytes` accepted: room for the largest request headers trackers send
+/// (long cookies, Matomo and GA4 payloads in the query string).
+pub const MIN_READ_BUFFER_BYTES: usize = 16 << 10;
 /// How long the vendor has to answer before the tracker gets a 504.
 pub const DEFAULT_UPSTREAM_TIMEOUT_SECONDS: f64 = 15.0;
 /// How long a tracker may take between body chunks before its request is abandoned.
@@ -32,6 +38,7 @@ pub struct Limits {
     pub max_decoded_bytes: u64,
     pub core: crate::scrub::CoreLimits,
     pub buffer_below_bytes: u64,
+    pub read_buffer_bytes: usize,
     pub upstream_timeout: std::time::Duration,
     pub body_read_timeout: std::time::Duration,
     pub header_read_timeout: std::time::Duration,

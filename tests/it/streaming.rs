@@ -70,3 +70,50 @@ fn tokio_stream_from<T: Send + 'static>(
 ) -> impl futures_util::Stream<Item = T> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
+
+/// `limits.read_buffer_bytes` caps what a connection reads ahead: a batch far larger than it
+/// still streams through whole and scrubbed, a request head larger than it gets 431 with
+/// nothing forwarded, and a cap too small for any head is refused with its path.
+#[tokio::test]
+async fn a_small_read_buffer_still_streams_large_batches_and_refuses_oversized_heads() {
+    use crate::support::client::{send_head_only, send_raw};
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.limits.buffer_below_bytes = 1024;
+        f.limits.read_buffer_bytes = 16 << 10;
+    })
+    .await;
+
+    let events: Vec<String> = (0..2000).map(event).collect();
+    let body = format!(r#"{{"batch":[{}]}}"#, events.join(","));
+    assert!(body.len() > 200 << 10, "many times the read buffer");
+    let resp = send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        &[],
+        body.into_bytes(),
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    let got = vendor.wait_for_requests(1, Duration::from_secs(5)).await;
+    let v: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(v["batch"].as_array().unwrap().len(), 2000);
+    assert!(got[0].planted().is_empty());
+
+    let cookie = "c".repeat(20 << 10);
+    let head = format!(
+        "POST /segment/v1/batch HTTP/1.1\r\nhost: x\r\ncookie: {cookie}\r\ncontent-length: 2\r\n\r\n{{}}"
+    );
+    let answer = send_head_only(proxy.addr(), head.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    assert_eq!(vendor.requests().len(), 1, "nothing more forwarded");
+
+    let mut file = scrubproxy::rules::RulesFile::default();
+    file.limits.read_buffer_bytes = 4096;
+    let errors = scrubproxy::rules::compile(file).expect_err("refused");
+    assert!(
+        errors.iter().any(|e| e.path == "limits.read_buffer_bytes"),
+        "{errors:?}"
+    );
+}
