@@ -10,6 +10,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -357,11 +358,15 @@ async fn serve<H, F>(
     F: Future<Output = Response<ResponseBody>> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
+    // Set when the drain begins: a TLS handshake that ends after it is served as a
+    // leftover, since the drain would close its connection before the request is read.
+    let draining = Arc::new(AtomicBool::new(false));
     // Held here so that what is still running at the drain deadline can be cut.
     let mut connections = tokio::task::JoinSet::new();
     // The task that serves one accepted connection.
     let served = |(stream, peer, open): Accepted, watcher: Option<Watcher>| {
         let handler = handler.clone();
+        let draining = draining.clone();
         let service = service_fn(move |req| {
             let handler = handler.clone();
             async move { Ok::<_, Infallible>(handler(peer, req).await) }
@@ -388,6 +393,10 @@ async fn serve<H, F>(
                         tracing::debug!("TLS handshake failed or timed out");
                         return;
                     };
+                    let watcher = watcher.filter(|_| !draining.load(Ordering::Acquire));
+                    if watcher.is_none() {
+                        builder.http1().keep_alive(false);
+                    }
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
                     run(conn.into_owned(), watcher).await;
                 }
@@ -415,6 +424,7 @@ async fn serve<H, F>(
     // One turn for the connections just spawned: a request already in the socket is read
     // before the drain begins, and hyper's drain closes only connections it finds idle.
     tokio::task::yield_now().await;
+    draining.store(true, Ordering::Release);
     let drain_deadline = settings().drain_deadline;
     let drained = async {
         graceful.shutdown().await;

@@ -32,6 +32,19 @@ fn test_cert(tag: &str) -> TestCert {
     }
 }
 
+/// A proxy serving HTTPS with `cert` in front of `vendor`.
+async fn start_https_proxy(cert: &TestCert, vendor: &FakeVendor) -> support::TestProxy {
+    let (c, k) = (
+        cert.cert_path.to_string_lossy().into_owned(),
+        cert.key_path.to_string_lossy().into_owned(),
+    );
+    start_proxy(&vendor.base_url(), |f| {
+        f.listen.tls_cert = Some(c);
+        f.listen.tls_key = Some(k);
+    })
+    .await
+}
+
 fn tls_client_config(root: &rustls::pki_types::CertificateDer<'static>) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(root.clone()).unwrap();
@@ -46,15 +59,7 @@ fn tls_client_config(root: &rustls::pki_types::CertificateDer<'static>) -> rustl
 async fn trackers_reach_the_proxy_over_https_with_http2() {
     let cert = test_cert("listen");
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let (c, k) = (
-        cert.cert_path.to_string_lossy().into_owned(),
-        cert.key_path.to_string_lossy().into_owned(),
-    );
-    let proxy = start_proxy(&vendor.base_url(), |f| {
-        f.listen.tls_cert = Some(c);
-        f.listen.tls_key = Some(k);
-    })
-    .await;
+    let proxy = start_https_proxy(&cert, &vendor).await;
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_client_config(&cert.der))
         .https_only()
@@ -214,4 +219,45 @@ async fn vendors_are_verified_and_a_private_ca_can_be_trusted() {
     let resp = support::send_raw(trusting.addr(), "POST", "/segment/v1/t", &[], event).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(bodies.lock().unwrap().len(), 1);
+}
+
+/// A tracker whose TLS handshake ends after shutdown began still gets its request answered
+/// (once, then the connection closes): the drain would otherwise close the new connection
+/// before reading the request, and a beacon sent at page unload is never retried.
+#[tokio::test]
+async fn a_handshake_that_ends_during_the_drain_is_still_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cert = test_cert("drain");
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let proxy = start_https_proxy(&cert, &vendor).await;
+    let addr = proxy.addr();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Accepted and handed to a worker, which now waits for the handshake.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let shutdown = tokio::spawn(proxy.running.shutdown());
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // The listener is closed; give the worker time to begin its drain.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let mut config = tls_client_config(&cert.der);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.expect("handshake");
+    let event = br#"{"type":"track","event":"e","properties":{"email":"jane.doe@example.com"}}"#;
+    let head = format!(
+        "POST /segment/v1/t HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\n\r\n",
+        event.len()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.write_all(event).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert_eq!(vendor.requests().len(), 1);
+    assert!(vendor.requests()[0].planted().is_empty());
+    shutdown.await.unwrap();
 }
