@@ -10,7 +10,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,10 +18,10 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown, Watcher};
+use hyper_util::server::graceful::GracefulConnection;
 use prometheus::IntGauge;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -256,8 +255,9 @@ async fn hand_out(
 ) {
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = accept(&listener) => accepted,
+            biased;
             _ = stopped.changed() => break,
+            accepted = accept(&listener) => accepted,
         };
         let Ok(stream) = stream.into_std() else {
             continue;
@@ -349,6 +349,46 @@ impl Connections {
     }
 }
 
+/// How long the drain waits for the first request of a connection that has sent none.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves one connection to its end. Once the drain begins, the connection is asked to
+/// finish after its current request, or after its first one (waited for up to
+/// `FIRST_REQUEST_GRACE`): hyper closes at once a connection whose request it has not yet
+/// read, and a connection just accepted may not have been read at all. HTTP/1.1 then
+/// closes, HTTP/2 sends GOAWAY. A macro, not a generic function: the compiler cannot prove
+/// such a function's future `Send` for hyper's connection types.
+macro_rules! run {
+    ($conn:expr, $draining:expr, $asked:expr) => {{
+        let conn = $conn;
+        tokio::pin!(conn);
+        let finished = tokio::select! {
+            _ = &mut conn => true,
+            _ = drain_begins($draining) => false,
+        };
+        let finished = finished
+            || tokio::select! {
+                _ = &mut conn => true,
+                _ = $asked.notified() => false,
+                _ = tokio::time::sleep(FIRST_REQUEST_GRACE) => false,
+            };
+        if !finished {
+            GracefulConnection::graceful_shutdown(conn.as_mut());
+            let _ = conn.await;
+        }
+    }};
+}
+
+/// Resolves once the drain signal is sent (or its sender is gone).
+async fn drain_begins(mut draining: watch::Receiver<bool>) {
+    loop {
+        let begun = *draining.borrow_and_update();
+        if begun || draining.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 async fn serve<H, F>(
     mut incoming: Connections,
     settings: impl Fn() -> ConnSettings + Send + 'static,
@@ -357,33 +397,33 @@ async fn serve<H, F>(
     H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ResponseBody>> + Send + 'static,
 {
-    let graceful = GracefulShutdown::new();
-    // Set when the drain begins: a TLS handshake that ends after it is served as a
-    // leftover, since the drain would close its connection before the request is read.
-    let draining = Arc::new(AtomicBool::new(false));
+    // Sent once every accepted connection has a task: from then on each finishes what it
+    // was asked and closes.
+    let (drain, draining) = watch::channel(false);
     // Held here so that what is still running at the drain deadline can be cut.
     let mut connections = tokio::task::JoinSet::new();
     // The task that serves one accepted connection.
-    let served = |(stream, peer, open): Accepted, watcher: Option<Watcher>| {
+    let served = |(stream, peer, open): Accepted| {
         let handler = handler.clone();
-        let draining = draining.clone();
-        let service = service_fn(move |req| {
-            let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handler(peer, req).await) }
-        });
+        let asked = Arc::new(Notify::new());
+        let service = {
+            let asked = asked.clone();
+            service_fn(move |req| {
+                asked.notify_one();
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler(peer, req).await) }
+            })
+        };
         let settings = settings();
-        let mut builder = settings.builder();
-        if watcher.is_none() {
-            // Served during the drain: one request, then the connection closes.
-            builder.http1().keep_alive(false);
-        }
+        let builder = settings.builder();
         let tls = settings.tls;
+        let draining = draining.clone();
         async move {
             let _open = open;
             match tls {
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    run(conn.into_owned(), watcher).await;
+                    run!(conn.into_owned(), draining, asked);
                 }
                 Some(acceptor) => {
                     // A client that never finishes its handshake must not hold a task.
@@ -393,12 +433,8 @@ async fn serve<H, F>(
                         tracing::debug!("TLS handshake failed or timed out");
                         return;
                     };
-                    let watcher = watcher.filter(|_| !draining.load(Ordering::Acquire));
-                    if watcher.is_none() {
-                        builder.http1().keep_alive(false);
-                    }
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    run(conn.into_owned(), watcher).await;
+                    run!(conn.into_owned(), draining, asked);
                 }
             }
         }
@@ -410,26 +446,20 @@ async fn serve<H, F>(
                 let Some(accepted) = accepted else {
                     break;
                 };
-                connections.spawn(served(accepted, Some(graceful.watcher())));
+                connections.spawn(served(accepted));
             }
         }
     }
     // Accepted connections still queued hold requests their trackers have sent: each is
-    // served once, under the same deadline, instead of being closed unanswered (a beacon
-    // sent at page unload is never retried).
+    // served under the same drain, instead of being closed unanswered (a beacon sent at
+    // page unload is never retried).
     while let Some(accepted) = incoming.leftover().await {
-        connections.spawn(served(accepted, None));
+        connections.spawn(served(accepted));
     }
     drop(incoming);
-    // One turn for the connections just spawned: a request already in the socket is read
-    // before the drain begins, and hyper's drain closes only connections it finds idle.
-    tokio::task::yield_now().await;
-    draining.store(true, Ordering::Release);
     let drain_deadline = settings().drain_deadline;
-    let drained = async {
-        graceful.shutdown().await;
-        while connections.join_next().await.is_some() {}
-    };
+    let _ = drain.send(true);
+    let drained = async { while connections.join_next().await.is_some() {} };
     if tokio::time::timeout(drain_deadline, drained).await.is_err() {
         // Cut connections end with no answer, which trackers retry; a streamed upstream
         // request is aborted with its sender, so the vendor never sees it complete.
@@ -438,18 +468,6 @@ async fn serve<H, F>(
             "drain deadline passed: cutting the requests still in flight"
         );
         connections.abort_all();
-    }
-}
-
-/// Serves one connection to its end, or under `watcher` until a graceful shutdown ends it.
-async fn run<C: GracefulConnection>(conn: C, watcher: Option<Watcher>) {
-    match watcher {
-        Some(watcher) => {
-            let _ = watcher.watch(conn).await;
-        }
-        None => {
-            let _ = conn.await;
-        }
     }
 }
 
@@ -478,33 +496,40 @@ mod tests {
         assert_eq!(chosen.open.get(), 2);
     }
 
-    /// Connections handed to a worker that had not taken them when the stop came hold
-    /// requests their trackers have sent (a page-unload beacon is never retried): each is
-    /// answered once and closed, none is dropped unread. The stop and the queue race in
-    /// the serving loop, so without the leftover path some of eight would go unanswered.
-    #[tokio::test]
-    async fn connections_still_queued_at_the_stop_are_each_answered_once() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        const QUEUED: usize = 8;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let count = IntGauge::new("open", "open connections").unwrap();
-        let (handoff, queue) = mpsc::channel(QUEUED);
-        let mut trackers = Vec::new();
-        for _ in 0..QUEUED {
-            let mut tracker = TcpStream::connect(listener.local_addr().unwrap())
-                .await
-                .unwrap();
-            let request = b"POST /t HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}";
-            tracker.write_all(request).await.unwrap();
-            let (stream, peer) = listener.accept().unwrap();
-            stream.set_nonblocking(true).unwrap();
-            let open = OpenConnection::new(&count);
-            assert!(handoff.try_send(Handed { stream, peer, open }).is_ok());
-            trackers.push(tracker);
-        }
-        drop(handoff);
-        let (stop, stopped) = watch::channel(false);
-        stop.send(true).unwrap();
+    /// A tracker connection with its request already sent, and the proxy's end of it.
+    async fn tracker_with_request(
+        listener: &std::net::TcpListener,
+    ) -> (TcpStream, std::net::TcpStream) {
+        use tokio::io::AsyncWriteExt;
+        let mut tracker = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let request = b"POST /t HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}";
+        tracker.write_all(request).await.unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_nonblocking(true).unwrap();
+        (tracker, stream)
+    }
+
+    /// Everything the proxy wrote back before closing, or the read error.
+    async fn answer(mut tracker: TcpStream) -> Result<String, std::io::ErrorKind> {
+        use tokio::io::AsyncReadExt;
+        let mut answer = Vec::new();
+        tracker
+            .read_to_end(&mut answer)
+            .await
+            .map_err(|e| e.kind())?;
+        Ok(String::from_utf8_lossy(&answer).into_owned())
+    }
+
+    fn answered_once(answer: &Result<String, std::io::ErrorKind>) -> bool {
+        answer
+            .as_ref()
+            .is_ok_and(|a| a.starts_with("HTTP/1.1 200") && a.ends_with("ok"))
+    }
+
+    /// A worker's serving loop, with a handler that answers `ok`.
+    async fn serve_worker(queue: mpsc::Receiver<Handed>, stopped: watch::Receiver<bool>) {
         let settings = || ConnSettings {
             tls: None,
             header_read_timeout: Duration::from_secs(5),
@@ -513,27 +538,97 @@ mod tests {
         };
         let handler = |_, _| async { Response::new(crate::reply::full("ok")) };
         serve(Connections::Handed(queue, stopped), settings, handler).await;
+    }
 
-        let mut answers = Vec::new();
-        for mut tracker in trackers {
-            let mut answer = Vec::new();
-            let read = tracker.read_to_end(&mut answer).await;
-            answers.push((
-                read.map_err(|e| e.kind()),
-                String::from_utf8_lossy(&answer).into_owned(),
-            ));
+    fn handed(stream: std::net::TcpStream, count: &IntGauge) -> Handed {
+        let peer = stream.peer_addr().unwrap();
+        let open = OpenConnection::new(count);
+        Handed { stream, peer, open }
+    }
+
+    /// Connections handed to a worker that had not taken them when the stop came hold
+    /// requests their trackers have sent (a page-unload beacon is never retried): each is
+    /// answered once and closed, none is dropped unread. Before the stop won the worker's
+    /// select, the worker could take one of them at the stop and the drain closed it
+    /// unread; repeated so that a coin flip cannot pass.
+    #[tokio::test]
+    async fn connections_still_queued_at_the_stop_are_each_answered_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        for _ in 0..16 {
+            let count = IntGauge::new("open", "open connections").unwrap();
+            let (handoff, queue) = mpsc::channel(8);
+            let mut trackers = Vec::new();
+            for _ in 0..8 {
+                let (tracker, stream) = tracker_with_request(&listener).await;
+                assert!(handoff.try_send(handed(stream, &count)).is_ok());
+                trackers.push(tracker);
+            }
+            drop(handoff);
+            let (stop, stopped) = watch::channel(false);
+            stop.send(true).unwrap();
+            serve_worker(queue, stopped).await;
+            for tracker in trackers {
+                let answer = answer(tracker).await;
+                assert!(answered_once(&answer), "{answer:?}");
+            }
+            assert_eq!(count.get(), 0, "every connection uncounted");
         }
-        for (read, answer) in &answers {
-            assert!(
-                read.is_ok() && answer.starts_with("HTTP/1.1 200"),
-                "{answers:?}"
-            );
-            assert!(
-                answer.ends_with("ok"),
-                "one answer, then closed: {answer:?}"
-            );
+    }
+
+    /// Busy-waits: sleeps are too coarse to land the stop between two connections.
+    fn spin(turns: usize) {
+        for _ in 0..turns {
+            std::hint::spin_loop();
         }
-        assert_eq!(count.get(), 0, "every connection uncounted");
+    }
+
+    /// A worker on its own thread, as in the proxy, takes connections handed from another
+    /// thread while the stop comes at a varying moment: one it took just before the stop,
+    /// and had not yet read, must be answered too (the drain used to close it unread).
+    #[test]
+    fn connections_taken_just_before_the_stop_are_answered() {
+        let client = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        for trial in 0..60 {
+            let count = IntGauge::new("open", "open connections").unwrap();
+            let (trackers, streams): (Vec<_>, Vec<_>) = (0..32)
+                .map(|_| {
+                    let (tracker, stream) = client.block_on(tracker_with_request(&listener));
+                    (tracker.into_std().unwrap(), stream)
+                })
+                .unzip();
+            let (handoff, queue) = mpsc::channel(HANDOFF_QUEUE);
+            let (stop, stopped) = watch::channel(false);
+            let worker = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(serve_worker(queue, stopped));
+            });
+            let acceptor = {
+                let count = count.clone();
+                std::thread::spawn(move || {
+                    for stream in streams {
+                        let _ = handoff.blocking_send(handed(stream, &count));
+                        spin((trial % 7) * 50);
+                    }
+                })
+            };
+            spin((trial * 7919) % 20000);
+            let _ = stop.send(true);
+            acceptor.join().unwrap();
+            worker.join().unwrap();
+            for tracker in trackers {
+                let answer =
+                    client.block_on(async { answer(TcpStream::from_std(tracker).unwrap()).await });
+                assert!(answered_once(&answer), "trial {trial}: {answer:?}");
+            }
+            assert_eq!(count.get(), 0, "every connection uncounted");
+        }
     }
 
     #[test]

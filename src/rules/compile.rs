@@ -7,7 +7,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::file::{IdentifiersFile, RulesFile};
-use super::limits::MIN_READ_BUFFER_BYTES;
+use super::limits::{MAX_READ_BUFFER_BYTES, MIN_READ_BUFFER_BYTES};
 use super::{CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream};
 use crate::scrub::{
     CoreLimits, FieldAction, PropertyMode, PropertyRules, PseudonymKey, RuleKind, Truncation,
@@ -196,10 +196,13 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
             errors.push(path, "must be greater than zero");
         }
     }
-    if l.read_buffer_bytes < MIN_READ_BUFFER_BYTES {
+    if !(MIN_READ_BUFFER_BYTES..=MAX_READ_BUFFER_BYTES).contains(&l.read_buffer_bytes) {
         errors.push(
             "limits.read_buffer_bytes",
-            format!("must be at least {MIN_READ_BUFFER_BYTES} (request headers must fit)"),
+            format!(
+                "must be between {MIN_READ_BUFFER_BYTES} (request headers must fit) \
+                 and {MAX_READ_BUFFER_BYTES}"
+            ),
         );
     }
     Limits {

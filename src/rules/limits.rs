@@ -10,6 +10,9 @@ pub const DEFAULT_BUFFER_BELOW_BYTES: u64 = 256 << 10;
 /// The most a tracker's HTTP/1.1 connection reads ahead into memory at once: the HTTP server's
 /// default. Request headers must fit in it too.
 pub const DEFAULT_READ_BUFFER_BYTES: usize = 8192 + 4096 * 100;
+/// The most `read_buffer_bytes` accepted: it also bounds a request's head, which a client
+/// could otherwise make the proxy hold that large.
+pub const MAX_READ_BUFFER_BYTES: usize = 16 << 20;
 /// The least `read_buffer_bytes` accepted: room for the largest request headers trackers send
 /// (long cookies, Matomo and GA4 payloads in the query string).
 pub const MIN_READ_BUFFER_BYTES: usize = 16 << 10;

@@ -109,11 +109,13 @@ async fn a_small_read_buffer_still_streams_large_batches_and_refuses_oversized_h
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
     assert_eq!(vendor.requests().len(), 1, "nothing more forwarded");
 
-    let mut file = scrubproxy::rules::RulesFile::default();
-    file.limits.read_buffer_bytes = 4096;
-    let errors = scrubproxy::rules::compile(file).expect_err("refused");
-    assert!(
-        errors.iter().any(|e| e.path == "limits.read_buffer_bytes"),
-        "{errors:?}"
-    );
+    for refused in [4096, 1 << 30] {
+        let mut file = scrubproxy::rules::RulesFile::default();
+        file.limits.read_buffer_bytes = refused;
+        let errors = scrubproxy::rules::compile(file).expect_err("refused");
+        assert!(
+            errors.iter().any(|e| e.path == "limits.read_buffer_bytes"),
+            "{refused}: {errors:?}"
+        );
+    }
 }
