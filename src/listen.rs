@@ -575,6 +575,56 @@ mod tests {
         }
     }
 
+    /// An HTTP/2 connection queued at the stop gets its request answered and then a GOAWAY,
+    /// so the drain ends with it instead of waiting for the deadline while a browser keeps
+    /// the connection open.
+    #[tokio::test]
+    async fn an_http2_connection_at_the_stop_is_answered_and_lets_the_drain_end() {
+        use http_body_util::Empty;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let count = IntGauge::new("open", "open connections").unwrap();
+        let tracker = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_nonblocking(true).unwrap();
+        let (handoff, queue) = mpsc::channel(1);
+        assert!(handoff.try_send(handed(stream, &count)).is_ok());
+        drop(handoff);
+        let (answered, status) = oneshot::channel();
+        let browser = tokio::spawn(async move {
+            let (mut send, conn) =
+                hyper::client::conn::http2::handshake::<_, _, Empty<bytes::Bytes>>(
+                    TokioExecutor::new(),
+                    TokioIo::new(tracker),
+                )
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let request = Request::post("http://x/t").body(Empty::new()).unwrap();
+            let status = send
+                .send_request(request)
+                .await
+                .map(|r| r.status().as_u16());
+            let _ = answered.send(status.ok());
+            // A browser keeps the connection for its next request.
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            drop(send);
+        });
+        let (stop, stopped) = watch::channel(false);
+        stop.send(true).unwrap();
+        let started = std::time::Instant::now();
+        serve_worker(queue, stopped).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the drain waited {:?} (deadline 5 s)",
+            started.elapsed()
+        );
+        browser.abort();
+        assert_eq!(status.await.unwrap(), Some(200));
+        assert_eq!(count.get(), 0);
+    }
+
     /// Busy-waits: sleeps are too coarse to land the stop between two connections.
     fn spin(turns: usize) {
         for _ in 0..turns {
