@@ -264,16 +264,46 @@ async fn hand_out(
         let Ok(stream) = stream.into_std() else {
             continue;
         };
-        let Some(worker) = least_busy(&workers) else {
+        if !hand(&workers, stream, peer).await {
             tracing::error!("every worker thread has stopped: no longer accepting");
             ready.set_ready(false);
-            break;
-        };
-        let open = OpenConnection::new(&worker.open);
-        // Only a worker that stopped between the two lines refuses; the connection closes
-        // unanswered and the tracker retries.
-        let _ = worker.handoff.send(Handed { stream, peer, open }).await;
+            return;
+        }
     }
+    // The kernel completes connections before they are accepted, and their trackers may
+    // have sent a request already (a beacon at page unload is never retried): those
+    // waiting at the stop are handed out too, and served in the drain. At most a full
+    // backlog's worth: clients still connecting must not keep the acceptor going.
+    let Ok(listener) = listener.into_std() else {
+        return;
+    };
+    for _ in 0..LISTEN_BACKLOG {
+        let Ok((stream, peer)) = listener.accept() else {
+            return;
+        };
+        if stream.set_nonblocking(true).is_err() {
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        if !hand(&workers, stream, peer).await {
+            return;
+        }
+    }
+}
+
+/// The kernel's queue of completed connections for a listener tokio binds (its default).
+const LISTEN_BACKLOG: usize = 1024;
+
+/// Hands a connection to the worker with the fewest open; false when no worker is left.
+async fn hand(workers: &[Worker], stream: std::net::TcpStream, peer: SocketAddr) -> bool {
+    let Some(worker) = least_busy(workers) else {
+        return false;
+    };
+    let open = OpenConnection::new(&worker.open);
+    // Only a worker that stopped between the two lines refuses; the connection closes
+    // unanswered and the tracker retries.
+    let _ = worker.handoff.send(Handed { stream, peer, open }).await;
+    true
 }
 
 /// The running worker with the fewest open connections. A worker whose thread has ended
@@ -742,6 +772,34 @@ mod tests {
             }
             assert_eq!(count.get(), 0, "every connection uncounted");
         }
+    }
+
+    /// Connections the kernel had completed but the acceptor had not taken when the stop
+    /// came are handed to a worker (which serves them in the drain), not reset with the
+    /// listener.
+    #[tokio::test]
+    async fn connections_waiting_in_the_backlog_at_the_stop_are_handed_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut trackers = Vec::new();
+        for _ in 0..5 {
+            trackers.push(
+                TcpStream::connect(listener.local_addr().unwrap())
+                    .await
+                    .unwrap(),
+            );
+        }
+        let (worker, queue) = worker(0, true);
+        let mut queue = queue.unwrap();
+        let (stop, stopped) = watch::channel(false);
+        stop.send(true).unwrap();
+        let acceptor = tokio::spawn(hand_out(listener, vec![worker], Arc::default(), stopped));
+        let mut handed = 0;
+        while let Some(connection) = queue.recv().await {
+            assert!(TcpStream::from_std(connection.stream).is_ok());
+            handed += 1;
+        }
+        assert_eq!(handed, trackers.len());
+        acceptor.await.unwrap();
     }
 
     #[test]
