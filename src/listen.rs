@@ -391,7 +391,7 @@ const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 /// closes, HTTP/2 sends GOAWAY. A macro, not a generic function: the compiler cannot prove
 /// such a function's future `Send` for hyper's connection types.
 macro_rules! run {
-    ($conn:expr, $draining:expr, $asked:expr) => {{
+    ($conn:expr, $drain:expr, $asked:expr) => {{
         let conn = $conn;
         tokio::pin!(conn);
         // The connection first: a request that arrived with the drain signal is read before
@@ -399,7 +399,7 @@ macro_rules! run {
         let finished = tokio::select! {
             biased;
             _ = &mut conn => true,
-            _ = drain_begins($draining) => false,
+            _ = $drain.begun() => false,
         };
         let finished = finished
             || tokio::select! {
@@ -415,12 +415,31 @@ macro_rules! run {
     }};
 }
 
-/// Resolves once the drain signal is sent (or its sender is gone).
-async fn drain_begins(mut draining: watch::Receiver<bool>) {
-    loop {
-        let begun = *draining.borrow_and_update();
-        if begun || draining.changed().await.is_err() {
-            return;
+/// The moment a serving loop's drain begins, as every one of its connections sees it.
+#[derive(Default)]
+struct Drain {
+    begun: AtomicBool,
+    signal: Notify,
+}
+
+impl Drain {
+    fn begin(&self) {
+        self.begun.store(true, Ordering::Release);
+        self.signal.notify_waiters();
+    }
+
+    fn has_begun(&self) -> bool {
+        self.begun.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the drain has begun.
+    async fn begun(&self) {
+        let signal = self.signal.notified();
+        tokio::pin!(signal);
+        // Registered before the check, so a `begin` in between still wakes it.
+        signal.as_mut().enable();
+        if !self.has_begun() {
+            signal.await;
         }
     }
 }
@@ -433,11 +452,9 @@ async fn serve<H, F>(
     H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ResponseBody>> + Send + 'static,
 {
-    // Sent once every accepted connection has a task: from then on each finishes what it
+    // Begun once every accepted connection has a task: from then on each finishes what it
     // was asked and closes.
-    let (drain, draining) = watch::channel(false);
-    // The same moment, read where an answer is built.
-    let closing = Arc::new(AtomicBool::new(false));
+    let drain = Arc::new(Drain::default());
     // Held here so that what is still running at the drain deadline can be cut.
     let mut connections = tokio::task::JoinSet::new();
     // The task that serves one accepted connection.
@@ -446,15 +463,15 @@ async fn serve<H, F>(
         let asked = Arc::new(Notify::new());
         let service = {
             let asked = asked.clone();
-            let closing = closing.clone();
+            let drain = drain.clone();
             service_fn(move |req| {
                 asked.notify_one();
                 let handler = handler.clone();
-                let closing = closing.clone();
+                let drain = drain.clone();
                 async move {
                     let http1 = req.version() < http::Version::HTTP_2;
                     let mut resp = handler(peer, req).await;
-                    if http1 && closing.load(Ordering::Acquire) {
+                    if http1 && drain.has_begun() {
                         // An answer written before the connection hears of the drain
                         // still tells the client not to reuse it.
                         resp.headers_mut()
@@ -467,13 +484,13 @@ async fn serve<H, F>(
         let settings = settings();
         let builder = settings.builder();
         let tls = settings.tls;
-        let draining = draining.clone();
+        let drain = drain.clone();
         async move {
             let _open = open;
             match tls {
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    run!(conn.into_owned(), draining, asked);
+                    run!(conn.into_owned(), drain, asked);
                 }
                 Some(acceptor) => {
                     // A client that never finishes its handshake must not hold a task.
@@ -484,7 +501,7 @@ async fn serve<H, F>(
                         return;
                     };
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    run!(conn.into_owned(), draining, asked);
+                    run!(conn.into_owned(), drain, asked);
                 }
             }
         }
@@ -508,8 +525,7 @@ async fn serve<H, F>(
     }
     drop(incoming);
     let drain_deadline = settings().drain_deadline;
-    closing.store(true, Ordering::Release);
-    let _ = drain.send(true);
+    drain.begin();
     let drained = async { while connections.join_next().await.is_some() {} };
     if tokio::time::timeout(drain_deadline, drained).await.is_err() {
         // Cut connections end with no answer, which trackers retry; a streamed upstream

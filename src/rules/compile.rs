@@ -214,8 +214,7 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
             max_string_bytes: l.max_string_bytes,
         },
         buffer_below_bytes: l.buffer_below_bytes,
-        // The HTTP server cannot work with less than 8 KiB; the error above was reported.
-        read_buffer_bytes: l.read_buffer_bytes.max(MIN_READ_BUFFER_BYTES),
+        read_buffer_bytes: l.read_buffer_bytes,
         upstream_timeout: seconds(
             l.upstream_timeout_seconds,
             "limits.upstream_timeout_seconds",
