@@ -7,15 +7,18 @@
 #   node        a Node.js JSON.parse/stringify scrubber (benches/load/node-scrub.mjs)
 # for 1-, 50- and 1000-event batches: requests/s, MB/s, p50/p99, errors, CPU per request and
 # peak RSS; then p99 at half of scrubproxy's saturation rate, against direct at that rate.
-# Everything shares the machine's cores, so compare figures from one run only.
+# Everything shares the machine's cores, so compare figures from one run only. Each cell is
+# the median of REPS runs (default 3), the targets taking turns so that a noisy moment of the
+# machine falls on all of them; the req/s column also gives the range and the ratio to nginx.
 #
 #   python3 ../shared/bench/gen_payloads.py --out target/bench-payloads
-#   benches/load.sh                          # DURATION=8 CONNS=32 SIZES="small typical large"
+#   benches/load.sh                          # DURATION=8 CONNS=32 REPS=3 SIZES="small typical large"
 #   SOAK=600 benches/load.sh                 # also: 10 minutes at half rate, RSS every 30 s
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${DURATION:-8}
 conns=${CONNS:-32}
+reps=${REPS:-3}
 sizes=${SIZES:-"small typical large"}
 here=$PWD/benches/load
 
@@ -93,23 +96,39 @@ run_wrk() { # target payload connections delay_ms
     "${url[$1]}/segment/v1/batch" | grep '^RESULT'
 }
 
-echo "| batch | target | req/s | MB/s | p50 ms | p99 ms | errors | CPU ms/req | peak RSS MB |"
-echo "|---|---|---|---|---|---|---|---|---|"
+# The middle value of its arguments (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
+
+echo "| batch | target | req/s (median, range) | x nginx | MB/s | p50 ms | p99 ms | errors | CPU ms/req | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 declare -A rps
 for size in $sizes; do
   payload=target/bench-payloads/segment-$size.json
   [ -f "$payload" ] || { echo "missing $payload (see the header of this script)"; exit 1; }
-  for t in "${order[@]}"; do
-    before=$(cpu_ticks "$t")
-    r=$(run_wrk "$t" "$payload" "$conns" 0)
-    after=$(cpu_ticks "$t")
-    n=$(field requests "$r")
-    rps[$t.$size]=$(field rps "$r")
-    cpu=$(echo "scale=3; ($after - $before) * 1000 / $hz / $n" | bc)
-    rss=$( [ "$t" = direct ] && echo - || peak_rss_mb "$t")
-    errors=$(( $(field errors "$r") + $(field non2xx "$r") ))
-    echo "| $size | $t | ${rps[$t.$size]} | $(field mbps "$r") | $(field p50_ms "$r") | $(field p99_ms "$r") | $errors | $cpu | $rss |"
+  declare -A runs=() cpus=() errs=()
+  for rep in $(seq "$reps"); do
+    for t in "${order[@]}"; do
+      before=$(cpu_ticks "$t")
+      r=$(run_wrk "$t" "$payload" "$conns" 0)
+      after=$(cpu_ticks "$t")
+      runs[$t]+="$r"$'\n'
+      cpus[$t]+=" $(echo "scale=3; ($after - $before) * 1000 / $hz / $(field requests "$r")" | bc)"
+      errs[$t]=$(( ${errs[$t]:-0} + $(field errors "$r") + $(field non2xx "$r") ))
+    done
   done
+  for t in "${order[@]}"; do
+    # shellcheck disable=SC2046 # one number per line
+    rps[$t.$size]=$(median $(field rps "${runs[$t]}"))
+  done
+  for t in "${order[@]}"; do
+    all() { field "$1" "${runs[$t]}"; }
+    range=$(all rps | sort -g | sed -n '1p;$p' | paste -sd- -)
+    ratio=$(printf "%.2f" "$(echo "scale=4; ${rps[$t.$size]} / ${rps[nginx.$size]}" | bc)")
+    rss=$( [ "$t" = direct ] && echo - || peak_rss_mb "$t")
+    # shellcheck disable=SC2046,SC2086
+    echo "| $size | $t | ${rps[$t.$size]} ($range) | $ratio | $(median $(all mbps)) | $(median $(all p50_ms)) | $(median $(all p99_ms)) | ${errs[$t]} | $(median ${cpus[$t]}) | $rss |"
+  done
+  unset runs cpus errs
 done
 
 echo
