@@ -69,6 +69,22 @@ pub async fn handle(
             ),
         ),
         Routed::NotFound(vendor) => (vendor, "none", reply::not_found()),
+        Routed::BadPath => {
+            state
+                .metrics
+                .rejected
+                .with_label_values(&[NO_VENDOR, "bad_path"])
+                .inc();
+            (
+                NO_VENDOR,
+                "none",
+                reply::error(
+                    400,
+                    "bad_path",
+                    "the path has a dot segment, a backslash or an encoded separator",
+                ),
+            )
+        }
         Routed::Ingest(route, endpoint, rest) => {
             let vendor = route.vendor.as_str();
             let resp = ingest(&state, &snapshot, route, endpoint, rest, peer, req).await;
@@ -94,9 +110,14 @@ enum Routed<'a> {
     Preflight(&'static str),
     Forbidden(&'static str),
     NotFound(&'static str),
+    /// A path the vendor could resolve to another endpoint than the one routed.
+    BadPath,
 }
 
 fn route<'a>(rules: &'a RuleSet, req: &Request<Incoming>) -> Routed<'a> {
+    if !is_plain_path(req.uri().path()) {
+        return Routed::BadPath;
+    }
     let Some((route, rest)) = rules.route(req.uri().path()) else {
         return Routed::NotFound(NO_VENDOR);
     };
@@ -120,6 +141,22 @@ fn route<'a>(rules: &'a RuleSet, req: &Request<Incoming>) -> Routed<'a> {
         Some(endpoint) => Routed::Ingest(route, endpoint, rest.to_owned()),
         None => Routed::NotFound(vendor),
     }
+}
+
+/// Whether `path` names the same resource at the vendor as it does here. The path after the
+/// route prefix goes upstream as it came, so `/posthog/static/../e` would be routed as a
+/// pass-through asset and resolved by the vendor (or a CDN before it) as the capture
+/// endpoint, with its payload unscrubbed. No SDK sends dot segments, backslashes or
+/// percent-encoded dots and separators, so they are refused rather than normalised.
+fn is_plain_path(path: &str) -> bool {
+    let encoded_separator = path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%' && matches!(&[w[1], w[2].to_ascii_lowercase()], b"2e" | b"2f" | b"5c")
+    });
+    !encoded_separator
+        && !path.contains('\\')
+        && !path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
 }
 
 /// A refusal before anything reached the vendor.
@@ -627,5 +664,38 @@ impl UpstreamCall<'_> {
             parts,
             body.map_err(Into::into).boxed(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_path;
+
+    #[test]
+    fn paths_that_could_name_another_endpoint_are_not_plain() {
+        for bad in [
+            "/posthog/static/../e/",
+            "/posthog/static/..",
+            "/segment/./v1/t",
+            "/posthog/static/%2e%2e/e",
+            "/posthog/static/%2E./e",
+            "/posthog/static/..%2fe",
+            "/posthog/static/..%2Fe",
+            "/posthog/static/..%5ce",
+            "/posthog/static/..\\e",
+        ] {
+            assert!(!is_plain_path(bad), "{bad}");
+        }
+        for good in [
+            "/posthog/i/v0/e/",
+            "/snowplow/com.snowplowanalytics.snowplow/tp2",
+            "/matomo/matomo.php",
+            "/segment//v1/t",
+            "/posthog/static/array.js",
+            "/plausible/api/event%20x",
+            "/.well-known/x",
+        ] {
+            assert!(is_plain_path(good), "{good}");
+        }
     }
 }

@@ -24,6 +24,11 @@ fn nested(depth: usize) -> String {
     )
 }
 
+/// A PostHog event with an e-mail, base64 in `data=`, sent to a pass-through prefix whose
+/// `..` leads to the capture endpoint: a vendor that resolves dot segments would take it
+/// as an event.
+const POSTHOG_CAPTURE_VIA_STATIC: &str = "/posthog/static/../e/?data=eyJldmVudCI6IiRwYWdldmlldyIsInByb3BlcnRpZXMiOnsiZGlzdGluY3RfaWQiOiJ1c2VyLTQyIiwiJGVtYWlsIjoiamFuZS5kb2VAZXhhbXBsZS5jb20iLCJ0b2tlbiI6InBoY194In19";
+
 /// (name, method, target, headers, body, expected status, expected error kind)
 type Case = (
     &'static str,
@@ -48,6 +53,42 @@ fn cases() -> Vec<Case> {
         "x".repeat(300_000)
     );
     vec![
+        (
+            "a dot segment out of a pass-through into capture",
+            "GET",
+            POSTHOG_CAPTURE_VIA_STATIC,
+            Vec::new(),
+            Vec::new(),
+            400,
+            "bad_path",
+        ),
+        (
+            "an encoded dot segment",
+            "GET",
+            "/posthog/static/%2e%2E/e/?data=e30",
+            Vec::new(),
+            Vec::new(),
+            400,
+            "bad_path",
+        ),
+        (
+            "an encoded slash",
+            "GET",
+            "/posthog/static/..%2Fe/?data=e30",
+            Vec::new(),
+            Vec::new(),
+            400,
+            "bad_path",
+        ),
+        (
+            "a single-dot segment",
+            "POST",
+            "/segment/./v1/t",
+            JSON.to_vec(),
+            br#"{"type":"track","userId":"u1"}"#.to_vec(),
+            400,
+            "bad_path",
+        ),
         (
             "string over max_string_bytes",
             "POST",
