@@ -29,16 +29,17 @@ impl Vendor for Plausible {
 
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
         let mut b = EventPlanBuilder::default();
-        b.container("p")
-            .container("props")
-            .container("m")
-            .field("p", FieldAction::JsonString)
-            .field("props", FieldAction::JsonString)
-            .field("m", FieldAction::JsonString)
-            .field("d", FieldAction::Keep)
+        // The server reads properties from any of `m`, `meta`, `p` and `props`, and the
+        // long names beside the short ones (wire-formats.md).
+        for props in ["p", "props", "m", "meta"] {
+            b.container(props).field(props, FieldAction::JsonString);
+        }
+        b.field("d", FieldAction::Keep)
+            .field("domain", FieldAction::Keep)
             .field("n", FieldAction::EventName)
+            .field("name", FieldAction::EventName)
             .field("r", FieldAction::Referrer)
-            .field("domain", FieldAction::Keep);
+            .field("referrer", FieldAction::Referrer);
         vec![Arc::new(BodyPlan {
             envelope: Envelope::Event,
             event: b.build(inputs.properties, (inputs.values)(), None),

@@ -93,6 +93,9 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
         .field("anonymousId", inputs.identifier_action)
         .field("previousId", inputs.identifier_action)
         .field("context.traits.userId", inputs.identifier_action)
+        // The mobile libraries' device id and IDFA / Android advertising id.
+        .field("context.device.id", inputs.identifier_action)
+        .field("context.device.advertisingId", inputs.identifier_action)
         .field("context.ip", FieldAction::VendorIp)
         .field("context.consent", FieldAction::ConsentSignal(0))
         .field("writeKey", FieldAction::Keep)

@@ -128,7 +128,14 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     // Inside contexts (`{"schema":..,"data":[{"schema":..,"data":{..}}]}`), the client
     // session context carries the tracker's cookie user id.
     for field in JSON_FIELDS.iter().chain(BASE64_JSON_FIELDS) {
-        for id in ["userId", "previousSessionId"] {
+        // The mobile context carries the advertising and vendor ids.
+        for id in [
+            "userId",
+            "previousSessionId",
+            "appleIdfa",
+            "appleIdfv",
+            "androidIdfa",
+        ] {
             b.field(&format!("{field}.data.data.{id}"), inputs.identifier_action);
         }
         // The geolocation context's coordinates.

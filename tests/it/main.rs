@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adversarial;
 mod browser;
 mod cli;
 mod consent;

@@ -1,0 +1,86 @@
+//! Personal data in places an adversarial review found the rules did not reach: device ids,
+//! properties under a vendor's less common names, addresses inside text and keys. Each test
+//! failed before its fix.
+
+use crate::support::{self, start_consented_proxy, Behavior, FakeVendor};
+
+const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+
+/// Segment's (and RudderStack's) mobile `context.device.id` / `advertisingId`, and Snowplow's
+/// `mobile_context` IDFA/IDFV, are device identifiers like Amplitude's `device_id` / `idfa`.
+#[tokio::test]
+async fn mobile_device_and_advertising_ids_are_pseudonymized() {
+    let vendor = FakeVendor::start(Behavior::ok("{}")).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let idfa = "38400000-8cf0-11bd-b23e-10b96e40000d";
+    let body = serde_json::json!({
+        "type": "track", "event": "Opened", "userId": "u1",
+        "context": {"device": {"id": "device-jane-7", "advertisingId": idfa, "model": "iPhone14,2"}}
+    });
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/t",
+        &[("content-type", "application/json")],
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    let co = serde_json::json!({"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0",
+        "data": [{"schema": "iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-3",
+                  "data": {"osType": "ios", "osVersion": "17", "deviceManufacturer": "Apple",
+                           "deviceModel": "iPhone", "appleIdfa": idfa}}]});
+    let sp = serde_json::json!({"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
+        "data": [{"e": "pv", "eid": "1", "tv": "ios-5", "co": co.to_string()}]});
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/snowplow/com.snowplowanalytics.snowplow/tp2",
+        &[("content-type", "application/json")],
+        serde_json::to_vec(&sp).unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    let got = vendor.requests();
+    let segment = String::from_utf8_lossy(&got[0].body).into_owned();
+    let snowplow = String::from_utf8_lossy(&got[1].body).into_owned();
+    assert!(
+        !segment.contains("device-jane-7") && !segment.contains(idfa),
+        "Segment device ids forwarded as sent: {segment}"
+    );
+    assert!(
+        !snowplow.contains(idfa),
+        "Snowplow IDFA forwarded as sent: {snowplow}"
+    );
+}
+
+/// Plausible's server reads props from `m`, `meta`, `p` or `props` (wire-formats.md section 9).
+#[tokio::test]
+async fn plausible_meta_props_get_the_deny_list() {
+    let vendor = FakeVendor::start(Behavior::status(202)).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let props = serde_json::json!({"first_name": support::planted::value("first_name"),
+        "birthday": support::planted::value("birthday"), "postal_code": support::planted::value("postal_code")});
+    for body in [
+        serde_json::json!({"n": "pageview", "u": "https://shop.example/", "d": "shop.example", "meta": props}),
+        serde_json::json!({"n": "pageview", "u": "https://shop.example/", "d": "shop.example", "meta": props.to_string()}),
+    ] {
+        let resp = support::send_raw(
+            proxy.addr(),
+            "POST",
+            "/plausible/api/event",
+            &[("content-type", "text/plain"), ("user-agent", UA)],
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await;
+        assert_eq!(resp.status, 202);
+    }
+    for up in vendor.requests() {
+        assert!(
+            up.planted().is_empty(),
+            "planted values reached the vendor: {:?}\n{}",
+            up.planted(),
+            String::from_utf8_lossy(&up.body)
+        );
+    }
+}
