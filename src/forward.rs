@@ -48,6 +48,8 @@ pub enum ForwardError {
     Status5xx,
     #[error("the vendor answered with a redirect, which is not followed")]
     Redirect,
+    #[error("the vendor answered before the whole body was sent")]
+    AnsweredEarly,
 }
 
 impl ForwardError {
@@ -58,6 +60,7 @@ impl ForwardError {
             ForwardError::Io => "io",
             ForwardError::Status5xx => "status_5xx",
             ForwardError::Redirect => "redirect",
+            ForwardError::AnsweredEarly => "answered_early",
         }
     }
 

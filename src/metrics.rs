@@ -230,7 +230,7 @@ impl Metrics {
             requests: counter(
                 &registry,
                 "scrubproxy_requests_total",
-                "Requests answered, by vendor, endpoint and status class.",
+                "Requests, by vendor, endpoint and status class (client_gone: the tracker left before its answer).",
                 &["vendor", "endpoint", "status_class"],
             )?,
             events: counter(

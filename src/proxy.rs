@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use http::header::{HeaderMap, CONTENT_LENGTH, ORIGIN};
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
@@ -48,7 +50,7 @@ pub async fn handle(
         );
         return resp;
     };
-    state.metrics.in_flight.inc();
+    let mut tally = Tally::start(&state, started);
     let snapshot = state.snapshot(worker);
     let rules: &RuleSet = &snapshot.rules;
     // Only the Origin is needed after the request is consumed: no copy of every header.
@@ -87,22 +89,55 @@ pub async fn handle(
         }
         Routed::Ingest(route, endpoint, rest) => {
             let vendor = route.vendor.as_str();
+            tally.labels = (vendor, endpoint.name);
             let resp = ingest(&state, &snapshot, route, endpoint, rest, peer, req).await;
             (vendor, endpoint.name, resp)
         }
     };
     reply::add_cors(resp.headers_mut(), &rules.cors, origin);
-    let status = resp.status().as_u16();
-    state
-        .metrics
-        .requests
-        .with_label_values(&[vendor, endpoint, crate::metrics::status_class(status)])
-        .inc();
-    state
-        .metrics
-        .observe_request(vendor, started.elapsed().as_secs_f64());
-    state.metrics.in_flight.dec();
+    tally.labels = (vendor, endpoint);
+    tally.status = Some(resp.status().as_u16());
     resp
+}
+
+/// Counts one request and holds its place in the in-flight gauge until it ends, also when
+/// hyper drops the handler because the tracker went away (an SDK's own timeout, a closed
+/// tab): such a request is counted with the status `client_gone`.
+struct Tally<'a> {
+    state: &'a AppState,
+    started: Instant,
+    /// Vendor and endpoint, once routed.
+    labels: (&'static str, &'static str),
+    /// The answer's status, once there is one.
+    status: Option<u16>,
+}
+
+impl<'a> Tally<'a> {
+    fn start(state: &'a AppState, started: Instant) -> Self {
+        state.metrics.in_flight.inc();
+        Tally {
+            state,
+            started,
+            labels: (NO_VENDOR, "none"),
+            status: None,
+        }
+    }
+}
+
+impl Drop for Tally<'_> {
+    fn drop(&mut self) {
+        let metrics = &self.state.metrics;
+        let (vendor, endpoint) = self.labels;
+        let status = self
+            .status
+            .map_or("client_gone", crate::metrics::status_class);
+        metrics
+            .requests
+            .with_label_values(&[vendor, endpoint, status])
+            .inc();
+        metrics.observe_request(vendor, self.started.elapsed().as_secs_f64());
+        metrics.in_flight.dec();
+    }
 }
 
 enum Routed<'a> {
@@ -512,6 +547,7 @@ impl UpstreamCall<'_> {
     /// instead of an empty batch the vendor might refuse.
     async fn streamed(&self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
         let mut upstream: Option<(forward::StreamSender, InFlight)> = None;
+        let mut cut = false;
         let mut held_back: Vec<Scrubbed> = Vec::new();
         let started = Instant::now();
         let mut received = 0;
@@ -548,9 +584,14 @@ impl UpstreamCall<'_> {
                 // A vendor that stops reading must not hold the tracker forever.
                 let sent = tokio::time::timeout(self.rules.limits.upstream_timeout, tx.send(out));
                 match sent.await {
-                    // A closed channel means the upstream call already ended; its result says why.
-                    Ok(open) if !open || done => break None,
-                    Ok(_) => {}
+                    Ok(true) if done => break None,
+                    Ok(true) => {}
+                    // A closed channel means the upstream call already ended, before the
+                    // body did; its result says why.
+                    Ok(false) => {
+                        cut = !done;
+                        break None;
+                    }
                     Err(_) => break Some(BodyFailure::UpstreamStalled),
                 }
             }
@@ -569,18 +610,32 @@ impl UpstreamCall<'_> {
         }
         tx.finish();
         let resp = self
-            .relay(self.answer(in_flight).await, started)
+            .relay(self.answer(in_flight, cut).await, started)
             .map_err(Failure::Upstream)?;
         Ok((resp, pipeline.report()))
     }
 
-    /// The vendor's answer to a streamed request whose body has ended.
-    async fn answer(&self, in_flight: InFlight) -> Result<Response<Incoming>, ForwardError> {
-        match tokio::time::timeout(self.rules.limits.upstream_timeout, in_flight).await {
-            Err(_) => Err(ForwardError::Timeout),
-            Ok(Err(_join)) => Err(ForwardError::Io),
-            Ok(Ok(result)) => result.map_err(|e| ForwardError::classify(&e)),
-        }
+    /// The vendor's whole answer to a streamed request whose body has ended, or was `cut`
+    /// because the vendor answered first. Success for a cut body would tell the tracker its
+    /// unsent events arrived; a refusal is relayed as it is.
+    async fn answer(
+        &self,
+        in_flight: InFlight,
+        cut: bool,
+    ) -> Result<Response<Bytes>, ForwardError> {
+        let answer = async {
+            let head = in_flight
+                .await
+                .map_err(|_join| ForwardError::Io)?
+                .map_err(|e| ForwardError::classify(&e))?;
+            if cut && (head.status().is_success() || head.status().is_informational()) {
+                return Err(ForwardError::AnsweredEarly);
+            }
+            read_answer(head).await
+        };
+        tokio::time::timeout(self.rules.limits.upstream_timeout, answer)
+            .await
+            .map_err(|_| ForwardError::Timeout)?
     }
 
     fn start_stream(&self, pipeline: &BodyPipeline) -> (forward::StreamSender, InFlight) {
@@ -630,13 +685,18 @@ impl UpstreamCall<'_> {
     ) -> Result<Response<ResponseBody>, ForwardError> {
         let request = self.request(headers, body);
         let started = Instant::now();
-        let result = tokio::time::timeout(
-            self.rules.limits.upstream_timeout,
-            self.client.request(request),
-        )
-        .await
-        .map_err(|_| ForwardError::Timeout)
-        .and_then(|r| r.map_err(|e| ForwardError::classify(&e)));
+        let answer = async {
+            let head = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| ForwardError::classify(&e))?;
+            read_answer(head).await
+        };
+        let result = tokio::time::timeout(self.rules.limits.upstream_timeout, answer)
+            .await
+            .map_err(|_| ForwardError::Timeout)
+            .and_then(|r| r);
         self.relay(result, started)
     }
 
@@ -644,7 +704,7 @@ impl UpstreamCall<'_> {
     /// so that every SDK retries (Segment drops 501, 505 and 511 otherwise).
     fn relay(
         &self,
-        result: Result<Response<Incoming>, ForwardError>,
+        result: Result<Response<Bytes>, ForwardError>,
         started: Instant,
     ) -> Result<Response<ResponseBody>, ForwardError> {
         self.state
@@ -660,11 +720,25 @@ impl UpstreamCall<'_> {
         for name in forward::HOP_BY_HOP {
             parts.headers.remove(*name);
         }
-        Ok(Response::from_parts(
-            parts,
-            body.map_err(Into::into).boxed(),
-        ))
+        Ok(Response::from_parts(parts, reply::full(body)))
     }
+}
+
+/// The largest vendor answer relayed. Vendors answer ingestion with a few bytes; PostHog's
+/// pass-through scripts are a few hundred KB.
+const MAX_ANSWER_BYTES: usize = 8 << 20;
+
+/// Reads the vendor's answer whole, inside the caller's deadline, before any of it goes to
+/// the tracker: a vendor that stalls or cuts its body then costs the tracker a retryable
+/// 504 or 502, never a success status followed by a body that does not end.
+async fn read_answer(head: Response<Incoming>) -> Result<Response<Bytes>, ForwardError> {
+    let (parts, body) = head.into_parts();
+    let body = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
+        .collect()
+        .await
+        .map_err(|_| ForwardError::Io)?
+        .to_bytes();
+    Ok(Response::from_parts(parts, body))
 }
 
 #[cfg(test)]

@@ -110,6 +110,7 @@ impl UpstreamCall<'_> {
         let client = self.client.clone();
         let in_flight = tokio::spawn(async move { client.request(request).await });
         let started = Instant::now();
+        let mut cut = false;
         let failure = loop {
             let chunk = match self.next_chunk(&mut body, &mut received).await {
                 Ok(Some(chunk)) => chunk,
@@ -126,7 +127,10 @@ impl UpstreamCall<'_> {
             );
             match sent.await {
                 Ok(true) => {}
-                Ok(false) => break None,
+                Ok(false) => {
+                    cut = true;
+                    break None;
+                }
                 Err(_) => break Some(BodyFailure::UpstreamStalled),
             }
         };
@@ -142,7 +146,7 @@ impl UpstreamCall<'_> {
         }
         dry_run.finish(self);
         tx.finish();
-        self.relay(self.answer(in_flight).await, started)
+        self.relay(self.answer(in_flight, cut).await, started)
             .map_err(Failure::Upstream)
     }
 

@@ -2,6 +2,7 @@
 //! data. Vendor errors, resets, hangs and refused connections come back as statuses every
 //! SDK retries (502/504 with Retry-After); rate limits are relayed as they are.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::support::{self, start_proxy, Behavior, FakeVendor, TestProxy};
@@ -491,4 +492,135 @@ async fn streamed_requests_whose_events_are_all_dropped_send_nothing() {
     let v: serde_json::Value = serde_json::from_slice(&sent[0].body).expect("valid batch");
     assert_eq!(v["batch"].as_array().map(Vec::len), Some(1));
     assert_eq!(v["batch"][0]["event"], "Signup");
+}
+
+/// A raw vendor: reads a request, writes `answer` and keeps the connection open (`hold`) or
+/// closes it. Stands for vendors and the edges in front of them that misbehave in ways the
+/// fake vendor does not.
+async fn raw_vendor(answer: &'static [u8], hold: bool) -> (String, Arc<Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let seen = received.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 65536];
+            let read = tokio::time::timeout(Duration::from_millis(200), socket.read(&mut buf));
+            if let Ok(Ok(n)) = read.await {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+            let _ = socket.write_all(answer).await;
+            if hold {
+                held.push(socket);
+            } else {
+                let _ = socket.shutdown().await;
+            }
+        }
+    });
+    (url, received)
+}
+
+#[tokio::test]
+async fn vendor_that_stalls_its_answers_body_becomes_504() {
+    let (url, _) = raw_vendor(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"succ",
+        true,
+    )
+    .await;
+    let proxy = start_proxy(&url, |f| f.limits.upstream_timeout_seconds = 0.5).await;
+    let started = std::time::Instant::now();
+    let resp = tokio::time::timeout(Duration::from_secs(5), post(&proxy))
+        .await
+        .expect("the tracker gets a whole answer within the upstream timeout");
+    assert_eq!(
+        (resp.status, resp.header("scrubproxy-error")),
+        (504, Some("timeout"))
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn vendor_that_cuts_its_answers_body_becomes_502() {
+    let (url, _) = raw_vendor(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"succ",
+        false,
+    )
+    .await;
+    let proxy = start_proxy(&url, |_| {}).await;
+    let resp = post(&proxy).await;
+    assert_eq!(
+        (resp.status, resp.header("scrubproxy-error")),
+        (502, Some("io"))
+    );
+}
+
+/// An edge that answers 200 and closes after the first bytes of a streamed batch: the rest
+/// of the batch was never sent, so the tracker must not hear success.
+#[tokio::test]
+async fn a_vendors_early_success_on_a_streamed_batch_is_not_relayed() {
+    let (url, received) = raw_vendor(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\nconnection: close\r\n\r\n{\"success\":true}",
+        false,
+    )
+    .await;
+    let proxy = start_proxy(&url, |f| {
+        f.limits.buffer_below_bytes = 64;
+        f.limits.upstream_timeout_seconds = 2.0;
+    })
+    .await;
+    let events: Vec<String> = (0..200)
+        .map(|i| format!(r#"{{"type":"track","event":"e{i}","userId":"u1"}}"#))
+        .collect();
+    let body = format!(r#"{{"batch":[{}]}}"#, events.join(","));
+    let resp = support::send_chunks(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/batch",
+        &[],
+        body.into_bytes().chunks(400).map(<[u8]>::to_vec).collect(),
+        false,
+    )
+    .await
+    .unwrap();
+    let got = String::from_utf8_lossy(&received.lock().unwrap()).into_owned();
+    assert!(
+        !got.contains(r#""event":"e199""#),
+        "the whole batch was sent"
+    );
+    assert_eq!(
+        (resp.status, resp.header("scrubproxy-error")),
+        (502, Some("answered_early"))
+    );
+}
+
+/// A tracker that gives up while the vendor is slow (an SDK's own timeout, a closed tab):
+/// hyper drops the handler, and the request must still leave the in-flight gauge and be
+/// counted.
+#[tokio::test]
+async fn trackers_that_give_up_leave_the_in_flight_gauge() {
+    let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#).after_ms(1500)).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.limits.upstream_timeout_seconds = 3.0
+    })
+    .await;
+    for _ in 0..3 {
+        let _ = tokio::time::timeout(Duration::from_millis(300), post(&proxy)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics = proxy.metrics().await;
+    let line = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        line("scrubproxy_in_flight_requests ").as_deref(),
+        Some("scrubproxy_in_flight_requests 0")
+    );
+    let gone = line("scrubproxy_requests_total{endpoint=\"track\",status_class=\"client_gone\"")
+        .unwrap_or_else(|| panic!("the requests are counted: {metrics}"));
+    assert!(gone.ends_with(" 3"), "{gone}");
 }
