@@ -242,8 +242,11 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 
 /// Keys longer than this are not cached (rare, and not worth the slot size).
 const CACHED_KEY_LEN: usize = 24;
-/// Slots of a thread's key cache: the schemas of a few vendors' events.
+/// Slots of a thread's key cache: the schemas of a few vendors' events. Two per set, so
+/// that two keys of one event that land in the same set do not evict each other on every
+/// event (with one way, a schema change as small as a new plan node could do that).
 const CACHE_SLOTS: usize = 512;
+const CACHE_WAYS: usize = 2;
 
 /// What the rules and the plan make of one key at one place in the event, whatever its
 /// value.
@@ -272,6 +275,23 @@ struct CachedKey {
 }
 
 const NO_PARENT: usize = usize::MAX;
+
+impl CachedKey {
+    /// Whether this slot holds `raw` under `parent` in `plan`.
+    #[inline]
+    fn holds(&self, plan: u64, parent: usize, raw: &[u8], window: Option<&[u8; 16]>) -> bool {
+        if self.plan != plan || self.parent != parent || usize::from(self.raw_len) != raw.len() {
+            return false;
+        }
+        match window {
+            Some(window) if raw.len() <= 16 => {
+                let cached: &[u8; 16] = self.raw[..16].try_into().expect("16 of 24 bytes");
+                equal_prefix(cached, window, raw.len())
+            }
+            _ => eq_short(&self.raw[..raw.len()], raw),
+        }
+    }
+}
 
 /// Verdicts on keys seen before, by plan, parent node and raw key. Trackers repeat one
 /// schema in every event of every request, so most keys skip normalization, matching and
@@ -320,18 +340,22 @@ impl KeyVerdict {
 }
 
 impl KeyCache {
+    /// The first slot of the set for this key: a few of its bytes, its length, parent and
+    /// plan, spread by a multiplicative hash (its high bits pick the set).
     #[inline]
-    fn slot(plan: u64, parent: usize, raw: &[u8]) -> usize {
+    fn set(plan: u64, parent: usize, raw: &[u8]) -> usize {
         let n = raw.len();
-        let h = n
+        let h = (n as u64)
             .wrapping_mul(31)
-            .wrapping_add(usize::from(raw[0]) * 7)
-            .wrapping_add(usize::from(raw[n - 1]) * 13)
-            .wrapping_add(usize::from(raw[n / 2]) * 3)
-            .wrapping_add(usize::from(raw[n / 4]) * 5)
-            .wrapping_add(parent.wrapping_mul(17))
-            .wrapping_add((plan as usize).wrapping_mul(101));
-        h % CACHE_SLOTS
+            .wrapping_add(u64::from(raw[0]) * 7)
+            .wrapping_add(u64::from(raw[n - 1]) * 13)
+            .wrapping_add(u64::from(raw[n / 2]) * 3)
+            .wrapping_add(u64::from(raw[n / 4]) * 5)
+            .wrapping_add((parent as u64).wrapping_mul(17))
+            .wrapping_add(plan.wrapping_mul(101));
+        const SETS: usize = CACHE_SLOTS / CACHE_WAYS;
+        let set = h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SETS.trailing_zeros());
+        set as usize * CACHE_WAYS
     }
 
     /// The cached verdict for `raw` under `parent` in plan `plan`, if present. `window`: the
@@ -349,18 +373,11 @@ impl KeyCache {
             return None;
         }
         let parent = parent.unwrap_or(NO_PARENT);
-        let slot = &self.slots[Self::slot(plan, parent, raw)];
-        if slot.plan != plan || slot.parent != parent || usize::from(slot.raw_len) != raw.len() {
-            return None;
-        }
-        let same = match window {
-            Some(window) if raw.len() <= 16 => {
-                let cached: &[u8; 16] = slot.raw[..16].try_into().expect("16 of 24 bytes");
-                equal_prefix(cached, window, raw.len())
-            }
-            _ => eq_short(&slot.raw[..raw.len()], raw),
-        };
-        same.then_some(slot.verdict)
+        let set = Self::set(plan, parent, raw);
+        self.slots[set..set + CACHE_WAYS]
+            .iter()
+            .find(|slot| slot.holds(plan, parent, raw, window))
+            .map(|slot| slot.verdict)
     }
 
     pub fn put(&mut self, plan: u64, parent: Option<NodeId>, raw: &[u8], verdict: KeyVerdict) {
@@ -380,7 +397,10 @@ impl KeyCache {
             ];
         }
         let parent = parent.unwrap_or(NO_PARENT);
-        let slot = &mut self.slots[Self::slot(plan, parent, raw)];
+        let set = Self::set(plan, parent, raw);
+        // The newest key goes first; the one it displaces stays in the second way.
+        self.slots[set + 1] = self.slots[set];
+        let slot = &mut self.slots[set];
         slot.raw[..raw.len()].copy_from_slice(raw);
         slot.raw_len = raw.len() as u8;
         slot.plan = plan;
@@ -392,6 +412,39 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_keys_of_one_set_both_stay_cached() {
+        let keys: Vec<String> = (0..10_000).map(|i| format!("key{i}")).collect();
+        let set_of = |k: &String| KeyCache::set(7, 3, k.as_bytes());
+        let first = &keys[0];
+        let twin = keys[1..]
+            .iter()
+            .find(|k| set_of(k) == set_of(first))
+            .expect("some key shares the first one's set");
+        let mut cache = KeyCache::default();
+        let verdict = |n| KeyVerdict::new(false, false, Some(n), None);
+        cache.put(7, Some(3), first.as_bytes(), verdict(1));
+        cache.put(7, Some(3), twin.as_bytes(), verdict(2));
+        assert_eq!(
+            cache.get(7, Some(3), first.as_bytes(), None),
+            Some(verdict(1))
+        );
+        assert_eq!(
+            cache.get(7, Some(3), twin.as_bytes(), None),
+            Some(verdict(2))
+        );
+        assert_eq!(
+            cache.get(8, Some(3), first.as_bytes(), None),
+            None,
+            "another plan"
+        );
+        assert_eq!(
+            cache.get(7, Some(4), first.as_bytes(), None),
+            None,
+            "another parent"
+        );
+    }
 
     fn matches(patterns: &[&str], key: &str) -> bool {
         KeySet::new(patterns.iter().copied()).matches(&normalize(key))
