@@ -205,7 +205,10 @@ impl ValueRules {
                 current = tmp;
             }
         }
-        let ip_cued = cues.has(DELIMITER) && cues.has(DOT | COLON) && cues.digits >= 2;
+        // Words around a `.` or `:`, or a dotted quad joined to text by other punctuation
+        // (`client_ip=203.0.113.42`, `http://203.0.113.42/`).
+        let ip_cued = (cues.has(DELIMITER) && cues.has(DOT | COLON) && cues.digits >= 2)
+            || (cues.has(DOT) && cues.digits >= 4);
         // Addresses written inside text ("from 203.0.113.42, via ..."): truncated in place.
         if let (Some(t), true) = (&self.ip_values, ip_cued) {
             if truncate_ips_in_text(current, t, out, report) {
@@ -523,6 +526,16 @@ mod tests {
             ("fe80::1ff:fe23:4567:890a%eth2", "fe80::%eth2"),
             ("link fe80::1ff:fe23:4567:890a%eth2 is up", "link fe80::%eth2 is up"),
             ("1.2.3.4%eth0", "1.2.3.4%eth0"),
+            ("for=203.0.113.42;proto=https", "for=203.0.113.0;proto=https"),
+            ("client_ip=203.0.113.42&x=10.1.2.3", "client_ip=203.0.113.0&x=10.1.2.0"),
+            ("ip:203.0.113.42", "ip:203.0.113.0"),
+            ("x=203.0.113.42:8080", "x=203.0.113.0:8080"),
+            ("http://203.0.113.42/admin", "http://203.0.113.0/admin"),
+            ("203.0.113.42/32", "203.0.113.0/32"),
+            ("a=1.2.3.4.5", "a=1.2.3.4.5"),
+            ("build=v1.2.3.4", "build=v1.2.3.4"),
+            ("ver=1.2.3.4-rc1", "ver=1.2.3.4-rc1"),
+            ("host=a1.2.3.4", "host=a1.2.3.4"),
             ("50%", "50%"),
             ("203.0.113.0", "203.0.113.0"),
             ("198.51.100.251, 10.0.0.228", "198.51.100.0, 10.0.0.0"),

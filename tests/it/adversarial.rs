@@ -2,6 +2,8 @@
 //! properties under a vendor's less common names, addresses inside text and keys. Each test
 //! failed before its fix.
 
+use serde_json::Value;
+
 use crate::support::{self, start_consented_proxy, Behavior, FakeVendor};
 
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
@@ -83,4 +85,45 @@ async fn plausible_meta_props_get_the_deny_list() {
             String::from_utf8_lossy(&up.body)
         );
     }
+}
+
+/// An address joined to text by punctuation other than spaces and brackets: a copied
+/// `Forwarded` header (`for=...`), `client_ip=...`, `ip:...`, a URL's host, a CIDR.
+#[tokio::test]
+async fn ipv4_joined_to_text_by_punctuation_is_truncated() {
+    let vendor = FakeVendor::start(Behavior::ok("{}")).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let ip = support::planted::value("ipv4");
+    for text in [
+        format!("for={ip};proto=https"),
+        format!("client_ip={ip}"),
+        format!("ip:{ip}"),
+        format!("http://{ip}/admin"),
+        format!("{ip}/32"),
+    ] {
+        let body = serde_json::json!({"type": "track", "event": "e", "userId": "u1",
+            "properties": {"debug": text}});
+        let resp = support::send_raw(
+            proxy.addr(),
+            "POST",
+            "/segment/v1/t",
+            &[("content-type", "application/json")],
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await;
+        assert_eq!(resp.status, 200);
+    }
+    let leaked: Vec<String> = vendor
+        .requests()
+        .iter()
+        .filter_map(|r| {
+            let v: Value = serde_json::from_slice(&r.body).unwrap();
+            let d = v["properties"]["debug"].as_str().unwrap().to_owned();
+            d.contains(ip).then_some(d)
+        })
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "untruncated addresses forwarded: {leaked:?}"
+    );
 }

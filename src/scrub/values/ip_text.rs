@@ -17,8 +17,43 @@ fn ends_ip_token(c: u8) -> bool {
         )
 }
 
-/// Truncates addresses standing as words inside text. A word must be exactly an address
-/// (a trailing full stop aside): `1.2.3.4-beta` or `v1.2.3.4` are versions, not addresses.
+/// Bytes that join a dotted quad to the token around it, making it a version, a host name
+/// or an id rather than an address (`v1.2.3.4`, `1.2.3.4-beta`, `1.2.3.4%eth0`).
+fn joins_quad(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b'%')
+}
+
+/// The IPv4 address written at the run of digits and dots around `sep`, when no letter or
+/// joining byte touches it: `for=203.0.113.42;`, `ip:203.0.113.42`, `http://203.0.113.42/`,
+/// `203.0.113.42/32`. Returns the run's span, the address and the run's end.
+fn quad_around(text: &[u8], sep: usize) -> (Option<(usize, IpAddr, usize)>, usize) {
+    let in_run = |c: &u8| c.is_ascii_digit() || *c == b'.';
+    let start = text[..sep]
+        .iter()
+        .rposition(|c| !in_run(c))
+        .map_or(0, |p| p + 1);
+    let end = text[sep..]
+        .iter()
+        .position(|c| !in_run(c))
+        .map_or(text.len(), |e| sep + e);
+    let mut run = &text[start..end];
+    // A sentence may end with the address.
+    if run.last() == Some(&b'.') && end.checked_sub(start) > Some(1) {
+        run = &run[..run.len() - 1];
+    }
+    let touches = |c: Option<&u8>| c.is_some_and(|&c| joins_quad(c));
+    let free = !touches(start.checked_sub(1).and_then(|p| text.get(p)))
+        && !touches(text.get(start + run.len()));
+    let quad = match free.then(|| text_address(run)).flatten() {
+        Some(v4 @ IpAddr::V4(_)) => Some((start, v4, run.len())),
+        _ => None,
+    };
+    (quad, end)
+}
+
+/// Truncates addresses inside text: words that are exactly an address (a trailing full
+/// stop aside; `1.2.3.4-beta` or `v1.2.3.4` are versions, not addresses), and IPv4
+/// addresses that only punctuation separates from their neighbours (`client_ip=...`).
 pub(super) fn truncate_ips_in_text(
     text: &[u8],
     t: &Truncation,
@@ -45,8 +80,18 @@ pub(super) fn truncate_ips_in_text(
         if word.last() == Some(&b'.') {
             word = &word[..word.len() - 1];
         }
-        let Some((addr, word)) = address_word(word) else {
-            continue;
+        let (start, addr, len) = match address_word(word) {
+            Some((addr, word)) => (start, addr, word.len()),
+            None => {
+                // Inside a longer word: another address may follow in it (`a=1.2.3.4&b=...`).
+                let (quad, run_end) = quad_around(text, sep);
+                next_word = run_end;
+                match quad {
+                    // The run may reach back into an address already written (a `:` after it).
+                    Some(found) if found.0 >= copied => found,
+                    _ => continue,
+                }
+            }
         };
         let truncated = t.apply(addr);
         if truncated == addr {
@@ -59,7 +104,7 @@ pub(super) fn truncate_ips_in_text(
         out.extend_from_slice(&text[copied..start]);
         ip::write_ip(truncated, out);
         report.count(RuleKind::IpValue, FieldOutcome::Truncated);
-        copied = start + word.len();
+        copied = start + len;
     }
     if found {
         out.extend_from_slice(&text[copied..]);
