@@ -106,7 +106,8 @@ pub fn prepare(
         _ => Vec::new(),
     };
     let scrubbed = if query_events {
-        scrub_query_event(raw_query, &plan, &env, rules, &event_params)?
+        let names = protocol.query_names();
+        scrub_query_event(raw_query, &plan, &env, rules, &event_params, names)?
     } else {
         let data_is_payload = matches!(
             endpoint.format,
@@ -218,6 +219,7 @@ fn scrub_query_event(
     env: &ScrubEnv,
     rules: &RuleSet,
     event_params: &[(&'static str, String)],
+    names: crate::vendor::QueryNames,
 ) -> Result<pipeline::ScrubbedQuery, PipelineError> {
     if raw_query.is_empty() {
         return Ok(pipeline::ScrubbedQuery {
@@ -226,7 +228,8 @@ fn scrub_query_event(
             had_payload: false,
         });
     }
-    let (mut query, report) = pipeline::scrub_query_event(raw_query, plan, env, rules.limits.core)?;
+    let (mut query, report) =
+        pipeline::scrub_query_event(raw_query, plan, env, rules.limits.core, names)?;
     if !query.is_empty() {
         for (name, value) in event_params {
             query.push('&');

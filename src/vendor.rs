@@ -76,6 +76,17 @@ impl VendorKind {
     }
 }
 
+/// How a vendor reads the parameter names of a query-string event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryNames {
+    /// Each name is one member of the event (`ep.value` is a member named so).
+    Flat,
+    /// Dots nest (`context.page.url` is `url` in `page` in `context`): RudderStack's pixel
+    /// API, whose server builds the nested event. The rules then see the event as the
+    /// vendor will, and the names are flattened again after scrubbing.
+    Dotted,
+}
+
 /// How a request's payload is carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -195,6 +206,11 @@ pub trait Vendor: Send + Sync {
     /// rules remove IPs or the request is anonymized (Snowplow's `SP-Anonymous: *`).
     fn no_ip_headers(&self) -> &'static [(&'static str, &'static str)] {
         &[]
+    }
+
+    /// How the names of a query-string event's parameters are read.
+    fn query_names(&self) -> QueryNames {
+        QueryNames::Flat
     }
 
     /// Parameters the proxy adds to each query-string event when the route holds a vendor

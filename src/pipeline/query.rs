@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::decode::{Base64Decoder, Base64Encoder, PercentDecoder, PercentEncoder};
 use crate::scrub::{BodyPlan, CoreLimits, JsonScrubber, Report, ScrubEnv, ScrubError};
+use crate::vendor::QueryNames;
 
 use super::*;
 
@@ -72,7 +73,8 @@ impl QueryBody {
 
     /// One event: scrubbed, plus the proxy's own parameters; `None` when the rules removed it.
     fn event(&mut self, query: &str) -> Result<Option<String>, PipelineError> {
-        let (mut event, report) = scrub_query_event(query, &self.plan, &self.env, self.limits)?;
+        let (mut event, report) =
+            scrub_query_event(query, &self.plan, &self.env, self.limits, QueryNames::Flat)?;
         self.report.merge(&report);
         if report.events_removed() > 0 {
             return Ok(None);
@@ -197,21 +199,22 @@ pub fn scrub_query_event(
     plan: &Arc<BodyPlan>,
     env: &ScrubEnv,
     limits: CoreLimits,
+    names: QueryNames,
 ) -> Result<(String, Report), PipelineError> {
-    let mut object = Vec::with_capacity(query.len() + 16);
-    object.push(b'{');
-    for (i, param) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
+    let mut params = Vec::new();
+    for param in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = param.split_once('=').unwrap_or((param, ""));
-        if i > 0 {
-            object.push(b',');
-        }
-        crate::scrub::write_json_string(&percent_decoded(name)?, &mut object);
-        object.push(b':');
         let value = percent_decoded(value)?;
         std::str::from_utf8(&value).map_err(|_| ScrubError::InvalidUtf8)?;
-        crate::scrub::write_json_string(&value, &mut object);
+        params.push((percent_decoded(name)?, value));
     }
-    object.push(b'}');
+    let object = match names {
+        QueryNames::Flat => {
+            let members = params.into_iter().map(|(n, v)| (n, Member::Text(v)));
+            json_object(&members.collect::<Vec<_>>())
+        }
+        QueryNames::Dotted => json_object(&nested(params)?),
+    };
     let mut scrubber = JsonScrubber::new(plan.clone(), env.clone(), limits);
     let mut scrubbed = Vec::new();
     scrubber.push(&object, &mut scrubbed)?;
@@ -220,7 +223,10 @@ pub fn scrub_query_event(
         // The rules removed the event: no query at all (the report says why).
         return Ok((String::new(), scrubber.report().clone()));
     }
-    let pairs = flat_pairs(&scrubbed)?;
+    let pairs = match names {
+        QueryNames::Flat => flat_pairs(&scrubbed)?,
+        QueryNames::Dotted => dotted_pairs(&scrubbed)?,
+    };
     let mut out = String::with_capacity(query.len());
     for (name, value) in pairs {
         if !out.is_empty() {
@@ -231,6 +237,100 @@ pub fn scrub_query_event(
         out.push_str(&percent_encoded(value.as_bytes())?);
     }
     Ok((out, scrubber.report().clone()))
+}
+
+/// A member of a query-string event: a parameter's text, or the members under a dotted
+/// name's first part.
+enum Member {
+    Text(Vec<u8>),
+    Object(Vec<(Vec<u8>, Member)>),
+}
+
+/// The parameters as nested members: `a.b=1&a.c=2` is `{"a":{"b":"1","c":"2"}}`. A name
+/// used both as a value and as a parent (`a=1&a.b=2`) is refused: the vendor would keep
+/// one of them, and which one is not ours to guess. A name with an empty part stays whole.
+fn nested(params: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<(Vec<u8>, Member)>, PipelineError> {
+    let mut root: Vec<(Vec<u8>, Member)> = Vec::new();
+    for (name, value) in params {
+        let mut parts: Vec<&[u8]> = name.split(|&c| c == b'.').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            parts = vec![&name];
+        }
+        let (leaf, parents) = parts.split_last().expect("split yields a part");
+        let mut members = &mut root;
+        for part in parents {
+            let at = match members.iter().position(|(n, _)| n.as_slice() == *part) {
+                Some(at) => at,
+                None => {
+                    members.push((part.to_vec(), Member::Object(Vec::new())));
+                    members.len() - 1
+                }
+            };
+            members = match &mut members[at].1 {
+                Member::Object(children) => children,
+                Member::Text(_) => return Err(ScrubError::UnexpectedShape.into()),
+            };
+        }
+        if members
+            .iter()
+            .any(|(n, m)| n.as_slice() == *leaf && matches!(m, Member::Object(_)))
+        {
+            return Err(ScrubError::UnexpectedShape.into());
+        }
+        members.push((leaf.to_vec(), Member::Text(value)));
+    }
+    Ok(root)
+}
+
+fn json_object(members: &[(Vec<u8>, Member)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_members(members, &mut out);
+    out
+}
+
+fn write_members(members: &[(Vec<u8>, Member)], out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (name, member)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        crate::scrub::write_json_string(name, out);
+        out.push(b':');
+        match member {
+            Member::Text(text) => crate::scrub::write_json_string(text, out),
+            Member::Object(children) => write_members(children, out),
+        }
+    }
+    out.push(b'}');
+}
+
+/// The members of a scrubbed nested event as dotted names again, objects included (what the
+/// proxy wrote, `context.ip`, among them).
+fn dotted_pairs(object: &[u8]) -> Result<Vec<(String, String)>, PipelineError> {
+    fn flatten(prefix: &str, value: serde_json::Value, out: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::Object(members) => {
+                for (name, value) in members {
+                    let name = if prefix.is_empty() {
+                        name
+                    } else {
+                        format!("{prefix}.{name}")
+                    };
+                    flatten(&name, value, out);
+                }
+            }
+            serde_json::Value::String(text) => out.push((prefix.to_owned(), text)),
+            other => out.push((prefix.to_owned(), other.to_string())),
+        }
+    }
+    let event: serde_json::Value =
+        serde_json::from_slice(object).map_err(|_| ScrubError::MalformedJson)?;
+    if !event.is_object() {
+        return Err(ScrubError::MalformedJson.into());
+    }
+    let mut pairs = Vec::new();
+    flatten("", event, &mut pairs);
+    Ok(pairs)
 }
 
 /// The members of a flat JSON object, in order, with every value as text.
@@ -270,4 +370,58 @@ pub fn set_query_param(query: &str, name: &str, value: &str) -> String {
         .collect();
     out.push(format!("{name}={value}"));
     out.join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested_json(query: &[(&str, &str)]) -> Result<String, PipelineError> {
+        let params = query
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect();
+        Ok(String::from_utf8(json_object(&nested(params)?)).unwrap())
+    }
+
+    #[test]
+    fn dotted_names_nest_and_flatten_back() {
+        let json = nested_json(&[
+            ("event", "Signup"),
+            ("context.page.url", "https://a.example/"),
+            ("context.ip", "1.2.3.4"),
+            ("properties.plan", "pro"),
+            ("a..b", "whole"),
+        ])
+        .unwrap();
+        assert_eq!(
+            json,
+            r#"{"event":"Signup","context":{"page":{"url":"https://a.example/"},"ip":"1.2.3.4"},"properties":{"plan":"pro"},"a..b":"whole"}"#
+        );
+        let mut pairs = dotted_pairs(json.as_bytes()).unwrap();
+        pairs.sort();
+        assert_eq!(
+            pairs,
+            [
+                ("a..b", "whole"),
+                ("context.ip", "1.2.3.4"),
+                ("context.page.url", "https://a.example/"),
+                ("event", "Signup"),
+                ("properties.plan", "pro"),
+            ]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_name_both_value_and_parent_is_refused() {
+        for query in [
+            &[("context", "x"), ("context.ip", "1.2.3.4")][..],
+            &[("context.ip", "1.2.3.4"), ("context", "x")][..],
+            &[("a.b", "1"), ("a.b.c", "2")][..],
+            &[("a.b.c", "2"), ("a.b", "1")][..],
+        ] {
+            assert!(nested_json(query).is_err(), "{query:?}");
+        }
+    }
 }

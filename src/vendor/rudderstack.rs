@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::segment::{envelope_plan, event_fields};
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, QueryNames, SyntheticReply, Vendor};
 use crate::consent::{wire, Categories, Consent};
 use crate::scrub::{BodyPlan, Ensured, Envelope, EventConsentReader, FieldAction};
 
@@ -22,6 +22,11 @@ const NO_IP_PLACEHOLDER: &str = "0.0.0.0";
 impl Vendor for RudderStack {
     fn dropped_reply(&self, _: &Endpoint, _: &str) -> SyntheticReply {
         SyntheticReply::text(200, "OK")
+    }
+
+    fn query_names(&self) -> QueryNames {
+        // The pixel API's `context.page.url`, `properties.plan`: the gateway nests them.
+        QueryNames::Dotted
     }
 
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {

@@ -6,6 +6,18 @@ use serde_json::Value;
 
 use crate::support::{self, start_consented_proxy, Behavior, FakeVendor};
 
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
 
 /// Segment's (and RudderStack's) mobile `context.device.id` / `advertisingId`, and Snowplow's
@@ -126,4 +138,45 @@ async fn ipv4_joined_to_text_by_punctuation_is_truncated() {
         leaked.is_empty(),
         "untruncated addresses forwarded: {leaked:?}"
     );
+}
+
+/// RudderStack's pixel API takes dot-separated parameters (`context.userAgent`,
+/// `context.page.referrer`, `properties.<key>`) that its gateway nests into a Segment payload:
+/// each gets the rule of the place it will have.
+#[tokio::test]
+async fn rudderstack_pixel_dotted_params_get_the_rules_of_their_place() {
+    let vendor = FakeVendor::start(Behavior::ok("OK")).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let target = format!(
+        "/rudderstack/pixel/v1/track?writeKey=wk&anonymousId=anon-7&event=Signup\
+         &context.traits.userId={}&properties.first_name={}&context.traits.name={}\
+         &context.userAgent={}&properties.birthday={}&properties.plan=pro",
+        enc(support::planted::value("user_id")),
+        enc(support::planted::value("first_name")),
+        enc(support::planted::value("name")),
+        enc(UA),
+        enc(support::planted::value("birthday")),
+    );
+    let resp = support::send_raw(proxy.addr(), "GET", &target, &[], Vec::new()).await;
+    assert_eq!(resp.status, 200);
+    let up = vendor.requests().pop().expect("forwarded");
+    assert!(
+        up.planted().is_empty(),
+        "planted values reached the vendor: {:?}\n{}",
+        up.planted(),
+        up.target
+    );
+    for kept in [
+        "properties.plan=pro",
+        "context.ip=127.0.0.0",
+        "event=Signup",
+    ] {
+        assert!(up.target.contains(kept), "{kept} in {}", up.target);
+    }
+    assert!(
+        up.target.contains("context.userAgent=Mozilla%2F5.0"),
+        "{}",
+        up.target
+    );
+    assert!(!up.target.contains("context.traits.name"), "{}", up.target);
 }
