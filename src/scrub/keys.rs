@@ -24,6 +24,7 @@ const SHORT_KEY: usize = 64;
 
 use super::block::equal_prefix;
 use super::plan::NodeId;
+use super::report::RuleKind;
 
 /// Writes the normalized form of `key` into `out` (cleared first).
 #[inline]
@@ -254,8 +255,9 @@ const CACHE_WAYS: usize = 2;
 pub struct KeyVerdict {
     /// The key matches the operator's list for the plan's mode (deny or allow).
     pub matched: bool,
-    /// The key is itself an e-mail address (`{"jane@example.com": true}`).
-    pub email: bool,
+    /// The key itself holds personal data (`{"jane@example.com": true}`, an address, a phone
+    /// or card number used as a key): the rule that found it. The member goes.
+    pub personal: Option<RuleKind>,
     /// The plan node the member leads to. A u32 keeps the verdict within two registers:
     /// it is returned on every key of every event.
     child: Option<u32>,
@@ -324,10 +326,15 @@ pub fn with_thread_cache<R>(f: impl FnOnce(&mut KeyCache) -> R) -> R {
 }
 
 impl KeyVerdict {
-    pub fn new(matched: bool, email: bool, child: Option<NodeId>, ensured: Option<u8>) -> Self {
+    pub fn new(
+        matched: bool,
+        personal: Option<RuleKind>,
+        child: Option<NodeId>,
+        ensured: Option<u8>,
+    ) -> Self {
         KeyVerdict {
             matched,
-            email,
+            personal,
             child: child.map(|c| u32::try_from(c).expect("plans have far fewer than 2^32 nodes")),
             ensured,
         }
@@ -423,7 +430,7 @@ mod tests {
             .find(|k| set_of(k) == set_of(first))
             .expect("some key shares the first one's set");
         let mut cache = KeyCache::default();
-        let verdict = |n| KeyVerdict::new(false, false, Some(n), None);
+        let verdict = |n| KeyVerdict::new(false, None, Some(n), None);
         cache.put(7, Some(3), first.as_bytes(), verdict(1));
         cache.put(7, Some(3), twin.as_bytes(), verdict(2));
         assert_eq!(

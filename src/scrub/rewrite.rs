@@ -353,9 +353,9 @@ impl Walk<'_> {
         if let Some(k) = verdict.ensured {
             frame.seen_ensures |= 1 << k;
         }
-        let decision = if verdict.email {
-            // An address used as a key (`{"jane@example.com": true}`) cannot stay.
-            Decision::Apply(FieldAction::Drop(RuleKind::EmailValue))
+        let decision = if let Some(rule) = verdict.personal {
+            // Personal data used as a key (`{"jane@example.com": true}`) cannot stay.
+            Decision::Apply(FieldAction::Drop(rule))
         } else {
             self.decide(child, in_container, verdict.matched)
         };
@@ -476,14 +476,6 @@ impl Walk<'_> {
         Ok(end)
     }
 
-    fn key_is_email(&self, key: &[u8]) -> bool {
-        if self.plan.values.email_marker.is_none() {
-            return false;
-        }
-        let cue = memchr::memchr2(b'@', b'%', key).is_some();
-        cue && super::values::contains_email(key)
-    }
-
     /// `matched`: the key matches the operator's list for the current mode.
     fn decide(&self, child: Option<NodeId>, in_container: bool, matched: bool) -> Decision {
         if let Some(action) = child.and_then(|c| self.plan.node(c).action) {
@@ -540,7 +532,8 @@ impl Walk<'_> {
         } else {
             raw
         };
-        let email = self.key_is_email(text);
+        let (value, tmp) = (&mut self.bufs.value, &mut self.bufs.tmp);
+        let personal = personal_data_in_key(&self.plan.values, text, value, tmp);
         let normalized = &mut self.bufs.normalized;
         normalize_into(text, normalized);
         let rules = match self.plan.mode {
@@ -561,7 +554,7 @@ impl Walk<'_> {
                 .map(|k| k as u8),
             _ => None,
         };
-        Ok(KeyVerdict::new(matched, email, child, ensured))
+        Ok(KeyVerdict::new(matched, personal, child, ensured))
     }
 
     /// Removes the member whose value starts at `value_start`, key and all, counted as
@@ -624,4 +617,27 @@ impl Walk<'_> {
         }
         Ok(tok.end)
     }
+}
+
+/// The rule that finds personal data in `key`: an e-mail address, or whatever a value rule
+/// would change (an IP address, a phone or card number). Keys are judged once per place in
+/// a schema (the key cache), so running the value rules here costs little.
+fn personal_data_in_key(
+    values: &super::values::ValueRules,
+    key: &[u8],
+    out: &mut Vec<u8>,
+    tmp: &mut Vec<u8>,
+) -> Option<RuleKind> {
+    let email = values.email_marker.is_some()
+        && memchr::memchr2(b'@', b'%', key).is_some()
+        && super::values::contains_email(key);
+    if email {
+        return Some(RuleKind::EmailValue);
+    }
+    let mut found = Report::default();
+    if !values.scrub(key, out, tmp, &mut found) {
+        return None;
+    }
+    let rule = found.nonzero().map(|(rule, _, _)| rule).next();
+    rule
 }

@@ -180,3 +180,35 @@ async fn rudderstack_pixel_dotted_params_get_the_rules_of_their_place() {
     );
     assert!(!up.target.contains("context.traits.name"), "{}", up.target);
 }
+
+/// An IP address, a phone or a card number used as a key goes with its member, as an e-mail
+/// address does; the other keys of the object stay.
+#[tokio::test]
+async fn ip_phone_and_card_numbers_as_keys_go() {
+    let vendor = FakeVendor::start(Behavior::ok("{}")).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let mut seen = serde_json::Map::new();
+    for name in ["ipv4", "phone", "credit_card"] {
+        seen.insert(support::planted::value(name).to_owned(), Value::Bool(true));
+    }
+    seen.insert("plain_key".into(), Value::Bool(true));
+    let body = serde_json::json!({"type": "track", "event": "e", "userId": "u1",
+        "properties": {"seen": seen}});
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/t",
+        &[("content-type", "application/json")],
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    let up = vendor.requests().pop().unwrap();
+    let text = String::from_utf8_lossy(&up.body).into_owned();
+    let leaked: Vec<&str> = ["ipv4", "phone", "credit_card"]
+        .into_iter()
+        .filter(|n| text.contains(support::planted::value(n)))
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?} forwarded as keys: {text}");
+    assert!(text.contains(r#"{"plain_key":true}"#), "{text}");
+}
