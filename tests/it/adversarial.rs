@@ -18,6 +18,12 @@ fn enc(s: &str) -> String {
     out
 }
 
+async fn post_segment(proxy: &support::TestProxy, event: &Value) -> support::Response {
+    let body = serde_json::to_vec(event).unwrap();
+    let json = [("content-type", "application/json")];
+    support::send_raw(proxy.addr(), "POST", "/segment/v1/t", &json, body).await
+}
+
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
 
 /// Segment's (and RudderStack's) mobile `context.device.id` / `advertisingId`, and Snowplow's
@@ -31,14 +37,7 @@ async fn mobile_device_and_advertising_ids_are_pseudonymized() {
         "type": "track", "event": "Opened", "userId": "u1",
         "context": {"device": {"id": "device-jane-7", "advertisingId": idfa, "model": "iPhone14,2"}}
     });
-    let resp = support::send_raw(
-        proxy.addr(),
-        "POST",
-        "/segment/v1/t",
-        &[("content-type", "application/json")],
-        serde_json::to_vec(&body).unwrap(),
-    )
-    .await;
+    let resp = post_segment(&proxy, &body).await;
     assert_eq!(resp.status, 200);
     let co = serde_json::json!({"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0",
         "data": [{"schema": "iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-3",
@@ -115,14 +114,7 @@ async fn ipv4_joined_to_text_by_punctuation_is_truncated() {
     ] {
         let body = serde_json::json!({"type": "track", "event": "e", "userId": "u1",
             "properties": {"debug": text}});
-        let resp = support::send_raw(
-            proxy.addr(),
-            "POST",
-            "/segment/v1/t",
-            &[("content-type", "application/json")],
-            serde_json::to_vec(&body).unwrap(),
-        )
-        .await;
+        let resp = post_segment(&proxy, &body).await;
         assert_eq!(resp.status, 200);
     }
     let leaked: Vec<String> = vendor
@@ -194,14 +186,7 @@ async fn ip_phone_and_card_numbers_as_keys_go() {
     seen.insert("plain_key".into(), Value::Bool(true));
     let body = serde_json::json!({"type": "track", "event": "e", "userId": "u1",
         "properties": {"seen": seen}});
-    let resp = support::send_raw(
-        proxy.addr(),
-        "POST",
-        "/segment/v1/t",
-        &[("content-type", "application/json")],
-        serde_json::to_vec(&body).unwrap(),
-    )
-    .await;
+    let resp = post_segment(&proxy, &body).await;
     assert_eq!(resp.status, 200);
     let up = vendor.requests().pop().unwrap();
     let text = String::from_utf8_lossy(&up.body).into_owned();
