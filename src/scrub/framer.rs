@@ -19,9 +19,10 @@ pub enum Envelope {
     /// An object whose member `key` is the array of events; its other members are the
     /// envelope, scrubbed on their own (Segment `{"batch":[...],"writeKey":...}`).
     Batch { key: &'static str },
-    /// A batch envelope (as `Batch`) when the object's first key is one of `envelope_keys`,
-    /// otherwise a single event; or a top-level array of events (PostHog's `/e/` takes all
-    /// three, and its SDKs write `api_key` first).
+    /// A batch envelope (as `Batch`) when the object's first key is one of `envelope_keys`
+    /// and it has a `key` member, otherwise a single event; or a top-level array of events
+    /// (PostHog's `/e/` takes all three, and both its batches and its documented single
+    /// events write `api_key` first).
     BatchOrEvent {
         key: &'static str,
         envelope_keys: &'static [&'static str],
@@ -118,6 +119,52 @@ impl ValueScan {
         }
         self.pos = i;
         Ok(None)
+    }
+}
+
+/// Whether the object at `data[0]` has a member named `key` (exact spelling) among its own
+/// members; `None` when `data` ends before that is known.
+fn top_level_key(data: &[u8], key: &str) -> Result<Option<bool>, ScrubError> {
+    let mut scratch = Vec::new();
+    let mut i = json::skip_ws(data, 1);
+    loop {
+        match data.get(i) {
+            None => return Ok(None),
+            Some(b'}') => return Ok(Some(false)),
+            Some(b'"') => {}
+            Some(_) => return Err(ScrubError::MalformedJson),
+        }
+        let Ok(name) = json::string_at(data, i) else {
+            return Ok(None);
+        };
+        if name.text(data, &mut scratch)? == key.as_bytes() {
+            return Ok(Some(true));
+        }
+        i = json::skip_ws(data, name.end);
+        match data.get(i) {
+            None => return Ok(None),
+            Some(b':') => i = json::skip_ws(data, i + 1),
+            Some(_) => return Err(ScrubError::MalformedJson),
+        }
+        let mut scan = ValueScan::default();
+        i = match data.get(i) {
+            None => return Ok(None),
+            Some(b'{' | b'[' | b'"') => match scan.scan(&data[i..], usize::MAX)? {
+                Some(len) => i + len,
+                None => return Ok(None),
+            },
+            Some(_) => match data[i..].iter().position(|&c| matches!(c, b',' | b'}')) {
+                Some(len) => i + len,
+                None => return Ok(None),
+            },
+        };
+        i = json::skip_ws(data, i);
+        match data.get(i) {
+            None => return Ok(None),
+            Some(b',') => i = json::skip_ws(data, i + 1),
+            Some(b'}') => return Ok(Some(false)),
+            Some(_) => return Err(ScrubError::MalformedJson),
+        }
     }
 }
 
@@ -301,7 +348,17 @@ impl Framer {
                 let is_envelope = envelope_keys
                     .iter()
                     .any(|k| first_name.eq_ignore_ascii_case(k.as_bytes()));
-                self.envelope = if is_envelope {
+                // A single event may start with an envelope key too (PostHog documents
+                // `{"api_key":..,"event":..}`): only a `batch` member makes a batch. SDKs
+                // write it first or second, so little is read ahead.
+                let is_batch = match is_envelope {
+                    false => false,
+                    true => match top_level_key(data, key)? {
+                        Some(found) => found,
+                        None => return self.need_more(data, last),
+                    },
+                };
+                self.envelope = if is_batch {
                     Envelope::Batch { key }
                 } else {
                     Envelope::Event
@@ -534,5 +591,40 @@ impl Framer {
             });
         }
         Ok(Step::NeedMore)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_told_by_its_own_batch_member() {
+        let cases: [(&str, Option<bool>); 9] = [
+            (r#"{"api_key":"k","batch":["#, Some(true)),
+            (r#"{"api_key":"k","b\u0061tch":[]}"#, Some(true)),
+            (
+                r#"{"api_key":"k","event":"e","properties":{"batch":1}}"#,
+                Some(false),
+            ),
+            (
+                r#"{"api_key":"\"batch\"","n":-1.5e3,"t":true}"#,
+                Some(false),
+            ),
+            (r#"{"api_key":"k","ev"#, None),
+            (r#"{"api_key":"k","n":12"#, None),
+            (r#"{"api_key":"k","#, None),
+            (r#"{"api_key":"k","p":{"a":["#, None),
+            (r#"{"api_key":"k"}"#, Some(false)),
+        ];
+        for (body, want) in cases {
+            assert_eq!(top_level_key(body.as_bytes(), "batch"), Ok(want), "{body}");
+        }
+        for malformed in [r#"{"api_key" 1}"#, r#"{"api_key":"k" "x":1}"#, r#"{1:2}"#] {
+            assert!(
+                top_level_key(malformed.as_bytes(), "batch").is_err(),
+                "{malformed}"
+            );
+        }
     }
 }

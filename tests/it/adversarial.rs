@@ -197,3 +197,35 @@ async fn ip_phone_and_card_numbers_as_keys_go() {
     assert!(leaked.is_empty(), "{leaked:?} forwarded as keys: {text}");
     assert!(text.contains(r#"{"plain_key":true}"#), "{text}");
 }
+
+/// PostHog's documented single-event capture body starts with `api_key`, as its batches do:
+/// it is one event (identifiers pseudonymized, the key kept), not a batch without `batch`.
+#[tokio::test]
+async fn posthog_single_event_that_starts_with_its_api_key_is_one_event() {
+    let vendor = FakeVendor::start(Behavior::json(r#"{"status":1}"#)).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let body = br#"{"api_key":"phc_x","event":"signed_up","distinct_id":"u-1","properties":{"plan":"pro","email":"jane.doe@example.com"}}"#;
+    let json = [("content-type", "application/json")];
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/posthog/i/v0/e/",
+        &json,
+        body.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        resp.status,
+        200,
+        "{:?} {}",
+        resp.header("scrubproxy-error"),
+        resp.text()
+    );
+    let up = vendor.requests().pop().expect("forwarded");
+    let event: Value = serde_json::from_slice(&up.body).unwrap();
+    assert_eq!(event["api_key"], "phc_x");
+    assert_eq!(event["properties"]["plan"], "pro");
+    assert!(event["properties"].get("email").is_none(), "{event}");
+    let id = event["distinct_id"].as_str().unwrap();
+    assert!(id != "u-1" && id.len() == 32, "{event}");
+}
