@@ -11,7 +11,7 @@ use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor
 use crate::consent::{wire, Categories, Consent, State};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventConsentReader, EventPlan, EventPlanBuilder, FieldAction,
-    GeoValue, RuleKind,
+    GeoValue, RuleKind, UserAgentMode,
 };
 
 pub struct Ga4;
@@ -180,5 +180,16 @@ fn gtag_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         // This vendor's name for the page title: gone wherever titles are denied.
         b.field("dt", FieldAction::Drop(RuleKind::PropertyDeny));
     }
-    b.build(inputs.properties, (inputs.values)(), None)
+    let values = (inputs.values)();
+    if values.user_agent != UserAgentMode::Keep {
+        // Client hints beyond brands, mobile and platform: the device model, the OS version
+        // and the CPU, as other vendors' hints are reduced.
+        for hint in HIGH_ENTROPY_HINTS {
+            b.field(hint, FieldAction::Drop(RuleKind::UserAgent));
+        }
+    }
+    b.build(inputs.properties, values, None)
 }
+
+/// gtag's high-entropy client hints: model, platform version, architecture, bitness, WoW64.
+const HIGH_ENTROPY_HINTS: &[&str] = &["uam", "uapv", "uaa", "uab", "uaw"];

@@ -666,7 +666,7 @@ async fn ga4_measurement_protocol_and_gtag_hits_are_scrubbed() {
             .replace('+', "%2B")
     };
     let gtag = format!(
-        "/ga4/g/collect?v=2&tid=G-TEST&cid=123.456&uid={}&dl={}&dr={}&dt=Order%20for%20Jane%20Doe&en=page_view&ep.email={}&up.name={}&_uip=203.0.113.42",
+        "/ga4/g/collect?v=2&tid=G-TEST&cid=123.456&uid={}&dl={}&dr={}&dt=Order%20for%20Jane%20Doe&en=page_view&ep.email={}&up.name={}&_uip=203.0.113.42&uamb=0&uap=macOS&uapv=14.4.1&uam=Pixel%208&uaa=arm&uab=64",
         enc(support::planted::value("user_id")),
         enc(url),
         enc(support::planted::value("referrer_with_email")),
@@ -716,6 +716,15 @@ async fn ga4_measurement_protocol_and_gtag_hits_are_scrubbed() {
         got[0].query().contains("api_secret=s3cret"),
         "the vendor's own parameters pass"
     );
+    // Client hints: mobile and platform stay; model, OS version and CPU go.
+    let hints = got[1].query();
+    assert!(
+        hints.contains("uamb=0") && hints.contains("uap=macOS"),
+        "{hints}"
+    );
+    for gone in ["uapv=", "uam=", "uaa=", "uab="] {
+        assert!(!hints.contains(gone), "{gone} in {hints}");
+    }
     assert!(
         got[1].query().contains("_uip=203.0.113.0"),
         "{}",
