@@ -80,6 +80,9 @@ def main():
     # Consent fields on the wire: each vendor's own, in an event and beside the events.
     for seed in CONSENT_SEEDS:
         write("pipeline", seed)
+    # Shapes an adversarial review found unscrubbed (stop 16).
+    for seed in REVIEW_SEEDS:
+        write("pipeline", seed)
 
 
 CONSENT_SEEDS = [
@@ -100,6 +103,21 @@ CONSENT_SEEDS = [
     b'0GET /matomo/matomo.php?idsite=1&rec=1&consent=1&uid=jane.doe%40example.com&lat=51.5&long=-0.1\n\n\n',
     b'0POST /posthog/e/\napplication/json\n\n[{"event":"e","properties":{"token":"t","distinct_id":'
     b'"jane.doe@example.com","$geoip_disable":false,"$geoip_postal_code":"NW1","$latitude":51.5}}]',
+]
+
+REVIEW_SEEDS = [
+    b'0GET /rudderstack/pixel/v1/track?writeKey=wk&anonymousId=a&event=E&context.traits.email='
+    b'jane.doe%40example.com&properties.note=jane.doe%40example.com&context.page.url=https%3A%2F%2F'
+    b'a.example%2F%3Femail%3Djane.doe%2540example.com&context.userAgent=Mozilla%2F5.0\n\n\n',
+    b'0POST /posthog/i/v0/e/\napplication/json\n\n{"api_key":"phc_x","event":"e","distinct_id":'
+    b'"jane.doe@example.com","properties":{"note":"client_ip=203.0.113.42 jane.doe@example.com"}}',
+    b'0POST /segment/v1/t\napplication/json\n\n{"type":"track","event":"e","properties":'
+    b'{"jane.doe@example.com":1,"203.0.113.42":true,"x":"for=203.0.113.42;by=10.0.0.1"},'
+    b'"context":{"device":{"id":"d1","advertisingId":"jane.doe@example.com"}}}',
+    b'0GET /posthog/static/../e/?data=eyJldmVudCI6ImUiLCJwcm9wZXJ0aWVzIjp7ImVtYWlsIjoiamFuZS5kb2VA'
+    b'ZXhhbXBsZS5jb20ifX0%3D\n\n\n',
+    b'0POST /plausible/api/event\ntext/plain\n\n{"n":"pageview","u":"https://a.example/","d":'
+    b'"a.example","meta":{"email":"jane.doe@example.com"},"referrer":"https://r.example/?e=1"}',
 ]
 
 
