@@ -191,10 +191,39 @@ impl Walk<'_> {
             Some(b'{') => self.object(i, node, in_container, depth + 1),
             Some(b'[') => self.array(i, node, in_container, depth + 1),
             Some(b'"') => self.string_value(i),
-            Some(b'-' | b'0'..=b'9') => json::number_end(self.input, i),
+            Some(b'0'..=b'9') => self.number_value(i),
+            Some(b'-') => json::number_end(self.input, i),
             Some(b't' | b'f' | b'n') => json::literal_end(self.input, i),
             _ => Err(ScrubError::MalformedJson),
         }
+    }
+
+    /// A whole number as long as a card number (13 to 19 digits) gets the value rules as
+    /// text: `"card": 4111111111111111` is as personal as the string. Millisecond
+    /// timestamps and most ids are that long too, but start with no card issuer's digits
+    /// or fail the Luhn check.
+    fn number_value(&mut self, i: usize) -> Result<usize, ScrubError> {
+        let end = json::number_end(self.input, i)?;
+        let digits = &self.input[i..end];
+        if !(13..=19).contains(&digits.len()) || !digits.iter().all(u8::is_ascii_digit) {
+            return Ok(end);
+        }
+        let change = self.plan.values.scrub_member(
+            digits,
+            &mut self.bufs.value,
+            &mut self.bufs.tmp,
+            self.report,
+        );
+        match change {
+            ValueChange::Unchanged => {}
+            ValueChange::Changed => {
+                let value = std::mem::take(&mut self.bufs.value);
+                self.replace_with_string(i, end, &value);
+                self.bufs.value = value;
+            }
+            ValueChange::DropMember => self.drop_pending = true,
+        }
+        Ok(end)
     }
 
     /// Validates and skips a value that is dropped or kept verbatim.

@@ -127,6 +127,16 @@ fn addresses_used_as_keys_are_dropped() {
 }
 
 #[test]
+fn card_numbers_written_as_numbers_are_redacted() {
+    check(
+        r#"{"batch":[{"properties":{"n":4111111111111111,"t":1795342958448,"p":12.5,"o":1234567890123456,"a":[5500000000000004]}}]}"#,
+        Ok(
+            r#"{"batch":[{"properties":{"n":"[card]","t":1795342958448,"p":12.5,"o":1234567890123456,"a":["[card]"]},"context":{"ip":"198.51.100.0"}}]}"#,
+        ),
+    );
+}
+
+#[test]
 fn escaped_keys_and_values_are_matched_unescaped() {
     check(
         r#"{"batch":[{"properties":{"em\u0061il":"x","note":"mail a\u0040b.co"},"context":{"ip":"1.2.3.4"}}]}"#,
