@@ -214,15 +214,7 @@ impl Walk<'_> {
             &mut self.bufs.tmp,
             self.report,
         );
-        match change {
-            ValueChange::Unchanged => {}
-            ValueChange::Changed => {
-                let value = std::mem::take(&mut self.bufs.value);
-                self.replace_with_string(i, end, &value);
-                self.bufs.value = value;
-            }
-            ValueChange::DropMember => self.drop_pending = true,
-        }
+        self.apply_change(change, i, end);
         Ok(end)
     }
 
@@ -635,16 +627,22 @@ impl Walk<'_> {
             &mut self.bufs.tmp,
             self.report,
         );
+        self.apply_change(change, tok.start, tok.end);
+        Ok(tok.end)
+    }
+
+    /// Writes what the value rules made of the value at `start..end` (their text is in
+    /// `bufs.value`), or marks its member to go.
+    fn apply_change(&mut self, change: ValueChange, start: usize, end: usize) {
         match change {
             ValueChange::Unchanged => {}
             ValueChange::Changed => {
                 let value = std::mem::take(&mut self.bufs.value);
-                self.replace_with_string(tok.start, tok.end, &value);
+                self.replace_with_string(start, end, &value);
                 self.bufs.value = value;
             }
             ValueChange::DropMember => self.drop_pending = true,
         }
-        Ok(tok.end)
     }
 }
 
