@@ -83,8 +83,14 @@ impl Vendor for PostHog {
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
         let envelope = || {
             let mut b = EventPlanBuilder::default();
-            b.field("api_key", FieldAction::Keep)
-                .field("token", FieldAction::Keep);
+            // Whatever a client puts beside the batch goes upstream too: every member gets
+            // the key rules, and ids their pseudonyms.
+            b.container("")
+                .field("api_key", FieldAction::Keep)
+                .field("token", FieldAction::Keep)
+                .field("sent_at", FieldAction::Keep)
+                .field("distinct_id", inputs.identifier_action)
+                .field("$device_id", inputs.identifier_action);
             b.build(inputs.properties, (inputs.values)(), None)
         };
         let plan = |envelope_kind, event| {

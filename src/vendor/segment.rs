@@ -164,8 +164,12 @@ fn location_fields(b: &mut EventPlanBuilder, write_when_absent: bool) {
 pub(super) fn envelope_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     let id = inputs.identifier_action;
-    b.container("context")
+    // Whatever a client puts beside the batch goes upstream too: every member gets the key
+    // rules, as in a property container.
+    b.container("")
+        .container("context")
         .field("writeKey", FieldAction::Keep)
+        .field("sentAt", FieldAction::Keep)
         .field("userId", id)
         .field("anonymousId", id)
         .field("context.traits.userId", id)

@@ -229,3 +229,28 @@ async fn posthog_single_event_that_starts_with_its_api_key_is_one_event() {
     let id = event["distinct_id"].as_str().unwrap();
     assert!(id != "u-1" && id.len() == 32, "{event}");
 }
+
+/// Members a client puts beside the batch go upstream too: they get the key rules, and ids
+/// their pseudonyms, as inside an event.
+#[tokio::test]
+async fn members_beside_a_batch_get_the_rules() {
+    let vendor = FakeVendor::start(Behavior::json(r#"{"status":1}"#)).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let json = [("content-type", "application/json")];
+    let segment = br#"{"writeKey":"wk","email":"x","first_name":"Jane","batch":[{"type":"track","event":"e","userId":"u1"}],"properties":{"last_name":"Doe"}}"#;
+    let posthog = br#"{"api_key":"phc_x","batch":[{"event":"e","properties":{"distinct_id":"d1"}}],"distinct_id":"jane-7","properties":{"first_name":"Jane"}}"#;
+    for (path, body) in [
+        ("/segment/v1/batch", &segment[..]),
+        ("/posthog/batch/", &posthog[..]),
+    ] {
+        let resp = support::send_raw(proxy.addr(), "POST", path, &json, body.to_vec()).await;
+        assert_eq!(resp.status, 200, "{path}: {}", resp.text());
+    }
+    for up in vendor.requests() {
+        let text = String::from_utf8_lossy(&up.body).into_owned();
+        for gone in ["Jane", "Doe", "\"email\"", "jane-7"] {
+            assert!(!text.contains(gone), "{gone} in {text}");
+        }
+        assert!(text.contains("wk") || text.contains("phc_x"), "{text}");
+    }
+}
