@@ -39,7 +39,7 @@ pub use values::{
 };
 
 use framer::{FrameSink, Framer};
-pub use rewrite::EventWritten;
+pub use rewrite::{name_holds_personal_data, EventWritten};
 use rewrite::{rewrite_event, Buffers};
 
 /// Why a body could not be scrubbed. Facts only: never a byte of the payload.

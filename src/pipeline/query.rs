@@ -213,7 +213,7 @@ pub fn scrub_query_event(
             let members = params.into_iter().map(|(n, v)| (n, Member::Text(v)));
             json_object(&members.collect::<Vec<_>>())
         }
-        QueryNames::Dotted => json_object(&nested(params)?),
+        QueryNames::Dotted => json_object(&nested(params, &plan.event.values)?),
     };
     let mut scrubber = JsonScrubber::new(plan.clone(), env.clone(), limits);
     let mut scrubbed = Vec::new();
@@ -248,12 +248,20 @@ enum Member {
 
 /// The parameters as nested members: `a.b=1&a.c=2` is `{"a":{"b":"1","c":"2"}}`. A name
 /// used both as a value and as a parent (`a=1&a.b=2`) is refused: the vendor would keep
-/// one of them, and which one is not ours to guess. A name with an empty part stays whole.
-fn nested(params: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<(Vec<u8>, Member)>, PipelineError> {
+/// one of them, and which one is not ours to guess. A name with an empty part stays whole,
+/// and so does a name that holds personal data (`jane.doe@example.com`, whose parts alone
+/// are no address): whole, the key rules see it and drop it.
+fn nested(
+    params: Vec<(Vec<u8>, Vec<u8>)>,
+    values: &crate::scrub::ValueRules,
+) -> Result<Vec<(Vec<u8>, Member)>, PipelineError> {
     let mut root: Vec<(Vec<u8>, Member)> = Vec::new();
     for (name, value) in params {
         let mut parts: Vec<&[u8]> = name.split(|&c| c == b'.').collect();
-        if parts.iter().any(|p| p.is_empty()) {
+        if parts.len() > 1
+            && (parts.iter().any(|p| p.is_empty())
+                || crate::scrub::name_holds_personal_data(values, &name))
+        {
             parts = vec![&name];
         }
         let (leaf, parents) = parts.split_last().expect("split yields a part");
@@ -381,7 +389,8 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
             .collect();
-        Ok(String::from_utf8(json_object(&nested(params)?)).unwrap())
+        let values = crate::scrub::ValueRules::every_rule(None);
+        Ok(String::from_utf8(json_object(&nested(params, &values)?)).unwrap())
     }
 
     #[test]
@@ -392,11 +401,13 @@ mod tests {
             ("context.ip", "1.2.3.4"),
             ("properties.plan", "pro"),
             ("a..b", "whole"),
+            ("jane.doe@example.com", ""),
+            ("properties.jane.doe@example.com", "1"),
         ])
         .unwrap();
         assert_eq!(
             json,
-            r#"{"event":"Signup","context":{"page":{"url":"https://a.example/"},"ip":"1.2.3.4"},"properties":{"plan":"pro"},"a..b":"whole"}"#
+            r#"{"event":"Signup","context":{"page":{"url":"https://a.example/"},"ip":"1.2.3.4"},"properties":{"plan":"pro"},"a..b":"whole","jane.doe@example.com":"","properties.jane.doe@example.com":"1"}"#
         );
         let mut pairs = dotted_pairs(json.as_bytes()).unwrap();
         pairs.sort();
@@ -407,6 +418,8 @@ mod tests {
                 ("context.ip", "1.2.3.4"),
                 ("context.page.url", "https://a.example/"),
                 ("event", "Signup"),
+                ("jane.doe@example.com", ""),
+                ("properties.jane.doe@example.com", "1"),
                 ("properties.plan", "pro"),
             ]
             .map(|(n, v)| (n.to_owned(), v.to_owned()))

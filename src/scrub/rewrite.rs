@@ -646,6 +646,12 @@ impl Walk<'_> {
     }
 }
 
+/// Whether a member name holds personal data (see `personal_data_in_key`): for names that
+/// are taken apart before the walk sees them, such as dotted query names.
+pub fn name_holds_personal_data(values: &super::values::ValueRules, name: &[u8]) -> bool {
+    personal_data_in_key(values, name, &mut Vec::new(), &mut Vec::new()).is_some()
+}
+
 /// The rule that finds personal data in `key`: an e-mail address, or whatever a value rule
 /// would change (an IP address, a phone or card number). Keys are judged once per place in
 /// a schema (the key cache), so running the value rules here costs little.
