@@ -586,10 +586,10 @@ impl UpstreamCall<'_> {
                 match sent.await {
                     Ok(true) if done => break None,
                     Ok(true) => {}
-                    // A closed channel means the upstream call already ended, before the
-                    // body did; its result says why.
+                    // A closed channel means the upstream call already ended before this
+                    // piece (never empty) went out, the last one included; its result says why.
                     Ok(false) => {
-                        cut = !done;
+                        cut = true;
                         break None;
                     }
                     Err(_) => break Some(BodyFailure::UpstreamStalled),

@@ -522,6 +522,18 @@ async fn raw_vendor(answer: &'static [u8], hold: bool) -> (String, Arc<Mutex<Vec
     (url, received)
 }
 
+/// A proxy that streams every body, before a raw vendor that answers `answer` after its
+/// first read and closes; and what that vendor received.
+async fn streaming_proxy_before(answer: &'static [u8]) -> (TestProxy, Arc<Mutex<Vec<u8>>>) {
+    let (url, received) = raw_vendor(answer, false).await;
+    let proxy = start_proxy(&url, |f| {
+        f.limits.buffer_below_bytes = 64;
+        f.limits.upstream_timeout_seconds = 2.0;
+    })
+    .await;
+    (proxy, received)
+}
+
 #[tokio::test]
 async fn vendor_that_stalls_its_answers_body_becomes_504() {
     let (url, _) = raw_vendor(
@@ -560,15 +572,9 @@ async fn vendor_that_cuts_its_answers_body_becomes_502() {
 /// of the batch was never sent, so the tracker must not hear success.
 #[tokio::test]
 async fn a_vendors_early_success_on_a_streamed_batch_is_not_relayed() {
-    let (url, received) = raw_vendor(
+    let (proxy, received) = streaming_proxy_before(
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\nconnection: close\r\n\r\n{\"success\":true}",
-        false,
     )
-    .await;
-    let proxy = start_proxy(&url, |f| {
-        f.limits.buffer_below_bytes = 64;
-        f.limits.upstream_timeout_seconds = 2.0;
-    })
     .await;
     let events: Vec<String> = (0..200)
         .map(|i| format!(r#"{{"type":"track","event":"e{i}","userId":"u1"}}"#))
@@ -623,4 +629,51 @@ async fn trackers_that_give_up_leave_the_in_flight_gauge() {
     let gone = line("scrubproxy_requests_total{endpoint=\"track\",status_class=\"client_gone\"")
         .unwrap_or_else(|| panic!("the requests are counted: {metrics}"));
     assert!(gone.ends_with(" 3"), "{gone}");
+}
+
+/// The vendor answers 200 and closes while the tracker is still sending, and the last
+/// event leaves the pipeline only at its end (an unpadded base64 tail): the failed send is
+/// the last one, and the tracker must still not hear success.
+#[tokio::test]
+async fn an_early_success_is_not_relayed_when_the_last_piece_could_not_be_sent() {
+    use base64::Engine as _;
+    let (proxy, received) = streaming_proxy_before(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1\r\nconnection: close\r\n\r\n1",
+    )
+    .await;
+    let mut first = br#"[{"event":"e0","properties":{"token":"t"}},"#.to_vec();
+    while first.len() % 3 != 0 {
+        first.push(b' ');
+    }
+    let mut rest = br#"{"event":"e1","properties":{"token":"t","x":""#.to_vec();
+    rest.extend(std::iter::repeat_n(b'a', 3000));
+    rest.extend_from_slice(br#""}"#);
+    while (rest.len() + 2) % 3 != 2 {
+        rest.insert(rest.len() - 2, b'a');
+    }
+    rest.extend_from_slice(b"}]");
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let mut chunks = vec![b64.encode(&first).into_bytes()];
+    chunks.extend(
+        b64.encode(&rest)
+            .into_bytes()
+            .chunks(40)
+            .map(<[u8]>::to_vec),
+    );
+    let resp = support::send_chunks(
+        proxy.addr(),
+        "POST",
+        "/mixpanel/track",
+        &[("content-type", "text/plain")],
+        chunks,
+        false,
+    )
+    .await
+    .unwrap();
+    let got = String::from_utf8_lossy(&received.lock().unwrap()).into_owned();
+    assert!(!got.contains("e1"), "the whole body was sent");
+    assert_eq!(
+        (resp.status, resp.header("scrubproxy-error")),
+        (502, Some("answered_early"))
+    );
 }
