@@ -37,13 +37,13 @@ fn quad_around(text: &[u8], sep: usize) -> (Option<(usize, IpAddr, usize)>, usiz
         .position(|c| !in_run(c))
         .map_or(text.len(), |e| sep + e);
     let mut run = &text[start..end];
-    // A sentence may end with the address.
-    if run.last() == Some(&b'.') && end.checked_sub(start) > Some(1) {
+    // A sentence may end with the address: then the byte after its full stop is the one
+    // that must be free, as it is after an untrimmed run.
+    if run.last() == Some(&b'.') && run.len() > 1 {
         run = &run[..run.len() - 1];
     }
     let touches = |c: Option<&u8>| c.is_some_and(|&c| joins_quad(c));
-    let free = !touches(start.checked_sub(1).and_then(|p| text.get(p)))
-        && !touches(text.get(start + run.len()));
+    let free = !touches(start.checked_sub(1).and_then(|p| text.get(p))) && !touches(text.get(end));
     let quad = match free.then(|| text_address(run)).flatten() {
         Some(v4 @ IpAddr::V4(_)) => Some((start, v4, run.len())),
         _ => None,
@@ -61,27 +61,39 @@ pub(super) fn truncate_ips_in_text(
     report: &mut Report,
 ) -> bool {
     let (mut copied, mut next_word, mut found) = (0, 0, false);
+    // The end of a word that is no address as a whole: its other separators go straight
+    // to the runs of digits and dots inside it, so a long word is read once, not per dot.
+    let mut failed_word_end = 0;
     // Every address has a `.` or a `:`: only the words around those are looked at, and
     // text without either costs one vectorized scan.
     for sep in memchr2_iter(b'.', b':', text) {
         if sep < next_word {
             continue;
         }
-        let start = text[..sep]
-            .iter()
-            .rposition(|&c| ends_ip_token(c))
-            .map_or(0, |p| p + 1);
-        let end = text[sep..]
-            .iter()
-            .position(|&c| ends_ip_token(c))
-            .map_or(text.len(), |e| sep + e);
-        next_word = end;
-        let mut word = &text[start..end];
-        if word.last() == Some(&b'.') {
-            word = &word[..word.len() - 1];
-        }
-        let (start, addr, len) = match address_word(word) {
-            Some((addr, word)) => (start, addr, word.len()),
+        let whole_word = if sep < failed_word_end {
+            None
+        } else {
+            let start = text[..sep]
+                .iter()
+                .rposition(|&c| ends_ip_token(c))
+                .map_or(0, |p| p + 1);
+            let end = text[sep..]
+                .iter()
+                .position(|&c| ends_ip_token(c))
+                .map_or(text.len(), |e| sep + e);
+            next_word = end;
+            let mut word = &text[start..end];
+            if word.last() == Some(&b'.') {
+                word = &word[..word.len() - 1];
+            }
+            let address = address_word(word).map(|(addr, word)| (start, addr, word.len()));
+            if address.is_none() {
+                failed_word_end = end;
+            }
+            address
+        };
+        let (start, addr, len) = match whole_word {
+            Some(address) => address,
             None => {
                 // Inside a longer word: another address may follow in it (`a=1.2.3.4&b=...`).
                 let (quad, run_end) = quad_around(text, sep);
