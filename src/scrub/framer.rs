@@ -122,51 +122,69 @@ impl ValueScan {
     }
 }
 
-/// Whether the object at `data[0]` has a member named `key` (exact spelling) among its own
-/// members; `None` when `data` ends before that is known.
-fn top_level_key(data: &[u8], key: &str) -> Result<Option<bool>, ScrubError> {
+/// What reading ahead over an object's own members found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lookahead {
+    /// A member named as asked.
+    Found,
+    /// The object ended without one.
+    Absent,
+    /// `data` ended first; the next look starts at this member.
+    More { resume: usize },
+}
+
+/// Whether the object at `data[0]` has a member named `key` (exact spelling, escapes
+/// decoded) among its own members, reading from the member at `from` (1 at first).
+fn top_level_key(data: &[u8], key: &str, from: usize) -> Result<Lookahead, ScrubError> {
     let mut scratch = Vec::new();
-    let mut i = json::skip_ws(data, 1);
+    let mut i = json::skip_ws(data, from);
     loop {
+        let more = Ok(Lookahead::More { resume: i });
         match data.get(i) {
-            None => return Ok(None),
-            Some(b'}') => return Ok(Some(false)),
+            None => return more,
+            Some(b'}') => return Ok(Lookahead::Absent),
             Some(b'"') => {}
             Some(_) => return Err(ScrubError::MalformedJson),
         }
         let Ok(name) = json::string_at(data, i) else {
-            return Ok(None);
+            return more;
         };
         if name.text(data, &mut scratch)? == key.as_bytes() {
-            return Ok(Some(true));
+            return Ok(Lookahead::Found);
         }
         i = json::skip_ws(data, name.end);
         match data.get(i) {
-            None => return Ok(None),
+            None => return more,
             Some(b':') => i = json::skip_ws(data, i + 1),
             Some(_) => return Err(ScrubError::MalformedJson),
         }
         let mut scan = ValueScan::default();
         i = match data.get(i) {
-            None => return Ok(None),
+            None => return more,
             Some(b'{' | b'[' | b'"') => match scan.scan(&data[i..], usize::MAX)? {
                 Some(len) => i + len,
-                None => return Ok(None),
+                None => return more,
             },
             Some(_) => match data[i..].iter().position(|&c| matches!(c, b',' | b'}')) {
                 Some(len) => i + len,
-                None => return Ok(None),
+                None => return more,
             },
         };
         i = json::skip_ws(data, i);
         match data.get(i) {
-            None => return Ok(None),
+            None => return more,
             Some(b',') => i = json::skip_ws(data, i + 1),
-            Some(b'}') => return Ok(Some(false)),
+            Some(b'}') => return Ok(Lookahead::Absent),
             Some(_) => return Err(ScrubError::MalformedJson),
         }
     }
 }
+
+/// How far the framer reads ahead for a `batch` member before it takes the body for a
+/// batch: a single event that long before its end is refused as a batch without `batch`
+/// (fail closed), and a slow sender of a huge first member costs no more than this each
+/// time a chunk arrives.
+const MAX_LOOKAHEAD: usize = 64 << 10;
 
 /// What one step of framing achieved.
 enum Step {
@@ -192,6 +210,8 @@ pub struct Framer {
     max_depth: usize,
     /// Input bytes of the last event framed: the guess for the next one's size.
     last_event_len: usize,
+    /// Where reading ahead for a batch member resumes (see `top_level_key`).
+    lookahead_from: usize,
 }
 
 impl Framer {
@@ -209,6 +229,7 @@ impl Framer {
             max_event_bytes,
             max_depth,
             last_event_len: 0,
+            lookahead_from: 1,
         }
     }
 
@@ -353,9 +374,14 @@ impl Framer {
                 // write it first or second, so little is read ahead.
                 let is_batch = match is_envelope {
                     false => false,
-                    true => match top_level_key(data, key)? {
-                        Some(found) => found,
-                        None => return self.need_more(data, last),
+                    true => match top_level_key(data, key, self.lookahead_from)? {
+                        Lookahead::Found => true,
+                        Lookahead::Absent => false,
+                        Lookahead::More { .. } if data.len() > MAX_LOOKAHEAD => true,
+                        Lookahead::More { resume } => {
+                            self.lookahead_from = resume;
+                            return self.need_more(data, last);
+                        }
                     },
                 };
                 self.envelope = if is_batch {
@@ -600,31 +626,77 @@ mod tests {
 
     #[test]
     fn a_batch_is_told_by_its_own_batch_member() {
-        let cases: [(&str, Option<bool>); 9] = [
-            (r#"{"api_key":"k","batch":["#, Some(true)),
-            (r#"{"api_key":"k","b\u0061tch":[]}"#, Some(true)),
+        let more = |resume| Lookahead::More { resume };
+        let cases = [
+            (r#"{"api_key":"k","batch":["#, Lookahead::Found),
+            (r#"{"api_key":"k","b\u0061tch":[]}"#, Lookahead::Found),
             (
                 r#"{"api_key":"k","event":"e","properties":{"batch":1}}"#,
-                Some(false),
+                Lookahead::Absent,
             ),
             (
                 r#"{"api_key":"\"batch\"","n":-1.5e3,"t":true}"#,
-                Some(false),
+                Lookahead::Absent,
             ),
-            (r#"{"api_key":"k","ev"#, None),
-            (r#"{"api_key":"k","n":12"#, None),
-            (r#"{"api_key":"k","#, None),
-            (r#"{"api_key":"k","p":{"a":["#, None),
-            (r#"{"api_key":"k"}"#, Some(false)),
+            (r#"{"api_key":"k","ev"#, more(15)),
+            (r#"{"api_key":"k","n":12"#, more(15)),
+            (r#"{"api_key":"k","#, more(15)),
+            (r#"{"api_key":"k","p":{"a":["#, more(15)),
+            (r#"{"api_key":"k"}"#, Lookahead::Absent),
         ];
         for (body, want) in cases {
-            assert_eq!(top_level_key(body.as_bytes(), "batch"), Ok(want), "{body}");
+            assert_eq!(
+                top_level_key(body.as_bytes(), "batch", 1),
+                Ok(want),
+                "{body}"
+            );
         }
+        // Resuming at a member gives what reading from the start gives.
+        let body = br#"{"api_key":"k","p":{"a":[1,2]},"batch":[]}"#;
+        assert_eq!(top_level_key(body, "batch", 15), Ok(Lookahead::Found));
         for malformed in [r#"{"api_key" 1}"#, r#"{"api_key":"k" "x":1}"#, r#"{1:2}"#] {
             assert!(
-                top_level_key(malformed.as_bytes(), "batch").is_err(),
+                top_level_key(malformed.as_bytes(), "batch", 1).is_err(),
                 "{malformed}"
             );
         }
+    }
+
+    /// Takes envelope members, refuses events: enough to see how a body is framed.
+    struct EnvelopeOnly;
+    impl FrameSink for EnvelopeOnly {
+        fn event(
+            &mut self,
+            _: &[u8],
+            _: &mut Vec<u8>,
+        ) -> Result<crate::scrub::EventWritten, ScrubError> {
+            Err(ScrubError::MalformedJson)
+        }
+        fn envelope_member(&mut self, _: &[u8], _: &mut Vec<u8>) -> Result<(), ScrubError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_long_first_member_is_read_ahead_a_bounded_way_and_fails_closed() {
+        // A single event that starts with api_key, 256 KiB long, in 64-byte chunks: each
+        // chunk once re-read the whole body from its start (seconds here).
+        let mut body = br#"{"api_key":"k","event":"e","properties":{"x":""#.to_vec();
+        body.extend(std::iter::repeat_n(b'a', 256 << 10));
+        body.extend_from_slice(br#""}}"#);
+        let envelope = Envelope::BatchOrEvent {
+            key: "batch",
+            envelope_keys: &["api_key"],
+        };
+        let mut framer = Framer::new(envelope, 1 << 20, 64);
+        let mut out = Vec::new();
+        let started = std::time::Instant::now();
+        for chunk in body.chunks(64) {
+            framer.push(chunk, &mut EnvelopeOnly, &mut out).unwrap();
+        }
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+        // No `batch` within the look-ahead: a batch, refused for lacking one.
+        assert!(framer.finish(&mut EnvelopeOnly, &mut out).is_err());
     }
 }
