@@ -213,7 +213,7 @@ pub fn scrub_query_event(
             let members = params.into_iter().map(|(n, v)| (n, Member::Text(v)));
             json_object(&members.collect::<Vec<_>>())
         }
-        QueryNames::Dotted => json_object(&nested(params, &plan.event.values)?),
+        QueryNames::Dotted => json_object(&nested(params, &plan.event.values, limits.max_depth)?),
     };
     let mut scrubber = JsonScrubber::new(plan.clone(), env.clone(), limits);
     let mut scrubbed = Vec::new();
@@ -254,6 +254,7 @@ enum Member {
 fn nested(
     params: Vec<(Vec<u8>, Vec<u8>)>,
     values: &crate::scrub::ValueRules,
+    max_depth: usize,
 ) -> Result<Vec<(Vec<u8>, Member)>, PipelineError> {
     let mut root: Vec<(Vec<u8>, Member)> = Vec::new();
     for (name, value) in params {
@@ -263,6 +264,10 @@ fn nested(
                 || crate::scrub::name_holds_personal_data(values, &name))
         {
             parts = vec![&name];
+        }
+        // Checked before anything is built: writing and dropping the members recurse.
+        if parts.len() >= max_depth {
+            return Err(ScrubError::TooDeep { limit: max_depth }.into());
         }
         let (leaf, parents) = parts.split_last().expect("split yields a part");
         let mut members = &mut root;
@@ -312,32 +317,93 @@ fn write_members(members: &[(Vec<u8>, Member)], out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// The members of a scrubbed nested event as dotted names again, objects included (what the
-/// proxy wrote, `context.ip`, among them).
+/// The members of a scrubbed nested event as dotted names again, in order and repeats
+/// included, objects flattened (what the proxy wrote, `context.ip`, among them).
 fn dotted_pairs(object: &[u8]) -> Result<Vec<(String, String)>, PipelineError> {
-    fn flatten(prefix: &str, value: serde_json::Value, out: &mut Vec<(String, String)>) {
-        match value {
-            serde_json::Value::Object(members) => {
-                for (name, value) in members {
-                    let name = if prefix.is_empty() {
-                        name
-                    } else {
-                        format!("{prefix}.{name}")
-                    };
-                    flatten(&name, value, out);
-                }
-            }
-            serde_json::Value::String(text) => out.push((prefix.to_owned(), text)),
-            other => out.push((prefix.to_owned(), other.to_string())),
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct Flatten<'a> {
+        name: String,
+        out: &'a mut Vec<(String, String)>,
+    }
+    impl<'de> DeserializeSeed<'de> for Flatten<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
         }
     }
-    let event: serde_json::Value =
-        serde_json::from_slice(object).map_err(|_| ScrubError::MalformedJson)?;
-    if !event.is_object() {
+    impl Flatten<'_> {
+        fn text(self, text: String) {
+            self.out.push((self.name, text));
+        }
+    }
+    impl<'de> Visitor<'de> for Flatten<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an event")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                let name = match self.name.is_empty() {
+                    true => key,
+                    false => format!("{}.{key}", self.name),
+                };
+                map.next_value_seed(Flatten {
+                    name,
+                    out: &mut *self.out,
+                })?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element::<serde_json::Value>()? {
+                items.push(item);
+            }
+            self.text(serde_json::Value::Array(items).to_string());
+            Ok(())
+        }
+        fn visit_str<E>(self, v: &str) -> Result<(), E> {
+            self.text(v.to_owned());
+            Ok(())
+        }
+        fn visit_string<E>(self, v: String) -> Result<(), E> {
+            self.text(v);
+            Ok(())
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+            self.text(v.to_string());
+            Ok(())
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+            self.text(v.to_string());
+            Ok(())
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+            self.text(v.to_string());
+            Ok(())
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+            self.text(serde_json::Value::from(v).to_string());
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            self.text("null".to_owned());
+            Ok(())
+        }
+    }
+
+    if object.first() != Some(&b'{') {
         return Err(ScrubError::MalformedJson.into());
     }
     let mut pairs = Vec::new();
-    flatten("", event, &mut pairs);
+    let mut de = serde_json::Deserializer::from_slice(object);
+    Flatten {
+        name: String::new(),
+        out: &mut pairs,
+    }
+    .deserialize(&mut de)
+    .map_err(|_| ScrubError::MalformedJson)?;
     Ok(pairs)
 }
 
@@ -390,7 +456,7 @@ mod tests {
             .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
             .collect();
         let values = crate::scrub::ValueRules::every_rule(None);
-        Ok(String::from_utf8(json_object(&nested(params, &values)?)).unwrap())
+        Ok(String::from_utf8(json_object(&nested(params, &values, 32)?)).unwrap())
     }
 
     #[test]
@@ -409,21 +475,41 @@ mod tests {
             json,
             r#"{"event":"Signup","context":{"page":{"url":"https://a.example/"},"ip":"1.2.3.4"},"properties":{"plan":"pro"},"a..b":"whole","jane.doe@example.com":"","properties.jane.doe@example.com":"1"}"#
         );
-        let mut pairs = dotted_pairs(json.as_bytes()).unwrap();
-        pairs.sort();
+        let pairs = dotted_pairs(json.as_bytes()).unwrap();
         assert_eq!(
             pairs,
             [
-                ("a..b", "whole"),
-                ("context.ip", "1.2.3.4"),
-                ("context.page.url", "https://a.example/"),
                 ("event", "Signup"),
+                ("context.page.url", "https://a.example/"),
+                ("context.ip", "1.2.3.4"),
+                ("properties.plan", "pro"),
+                ("a..b", "whole"),
                 ("jane.doe@example.com", ""),
                 ("properties.jane.doe@example.com", "1"),
-                ("properties.plan", "pro"),
             ]
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
         );
+    }
+
+    #[test]
+    fn repeated_names_stay_in_order_and_deep_ones_are_refused() {
+        let json = nested_json(&[("p.tag", "a"), ("p.tag", "b"), ("n", "1")]).unwrap();
+        let pairs = dotted_pairs(json.as_bytes()).unwrap();
+        let want = [("p.tag", "a"), ("p.tag", "b"), ("n", "1")];
+        assert_eq!(pairs, want.map(|(n, v)| (n.to_owned(), v.to_owned())));
+        let flattened = dotted_pairs(br#"{"a":{"b":[1,"x"],"c":null,"d":1.5,"e":true}}"#);
+        let want = [
+            ("a.b", r#"[1,"x"]"#),
+            ("a.c", "null"),
+            ("a.d", "1.5"),
+            ("a.e", "true"),
+        ];
+        assert_eq!(
+            flattened.unwrap(),
+            want.map(|(n, v)| (n.to_owned(), v.to_owned()))
+        );
+        let deep = "a.".repeat(40) + "b";
+        assert!(nested_json(&[(&deep, "1")]).is_err());
     }
 
     #[test]
