@@ -241,8 +241,9 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     pattern[p..].iter().all(|&c| c == b'*')
 }
 
-/// Keys longer than this are not cached (rare, and not worth the slot size).
-const CACHED_KEY_LEN: usize = 24;
+/// Keys longer than this are not cached (rare; PostHog's longest, `$initial_referring_domain`,
+/// fit, and a slot stays one 64-byte cache line).
+const CACHED_KEY_LEN: usize = 32;
 /// Slots of a thread's key cache: the schemas of a few vendors' events. Two per set, so
 /// that two keys of one event that land in the same set do not evict each other on every
 /// event (with one way, a schema change as small as a new plan node could do that).
@@ -287,7 +288,7 @@ impl CachedKey {
         }
         match window {
             Some(window) if raw.len() <= 16 => {
-                let cached: &[u8; 16] = self.raw[..16].try_into().expect("16 of 24 bytes");
+                let cached: &[u8; 16] = self.raw[..16].try_into().expect("16 of 32 bytes");
                 equal_prefix(cached, window, raw.len())
             }
             _ => eq_short(&self.raw[..raw.len()], raw),
@@ -419,6 +420,11 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cached_key_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<CachedKey>(), 64);
+    }
 
     #[test]
     fn two_keys_of_one_set_both_stay_cached() {
