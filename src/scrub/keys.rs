@@ -298,7 +298,7 @@ impl CachedKey {
 
 /// Verdicts on keys seen before, by plan, parent node and raw key. Trackers repeat one
 /// schema in every event of every request, so most keys skip normalization, matching and
-/// the plan lookup. Direct-mapped, fixed-size slots: a miss costs one overwrite, nothing is
+/// the plan lookup. Two-way sets of fixed-size slots: a miss costs one overwrite, nothing is
 /// allocated after the first use. A verdict is a pure function of those three, so a cached
 /// one is always right; one cache serves a whole thread (see `with_thread_cache`).
 #[derive(Default)]
