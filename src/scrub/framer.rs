@@ -212,6 +212,8 @@ pub struct Framer {
     last_event_len: usize,
     /// Where reading ahead for a batch member resumes (see `top_level_key`).
     lookahead_from: usize,
+    /// The body length at which a batch-or-event body is looked at again.
+    decide_at: usize,
 }
 
 impl Framer {
@@ -230,6 +232,7 @@ impl Framer {
             max_depth,
             last_event_len: 0,
             lookahead_from: 1,
+            decide_at: 0,
         }
     }
 
@@ -351,45 +354,23 @@ impl Framer {
                 self.enter(State::ObjectFirst)
             }
             (State::Start, Envelope::BatchOrEvent { key, envelope_keys }, b'{') => {
-                // Decided once, on the first key; from then on the body is one or the other.
-                let first = json::skip_ws(data, 1);
-                match data.get(first) {
-                    None => return self.need_more(data, last),
-                    Some(b'"') => {}
-                    Some(_) => {
-                        self.envelope = Envelope::Event;
-                        return Ok(Step::Advanced(0));
+                // Each look reads the body from its start (or its last whole member): the
+                // next waits until the body has doubled, so a sender of tiny chunks costs
+                // at most twice the body, not its square.
+                if !last && data.len() < self.decide_at {
+                    return self.need_more(data, last);
+                }
+                match self.batch_or_event(data, key, envelope_keys)? {
+                    Some(envelope) => {
+                        // Decided once; from then on the body is one or the other.
+                        self.envelope = envelope;
+                        Ok(Step::Advanced(0))
+                    }
+                    None => {
+                        self.decide_at = data.len().saturating_mul(2);
+                        self.need_more(data, last)
                     }
                 }
-                let Ok(first_key) = json::string_at(data, first) else {
-                    return self.need_more(data, last);
-                };
-                let mut first_name = Vec::new();
-                json::unescape_into(first_key.raw(data), &mut first_name)?;
-                let is_envelope = envelope_keys
-                    .iter()
-                    .any(|k| first_name.eq_ignore_ascii_case(k.as_bytes()));
-                // A single event may start with an envelope key too (PostHog documents
-                // `{"api_key":..,"event":..}`): only a `batch` member makes a batch. SDKs
-                // write it first or second, so little is read ahead.
-                let is_batch = match is_envelope {
-                    false => false,
-                    true => match top_level_key(data, key, self.lookahead_from)? {
-                        Lookahead::Found => true,
-                        Lookahead::Absent => false,
-                        Lookahead::More { .. } if data.len() > MAX_LOOKAHEAD => true,
-                        Lookahead::More { resume } => {
-                            self.lookahead_from = resume;
-                            return self.need_more(data, last);
-                        }
-                    },
-                };
-                self.envelope = if is_batch {
-                    Envelope::Batch { key }
-                } else {
-                    Envelope::Event
-                };
-                Ok(Step::Advanced(0))
             }
             (State::Start, Envelope::BatchOrEvent { .. }, b'[') => {
                 self.envelope = Envelope::Events;
@@ -432,6 +413,48 @@ impl Framer {
                 ScrubError::MalformedJson
             }),
         }
+    }
+
+    /// Whether the object at `data[0]` is a batch envelope (its first key is one of
+    /// `envelope_keys` and it has a `key` member) or one event; `None` until `data` tells.
+    fn batch_or_event(
+        &mut self,
+        data: &[u8],
+        key: &'static str,
+        envelope_keys: &[&str],
+    ) -> Result<Option<Envelope>, ScrubError> {
+        let first = json::skip_ws(data, 1);
+        match data.get(first) {
+            None => return Ok(None),
+            Some(b'"') => {}
+            Some(_) => return Ok(Some(Envelope::Event)),
+        }
+        let Ok(first_key) = json::string_at(data, first) else {
+            return Ok(None);
+        };
+        let mut first_name = Vec::new();
+        json::unescape_into(first_key.raw(data), &mut first_name)?;
+        let is_envelope = envelope_keys
+            .iter()
+            .any(|k| first_name.eq_ignore_ascii_case(k.as_bytes()));
+        if !is_envelope {
+            return Ok(Some(Envelope::Event));
+        }
+        // A single event may start with an envelope key too (PostHog documents
+        // `{"api_key":..,"event":..}`): only a `batch` member makes a batch.
+        let is_batch = match top_level_key(data, key, self.lookahead_from)? {
+            Lookahead::Found => true,
+            Lookahead::Absent => false,
+            Lookahead::More { .. } if data.len() > MAX_LOOKAHEAD => true,
+            Lookahead::More { resume } => {
+                self.lookahead_from = resume;
+                return Ok(None);
+            }
+        };
+        Ok(Some(match is_batch {
+            true => Envelope::Batch { key },
+            false => Envelope::Event,
+        }))
     }
 
     fn enter(&mut self, state: State) -> Result<Step, ScrubError> {
@@ -698,5 +721,35 @@ mod tests {
         assert!(took < std::time::Duration::from_secs(3), "{took:?}");
         // No `batch` within the look-ahead: a batch, refused for lacking one.
         assert!(framer.finish(&mut EnvelopeOnly, &mut out).is_err());
+    }
+
+    /// A sender of one-byte chunks, a first member that is a long array, and a first key
+    /// a megabyte long: each chunk once re-read the body (10 s and 61 s here).
+    #[test]
+    fn tiny_chunks_cost_the_decision_no_more_than_twice_the_body() {
+        let mut array = br#"{"api_key":"k","properties":["#.to_vec();
+        while array.len() < 63_000 {
+            array.extend_from_slice(b"0,");
+        }
+        array.extend_from_slice(b"0]}");
+        let mut long_key = br#"{""#.to_vec();
+        while long_key.len() < 1_000_000 {
+            long_key.extend_from_slice(br"\n");
+        }
+        long_key.extend_from_slice(br#"":1}"#);
+        for (body, chunk) in [(array, 1), (long_key, 1024)] {
+            let envelope = Envelope::BatchOrEvent {
+                key: "batch",
+                envelope_keys: &["api_key"],
+            };
+            let mut framer = Framer::new(envelope, 1 << 21, 64);
+            let mut out = Vec::new();
+            let started = std::time::Instant::now();
+            for piece in body.chunks(chunk) {
+                let _ = framer.push(piece, &mut EnvelopeOnly, &mut out);
+            }
+            let took = started.elapsed();
+            assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+        }
     }
 }
