@@ -95,6 +95,9 @@ enum BodyInner {
         /// at the shutdown deadline) must break the body: a clean end would hand the vendor a
         /// truncated request that can still parse (a prefix of line-delimited events).
         finished: Arc<AtomicBool>,
+        /// Set when the clean end was handed to the connection: a vendor cannot have read
+        /// the whole body before that.
+        delivered: Arc<AtomicBool>,
         ended: bool,
     },
 }
@@ -127,6 +130,7 @@ impl Body for UpstreamBody {
             BodyInner::Stream {
                 rx,
                 finished,
+                delivered,
                 ended,
             } => {
                 if *ended {
@@ -136,6 +140,7 @@ impl Body for UpstreamBody {
                     Poll::Ready(None) => {
                         *ended = true;
                         if finished.load(Ordering::Acquire) {
+                            delivered.store(true, Ordering::Release);
                             Poll::Ready(None)
                         } else {
                             Poll::Ready(Some(Err(StreamAborted { kind: "cancelled" })))
@@ -164,6 +169,18 @@ impl Body for UpstreamBody {
 pub struct StreamSender {
     tx: mpsc::Sender<Result<Bytes, StreamAborted>>,
     finished: Arc<AtomicBool>,
+    delivered: Arc<AtomicBool>,
+}
+
+/// Whether a finished stream's end reached the upstream connection.
+pub struct Delivery(Arc<AtomicBool>);
+
+impl Delivery {
+    /// True once the connection took the body's clean end. A vendor that answered before
+    /// that answered without having the whole body, even if every piece was queued.
+    pub fn complete(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 impl StreamSender {
@@ -176,8 +193,9 @@ impl StreamSender {
     }
 
     /// Ends the upstream body cleanly: the only way it ends without an error.
-    pub fn finish(self) {
+    pub fn finish(self) -> Delivery {
         self.finished.store(true, Ordering::Release);
+        Delivery(self.delivered)
     }
 
     /// Breaks the upstream body so the vendor cannot mistake what arrived for a whole request.
@@ -190,15 +208,18 @@ impl StreamSender {
 pub fn stream() -> (StreamSender, UpstreamBody) {
     let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
     let finished = Arc::new(AtomicBool::new(false));
+    let delivered = Arc::new(AtomicBool::new(false));
     (
         StreamSender {
             tx,
             finished: finished.clone(),
+            delivered: delivered.clone(),
         },
         UpstreamBody {
             inner: BodyInner::Stream {
                 rx,
                 finished,
+                delivered,
                 ended: false,
             },
         },
@@ -383,5 +404,22 @@ mod tests {
             .await
             .expect_err("an unfinished stream must not end cleanly");
         assert_eq!(err.kind, "cancelled");
+    }
+
+    #[tokio::test]
+    async fn delivery_is_complete_only_once_the_connection_took_the_end() {
+        let (tx, mut body) = stream();
+        let piece = crate::pipeline::Scrubbed::concat(Vec::new());
+        assert!(tx.send(piece).await, "an empty piece always goes");
+        let delivery = tx.finish();
+        assert!(!delivery.complete(), "finished, but nothing read yet");
+        assert!(body.frame().await.is_none(), "the clean end");
+        assert!(delivery.complete());
+
+        // A connection that stops reading before the end leaves the delivery incomplete.
+        let (tx, body) = stream();
+        let delivery = tx.finish();
+        drop(body);
+        assert!(!delivery.complete());
     }
 }

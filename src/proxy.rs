@@ -608,9 +608,9 @@ impl UpstreamCall<'_> {
             in_flight.abort();
             return Err(Failure::Body(failure));
         }
-        tx.finish();
+        let delivery = tx.finish();
         let resp = self
-            .relay(self.answer(in_flight, cut).await, started)
+            .relay(self.answer(in_flight, cut, delivery).await, started)
             .map_err(Failure::Upstream)?;
         Ok((resp, pipeline.report()))
     }
@@ -622,12 +622,16 @@ impl UpstreamCall<'_> {
         &self,
         in_flight: InFlight,
         cut: bool,
+        delivery: forward::Delivery,
     ) -> Result<Response<Bytes>, ForwardError> {
         let answer = async {
             let head = in_flight
                 .await
                 .map_err(|_join| ForwardError::Io)?
                 .map_err(|e| ForwardError::classify(&e))?;
+            // Every piece may have been queued and still not reached the vendor, which
+            // answered first: the body's end never went out.
+            let cut = cut || !delivery.complete();
             if cut && (head.status().is_success() || head.status().is_informational()) {
                 return Err(ForwardError::AnsweredEarly);
             }

@@ -145,8 +145,8 @@ impl UpstreamCall<'_> {
             return Err(Failure::Body(failure));
         }
         dry_run.finish(self);
-        tx.finish();
-        self.relay(self.answer(in_flight, cut).await, started)
+        let delivery = tx.finish();
+        self.relay(self.answer(in_flight, cut, delivery).await, started)
             .map_err(Failure::Upstream)
     }
 
