@@ -403,6 +403,7 @@ fn dotted_pairs(object: &[u8]) -> Result<Vec<(String, String)>, PipelineError> {
         out: &mut pairs,
     }
     .deserialize(&mut de)
+    .and_then(|()| de.end())
     .map_err(|_| ScrubError::MalformedJson)?;
     Ok(pairs)
 }
