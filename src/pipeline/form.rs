@@ -244,6 +244,7 @@ impl FormStage {
     fn other_field(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
         let name = crate::decode::transform_all(&mut PercentDecoder::new(true), &self.name)?;
         let value = crate::decode::transform_all(&mut PercentDecoder::new(true), &self.value)?;
+        super::query::require_text(&name, &value)?;
         let mut replaced = Vec::new();
         let value_text: &[u8] = match self.scrubber.scrub_param(&name, &value, &mut replaced) {
             ParamOutcome::Drop => return Ok(()),

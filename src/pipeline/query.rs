@@ -125,6 +125,7 @@ pub fn scrub_query(
             report = payload_report;
             format!("data={encoded}")
         } else {
+            require_text(&name, &value)?;
             match plan
                 .event
                 .scrub_param(&name, &value, &mut replaced, &mut report)
@@ -237,6 +238,16 @@ pub fn scrub_query_event(
         out.push_str(&percent_encoded(value.as_bytes())?);
     }
     Ok((out, scrubber.report().clone()))
+}
+
+/// A parameter's name and value must be UTF-8 once decoded: the value rules read text, and
+/// an address beside bytes that are not (`jane.doe@example.com.\xdf`) is no address to them
+/// though a vendor may read it as one. No SDK sends such bytes.
+pub(crate) fn require_text(name: &[u8], value: &[u8]) -> Result<(), PipelineError> {
+    match std::str::from_utf8(name).and(std::str::from_utf8(value)) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(ScrubError::InvalidUtf8.into()),
+    }
 }
 
 /// A member of a query-string event: a parameter's text, or the members under a dotted

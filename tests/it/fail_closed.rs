@@ -90,6 +90,15 @@ fn cases() -> Vec<Case> {
             "bad_path",
         ),
         (
+            "a form field beside data that is not utf-8",
+            "POST",
+            "/mixpanel/track/",
+            FORM.to_vec(),
+            b"x=jane.doe%40example.com.%DF%DF&data=e30%3D".to_vec(),
+            400,
+            "invalid_utf8",
+        ),
+        (
             "string over max_string_bytes",
             "POST",
             "/segment/v1/t",
