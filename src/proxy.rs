@@ -547,7 +547,6 @@ impl UpstreamCall<'_> {
     /// instead of an empty batch the vendor might refuse.
     async fn streamed(&self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
         let mut upstream: Option<(forward::StreamSender, InFlight)> = None;
-        let mut cut = false;
         let mut held_back: Vec<Scrubbed> = Vec::new();
         let started = Instant::now();
         let mut received = 0;
@@ -584,14 +583,10 @@ impl UpstreamCall<'_> {
                 // A vendor that stops reading must not hold the tracker forever.
                 let sent = tokio::time::timeout(self.rules.limits.upstream_timeout, tx.send(out));
                 match sent.await {
-                    Ok(true) if done => break None,
-                    Ok(true) => {}
-                    // A closed channel means the upstream call already ended before this
-                    // piece (never empty) went out, the last one included; its result says why.
-                    Ok(false) => {
-                        cut = true;
-                        break None;
-                    }
+                    // A closed channel means the upstream call already ended; its result,
+                    // and whether the body's end went out, say why.
+                    Ok(open) if !open || done => break None,
+                    Ok(_) => {}
                     Err(_) => break Some(BodyFailure::UpstreamStalled),
                 }
             }
@@ -610,18 +605,18 @@ impl UpstreamCall<'_> {
         }
         let delivery = tx.finish();
         let resp = self
-            .relay(self.answer(in_flight, cut, delivery).await, started)
+            .relay(self.answer(in_flight, delivery).await, started)
             .map_err(Failure::Upstream)?;
         Ok((resp, pipeline.report()))
     }
 
-    /// The vendor's whole answer to a streamed request whose body has ended, or was `cut`
-    /// because the vendor answered first. Success for a cut body would tell the tracker its
-    /// unsent events arrived; a refusal is relayed as it is.
+    /// The vendor's whole answer to a streamed request whose body has ended. A success
+    /// given before the body's end went out (a piece could not be sent, or every piece was
+    /// queued but the vendor answered first) would tell the tracker its unsent events
+    /// arrived; a refusal is relayed as it is.
     async fn answer(
         &self,
         in_flight: InFlight,
-        cut: bool,
         delivery: forward::Delivery,
     ) -> Result<Response<Bytes>, ForwardError> {
         let answer = async {
@@ -629,10 +624,8 @@ impl UpstreamCall<'_> {
                 .await
                 .map_err(|_join| ForwardError::Io)?
                 .map_err(|e| ForwardError::classify(&e))?;
-            // Every piece may have been queued and still not reached the vendor, which
-            // answered first: the body's end never went out.
-            let cut = cut || !delivery.complete();
-            if cut && (head.status().is_success() || head.status().is_informational()) {
+            let early = head.status().is_success() || head.status().is_informational();
+            if early && !delivery.complete() {
                 return Err(ForwardError::AnsweredEarly);
             }
             read_answer(head).await

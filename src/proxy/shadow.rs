@@ -110,7 +110,6 @@ impl UpstreamCall<'_> {
         let client = self.client.clone();
         let in_flight = tokio::spawn(async move { client.request(request).await });
         let started = Instant::now();
-        let mut cut = false;
         let failure = loop {
             let chunk = match self.next_chunk(&mut body, &mut received).await {
                 Ok(Some(chunk)) => chunk,
@@ -127,10 +126,7 @@ impl UpstreamCall<'_> {
             );
             match sent.await {
                 Ok(true) => {}
-                Ok(false) => {
-                    cut = true;
-                    break None;
-                }
+                Ok(false) => break None,
                 Err(_) => break Some(BodyFailure::UpstreamStalled),
             }
         };
@@ -146,7 +142,7 @@ impl UpstreamCall<'_> {
         }
         dry_run.finish(self);
         let delivery = tx.finish();
-        self.relay(self.answer(in_flight, cut, delivery).await, started)
+        self.relay(self.answer(in_flight, delivery).await, started)
             .map_err(Failure::Upstream)
     }
 
