@@ -6,6 +6,8 @@
 use super::json;
 use super::ScrubError;
 
+mod lookahead;
+
 /// Largest event accepted by default, in bytes of JSON (Mixpanel's own per-event limit).
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
 
@@ -122,70 +124,6 @@ impl ValueScan {
     }
 }
 
-/// What reading ahead over an object's own members found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Lookahead {
-    /// A member named as asked.
-    Found,
-    /// The object ended without one.
-    Absent,
-    /// `data` ended first; the next look starts at this member.
-    More { resume: usize },
-}
-
-/// Whether the object at `data[0]` has a member named `key` (exact spelling, escapes
-/// decoded) among its own members, reading from the member at `from` (1 at first).
-fn top_level_key(data: &[u8], key: &str, from: usize) -> Result<Lookahead, ScrubError> {
-    let mut scratch = Vec::new();
-    let mut i = json::skip_ws(data, from);
-    loop {
-        let more = Ok(Lookahead::More { resume: i });
-        match data.get(i) {
-            None => return more,
-            Some(b'}') => return Ok(Lookahead::Absent),
-            Some(b'"') => {}
-            Some(_) => return Err(ScrubError::MalformedJson),
-        }
-        let Ok(name) = json::string_at(data, i) else {
-            return more;
-        };
-        if name.text(data, &mut scratch)? == key.as_bytes() {
-            return Ok(Lookahead::Found);
-        }
-        i = json::skip_ws(data, name.end);
-        match data.get(i) {
-            None => return more,
-            Some(b':') => i = json::skip_ws(data, i + 1),
-            Some(_) => return Err(ScrubError::MalformedJson),
-        }
-        let mut scan = ValueScan::default();
-        i = match data.get(i) {
-            None => return more,
-            Some(b'{' | b'[' | b'"') => match scan.scan(&data[i..], usize::MAX)? {
-                Some(len) => i + len,
-                None => return more,
-            },
-            Some(_) => match data[i..].iter().position(|&c| matches!(c, b',' | b'}')) {
-                Some(len) => i + len,
-                None => return more,
-            },
-        };
-        i = json::skip_ws(data, i);
-        match data.get(i) {
-            None => return more,
-            Some(b',') => i = json::skip_ws(data, i + 1),
-            Some(b'}') => return Ok(Lookahead::Absent),
-            Some(_) => return Err(ScrubError::MalformedJson),
-        }
-    }
-}
-
-/// How far the framer reads ahead for a `batch` member before it takes the body for a
-/// batch: a single event that long before its end is refused as a batch without `batch`
-/// (fail closed), and a slow sender of a huge first member costs no more than this each
-/// time a chunk arrives.
-const MAX_LOOKAHEAD: usize = 64 << 10;
-
 /// What one step of framing achieved.
 enum Step {
     /// Consumed input up to this offset; keep going.
@@ -210,8 +148,6 @@ pub struct Framer {
     max_depth: usize,
     /// Input bytes of the last event framed: the guess for the next one's size.
     last_event_len: usize,
-    /// Where reading ahead for a batch member resumes (see `top_level_key`).
-    lookahead_from: usize,
     /// The body length at which a batch-or-event body is looked at again.
     decide_at: usize,
 }
@@ -231,7 +167,6 @@ impl Framer {
             max_event_bytes,
             max_depth,
             last_event_len: 0,
-            lookahead_from: 1,
             decide_at: 0,
         }
     }
@@ -354,13 +289,13 @@ impl Framer {
                 self.enter(State::ObjectFirst)
             }
             (State::Start, Envelope::BatchOrEvent { key, envelope_keys }, b'{') => {
-                // Each look reads the body from its start (or its last whole member): the
-                // next waits until the body has doubled, so a sender of tiny chunks costs
-                // at most twice the body, not its square.
+                // Each look reads the body from its start: the next waits until the body
+                // has doubled, so a sender of tiny chunks costs at most twice the body, not
+                // its square.
                 if !last && data.len() < self.decide_at {
                     return self.need_more(data, last);
                 }
-                match self.batch_or_event(data, key, envelope_keys)? {
+                match lookahead::batch_or_event(data, key, envelope_keys)? {
                     Some(envelope) => {
                         // Decided once; from then on the body is one or the other.
                         self.envelope = envelope;
@@ -413,48 +348,6 @@ impl Framer {
                 ScrubError::MalformedJson
             }),
         }
-    }
-
-    /// Whether the object at `data[0]` is a batch envelope (its first key is one of
-    /// `envelope_keys` and it has a `key` member) or one event; `None` until `data` tells.
-    fn batch_or_event(
-        &mut self,
-        data: &[u8],
-        key: &'static str,
-        envelope_keys: &[&str],
-    ) -> Result<Option<Envelope>, ScrubError> {
-        let first = json::skip_ws(data, 1);
-        match data.get(first) {
-            None => return Ok(None),
-            Some(b'"') => {}
-            Some(_) => return Ok(Some(Envelope::Event)),
-        }
-        let Ok(first_key) = json::string_at(data, first) else {
-            return Ok(None);
-        };
-        let mut first_name = Vec::new();
-        json::unescape_into(first_key.raw(data), &mut first_name)?;
-        let is_envelope = envelope_keys
-            .iter()
-            .any(|k| first_name.eq_ignore_ascii_case(k.as_bytes()));
-        if !is_envelope {
-            return Ok(Some(Envelope::Event));
-        }
-        // A single event may start with an envelope key too (PostHog documents
-        // `{"api_key":..,"event":..}`): only a `batch` member makes a batch.
-        let is_batch = match top_level_key(data, key, self.lookahead_from)? {
-            Lookahead::Found => true,
-            Lookahead::Absent => false,
-            Lookahead::More { .. } if data.len() > MAX_LOOKAHEAD => true,
-            Lookahead::More { resume } => {
-                self.lookahead_from = resume;
-                return Ok(None);
-            }
-        };
-        Ok(Some(match is_batch {
-            true => Envelope::Batch { key },
-            false => Envelope::Event,
-        }))
     }
 
     fn enter(&mut self, state: State) -> Result<Step, ScrubError> {
@@ -640,116 +533,5 @@ impl Framer {
             });
         }
         Ok(Step::NeedMore)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_batch_is_told_by_its_own_batch_member() {
-        let more = |resume| Lookahead::More { resume };
-        let cases = [
-            (r#"{"api_key":"k","batch":["#, Lookahead::Found),
-            (r#"{"api_key":"k","b\u0061tch":[]}"#, Lookahead::Found),
-            (
-                r#"{"api_key":"k","event":"e","properties":{"batch":1}}"#,
-                Lookahead::Absent,
-            ),
-            (
-                r#"{"api_key":"\"batch\"","n":-1.5e3,"t":true}"#,
-                Lookahead::Absent,
-            ),
-            (r#"{"api_key":"k","ev"#, more(15)),
-            (r#"{"api_key":"k","n":12"#, more(15)),
-            (r#"{"api_key":"k","#, more(15)),
-            (r#"{"api_key":"k","p":{"a":["#, more(15)),
-            (r#"{"api_key":"k"}"#, Lookahead::Absent),
-        ];
-        for (body, want) in cases {
-            assert_eq!(
-                top_level_key(body.as_bytes(), "batch", 1),
-                Ok(want),
-                "{body}"
-            );
-        }
-        // Resuming at a member gives what reading from the start gives.
-        let body = br#"{"api_key":"k","p":{"a":[1,2]},"batch":[]}"#;
-        assert_eq!(top_level_key(body, "batch", 15), Ok(Lookahead::Found));
-        for malformed in [r#"{"api_key" 1}"#, r#"{"api_key":"k" "x":1}"#, r#"{1:2}"#] {
-            assert!(
-                top_level_key(malformed.as_bytes(), "batch", 1).is_err(),
-                "{malformed}"
-            );
-        }
-    }
-
-    /// Takes envelope members, refuses events: enough to see how a body is framed.
-    struct EnvelopeOnly;
-    impl FrameSink for EnvelopeOnly {
-        fn event(
-            &mut self,
-            _: &[u8],
-            _: &mut Vec<u8>,
-        ) -> Result<crate::scrub::EventWritten, ScrubError> {
-            Err(ScrubError::MalformedJson)
-        }
-        fn envelope_member(&mut self, _: &[u8], _: &mut Vec<u8>) -> Result<(), ScrubError> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_long_first_member_is_read_ahead_a_bounded_way_and_fails_closed() {
-        // A single event that starts with api_key, 256 KiB long, in 64-byte chunks: each
-        // chunk once re-read the whole body from its start (seconds here).
-        let mut body = br#"{"api_key":"k","event":"e","properties":{"x":""#.to_vec();
-        body.extend(std::iter::repeat_n(b'a', 256 << 10));
-        body.extend_from_slice(br#""}}"#);
-        let envelope = Envelope::BatchOrEvent {
-            key: "batch",
-            envelope_keys: &["api_key"],
-        };
-        let mut framer = Framer::new(envelope, 1 << 20, 64);
-        let mut out = Vec::new();
-        let started = std::time::Instant::now();
-        for chunk in body.chunks(64) {
-            framer.push(chunk, &mut EnvelopeOnly, &mut out).unwrap();
-        }
-        let took = started.elapsed();
-        assert!(took < std::time::Duration::from_secs(3), "{took:?}");
-        // No `batch` within the look-ahead: a batch, refused for lacking one.
-        assert!(framer.finish(&mut EnvelopeOnly, &mut out).is_err());
-    }
-
-    /// A sender of one-byte chunks, a first member that is a long array, and a first key
-    /// a megabyte long: each chunk once re-read the body (10 s and 61 s here).
-    #[test]
-    fn tiny_chunks_cost_the_decision_no_more_than_twice_the_body() {
-        let mut array = br#"{"api_key":"k","properties":["#.to_vec();
-        while array.len() < 63_000 {
-            array.extend_from_slice(b"0,");
-        }
-        array.extend_from_slice(b"0]}");
-        let mut long_key = br#"{""#.to_vec();
-        while long_key.len() < 1_000_000 {
-            long_key.extend_from_slice(br"\n");
-        }
-        long_key.extend_from_slice(br#"":1}"#);
-        for (body, chunk) in [(array, 1), (long_key, 1024)] {
-            let envelope = Envelope::BatchOrEvent {
-                key: "batch",
-                envelope_keys: &["api_key"],
-            };
-            let mut framer = Framer::new(envelope, 1 << 21, 64);
-            let mut out = Vec::new();
-            let started = std::time::Instant::now();
-            for piece in body.chunks(chunk) {
-                let _ = framer.push(piece, &mut EnvelopeOnly, &mut out);
-            }
-            let took = started.elapsed();
-            assert!(took < std::time::Duration::from_secs(3), "{took:?}");
-        }
     }
 }
