@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-
 use http::header::{HeaderMap, CONTENT_LENGTH, ORIGIN};
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
@@ -23,7 +21,13 @@ use crate::scrub::Report;
 use crate::state::{AppState, Snapshot};
 use crate::vendor::Endpoint;
 
+mod answer;
+mod route;
 mod shadow;
+mod tally;
+
+use route::{route, Routed};
+use tally::Tally;
 
 /// Label for requests that matched no route.
 const NO_VENDOR: &str = "none";
@@ -98,100 +102,6 @@ pub async fn handle(
     tally.labels = (vendor, endpoint);
     tally.status = Some(resp.status().as_u16());
     resp
-}
-
-/// Counts one request and holds its place in the in-flight gauge until it ends, also when
-/// hyper drops the handler because the tracker went away (an SDK's own timeout, a closed
-/// tab): such a request is counted with the status `client_gone`.
-struct Tally<'a> {
-    state: &'a AppState,
-    started: Instant,
-    /// Vendor and endpoint, once routed.
-    labels: (&'static str, &'static str),
-    /// The answer's status, once there is one.
-    status: Option<u16>,
-}
-
-impl<'a> Tally<'a> {
-    fn start(state: &'a AppState, started: Instant) -> Self {
-        state.metrics.in_flight.inc();
-        Tally {
-            state,
-            started,
-            labels: (NO_VENDOR, "none"),
-            status: None,
-        }
-    }
-}
-
-impl Drop for Tally<'_> {
-    fn drop(&mut self) {
-        let metrics = &self.state.metrics;
-        let (vendor, endpoint) = self.labels;
-        let status = self
-            .status
-            .map_or("client_gone", crate::metrics::status_class);
-        metrics
-            .requests
-            .with_label_values(&[vendor, endpoint, status])
-            .inc();
-        metrics.observe_request(vendor, self.started.elapsed().as_secs_f64());
-        metrics.in_flight.dec();
-    }
-}
-
-enum Routed<'a> {
-    Ingest(&'a Route, Endpoint, String),
-    Preflight(&'static str),
-    Forbidden(&'static str),
-    NotFound(&'static str),
-    /// A path the vendor could resolve to another endpoint than the one routed.
-    BadPath,
-}
-
-fn route<'a>(rules: &'a RuleSet, req: &Request<Incoming>) -> Routed<'a> {
-    if !is_plain_path(req.uri().path()) {
-        return Routed::BadPath;
-    }
-    let Some((route, rest)) = rules.route(req.uri().path()) else {
-        return Routed::NotFound(NO_VENDOR);
-    };
-    let vendor = route.vendor.as_str();
-    let protocol = route.vendor.protocol();
-    if req.method() == Method::OPTIONS {
-        let wanted = req
-            .headers()
-            .get("access-control-request-method")
-            .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
-            .unwrap_or(Method::POST);
-        return match protocol.endpoint(&wanted, route.standard_path(rest)) {
-            Some(_) if req.headers().contains_key(ORIGIN) => Routed::Preflight(vendor),
-            _ => Routed::NotFound(vendor),
-        };
-    }
-    if !reply::origin_allowed(&rules.cors, req.headers()) {
-        return Routed::Forbidden(vendor);
-    }
-    match protocol.endpoint(req.method(), route.standard_path(rest)) {
-        Some(endpoint) => Routed::Ingest(route, endpoint, rest.to_owned()),
-        None => Routed::NotFound(vendor),
-    }
-}
-
-/// Whether `path` names the same resource at the vendor as it does here. The path after the
-/// route prefix goes upstream as it came, so `/posthog/static/../e` would be routed as a
-/// pass-through asset and resolved by the vendor (or a CDN before it) as the capture
-/// endpoint, with its payload unscrubbed. No SDK sends dot segments, backslashes or
-/// percent-encoded dots and separators, so they are refused rather than normalised.
-fn is_plain_path(path: &str) -> bool {
-    let encoded_separator = path.as_bytes().windows(3).any(|w| {
-        w[0] == b'%' && matches!(&[w[1], w[2].to_ascii_lowercase()], b"2e" | b"2f" | b"5c")
-    });
-    !encoded_separator
-        && !path.contains('\\')
-        && !path
-            .split('/')
-            .any(|segment| segment == "." || segment == "..")
 }
 
 /// A refusal before anything reached the vendor.
@@ -610,31 +520,6 @@ impl UpstreamCall<'_> {
         Ok((resp, pipeline.report()))
     }
 
-    /// The vendor's whole answer to a streamed request whose body has ended. A success
-    /// given before the body's end went out (a piece could not be sent, or every piece was
-    /// queued but the vendor answered first) would tell the tracker its unsent events
-    /// arrived; a refusal is relayed as it is.
-    async fn answer(
-        &self,
-        in_flight: InFlight,
-        delivery: forward::Delivery,
-    ) -> Result<Response<Bytes>, ForwardError> {
-        let answer = async {
-            let head = in_flight
-                .await
-                .map_err(|_join| ForwardError::Io)?
-                .map_err(|e| ForwardError::classify(&e))?;
-            let early = head.status().is_success() || head.status().is_informational();
-            if early && !delivery.complete() {
-                return Err(ForwardError::AnsweredEarly);
-            }
-            read_answer(head).await
-        };
-        tokio::time::timeout(self.rules.limits.upstream_timeout, answer)
-            .await
-            .map_err(|_| ForwardError::Timeout)?
-    }
-
     fn start_stream(&self, pipeline: &BodyPipeline) -> (forward::StreamSender, InFlight) {
         let (tx, upstream_body) = forward::stream();
         let headers = self.upstream_headers(Some(pipeline.output_content_type()), None);
@@ -673,100 +558,5 @@ impl UpstreamCall<'_> {
         *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = headers;
         request
-    }
-
-    async fn send(
-        &self,
-        headers: HeaderMap,
-        body: UpstreamBody,
-    ) -> Result<Response<ResponseBody>, ForwardError> {
-        let request = self.request(headers, body);
-        let started = Instant::now();
-        let answer = async {
-            let head = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| ForwardError::classify(&e))?;
-            read_answer(head).await
-        };
-        let result = tokio::time::timeout(self.rules.limits.upstream_timeout, answer)
-            .await
-            .map_err(|_| ForwardError::Timeout)
-            .and_then(|r| r);
-        self.relay(result, started)
-    }
-
-    /// The vendor's answer goes back unchanged, except a server error, which becomes our 502
-    /// so that every SDK retries (Segment drops 501, 505 and 511 otherwise).
-    fn relay(
-        &self,
-        result: Result<Response<Bytes>, ForwardError>,
-        started: Instant,
-    ) -> Result<Response<ResponseBody>, ForwardError> {
-        self.state
-            .metrics
-            .observe_upstream(self.vendor, started.elapsed().as_secs_f64());
-        let upstream = match result {
-            Ok(resp) if resp.status().is_server_error() => Err(ForwardError::Status5xx),
-            // A browser would follow a redirect and send the unscrubbed body to its target.
-            Ok(resp) if resp.status().is_redirection() => Err(ForwardError::Redirect),
-            other => other,
-        };
-        let (mut parts, body) = upstream?.into_parts();
-        for name in forward::HOP_BY_HOP {
-            parts.headers.remove(*name);
-        }
-        Ok(Response::from_parts(parts, reply::full(body)))
-    }
-}
-
-/// The largest vendor answer relayed. Vendors answer ingestion with a few bytes; PostHog's
-/// pass-through scripts are a few hundred KB.
-const MAX_ANSWER_BYTES: usize = 8 << 20;
-
-/// Reads the vendor's answer whole, inside the caller's deadline, before any of it goes to
-/// the tracker: a vendor that stalls or cuts its body then costs the tracker a retryable
-/// 504 or 502, never a success status followed by a body that does not end.
-async fn read_answer(head: Response<Incoming>) -> Result<Response<Bytes>, ForwardError> {
-    let (parts, body) = head.into_parts();
-    let body = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
-        .collect()
-        .await
-        .map_err(|_| ForwardError::Io)?
-        .to_bytes();
-    Ok(Response::from_parts(parts, body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_plain_path;
-
-    #[test]
-    fn paths_that_could_name_another_endpoint_are_not_plain() {
-        for bad in [
-            "/posthog/static/../e/",
-            "/posthog/static/..",
-            "/segment/./v1/t",
-            "/posthog/static/%2e%2e/e",
-            "/posthog/static/%2E./e",
-            "/posthog/static/..%2fe",
-            "/posthog/static/..%2Fe",
-            "/posthog/static/..%5ce",
-            "/posthog/static/..\\e",
-        ] {
-            assert!(!is_plain_path(bad), "{bad}");
-        }
-        for good in [
-            "/posthog/i/v0/e/",
-            "/snowplow/com.snowplowanalytics.snowplow/tp2",
-            "/matomo/matomo.php",
-            "/segment//v1/t",
-            "/posthog/static/array.js",
-            "/plausible/api/event%20x",
-            "/.well-known/x",
-        ] {
-            assert!(is_plain_path(good), "{good}");
-        }
     }
 }
