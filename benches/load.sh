@@ -44,7 +44,9 @@ target/release/examples/sink_vendor 127.0.0.1:19999 >/dev/null &
 pids+=($!)
 sed -e 's/^address = .*/address = "127.0.0.1:18080"/' \
     -e 's/^admin = .*/admin = "127.0.0.1:19090"/' \
-    -e 's|^upstream = .*|upstream = "http://127.0.0.1:19999"|' rules.toml > "$dir/rules.toml"
+    -e 's|^upstream = .*|upstream = "http://127.0.0.1:19999"|' \
+    -e '/^prefix = "\/segment"$/{n;a limits = { max_batch_bytes = 67108864 }' -e '}' \
+    rules.toml > "$dir/rules.toml"
 SCRUBPROXY_HMAC_KEY=load-test-key-load-test-key-0123 SCRUBPROXY_LISTEN__WORKERS=${PROXY_WORKERS:-0} \
   target/release/scrubproxy run --config "$dir/rules.toml" >"$dir/proxy.log" 2>&1 &
 proxy=$!

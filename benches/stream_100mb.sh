@@ -15,7 +15,9 @@ sed -e 's/^address = .*/address = "127.0.0.1:18080"/' \
     -e 's/^admin = .*/admin = "127.0.0.1:19090"/' \
     -e 's/^max_body_bytes = .*/max_body_bytes = 209715200/' \
     -e 's/^max_decoded_bytes = .*/max_decoded_bytes = 209715200/' \
-    -e 's|^upstream = .*|upstream = "http://127.0.0.1:19999"|' rules.toml > "$rules"
+    -e 's|^upstream = .*|upstream = "http://127.0.0.1:19999"|' \
+    -e '/^prefix = "\/segment"$/{n;a limits = { max_batch_bytes = 209715200, max_events = 100000000 }' -e '}' \
+    rules.toml > "$rules"
 
 target/release/examples/sink_vendor 127.0.0.1:19999 > /tmp/sink.log &
 sink=$!

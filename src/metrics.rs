@@ -72,6 +72,8 @@ pub struct Metrics {
     pub upstream_errors: IntCounterVec,
     pub rejected: IntCounterVec,
     pub in_flight: IntGauge,
+    /// Bytes requests hold right now, against `limits.memory_budget_bytes`.
+    pub held_bytes: IntGauge,
     /// Open trackers' connections of each worker thread: the acceptor's balance.
     pub worker_connections: IntGaugeVec,
     pub rules_reloads: IntCounterVec,
@@ -147,6 +149,12 @@ impl Metrics {
             &registry,
             "scrubproxy_in_flight_requests",
             "Requests being handled right now.",
+        )?;
+        let held_bytes = gauge(
+            &registry,
+            "scrubproxy_held_bytes",
+            "Bytes requests hold right now (buffered bodies, bodies held whole, events cut \
+             across chunks), against limits.memory_budget_bytes.",
         )?;
         let rules_loaded_at = gauge(
             &registry,
@@ -283,6 +291,7 @@ impl Metrics {
             )?,
             rules_reloads,
             in_flight,
+            held_bytes,
             worker_connections,
             rules_loaded_at,
             rules_refused_at,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::decode::{
     Base64Decoder, DecodeError, DeflateDecoder, GzipDecoder, PercentDecoder, Transform,
 };
+use crate::rules::RequestLimits;
 use crate::scrub::{BodyPlan, CoreLimits, JsonScrubber, Report, ScrubEnv, ScrubError};
 use crate::vendor::{BodyFormat, FormOutput};
 
@@ -22,7 +23,7 @@ pub use query::{scrub_query, scrub_query_event, set_query_param, ScrubbedQuery};
 pub const MAX_FORM_FIELD_BYTES: usize = 4096;
 
 /// Why a body was refused. Facts only, never payload bytes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
     Decode(#[from] DecodeError),
@@ -36,6 +37,12 @@ pub enum PipelineError {
     FormFieldTooLarge { limit: usize },
     #[error("this endpoint carries its payload in the query; the body must be empty")]
     UnexpectedBody,
+    #[error("the request carries more than {limit} events")]
+    TooManyEvents { limit: u64 },
+    #[error("the decoded body exceeds the vendor's limit of {limit} bytes")]
+    BatchTooLarge { limit: u64 },
+    #[error("the scrubbed request would exceed {ratio} times the decoded body")]
+    OutputTooLarge { ratio: f64 },
 }
 
 impl PipelineError {
@@ -48,6 +55,9 @@ impl PipelineError {
             PipelineError::MissingData => "missing_data",
             PipelineError::FormFieldTooLarge { .. } => "form_field_too_large",
             PipelineError::UnexpectedBody => "unexpected_body",
+            PipelineError::TooManyEvents { .. } => "too_many_events",
+            PipelineError::BatchTooLarge { .. } => "batch_too_large",
+            PipelineError::OutputTooLarge { .. } => "output_too_large",
         }
     }
 
@@ -57,7 +67,10 @@ impl PipelineError {
             PipelineError::Decode(DecodeError::DecodedTooLarge { .. })
             | PipelineError::Scrub(ScrubError::EventTooLarge { .. })
             | PipelineError::Scrub(ScrubError::StringTooLong { .. })
-            | PipelineError::FormFieldTooLarge { .. } => 413,
+            | PipelineError::FormFieldTooLarge { .. }
+            | PipelineError::TooManyEvents { .. }
+            | PipelineError::BatchTooLarge { .. }
+            | PipelineError::OutputTooLarge { .. } => 413,
             PipelineError::UnsupportedEncoding | PipelineError::Decode(_) => 415,
             _ => 400,
         }
@@ -70,6 +83,8 @@ pub struct BodySpec {
     pub plan: Arc<BodyPlan>,
     pub env: ScrubEnv,
     pub limits: CoreLimits,
+    /// What the request may carry and make (events, decoded size, output, held bytes).
+    pub request_limits: RequestLimits,
     pub max_decoded_bytes: u64,
     /// The request's Content-Encoding, lower-cased (`None` when absent).
     pub content_encoding: Option<String>,
@@ -125,12 +140,23 @@ impl Scrubbed {
     }
 }
 
+/// Compressed input is decoded this many bytes at a time by callers that bound their memory
+/// (`BodyPipeline::input_step`): gzip inflates at most ~1,000-fold, so a step's decoded
+/// bytes, and what the scrubber makes of them, stay near half a megabyte whatever was sent.
+pub const COMPRESSED_INPUT_STEP: usize = 512;
+
 /// The body transform for one request.
 pub struct BodyPipeline {
     content: ContentStage,
     payload: PayloadStage,
     decoded: Vec<u8>,
     out: Vec<u8>,
+    limits: RequestLimits,
+    /// Bytes the payload stage read (after content decoding; lz-string payloads once
+    /// decompressed too).
+    decoded_in: u64,
+    /// Bytes of scrubbed output made so far.
+    made: u64,
 }
 
 enum ContentStage {
@@ -189,7 +215,7 @@ impl BodyPipeline {
             ))),
             BodyFormat::DataForm { .. } if spec.lz64 => PayloadStage::Lz64 {
                 body: Vec::new(),
-                limit: spec.max_decoded_bytes,
+                limit: spec.request_limits.max_held_bytes,
                 scrubber: Box::new(JsonScrubber::new(spec.plan, spec.env, spec.limits)),
             },
             BodyFormat::DataForm { output } => PayloadStage::Undecided {
@@ -202,7 +228,7 @@ impl BodyPipeline {
             }
             BodyFormat::QueryEventBody => PayloadStage::QueryBody(Box::new(QueryBody {
                 body: Vec::new(),
-                limit: spec.max_decoded_bytes,
+                limit: spec.request_limits.max_held_bytes,
                 plan: spec.plan,
                 env: spec.env,
                 limits: spec.limits,
@@ -217,7 +243,70 @@ impl BodyPipeline {
             payload,
             decoded: Vec::new(),
             out: Vec::new(),
+            limits: spec.request_limits,
+            decoded_in: 0,
+            made: 0,
         })
+    }
+
+    /// The most input a caller that bounds its memory should push at once: compressed
+    /// bodies go in small steps (`COMPRESSED_INPUT_STEP`), plain ones as they come.
+    pub fn input_step(&self) -> usize {
+        match self.content {
+            ContentStage::Identity => usize::MAX,
+            ContentStage::Sniffing { .. } | ContentStage::Decoder(_) => COMPRESSED_INPUT_STEP,
+        }
+    }
+
+    /// Bytes this pipeline holds between pushes: bodies held whole until they end, an event
+    /// cut across chunks, the sniffing window.
+    pub fn held_bytes(&self) -> usize {
+        let payload = match &self.payload {
+            PayloadStage::Undecided { head, .. } => head.len(),
+            PayloadStage::Json(s) => s.held_bytes(),
+            PayloadStage::Base64(stage, _) => stage.1.held_bytes(),
+            PayloadStage::Form(f) => f.scrubber.held_bytes(),
+            PayloadStage::QueryBody(q) => q.body.len(),
+            PayloadStage::Lz64 { body, .. } => body.len(),
+            PayloadStage::Empty => 0,
+        };
+        let content = match &self.content {
+            ContentStage::Sniffing { head, .. } => head.len(),
+            _ => 0,
+        };
+        payload + content + self.decoded.capacity() + self.out.capacity()
+    }
+
+    /// Refuses a request that has grown past its limits: more events than the vendor
+    /// takes, a decoded body over its size, or output out of proportion to the input.
+    fn check_bounds(&self) -> Result<(), PipelineError> {
+        let limits = &self.limits;
+        if self.decoded_in > limits.max_batch_bytes {
+            return Err(PipelineError::BatchTooLarge {
+                limit: limits.max_batch_bytes,
+            });
+        }
+        let events = self
+            .report_ref()
+            .map_or(0, |r| r.events + r.events_removed());
+        if events > limits.max_events {
+            return Err(PipelineError::TooManyEvents {
+                limit: limits.max_events,
+            });
+        }
+        if self.made > limits.output_bound(self.decoded_in, events) {
+            return Err(PipelineError::OutputTooLarge {
+                ratio: limits.max_output_ratio,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a step's input and output, then checks the request's bounds.
+    fn account(&mut self, decoded: usize, made: usize) -> Result<(), PipelineError> {
+        self.decoded_in += decoded as u64;
+        self.made += made as u64;
+        self.check_bounds()
     }
 
     /// The Content-Type of what this pipeline writes.
@@ -248,17 +337,19 @@ impl BodyPipeline {
         }
         let result = if matches!(self.content, ContentStage::Identity) {
             // Plain bodies (nearly all) go to the payload stage without a copy.
-            self.payload_push(chunk, &mut out)
+            self.payload_push(chunk, &mut out).map(|()| chunk.len())
         } else {
             let mut decoded = std::mem::take(&mut self.decoded);
             decoded.clear();
             let result = self
                 .decode_content(chunk, false, &mut decoded)
-                .and_then(|()| self.payload_push(&decoded, &mut out));
+                .and_then(|()| self.payload_push(&decoded, &mut out))
+                .map(|()| decoded.len());
             self.decoded = decoded;
             result
         };
-        result.map(|()| Scrubbed(out.into()))
+        self.account(result?, out.len())?;
+        Ok(Scrubbed(out.into()))
     }
 
     /// Ends the body, returning the last scrubbed bytes, or the error that voids it.
@@ -268,19 +359,29 @@ impl BodyPipeline {
         decoded.clear();
         self.decode_content(&[], true, &mut decoded)?;
         self.payload_push(&decoded, &mut out)?;
-        self.payload_finish(&mut out)?;
+        let held_decoded = self.payload_finish(&mut out)?;
+        self.account(decoded.len() + held_decoded, out.len())?;
         Ok(Scrubbed(out.into()))
+    }
+
+    /// Events the rules let through so far.
+    pub fn events_forwarded(&self) -> u64 {
+        self.report_ref().map_or(0, |r| r.events)
     }
 
     /// What the rules did (after `finish`).
     pub fn report(&self) -> Report {
+        self.report_ref().cloned().unwrap_or_default()
+    }
+
+    fn report_ref(&self) -> Option<&Report> {
         match &self.payload {
-            PayloadStage::Json(s) => s.report().clone(),
-            PayloadStage::Form(f) => f.scrubber.report().clone(),
-            PayloadStage::Base64(stage, _) => stage.1.report().clone(),
-            PayloadStage::Lz64 { scrubber, .. } => scrubber.report().clone(),
-            PayloadStage::QueryBody(q) => q.report.clone(),
-            _ => Report::default(),
+            PayloadStage::Json(s) => Some(s.report()),
+            PayloadStage::Form(f) => Some(f.scrubber.report()),
+            PayloadStage::Base64(stage, _) => Some(stage.1.report()),
+            PayloadStage::Lz64 { scrubber, .. } => Some(scrubber.report()),
+            PayloadStage::QueryBody(q) => Some(&q.report),
+            _ => None,
         }
     }
 
@@ -378,7 +479,9 @@ impl BodyPipeline {
         Ok(())
     }
 
-    fn payload_finish(&mut self, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+    /// Ends the payload; returns the bytes an envelope held whole decoded to (an lz-string
+    /// payload's JSON), which count as input beside what was pushed.
+    fn payload_finish(&mut self, out: &mut Vec<u8>) -> Result<usize, PipelineError> {
         match &mut self.payload {
             PayloadStage::Json(s) => s.finish(out)?,
             PayloadStage::Base64(stage, json) => {
@@ -397,8 +500,10 @@ impl BodyPipeline {
             } => {
                 let json =
                     crate::decode::lz_string::decompress_from_base64(&lz64_value(body)?, *limit)?;
+                *body = Vec::new();
                 scrubber.push(&json, out)?;
                 scrubber.finish(out)?;
+                return Ok(json.len());
             }
             PayloadStage::Undecided { head, .. } if head.iter().all(u8::is_ascii_whitespace) => {
                 return Err(ScrubError::EmptyBody.into())
@@ -413,7 +518,7 @@ impl BodyPipeline {
             }
             PayloadStage::Empty => {}
         }
-        Ok(())
+        Ok(0)
     }
 }
 

@@ -22,12 +22,17 @@ use crate::state::{AppState, Snapshot};
 use crate::vendor::Endpoint;
 
 mod answer;
+mod budget;
 mod route;
 mod shadow;
 mod tally;
 
+use budget::Held;
 use route::{route, Routed};
 use tally::Tally;
+
+/// The `scrubproxy-error` kind of a request refused because the memory budget is spent.
+const OVER_BUDGET: &str = "memory_budget";
 
 /// Label for requests that matched no route.
 const NO_VENDOR: &str = "none";
@@ -57,6 +62,15 @@ pub async fn handle(
     let mut tally = Tally::start(&state, started);
     let snapshot = state.snapshot(worker);
     let rules: &RuleSet = &snapshot.rules;
+    if !budget::has_room(&state.metrics.held_bytes, rules.limits.memory_budget_bytes) {
+        state
+            .metrics
+            .rejected
+            .with_label_values(&[NO_VENDOR, OVER_BUDGET])
+            .inc();
+        tally.status = Some(503);
+        return over_budget();
+    }
     // Only the Origin is needed after the request is consumed: no copy of every header.
     let origin = req.headers().get(ORIGIN).cloned();
     let (vendor, endpoint, mut resp) = match route(rules, &req) {
@@ -101,6 +115,20 @@ pub async fn handle(
     reply::add_cors(resp.headers_mut(), &rules.cors, origin);
     tally.labels = (vendor, endpoint);
     tally.status = Some(resp.status().as_u16());
+    resp
+}
+
+/// The answer when the memory budget is spent: every SDK retries a 503 later.
+fn over_budget() -> Response<ResponseBody> {
+    let mut resp = reply::error(
+        503,
+        OVER_BUDGET,
+        "the proxy holds as much request data as it may; retry later",
+    );
+    resp.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
     resp
 }
 
@@ -186,11 +214,7 @@ async fn ingest(
         extra_headers,
         dropped_reply,
     };
-    let result = if buffered {
-        call.buffered(pipeline, body).await
-    } else {
-        call.streamed(pipeline, body).await
-    };
+    let result = call.forward_body(pipeline, body, !buffered).await;
     match result {
         Ok((resp, report)) => {
             state.metrics.record_report(vendor, &report);
@@ -318,6 +342,25 @@ enum BodyFailure {
     ClientGone,
     /// The vendor stopped reading the streamed body.
     UpstreamStalled,
+    /// The vendor ended the call before the streamed body did.
+    UpstreamEnded,
+    /// The request would hold more than the memory budget has left.
+    OverBudget,
+}
+
+/// Where a request's scrubbed output goes: held back until the request is known to go on,
+/// then streamed or sent whole.
+struct Way {
+    held_back: Vec<Scrubbed>,
+    held_back_len: usize,
+    upstream: Option<(forward::StreamSender, InFlight)>,
+    /// Stream from the first kept event (a body announced large or of unknown length).
+    stream_early: bool,
+}
+
+enum Flow {
+    Continue,
+    UpstreamEnded,
 }
 
 impl UpstreamCall<'_> {
@@ -361,6 +404,12 @@ impl UpstreamCall<'_> {
             }
             // The vendor stopped reading: an upstream timeout like any other.
             BodyFailure::UpstreamStalled => self.respond(Failure::Upstream(ForwardError::Timeout)),
+            // Only reached with no stream started, which cannot end early.
+            BodyFailure::UpstreamEnded => self.respond(Failure::Upstream(ForwardError::Timeout)),
+            BodyFailure::OverBudget => {
+                self.count_rejected(OVER_BUDGET);
+                over_budget()
+            }
             BodyFailure::ClientGone => {
                 self.count_rejected("client_body_error");
                 reply::error(
@@ -410,98 +459,59 @@ impl UpstreamCall<'_> {
         }
     }
 
-    /// Reads and scrubs the whole body, then sends it with a Content-Length.
-    async fn buffered(&self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
-        let mut received = 0;
-        let mut parts = Vec::new();
-        loop {
-            match self.next_chunk(&mut body, &mut received).await {
-                Ok(Some(chunk)) => match pipeline.push(&chunk) {
-                    Ok(out) => parts.push(out),
-                    Err(e) => return Err(Failure::Body(BodyFailure::Pipeline(e))),
-                },
-                Ok(None) => break,
-                Err(f) => return Err(Failure::Body(f)),
-            }
-        }
-        parts.push(
-            pipeline
-                .finish()
-                .map_err(|e| Failure::Body(BodyFailure::Pipeline(e)))?,
-        );
-        let report = pipeline.report();
-        if report.nothing_left() {
-            // Every event was removed by the rules: the vendor's own success, nothing sent.
-            return Ok((synthetic(self.dropped_reply.clone()), report));
-        }
-        let body = Scrubbed::concat(parts);
-        let has_body = self.method != Method::GET || !body.is_empty();
-        let headers = self.upstream_headers(
-            has_body.then(|| pipeline.output_content_type()),
-            has_body.then_some(body.len()),
-        );
-        let report = pipeline.report();
-        self.state
-            .metrics
-            .add_bytes_out(self.vendor, body.len() as u64);
-        let resp = self
-            .send(headers, UpstreamBody::full(body))
-            .await
-            .map_err(Failure::Upstream)?;
-        Ok((resp, report))
-    }
-
-    /// Streams scrubbed chunks upstream as the body arrives. The upstream request starts
-    /// with the first kept event (the envelope before it is held back, a few bytes), so a
-    /// request whose events are all dropped gets the vendor's own success like a small one,
-    /// instead of an empty batch the vendor might refuse.
-    async fn streamed(&self, mut pipeline: BodyPipeline, mut body: Incoming) -> Outcome {
-        let mut upstream: Option<(forward::StreamSender, InFlight)> = None;
-        let mut held_back: Vec<Scrubbed> = Vec::new();
+    /// Reads, scrubs and forwards the body. Scrubbed output is held back until the request
+    /// is known to go on: at the body's end it is sent whole with a Content-Length (or, with
+    /// every event removed, the tracker gets the vendor's own success and nothing is sent).
+    /// A body announced large (`stream_early`), or one whose output outgrows
+    /// `buffer_below_bytes` as it decodes, streams from its first kept event instead, so
+    /// what a request holds stays bounded whatever its compression.
+    async fn forward_body(
+        &self,
+        mut pipeline: BodyPipeline,
+        mut body: Incoming,
+        stream_early: bool,
+    ) -> Outcome {
+        let limit = self.rules.limits.memory_budget_bytes;
+        let mut held = Held::new(&self.state.metrics.held_bytes, limit);
+        let mut way = Way {
+            held_back: Vec::new(),
+            held_back_len: 0,
+            upstream: None,
+            stream_early,
+        };
         let started = Instant::now();
         let mut received = 0;
         let failure = loop {
-            let (out, done) = match self.next_chunk(&mut body, &mut received).await {
-                Ok(Some(chunk)) => match pipeline.push(&chunk) {
-                    Ok(out) => (out, false),
-                    Err(e) => break Some(BodyFailure::Pipeline(e)),
-                },
-                Ok(None) => match pipeline.finish() {
-                    Ok(last) => (last, true),
-                    Err(e) => break Some(BodyFailure::Pipeline(e)),
-                },
+            let chunk = match self.next_chunk(&mut body, &mut received).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break None,
                 Err(f) => break Some(f),
             };
-            let out = if upstream.is_some() {
-                out
-            } else {
-                held_back.push(out);
-                let report = pipeline.report();
-                if done && report.nothing_left() {
-                    return Ok((synthetic(self.dropped_reply.clone()), report));
-                }
-                if report.events == 0 && !done {
-                    continue;
-                }
-                upstream = Some(self.start_stream(&pipeline));
-                Scrubbed::concat(std::mem::take(&mut held_back))
-            };
-            self.state
-                .metrics
-                .add_bytes_out(self.vendor, out.len() as u64);
-            if let Some((tx, _)) = &upstream {
-                // A vendor that stops reading must not hold the tracker forever.
-                let sent = tokio::time::timeout(self.rules.limits.upstream_timeout, tx.send(out));
-                match sent.await {
-                    // A closed channel means the upstream call already ended; its result,
-                    // and whether the body's end went out, say why.
-                    Ok(open) if !open || done => break None,
-                    Ok(_) => {}
-                    Err(_) => break Some(BodyFailure::UpstreamStalled),
-                }
+            match self
+                .take_chunk(&mut pipeline, &chunk, &mut way, &mut held)
+                .await
+            {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::UpstreamEnded) => break Some(BodyFailure::UpstreamEnded),
+                Err(f) => break Some(f),
             }
         };
-        let Some((tx, mut in_flight)) = upstream else {
+        let failure = match failure {
+            None => match pipeline.finish() {
+                Ok(last) if way.upstream.is_none() => {
+                    way.held_back.push(last);
+                    let (report, content_type) =
+                        (pipeline.report(), pipeline.output_content_type());
+                    return self.send_whole(report, content_type, way.held_back).await;
+                }
+                Ok(last) => self.stream_out(&way, last, true).await.err(),
+                Err(e) => Some(BodyFailure::Pipeline(e)),
+            },
+            // The vendor answered before the body's end: its answer says why.
+            Some(BodyFailure::UpstreamEnded) => None,
+            failure => failure,
+        };
+        let Some((tx, mut in_flight)) = way.upstream else {
             return Err(Failure::Body(failure.unwrap_or(BodyFailure::ClientGone)));
         };
         if let Some(failure) = failure {
@@ -518,6 +528,86 @@ impl UpstreamCall<'_> {
             .relay(self.answer(in_flight, delivery).await, started)
             .map_err(Failure::Upstream)?;
         Ok((resp, pipeline.report()))
+    }
+
+    /// Scrubs one chunk of the tracker's body, compressed ones in small steps, and holds
+    /// back or streams what each step makes.
+    async fn take_chunk(
+        &self,
+        pipeline: &mut BodyPipeline,
+        chunk: &[u8],
+        way: &mut Way,
+        held: &mut Held<'_>,
+    ) -> Result<Flow, BodyFailure> {
+        for step in chunk.chunks(pipeline.input_step()) {
+            let out = pipeline.push(step).map_err(BodyFailure::Pipeline)?;
+            if way.upstream.is_some() {
+                held.set(pipeline.held_bytes() as u64)
+                    .map_err(|_| BodyFailure::OverBudget)?;
+                if !self.stream_out(way, out, false).await? {
+                    return Ok(Flow::UpstreamEnded);
+                }
+                continue;
+            }
+            way.held_back_len += out.len();
+            way.held_back.push(out);
+            held.set((way.held_back_len + pipeline.held_bytes()) as u64)
+                .map_err(|_| BodyFailure::OverBudget)?;
+            let outgrown = way.held_back_len as u64 >= self.rules.limits.buffer_below_bytes;
+            if pipeline.events_forwarded() > 0 && (way.stream_early || outgrown) {
+                way.upstream = Some(self.start_stream(pipeline));
+                let first = Scrubbed::concat(std::mem::take(&mut way.held_back));
+                way.held_back_len = 0;
+                if !self.stream_out(way, first, false).await? {
+                    return Ok(Flow::UpstreamEnded);
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Sends scrubbed bytes on the started stream; `false` when the upstream call has
+    /// already ended (its result says why).
+    async fn stream_out(&self, way: &Way, out: Scrubbed, last: bool) -> Result<bool, BodyFailure> {
+        let Some((tx, _)) = &way.upstream else {
+            return Ok(true);
+        };
+        self.state
+            .metrics
+            .add_bytes_out(self.vendor, out.len() as u64);
+        // A vendor that stops reading must not hold the tracker forever.
+        let sent = tokio::time::timeout(self.rules.limits.upstream_timeout, tx.send(out));
+        match sent.await {
+            Ok(open) => Ok(open || last),
+            Err(_) => Err(BodyFailure::UpstreamStalled),
+        }
+    }
+
+    /// Sends a body scrubbed whole with a Content-Length, or, when the rules removed every
+    /// event, answers with the vendor's own success and sends nothing.
+    async fn send_whole(
+        &self,
+        report: Report,
+        content_type: &'static str,
+        parts: Vec<Scrubbed>,
+    ) -> Outcome {
+        if report.nothing_left() {
+            return Ok((synthetic(self.dropped_reply.clone()), report));
+        }
+        let body = Scrubbed::concat(parts);
+        let has_body = self.method != Method::GET || !body.is_empty();
+        let headers = self.upstream_headers(
+            has_body.then_some(content_type),
+            has_body.then_some(body.len()),
+        );
+        self.state
+            .metrics
+            .add_bytes_out(self.vendor, body.len() as u64);
+        let resp = self
+            .send(headers, UpstreamBody::full(body))
+            .await
+            .map_err(Failure::Upstream)?;
+        Ok((resp, report))
     }
 
     fn start_stream(&self, pipeline: &BodyPipeline) -> (forward::StreamSender, InFlight) {

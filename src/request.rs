@@ -137,7 +137,8 @@ pub fn prepare(
         format: endpoint.format,
         plan,
         env,
-        limits: rules.limits.core,
+        limits: route.core_limits,
+        request_limits: route.request_limits,
         max_decoded_bytes: rules.limits.max_decoded_bytes,
         content_encoding: headers
             .get(http::header::CONTENT_ENCODING)

@@ -16,12 +16,14 @@ use ipnet::IpNet;
 
 use crate::consent::ConsentSignals;
 use crate::geo::GeoDb;
-use crate::scrub::{BodyPlan, ConsentPolicy, OptOut, Place, Precision, PseudonymKey, Truncation};
+use crate::scrub::{
+    BodyPlan, ConsentPolicy, CoreLimits, OptOut, Place, Precision, PseudonymKey, Truncation,
+};
 use crate::vendor::VendorKind;
 
 pub use compile::compile;
 pub use file::RulesFile;
-pub use limits::Limits;
+pub use limits::{Limits, RequestLimits};
 
 /// The shipped rules, compiled into the binary so the proxy runs with no file at all.
 pub const EMBEDDED_RULES: &str = include_str!("../rules.toml");
@@ -108,6 +110,10 @@ pub struct Route {
     /// Plans for anonymized events: identifiers hashed (with the day's key) or dropped,
     /// addresses in text cut to nothing, coordinates dropped.
     pub anonymized_plans: Vec<Arc<BodyPlan>>,
+    /// What one request on this route may carry and make.
+    pub request_limits: RequestLimits,
+    /// The route's limit on one event's JSON (the vendor's, when lower than `[limits]`').
+    pub core_limits: CoreLimits,
 }
 
 /// Geolocation as the rules set it.

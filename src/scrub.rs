@@ -61,6 +61,8 @@ pub enum ScrubError {
     TooDeep { limit: usize },
     #[error("a string value exceeds {limit} bytes")]
     StringTooLong { limit: usize },
+    #[error("an event lacks a member its vendor requires")]
+    InvalidEvent,
 }
 
 impl ScrubError {
@@ -75,6 +77,7 @@ impl ScrubError {
             ScrubError::EventTooLarge { .. } => "event_too_large",
             ScrubError::TooDeep { .. } => "too_deep",
             ScrubError::StringTooLong { .. } => "string_too_long",
+            ScrubError::InvalidEvent => "invalid_event",
         }
     }
 }
@@ -321,6 +324,12 @@ impl JsonScrubber {
     /// What the rules did so far.
     pub fn report(&self) -> &Report {
         &self.sink.report
+    }
+
+    /// Bytes held between pushes: the part of an event cut by a chunk's end, and buffers
+    /// kept for reuse.
+    pub fn held_bytes(&self) -> usize {
+        self.framer.held_bytes() + self.sink.member_out.capacity()
     }
 }
 

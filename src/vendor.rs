@@ -76,6 +76,46 @@ impl VendorKind {
     }
 }
 
+/// The limits a vendor publishes for one request to its ingest API; `None` where it
+/// publishes none. Each is the default of a route's `limits` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PublishedLimits {
+    pub max_events: Option<u64>,
+    pub max_batch_bytes: Option<u64>,
+    pub max_event_bytes: Option<usize>,
+}
+
+impl VendorKind {
+    /// The vendor's documented request limits (README lists them with their sources).
+    pub fn published_limits(self) -> PublishedLimits {
+        const KB: u64 = 1000;
+        const MB: u64 = 1000 * KB;
+        let (max_events, max_batch_bytes, max_event_bytes) = match self {
+            // "500 KB per batch request and 32 KB per call" (HTTP Tracking API).
+            VendorKind::Segment => (None, Some(500 * KB), Some(32 * KB)),
+            // The data plane's default request limit (`maxReqSizeInKB = 4000`); events as
+            // Segment's, whose spec it implements.
+            VendorKind::RudderStack => (None, Some(4000 * KB), Some(32 * KB)),
+            // /track and /import: 2000 events and 2 MB uncompressed; an event under 1 MB.
+            VendorKind::Mixpanel => (Some(2000), Some(2 * MB), Some(MB)),
+            // HTTP V2: 2,000 events; the Batch API 20 MB (the larger of its two endpoints).
+            VendorKind::Amplitude => (Some(2000), Some(20 * MB), None),
+            // Capture: 20 MB a request.
+            VendorKind::PostHog => (None, Some(20 * MB), None),
+            // Measurement Protocol: 25 events and 130 kB a request.
+            VendorKind::Ga4 => (Some(25), Some(130 * KB), None),
+            // One event a request.
+            VendorKind::Plausible => (Some(1), None, None),
+            VendorKind::Snowplow | VendorKind::Matomo => (None, None, None),
+        };
+        PublishedLimits {
+            max_events,
+            max_batch_bytes,
+            max_event_bytes: max_event_bytes.map(|n| n as usize),
+        }
+    }
+}
+
 /// How a vendor reads the parameter names of a query-string event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueryNames {

@@ -53,9 +53,15 @@ impl DryRun {
     }
 
     fn push(&mut self, call: &UpstreamCall<'_>, chunk: &[u8]) {
-        if let Some(pipeline) = &mut self.pipeline {
-            if let Err(e) = pipeline.push(chunk) {
+        let Some(pipeline) = &mut self.pipeline else {
+            return;
+        };
+        // In the steps a bounded caller takes: a compressed chunk's output is dropped step
+        // by step instead of built whole.
+        for step in chunk.chunks(pipeline.input_step()) {
+            if let Err(e) = pipeline.push(step) {
                 self.would_refuse(call, &e);
+                return;
             }
         }
     }

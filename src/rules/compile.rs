@@ -8,7 +8,10 @@ use ipnet::IpNet;
 
 use super::file::{IdentifiersFile, RulesFile};
 use super::limits::{MAX_READ_BUFFER_BYTES, MIN_READ_BUFFER_BYTES};
-use super::{CorsPolicy, ForwardedHeader, KeySource, Limits, Route, RuleError, RuleSet, Upstream};
+use super::{
+    CorsPolicy, ForwardedHeader, KeySource, Limits, RequestLimits, Route, RuleError, RuleSet,
+    Upstream,
+};
 use crate::scrub::{
     CoreLimits, FieldAction, PropertyMode, PropertyRules, PseudonymKey, RuleKind, Truncation,
 };
@@ -106,7 +109,7 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         identifier_action,
         values: &values,
     };
-    let routes = routes(&file, &inputs, &context, &mut errors);
+    let routes = routes(&file, &inputs, &context, &limits, &mut errors);
     let forward_headers = forward_headers(&file, &mut errors);
     let cors = cors(&file);
     let consent_signals = privacy::signals(&file.consent);
@@ -191,10 +194,19 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
             l.max_concurrent_requests as u64,
             "limits.max_concurrent_requests",
         ),
+        (l.max_events_per_request, "limits.max_events_per_request"),
+        (l.max_held_bytes, "limits.max_held_bytes"),
+        (l.memory_budget_bytes, "limits.memory_budget_bytes"),
     ] {
         if value == 0 {
             errors.push(path, "must be greater than zero");
         }
+    }
+    if !(l.max_output_ratio.is_finite() && l.max_output_ratio >= 1.0) {
+        errors.push(
+            "limits.max_output_ratio",
+            "must be a number of at least 1 (the output may always be as large as the input)",
+        );
     }
     if !(MIN_READ_BUFFER_BYTES..=MAX_READ_BUFFER_BYTES).contains(&l.read_buffer_bytes) {
         errors.push(
@@ -221,6 +233,10 @@ fn limits(file: &RulesFile, errors: &mut Errors) -> Limits {
             errors,
         ),
         max_concurrent_requests: l.max_concurrent_requests,
+        max_output_ratio: l.max_output_ratio,
+        max_events_per_request: l.max_events_per_request,
+        max_held_bytes: l.max_held_bytes,
+        memory_budget_bytes: l.memory_budget_bytes,
         body_read_timeout: seconds(
             l.body_read_timeout_seconds,
             "limits.body_read_timeout_seconds",
@@ -377,6 +393,7 @@ fn routes(
     file: &RulesFile,
     inputs: &PlanInputs<'_>,
     context: &ValueContext<'_>,
+    limits: &Limits,
     errors: &mut Errors,
 ) -> Vec<Route> {
     if file.routes.is_empty() {
@@ -425,6 +442,7 @@ fn routes(
             values: &values,
         });
         let anonymized_plans = anonymized_plans(r, values_file, inputs, context);
+        let (request_limits, core_limits) = route_limits(file, r, limits, i, errors);
         let at = format!("route[{i}].consent");
         routes.push(Route {
             prefix,
@@ -436,9 +454,61 @@ fn routes(
             shadow: r.shadow,
             consent: privacy::policy(&file.consent, r.consent.as_ref(), &at, errors),
             anonymized_plans,
+            request_limits,
+            core_limits,
         });
     }
     routes
+}
+
+/// A route's request limits: its own `limits`, else its vendor's published ones, else the
+/// `[limits]` defaults; none above the global limits they refine.
+fn route_limits(
+    file: &RulesFile,
+    route: &super::file::RouteFile,
+    limits: &Limits,
+    i: usize,
+    errors: &mut Errors,
+) -> (RequestLimits, CoreLimits) {
+    let published = route.vendor.published_limits();
+    let own = route.limits.as_ref();
+    let max_events = own
+        .and_then(|l| l.max_events)
+        .or(published.max_events)
+        .unwrap_or(file.limits.max_events_per_request);
+    let max_batch_bytes = own
+        .and_then(|l| l.max_batch_bytes)
+        .or(published.max_batch_bytes)
+        .unwrap_or(limits.max_decoded_bytes)
+        .min(limits.max_decoded_bytes);
+    let max_event_bytes = own
+        .and_then(|l| l.max_event_bytes)
+        .or(published.max_event_bytes)
+        .unwrap_or(limits.core.max_event_bytes)
+        .min(limits.core.max_event_bytes);
+    for (value, name) in [
+        (max_events, "max_events"),
+        (max_batch_bytes, "max_batch_bytes"),
+        (max_event_bytes as u64, "max_event_bytes"),
+    ] {
+        if value == 0 {
+            errors.push(
+                format!("route[{i}].limits.{name}"),
+                "must be greater than zero",
+            );
+        }
+    }
+    let request = RequestLimits {
+        max_events,
+        max_batch_bytes,
+        max_output_ratio: limits.max_output_ratio,
+        max_held_bytes: limits.max_held_bytes,
+    };
+    let core = CoreLimits {
+        max_event_bytes,
+        ..limits.core
+    };
+    (request, core)
 }
 
 /// The plans of a route's anonymized events: identifiers never kept (the day's pseudonyms

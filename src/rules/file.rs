@@ -154,6 +154,10 @@ pub struct LimitsFile {
     pub header_read_timeout_seconds: f64,
     pub max_concurrent_requests: usize,
     pub shutdown_drain_seconds: f64,
+    pub max_output_ratio: f64,
+    pub max_events_per_request: u64,
+    pub max_held_bytes: u64,
+    pub memory_budget_bytes: u64,
 }
 
 impl Default for LimitsFile {
@@ -172,6 +176,10 @@ impl Default for LimitsFile {
             header_read_timeout_seconds: DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             shutdown_drain_seconds: DEFAULT_SHUTDOWN_DRAIN_SECONDS,
+            max_output_ratio: DEFAULT_MAX_OUTPUT_RATIO,
+            max_events_per_request: DEFAULT_MAX_EVENTS_PER_REQUEST,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
         }
     }
 }
@@ -432,6 +440,20 @@ pub struct RouteFile {
     /// `unknown`), for example `consent = { unknown = "forward" }`.
     #[serde(default)]
     pub consent: Option<RouteConsentFile>,
+    /// This route's request limits in place of its vendor's published ones, for example
+    /// `limits = { max_batch_bytes = 1048576 }`.
+    #[serde(default)]
+    pub limits: Option<RouteLimitsFile>,
+}
+
+/// A route's own request limits; each one left out keeps the vendor's published limit (or
+/// the `[limits]` default where the vendor publishes none).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteLimitsFile {
+    pub max_events: Option<u64>,
+    pub max_batch_bytes: Option<u64>,
+    pub max_event_bytes: Option<usize>,
 }
 
 /// Where vendors learn the visitor is.

@@ -30,6 +30,19 @@ pub const DEFAULT_POOL_IDLE_TIMEOUT_SECONDS: f64 = 60.0;
 /// How long shutdown waits for requests in flight (Kubernetes' grace period is 30 s).
 pub const DEFAULT_SHUTDOWN_DRAIN_SECONDS: f64 = 20.0;
 
+/// A request's scrubbed output may be at most this many times its decoded input (plus
+/// `OUTPUT_ALLOWANCE_PER_EVENT` per event and `OUTPUT_ALLOWANCE_BYTES`): the proxy never
+/// amplifies a small request into a large one toward the vendor.
+pub const DEFAULT_MAX_OUTPUT_RATIO: f64 = 3.0;
+/// Events in one request, where the vendor publishes no lower limit.
+pub const DEFAULT_MAX_EVENTS_PER_REQUEST: u64 = 10_000;
+/// Bodies that can only be decoded whole (lz-string, Matomo bulk and form bodies of query
+/// events) are held up to this size, as sent and again once decoded.
+pub const DEFAULT_MAX_HELD_BYTES: u64 = 4 << 20;
+/// Bytes all requests together may hold at once (bodies being buffered, held envelopes,
+/// events cut across chunks); beyond it new requests get 503 with Retry-After.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: u64 = 256 << 20;
+
 /// Requests handled at once; beyond it the proxy answers 503 with Retry-After instead of
 /// queueing without bound (memory stays bounded under a burst).
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
@@ -47,4 +60,49 @@ pub struct Limits {
     pub header_read_timeout: std::time::Duration,
     pub max_concurrent_requests: usize,
     pub shutdown_drain: std::time::Duration,
+    pub max_output_ratio: f64,
+    pub max_events_per_request: u64,
+    pub max_held_bytes: u64,
+    pub memory_budget_bytes: u64,
+}
+
+/// What one request may carry and make, as its route sets it: the vendor's published limits
+/// (or the route's own), and the bounds on what the proxy builds and sends for it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RequestLimits {
+    /// Events in the request, removed ones included.
+    pub max_events: u64,
+    /// The body after content decoding, as the vendor would measure it.
+    pub max_batch_bytes: u64,
+    /// See `DEFAULT_MAX_OUTPUT_RATIO`.
+    pub max_output_ratio: f64,
+    /// See `DEFAULT_MAX_HELD_BYTES`.
+    pub max_held_bytes: u64,
+}
+
+/// Growth the output ratio leaves room for in each event: the members the proxy writes (the
+/// vendor's IP field, the coarse place) and pseudonyms longer than the ids they replace.
+pub const OUTPUT_ALLOWANCE_PER_EVENT: u64 = 1024;
+/// Growth allowed for the request as a whole (an envelope's members, a query's parameters).
+pub const OUTPUT_ALLOWANCE_BYTES: u64 = 16 << 10;
+
+impl RequestLimits {
+    /// The most a request with `decoded_in` bytes of input and `events` events may send on.
+    pub fn output_bound(&self, decoded_in: u64, events: u64) -> u64 {
+        let scaled = (decoded_in as f64 * self.max_output_ratio) as u64;
+        scaled
+            .saturating_add(events.saturating_mul(OUTPUT_ALLOWANCE_PER_EVENT))
+            .saturating_add(OUTPUT_ALLOWANCE_BYTES)
+    }
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            max_events: DEFAULT_MAX_EVENTS_PER_REQUEST,
+            max_batch_bytes: DEFAULT_MAX_DECODED_BYTES,
+            max_output_ratio: DEFAULT_MAX_OUTPUT_RATIO,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+        }
+    }
 }

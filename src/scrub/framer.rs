@@ -153,6 +153,11 @@ pub struct Framer {
 }
 
 impl Framer {
+    /// Bytes held between pushes (an event cut by a chunk's end, an envelope member).
+    pub fn held_bytes(&self) -> usize {
+        self.pending.capacity() + self.member.capacity()
+    }
+
     pub fn new(envelope: Envelope, max_event_bytes: usize, max_depth: usize) -> Self {
         Framer {
             envelope,

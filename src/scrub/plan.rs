@@ -66,6 +66,9 @@ pub enum Ensured {
     NoVendorGeo,
     /// The proxy's place, spelled as the field wants; written only when the lookup found it.
     Geo(GeoValue),
+    /// A member without which the vendor refuses the event (Segment's `type` in a batch):
+    /// an event that lacks it is refused with the request, never filled in.
+    Required,
 }
 
 /// Whether property rules name what goes (deny) or what stays (allow).

@@ -327,7 +327,7 @@ impl Walk<'_> {
         };
         let mut j = json::skip_ws(self.input, i + 1);
         if self.input.get(j) == Some(&b'}') {
-            self.write_missing_ensures(node, &mut frame, j);
+            self.write_missing_ensures(node, &mut frame, j)?;
             return Ok(j + 1);
         }
         loop {
@@ -343,7 +343,7 @@ impl Walk<'_> {
                     j = json::skip_ws(self.input, j + 1);
                 }
                 Some(b'}') => {
-                    self.write_missing_ensures(node, &mut frame, j);
+                    self.write_missing_ensures(node, &mut frame, j)?;
                     return Ok(j + 1);
                 }
                 _ => return Err(ScrubError::MalformedJson),

@@ -70,7 +70,9 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         // The attribution plugin sets these in `$set` / `$setOnce`.
         .field("user_properties.*.referrer", FieldAction::Referrer)
         .field("user_properties.*.initial_referrer", FieldAction::Referrer)
-        .ensure("ip", Ensured::ClientIp);
+        .ensure("ip", Ensured::ClientIp)
+        // Amplitude refuses an event without its type; the proxy does not make one up.
+        .ensure("event_type", Ensured::Required);
     for id in IDENTIFIERS {
         b.field(id, inputs.identifier_action);
     }

@@ -100,6 +100,8 @@ fn events_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     b.container("properties")
         .field("event", FieldAction::EventName)
+        // An event without a name is refused, not filled in.
+        .ensure("event", Ensured::Required)
         .field("properties.token", FieldAction::Keep)
         .field("properties.$insert_id", FieldAction::Keep)
         .field("properties.distinct_id", id)

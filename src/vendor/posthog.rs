@@ -139,7 +139,8 @@ fn query_values<'a>(query: &'a str, name: &'a str) -> impl Iterator<Item = &'a s
 fn event_plan(inputs: &PlanInputs<'_>, v1: bool) -> EventPlan {
     let id = inputs.identifier_action;
     let mut b = EventPlanBuilder::default();
-    b.container("properties")
+    b.ensure("event", Ensured::Required)
+        .container("properties")
         .container("$set")
         .container("$set_once")
         .container("properties.$set")

@@ -61,8 +61,12 @@ impl Vendor for RudderStack {
     }
 
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
-        let event = || {
+        // A batch's events say what they are: one without a `type` is refused.
+        let event = |envelope| {
             let mut b = event_fields(inputs);
+            if matches!(envelope, Envelope::Batch { .. }) {
+                b.ensure("type", Ensured::Required);
+            }
             b.container("context.consentManagement")
                 .field(
                     "context.consentManagement",
@@ -81,7 +85,7 @@ impl Vendor for RudderStack {
             .map(|envelope| {
                 Arc::new(BodyPlan {
                     envelope,
-                    event: event(),
+                    event: event(envelope),
                     envelope_members: envelope_plan(inputs),
                 })
             })

@@ -58,7 +58,7 @@ impl Vendor for Segment {
             }),
             Arc::new(BodyPlan {
                 envelope: Envelope::Batch { key: "batch" },
-                event: event_plan(inputs),
+                event: batch_event_plan(inputs),
                 envelope_members: envelope_plan(inputs),
             }),
         ]
@@ -75,6 +75,17 @@ const TECHNICAL_NAMES: &[&str] = &[
 
 fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     event_fields(inputs).build(
+        inputs.properties,
+        (inputs.values)(),
+        Some(NO_IP_PLACEHOLDER),
+    )
+}
+
+/// A batch's events say what they are: one without a `type` is refused, not filled in.
+fn batch_event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
+    let mut b = event_fields(inputs);
+    b.ensure("type", Ensured::Required);
+    b.build(
         inputs.properties,
         (inputs.values)(),
         Some(NO_IP_PLACEHOLDER),

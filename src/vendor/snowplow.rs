@@ -113,6 +113,8 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("refr", FieldAction::Referrer)
         .field("eid", FieldAction::Keep)
         .field("e", FieldAction::EventName)
+        // Every tracker event names its kind (`e=pv`, `e=ue`, ...).
+        .ensure("e", Ensured::Required)
         .field("aid", FieldAction::Keep)
         .ensure("ip", Ensured::ClientIp);
     for id in IDENTIFIERS {

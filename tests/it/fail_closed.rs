@@ -320,7 +320,8 @@ fn cases() -> Vec<Case> {
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_and_nothing_is_forwarded() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    // The global limits here; the vendors' own ones are `bounded_work.rs`'s.
+    let proxy = start_proxy(&vendor.base_url(), support::without_vendor_limits).await;
     for (name, method, target, headers, body, status, kind) in cases() {
         let resp = support::send_raw(proxy.addr(), method, target, &headers, body).await;
         assert_eq!(
@@ -359,7 +360,11 @@ async fn announced_oversize_body_is_refused_before_reading() {
 #[tokio::test]
 async fn gzip_bomb_is_stopped_at_the_decoded_limit() {
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_proxy(&vendor.base_url(), |f| f.limits.max_decoded_bytes = 1 << 20).await;
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        support::without_vendor_limits(f);
+        f.limits.max_decoded_bytes = 1 << 20;
+    })
+    .await;
     let mut bomb = br#"{"batch":[{"properties":{"note":""#.to_vec();
     bomb.extend(std::iter::repeat_n(b'a', 20 << 20));
     bomb.extend_from_slice(br#""}}]}"#);

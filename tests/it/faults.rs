@@ -99,15 +99,19 @@ async fn a_slow_vendor_within_the_timeout_is_waited_for() {
 }
 
 /// The release or debug binary, serving `rules`; its tracker address is read from its log.
-struct Binary {
+pub(crate) struct Binary {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Binary {
-    fn start(rules: &str) -> Binary {
-        let path =
-            std::env::temp_dir().join(format!("scrubproxy-faults-{}.toml", std::process::id()));
+    pub(crate) fn start(rules: &str) -> Binary {
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let nth = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "scrubproxy-faults-{}-{nth}.toml",
+            std::process::id()
+        ));
         std::fs::write(&path, rules).unwrap();
         let mut child = crate::support::proxy::binary()
             .args(["run", "--config"])
@@ -131,6 +135,16 @@ impl Binary {
             .recv_timeout(Duration::from_secs(20))
             .expect("the binary logs where it listens");
         Binary { child, addr }
+    }
+
+    /// The most resident memory the process has had (KiB), from /proc.
+    pub(crate) fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
     }
 
     /// Open file descriptors and resident memory (KiB), from /proc.

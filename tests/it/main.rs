@@ -4,6 +4,7 @@
 mod support;
 
 mod adversarial;
+mod bounded_work;
 mod browser;
 mod cli;
 mod consent;

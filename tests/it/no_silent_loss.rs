@@ -136,6 +136,7 @@ async fn vendor_that_stops_reading_a_stream_becomes_504() {
         }
     });
     let proxy = start_proxy(&url, |f| {
+        support::without_vendor_limits(f);
         f.limits.upstream_timeout_seconds = 0.5;
         f.limits.buffer_below_bytes = 1024;
         f.limits.max_body_bytes = 64 << 20;

@@ -14,6 +14,8 @@ pub use planted::{planted_in, planted_in_text};
 pub mod logs;
 pub mod proxy;
 
-pub use proxy::{start_consented_proxy, start_proxy, start_proxy_from_file, TestProxy};
+pub use proxy::{
+    start_consented_proxy, start_proxy, start_proxy_from_file, without_vendor_limits, TestProxy,
+};
 pub mod mmdb_writer;
 pub mod tcf_encoder;

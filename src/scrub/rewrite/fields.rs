@@ -345,14 +345,17 @@ impl Walk<'_> {
         node: Option<NodeId>,
         frame: &mut ObjectFrame,
         close: usize,
-    ) {
-        let Some(node) = node else { return };
+    ) -> Result<(), ScrubError> {
+        let Some(node) = node else { return Ok(()) };
         let count = self.plan.node(node).ensures.len();
         for k in 0..count {
             if frame.seen_ensures & (1 << k) != 0 {
                 continue;
             }
             let (key, child) = self.plan.node(node).ensures[k];
+            if self.plan.node(child).ensured == Some(Ensured::Required) {
+                return Err(ScrubError::InvalidEvent);
+            }
             if self.ensured_skipped(child) {
                 continue;
             }
@@ -370,6 +373,7 @@ impl Walk<'_> {
             };
             self.report.count(rule, FieldOutcome::Injected);
         }
+        Ok(())
     }
 
     /// Whether an ensured member is left out under the current settings.
@@ -378,7 +382,7 @@ impl Walk<'_> {
             Some(Ensured::ClientIp) => self.client_ip_text().is_none(),
             Some(Ensured::NoVendorGeo) => !self.env.vendor_must_not_geolocate(),
             Some(Ensured::Geo(value)) => self.env.privacy.place.text(value).is_none(),
-            Some(Ensured::ExistingObject) => true,
+            Some(Ensured::ExistingObject | Ensured::Required) => true,
             // An object is written only to hold something.
             Some(Ensured::Object) => self
                 .plan

@@ -77,6 +77,18 @@ pub async fn start_consented_proxy(upstream: &str, edit: impl FnOnce(&mut RulesF
     .await
 }
 
+/// Lifts every route's vendor-published limits (events, decoded bytes, bytes per event) to
+/// the global `[limits]`, for tests of those global limits themselves.
+pub fn without_vendor_limits(file: &mut RulesFile) {
+    for route in &mut file.routes {
+        route.limits = Some(rules::file::RouteLimitsFile {
+            max_events: Some(u64::MAX),
+            max_batch_bytes: Some(u64::MAX),
+            max_event_bytes: Some(usize::MAX),
+        });
+    }
+}
+
 /// The built `scrubproxy` binary, without the HMAC key this shell may hold (tests choose).
 pub fn binary() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_scrubproxy"));
