@@ -9,6 +9,7 @@ holdout half measures what generalizes."""
 import base64
 import gzip
 import json
+import re
 import urllib.parse
 
 import ids
@@ -225,7 +226,14 @@ def email_control(split):
          "francesca\u001e.romano@esempio.it", "amelie.dubois@exemple\u007f.fr", "pieter\u2060@voorbeeld.nl",
          "ines\u0000.carvalho@exemplo.pt", "lars@exem\u000bpel.se", "agnieszka.k\t@przyklad.pl"],
     )
-    return [item([r], {"contact": r, "lang": "de"}, ["de"], note="control or format character inside an e-mail") for r in rows]
+    out = []
+    for r in rows:
+        # What comes before the odd character is a person's name or handle too: a detector
+        # that matches only the tail after it leaves this part behind.
+        head = re.split(r"[\x00-\x1f\x7f\u200b-\u200f\u2060]", r)[0].rstrip(".")
+        planted = [r] + ([head] if len(head) >= 5 and "@" not in head else [])
+        out.append(item(planted, {"contact": r, "lang": "de"}, ["de"], note="control or format character inside an e-mail"))
+    return out
 
 
 def email_quoted(split):
@@ -236,7 +244,12 @@ def email_quoted(split):
         ['"carmen ruiz"@ejemplo.es', '"jurgen..schneider"@beispiel.at', '"francesca@casa"@esempio.it',
          '"amelie dubois"@[198.51.100.23]', "harriet.w@[IPv6:2001:db8::99]", '"pieter(at)huis"@voorbeeld.nl'],
     )
-    return [item([r], {"reply_to_addr": r, "tier": "gold"}, ["gold"], note="quoted local part or address literal") for r in rows]
+    out = []
+    for r in rows:
+        # The local part alone (a full name, often) must not survive a rewrite of the domain.
+        local = r.rsplit("@", 1)[0].strip('"')
+        out.append(item([r, local], {"reply_to_addr": r, "tier": "gold"}, ["gold"], note="quoted local part or address literal"))
+    return out
 
 
 # --- Numbers ----------------------------------------------------------------------------

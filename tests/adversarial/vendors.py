@@ -187,7 +187,8 @@ def mixpanel(variant, item, c: Ctx):
         return req("GET", "/mixpanel/track?ip=0&verbose=0&data=" + q(b64(dumps(ev))), extra)
     if variant == "engage":
         body = {"$token": "fake-mp-token-adv", "$distinct_id": f"user-adv-{c.n}", "$time": c.ts_ms,
-                "$set": item.get("props", {}), **item.get("top", {})}
+                "$set": {"$last_page": item.get("url") or DEFAULT_URL, "page_heading": item.get("title") or DEFAULT_TITLE,
+                         **item.get("props", {})}, **item.get("top", {})}
         return req("POST", f"/mixpanel/engage/?verbose=1&ip=1&_={c.ts_ms}", [FORM_CT, ("accept", "*/*")] + extra,
                    "data=" + q(b64(dumps([body]))))
     if variant == "beacon":
@@ -218,7 +219,7 @@ def amplitude(variant, item, c: Ctx):
     }
     if variant == "identify":
         ev["event_type"] = "$identify"
-        ev["user_properties"] = {"$set": item.get("props", {})}
+        ev["user_properties"] = {"$set": {**ev["event_properties"]}}
         ev["event_properties"] = {}
     body = dumps({"api_key": "fakeAmplitudeKeyAdv0123456789", "events": [ev], "options": {}})
     extra = item.get("headers", [])
@@ -250,6 +251,11 @@ def posthog(variant, item, c: Ctx):
     ev = {"uuid": c.uuid2, "event": item.get("event", "$pageview"), "properties": props, "timestamp": c.iso,
           **item.get("top", {})}
     extra = item.get("headers", [])
+    server_props = dict(item.get("props", {}))
+    if item.get("url"):
+        server_props["$current_url"] = item["url"]
+    if item.get("title"):
+        server_props["$pagename"] = item["title"]
     if variant == "e_batch":
         return req("POST", f"/posthog/e/?ip=0&_={c.ts_ms}&ver=1.449.2", [TEXT_CT, ("accept", "*/*")] + extra,
                    dumps({"api_key": "phc_fakeAdvToken123", "batch": [ev], "sent_at": c.iso}))
@@ -257,17 +263,17 @@ def posthog(variant, item, c: Ctx):
         return req("POST", f"/posthog/i/v0/e/?ip=0&_={c.ts_ms}&ver=1.449.2", [TEXT_CT, ("accept", "*/*")] + extra,
                    dumps({"api_key": "phc_fakeAdvToken123", "batch": [ev], "sent_at": c.iso}))
     if variant == "batch_gzip":
-        node = {"event": ev["event"], "properties": item.get("props", {}) | {"$lib": "posthog-node"},
+        node = {"event": ev["event"], "properties": server_props | {"$lib": "posthog-node"},
                 "distinct_id": f"user-adv-{c.n}", "timestamp": c.iso, "uuid": c.uuid2, **item.get("top", {})}
         return req("POST", "/posthog/batch/", [JSON_CT, ("content-encoding", "gzip"), ("accept", "*/*")] + extra,
                    gz(dumps({"api_key": "phc_fakeAdvToken123", "batch": [node]})))
     if variant == "capture_single":
         single = {"api_key": "phc_fakeAdvToken123", "event": ev["event"], "distinct_id": f"user-adv-{c.n}",
-                  "properties": item.get("props", {}), "timestamp": c.iso, **item.get("top", {})}
+                  "properties": server_props, "timestamp": c.iso, **item.get("top", {})}
         return req("POST", "/posthog/capture/", [JSON_CT] + extra, dumps(single))
     if variant == "v1":
         v1 = {"event": ev["event"], "uuid": c.uuid2, "distinct_id": f"user-adv-{c.n}", "timestamp": c.iso,
-              "options": {}, "properties": item.get("props", {}), **item.get("top", {})}
+              "options": {}, "properties": server_props, **item.get("top", {})}
         return req("POST", "/posthog/i/v1/analytics/events", [JSON_CT, ("authorization", "Bearer phc_fakeAdvToken123"),
                    ("accept", "*/*")] + extra, dumps({"created_at": c.iso, "batch": [v1]}))
     return req("POST", f"/posthog/e/?ip=0&_={c.ts_ms}&ver=1.449.2", [FORM_CT] + extra,

@@ -4,6 +4,7 @@
 mod support;
 
 mod adversarial;
+mod adversarial_corpus;
 mod browser;
 mod cli;
 mod consent;
