@@ -593,3 +593,82 @@ KINDS = [
     national_id, name_in_title, header_values, posthog_passthrough, json_unicode_escape, double_encoding, url_tricks,
     confusable_email, pii_as_key,
 ]
+
+
+def transport(split):
+    """Encodings around the whole body rather than inside a value: what a proxy that trusts
+    headers, or reads only the first document, would pass on undecoded."""
+    import zlib
+
+    from vendors import gz, wrap
+
+    e = pick(split, ["olivia.hughes@example.co.uk", "maria.garcia.f@correo-ejemplo.es", "hp.mueller@beispiel.de",
+                     "s.devries@voorbeeld.nl", "giulia.bianchi@esempio.it"],
+             ["harriet.w@example.org.uk", "carmen.ruiz@ejemplo.es", "j.schneider@beispiel.at",
+              "p.vandijk@voorbeeld.nl", "f.romano@esempio.it"])
+    phone = pick(split, "+49 151 23456789", "+34 699 123 456")
+
+    def built(vendor, variant, props, n):
+        return wrap(vendor, variant, {"props": props}, 9000 + n + (0 if split == "holdout" else 500))
+
+    def with_body(r, body: bytes, headers):
+        r = {k: v for k, v in r.items() if k not in ("body", "body_base64")}
+        r["headers"] = [list(h) for h in headers]
+        r["body_base64"] = base64.b64encode(body).decode()
+        return r
+
+    def body_of(r) -> bytes:
+        return r["body"].encode() if "body" in r else base64.b64decode(r["body_base64"])
+
+    out = []
+    # gzip labelled in capitals, and gzip with no label at all (sniffed by magic bytes, or not).
+    r = built(pick(split, "segment", "rudderstack"), pick(split, "batch_json", "track"), {"contact": e[0]}, 1)
+    out.append(item([e[0]], raw=with_body(r, gz(r["body"]), [("content-type", "application/json"), ("content-encoding", "GZIP")]),
+                    note="gzip body, Content-Encoding in capitals"))
+    r = built(pick(split, "amplitude", "segment"), pick(split, "httpapi", "track_t"), {"contact": e[1]}, 2)
+    out.append(item([e[1]], raw=with_body(r, gz(r["body"]), [("content-type", "application/json")]),
+                    note="gzip body without Content-Encoding"))
+    # zlib (deflate) and two layers of gzip.
+    r = built(pick(split, "posthog", "amplitude"), pick(split, "e_batch", "batch"), {"contact": e[2]}, 3)
+    out.append(item([e[2]], raw=with_body(r, zlib.compress(r["body"].encode()), [("content-type", "application/json"),
+                                                                                   ("content-encoding", "deflate")]),
+                    note="deflate (zlib) body"))
+    r = built(pick(split, "rudderstack", "posthog"), pick(split, "track", "i_v0"), {"contact": e[3]}, 4)
+    out.append(item([e[3]], raw=with_body(r, gzip.compress(gz(r["body"]), mtime=0),
+                                          [("content-type", "application/json"), ("content-encoding", "gzip, gzip")]),
+                    note="gzip twice, both named"))
+    # A byte-order mark before the JSON, and a second JSON document after the first.
+    r = built(pick(split, "segment", "plausible"), pick(split, "track_t", "p_obj"), {"contact": e[4]}, 5)
+    out.append(item([e[4]], raw=with_body(r, b"\xef\xbb\xbf" + r["body"].encode(), [("content-type", "text/plain")]),
+                    note="UTF-8 byte-order mark before the body"))
+    first = built(pick(split, "segment", "rudderstack"), pick(split, "track_t", "track"), {"plan": "pro"}, 6)
+    second = built(pick(split, "segment", "rudderstack"), pick(split, "track_t", "track"), {"contact": e[0], "tel": phone}, 7)
+    out.append(item([e[0], phone], raw=with_body(first, (first["body"] + "\n" + second["body"]).encode(), first["headers"]),
+                    note="a second JSON document after the first"))
+    # Duplicate members: the vendor's parser keeps the last one.
+    r = built(pick(split, "mixpanel", "amplitude"), pick(split, "import_json", "httpapi"), {"note": "ok"}, 8)
+    dup = f'"note":"ok","note":"call {phone}"'
+    body = r["body"].replace('"note":"ok"', dup, 1)
+    out.append(item([phone], raw=with_body(r, body.encode(), r["headers"]), note="duplicate members, the last one personal"))
+    # UTF-16 text, declared.
+    r = built(pick(split, "plausible", "segment"), pick(split, "meta", "batch_json"), {"contact": e[2]}, 9)
+    out.append(item([e[2]], raw=with_body(r, r["body"].encode("utf-16"), [("content-type", "application/json; charset=utf-16")]),
+                    note="UTF-16 body"))
+    # Standard (not url-safe) padded base64 where Snowplow sends base64url.
+    r = built("snowplow", "post_ue_px", {"contact": e[3], "tel": phone}, 10)
+    doc = json.loads(r["body"])
+    px = doc["data"][0]["ue_px"]
+    raw_json = base64.urlsafe_b64decode(px + "=" * (-len(px) % 4))
+    doc["data"][0]["ue_px"] = base64.b64encode(raw_json).decode()
+    out.append(item([e[3], phone], raw=with_body(r, dumps(doc).encode(), r["headers"]), note="ue_px in standard base64"))
+    # Mixpanel's data= in url-safe base64 and sent as text/plain (an unload beacon).
+    r = built("mixpanel", "beacon", {"contact": e[4]}, 11)
+    data = urllib.parse.unquote(r["body"][len("data="):])
+    r_body = "data=" + base64.urlsafe_b64encode(base64.b64decode(data)).decode()
+    out.append(item([e[4]], raw=with_body(r, r_body.encode(), r["headers"]), note="data= in url-safe base64"))
+    for it in out:
+        it["vendors"] = [it["raw"]["target"].split("/")[1]]
+    return out
+
+
+KINDS.append(transport)
