@@ -128,15 +128,13 @@ def build(split: str):
                     must_keep.append(lv)
                 it = {**it, "must_keep": must_keep}
                 request = wrap(vendor, variant, body_item, n + (0 if split == "holdout" else 5000))
-            markers = set()
-            for part in (json.dumps(it.get("props", {}), ensure_ascii=False),):
-                markers.update(MARK.findall(part))
+            markers = set(MARK.findall(json.dumps(it.get("props", {}), ensure_ascii=False)))
             for field in ("target", "body"):
                 if field in request:
                     request[field] = fill_markers(request[field], markers)
             for field in ("target", "body"):
                 assert "@@" not in request.get(field, ""), (kind, vendor, variant, request.get(field))
-            planted = [p for p in it["planted"]]
+            planted = list(it["planted"])
             assert planted, kind
             entry = {
                 "id": f"{split[0]}{n:03d}",

@@ -317,7 +317,7 @@ def iban(split):
         s4 = ids.spaced(n)
         val = {
             "lower_spaced": s4.lower(), "lower": n.lower(), "mixed": n[:2].title() + n[2:].lower(),
-            "mixed_spaced": (n[:2].lower() + n[2:]).replace("", "")[:4] + " " + ids.spaced(n[4:]),
+            "mixed_spaced": n[:2].lower() + n[2:4] + " " + ids.spaced(n[4:]),
             "dashes": s4.replace(" ", "-"), "slashes": s4.replace(" ", "/"), "nbsp": s4.replace(" ", "\u00a0"),
             "nbsp_lower": s4.lower().replace(" ", "\u00a0"), "thin": s4.replace(" ", "\u2009"),
             "text_lower": f"bitte überweisen an {s4.lower()} danke", "text_mixed": f"Pay to {n[:2].lower()}{n[2:]} by Friday",
