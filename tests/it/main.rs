@@ -4,6 +4,7 @@
 mod support;
 
 mod adversarial;
+mod adversarial_corpus;
 mod bounded_work;
 mod browser;
 mod cli;
