@@ -295,6 +295,8 @@ fn exit_within(
 struct Served {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
+    /// The rules file it runs with.
+    rules: std::path::PathBuf,
 }
 
 impl Served {
@@ -322,7 +324,11 @@ impl Served {
                 let _ = tx.send(line);
             }
         });
-        Served { child, lines }
+        Served {
+            child,
+            lines,
+            rules: path,
+        }
     }
 
     /// Every line up to and including the first that contains `text` (20 s at most).
@@ -645,4 +651,42 @@ fn the_admin_token_from_the_environment_locks_the_admin_endpoints() {
     assert!(status_of(&admin, "GET", "/admin/rules", Some(token)).contains(" 200 "));
     assert!(status_of(&admin, "GET", "/metrics", None).contains(" 200 "));
     assert!(status_of(&admin, "GET", "/readyz", None).contains(" 200 "));
+}
+
+/// SIGHUP with a broken file: the log names each error with its TOML path (the reload's
+/// only report when nobody called `/admin/reload`), and quotes no value from the file.
+#[test]
+fn a_reload_refused_on_sighup_logs_each_error_with_its_path() {
+    let served = Served::start("sighup", "[log]\nformat = \"json\"\n", &[]);
+    served.lines_until("listening");
+    let good = std::fs::read_to_string(&served.rules).unwrap();
+    let bad = format!("{good}\n[ip]\nmode = \"marker-8123-mode\"\nipv4_prefix = 40\n");
+    std::fs::write(&served.rules, bad).unwrap();
+    let hangup = std::process::Command::new("kill")
+        .args(["-HUP", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hangup.success());
+    let mut lines = served.lines_until("SIGHUP");
+    // The errors come one line each, in the compiler's order.
+    for path in ["\"ip.mode\"", "\"ip.ipv4_prefix\""] {
+        if !lines.iter().any(|l| l.contains(path)) {
+            lines.extend(served.lines_until(path));
+        }
+    }
+    let refusals: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "rules reload refused: error")
+        .collect();
+    let paths: Vec<&str> = refusals.iter().filter_map(|v| v["path"].as_str()).collect();
+    assert!(
+        paths.contains(&"ip.mode") && paths.contains(&"ip.ipv4_prefix"),
+        "{lines:?}"
+    );
+    assert!(refusals.iter().all(|v| v["reason"].is_string()));
+    assert!(
+        !lines.iter().any(|l| l.contains("marker-8123")),
+        "{lines:?}"
+    );
 }
