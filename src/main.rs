@@ -278,53 +278,70 @@ fn run(source: &RulesSource) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
+        // Registered before the listeners bind: a SIGHUP or SIGTERM sent once the proxy
+        // says `listening` must find its handler, not the default action (exit at once).
+        let hangups = listen_for(Signal::Hangup);
+        let terms = listen_for(Signal::Terminate);
         let rules_path = source.path().map(Path::to_path_buf);
         let running = scrubproxy::listen::start(set, rules_path)
             .await
             .context("binding listeners")?;
-        tokio::spawn(reload_on_hangup(running.state.clone()));
-        shutdown_signal().await;
+        tokio::spawn(reload_on_hangup(running.state.clone(), hangups));
+        shutdown_signal(terms).await;
         tracing::info!("shutting down: draining requests in flight");
         running.shutdown().await;
         Ok(())
     })
 }
 
-/// SIGHUP reloads the rules (the same path as the file watcher and `POST /admin/reload`).
-async fn reload_on_hangup(state: std::sync::Arc<scrubproxy::state::AppState>) {
-    #[cfg(unix)]
-    {
-        let Ok(mut hangups) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading rules");
-            let _ = scrubproxy::reload::reload(state.clone()).await;
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = state;
+enum Signal {
+    Hangup,
+    Terminate,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+#[cfg(unix)]
+type SignalStream = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type SignalStream = ();
+
+/// Installs the handler of `signal` now; its stream is read later.
+#[cfg(unix)]
+fn listen_for(signal: Signal) -> SignalStream {
+    use tokio::signal::unix::{signal as install, SignalKind};
+    let kind = match signal {
+        Signal::Hangup => SignalKind::hangup(),
+        Signal::Terminate => SignalKind::terminate(),
     };
+    install(kind).ok()
+}
+
+#[cfg(not(unix))]
+fn listen_for(_: Signal) -> SignalStream {}
+
+/// The next delivery of a signal (never, without a handler).
+async fn delivered(stream: &mut SignalStream) -> bool {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    if let Some(stream) = stream {
+        return stream.recv().await.is_some();
+    }
+    let _ = stream;
+    std::future::pending().await
+}
+
+/// SIGHUP reloads the rules (the same path as the file watcher and `POST /admin/reload`).
+async fn reload_on_hangup(
+    state: std::sync::Arc<scrubproxy::state::AppState>,
+    mut hangups: SignalStream,
+) {
+    while delivered(&mut hangups).await {
+        tracing::info!("SIGHUP: reloading rules");
+        let _ = scrubproxy::reload::reload(state.clone()).await;
+    }
+}
+
+async fn shutdown_signal(mut terms: SignalStream) {
     tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+        _ = delivered(&mut terms) => {},
     }
 }
