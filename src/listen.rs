@@ -34,17 +34,25 @@ pub struct Running {
     ready: Arc<Readiness>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The admin port stops last, on its own signal.
+    admin_stop: watch::Sender<bool>,
+    admin_task: JoinHandle<()>,
 }
 
 impl Running {
     /// Stops accepting, drains in-flight requests (up to `limits.shutdown_drain_seconds` of
-    /// the rules in force), and returns.
+    /// the rules in force), and returns. The admin port keeps answering through the drain,
+    /// as load balancers and Prometheus expect: `/readyz` says 503 `not_ready` (so the
+    /// endpoint is taken out of rotation instead of probed into a connection error) and
+    /// `/metrics` shows the drain until the end.
     pub async fn shutdown(self) {
         self.ready.set_ready(false);
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
+        let _ = self.admin_stop.send(true);
+        let _ = self.admin_task.await;
     }
 }
 
@@ -79,14 +87,15 @@ pub async fn start(
     )));
     let (admin_state, admin_ready) = (state.clone(), ready.clone());
     let admin_settings = state.clone();
-    tasks.push(tokio::spawn(serve(
-        Connections::Listener(admin_listener, stopped),
+    let (admin_stop, admin_stopped) = watch::channel(false);
+    let admin_task = tokio::spawn(serve(
+        Connections::Listener(admin_listener, admin_stopped),
         move || ConnSettings {
             tls: None,
             ..ConnSettings::from_rules(&admin_settings.rules())
         },
-        move |_, req| admin::handle(admin_state.clone(), admin_ready.clone(), req),
-    )));
+        move |peer, req| admin::handle(admin_state.clone(), admin_ready.clone(), peer, req),
+    ));
     if let Some(path) = rules_path {
         tasks.push(tokio::spawn(crate::reload::watch_file(
             state.clone(),
@@ -103,6 +112,8 @@ pub async fn start(
         ready,
         stop,
         tasks,
+        admin_stop,
+        admin_task,
     })
 }
 

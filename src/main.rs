@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 
 use scrubproxy::rules::{self, KeySource, RuleError};
 
+mod logs;
+
 #[derive(Parser)]
 #[command(
     name = "scrubproxy",
@@ -21,25 +23,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve trackers with the given rules (the embedded default when the file is absent).
+    /// Serve trackers with the given rules.
     Run {
-        /// Rules file.
-        #[arg(long, short, default_value = "rules.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Validate a rules file, print every error with its TOML path, and run its `[[test]]`
     /// cases; exits non-zero on any error or failed case.
     Check {
-        /// Rules file.
-        #[arg(default_value = "rules.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The rules file as a bare argument (the old spelling of `--config`).
+        #[arg(hide = true, conflicts_with = "config")]
+        file: Option<PathBuf>,
     },
-    /// Run one request offline, as the proxy would: the body on stdin, the scrubbed request
-    /// on stdout, and what each rule did (counts, never values) on stderr.
+    /// Run one request offline, as the proxy would: the body on stdin, the scrubbed body on
+    /// stdout, and the request line and what each rule did (counts, never values) on stderr.
     Scrub {
-        /// Rules file (the embedded default when absent).
-        #[arg(long, default_value = "rules.toml")]
-        rules: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Vendor protocol: segment, mixpanel, amplitude, posthog, ga4, matomo, snowplow,
         /// plausible, rudderstack.
         #[arg(long)]
@@ -58,36 +60,86 @@ enum Command {
     },
 }
 
+/// The one spelling of the rules file for every command.
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// Rules file. Named here, it must be readable (or the command fails); without it,
+    /// ./rules.toml when present, else the embedded default rules.
+    #[arg(long, short, alias = "rules", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// Where the rules come from: `Some(path)` a file, `None` the embedded default.
+#[derive(Debug)]
+struct RulesSource(Option<PathBuf>);
+
+/// The file looked for when no `--config` is given.
+const DEFAULT_RULES_FILE: &str = "rules.toml";
+
+impl RulesSource {
+    /// An explicit path must be a readable file: a mistyped mount must stop the start, not
+    /// silently serve other rules. Without one, `./rules.toml` if present, else embedded.
+    fn resolve(explicit: Option<PathBuf>) -> anyhow::Result<Self> {
+        let Some(path) = explicit else {
+            let default = Path::new(DEFAULT_RULES_FILE);
+            return Ok(RulesSource(
+                default.is_file().then(|| default.to_path_buf()),
+            ));
+        };
+        match std::fs::File::open(&path).and_then(|f| f.metadata()) {
+            Ok(meta) if meta.is_file() => Ok(RulesSource(Some(path))),
+            Ok(_) => anyhow::bail!("cannot read the rules file {}: not a file", path.display()),
+            Err(e) => anyhow::bail!(
+                "cannot read the rules file {}: {}",
+                path.display(),
+                e.kind()
+            ),
+        }
+    }
+
+    fn path(&self) -> Option<&Path> {
+        self.0.as_deref()
+    }
+
+    /// How errors and summaries name the source.
+    fn name(&self) -> String {
+        self.path().map_or_else(
+            || "embedded default rules".into(),
+            |p| p.display().to_string(),
+        )
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Check { config } => check(&config),
+    let outcome = match cli.command {
+        Command::Check { config, file } => {
+            RulesSource::resolve(file.or(config.config)).map(|source| check(&source))
+        }
         Command::Scrub {
-            rules,
+            config,
             vendor,
             path,
             method,
             query,
             headers,
-        } => match scrub(&rules, &vendor, &path, &method, &query, &headers) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("scrubproxy: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Run { config } => match run(&config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("scrubproxy: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-    }
+        } => RulesSource::resolve(config.config).and_then(|source| {
+            scrub(&source, &vendor, &path, &method, &query, &headers)?;
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Run { config } => RulesSource::resolve(config.config).and_then(|source| {
+            run(&source)?;
+            Ok(ExitCode::SUCCESS)
+        }),
+    };
+    outcome.unwrap_or_else(|e| {
+        eprintln!("scrubproxy: {e:#}");
+        ExitCode::FAILURE
+    })
 }
 
-fn print_errors(path: &Path, errors: &[RuleError]) {
-    eprintln!("{}: {} error(s)", path.display(), errors.len());
+fn print_errors(source: &RulesSource, errors: &[RuleError]) {
+    eprintln!("{}: {} error(s)", source.name(), errors.len());
     for e in errors {
         eprintln!("  {e}");
     }
@@ -101,11 +153,11 @@ macro_rules! say {
     }};
 }
 
-fn check(path: &Path) -> ExitCode {
-    let mut file = match rules::read(Some(path)) {
+fn check(source: &RulesSource) -> ExitCode {
+    let mut file = match rules::read(source.path()) {
         Ok(file) => file,
         Err(errors) => {
-            print_errors(path, &errors);
+            print_errors(source, &errors);
             return ExitCode::FAILURE;
         }
     };
@@ -113,11 +165,11 @@ fn check(path: &Path) -> ExitCode {
     let set = match rules::compile(file) {
         Ok(set) => set,
         Err(errors) => {
-            print_errors(path, &errors);
+            print_errors(source, &errors);
             return ExitCode::FAILURE;
         }
     };
-    say!("{}: ok ({} routes)", path.display(), set.routes.len());
+    say!("{}: ok ({} routes)", source.name(), set.routes.len());
     if set.key_source == KeySource::Ephemeral {
         say!(
             "warning: no HMAC key configured; identifiers are hashed with a random per-process key"
@@ -159,7 +211,7 @@ fn check(path: &Path) -> ExitCode {
 }
 
 fn scrub(
-    rules_path: &Path,
+    source: &RulesSource,
     vendor: &str,
     path: &str,
     method: &str,
@@ -167,9 +219,8 @@ fn scrub(
     headers: &[String],
 ) -> anyhow::Result<()> {
     use std::io::{Read, Write};
-    let source = rules_path.exists().then_some(rules_path);
-    let set = rules::load(source).map_err(|errors| {
-        print_errors(rules_path, &errors);
+    let set = rules::load(source.path()).map_err(|errors| {
+        print_errors(source, &errors);
         anyhow::anyhow!("rules are invalid")
     })?;
     let vendor: scrubproxy::vendor::VendorKind =
@@ -189,35 +240,31 @@ fn scrub(
     std::io::stdin().read_to_end(&mut body)?;
     let offline =
         scrubproxy::check::scrub_request(&set, vendor, method, path, query, &header_map, &body)?;
-    let mut stdout = std::io::stdout().lock();
+    // stdout carries the body exactly as it would be sent, so it can be piped on; the
+    // request line (with the scrubbed query) and the report go to stderr.
     match &offline.body {
         Some(sent) => {
             let separator = if offline.query.is_empty() { "" } else { "?" };
-            writeln!(stdout, "{method} {path}{separator}{}", offline.query)?;
+            eprintln!("{method} {path}{separator}{}", offline.query);
+            let mut stdout = std::io::stdout().lock();
             stdout.write_all(sent)?;
-            writeln!(stdout)?;
+            stdout.flush()?;
         }
-        None => writeln!(stdout, "(nothing sent: the rules removed every event)")?,
+        None => eprintln!("(nothing sent: the rules removed every event)"),
     }
     eprint!("{}", scrubproxy::check::summary(&offline.report));
     Ok(())
 }
 
-fn run(path: &Path) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let source = path.exists().then_some(path);
-    let set = rules::load(source).map_err(|errors| {
-        print_errors(path, &errors);
+fn run(source: &RulesSource) -> anyhow::Result<()> {
+    let set = rules::load(source.path()).map_err(|errors| {
+        print_errors(source, &errors);
         anyhow::anyhow!("rules are invalid")
     })?;
-    match source {
+    logs::init(set.log_format);
+    match source.path() {
         Some(p) => tracing::info!(rules = %p.display(), "rules loaded"),
-        None => tracing::info!("no rules file found: using the embedded default rules"),
+        None => tracing::info!("no --config and no ./rules.toml: using the embedded default rules"),
     }
     if set.key_source == KeySource::Ephemeral {
         tracing::warn!(
@@ -231,53 +278,70 @@ fn run(path: &Path) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
-        let rules_path = source.map(Path::to_path_buf);
+        // Registered before the listeners bind: a SIGHUP or SIGTERM sent once the proxy
+        // says `listening` must find its handler, not the default action (exit at once).
+        let hangups = listen_for(Signal::Hangup);
+        let terms = listen_for(Signal::Terminate);
+        let rules_path = source.path().map(Path::to_path_buf);
         let running = scrubproxy::listen::start(set, rules_path)
             .await
             .context("binding listeners")?;
-        tokio::spawn(reload_on_hangup(running.state.clone()));
-        shutdown_signal().await;
+        tokio::spawn(reload_on_hangup(running.state.clone(), hangups));
+        shutdown_signal(terms).await;
         tracing::info!("shutting down: draining requests in flight");
         running.shutdown().await;
         Ok(())
     })
 }
 
-/// SIGHUP reloads the rules (the same path as the file watcher and `POST /admin/reload`).
-async fn reload_on_hangup(state: std::sync::Arc<scrubproxy::state::AppState>) {
-    #[cfg(unix)]
-    {
-        let Ok(mut hangups) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading rules");
-            let _ = scrubproxy::reload::reload(state.clone()).await;
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = state;
+enum Signal {
+    Hangup,
+    Terminate,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+#[cfg(unix)]
+type SignalStream = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type SignalStream = ();
+
+/// Installs the handler of `signal` now; its stream is read later.
+#[cfg(unix)]
+fn listen_for(signal: Signal) -> SignalStream {
+    use tokio::signal::unix::{signal as install, SignalKind};
+    let kind = match signal {
+        Signal::Hangup => SignalKind::hangup(),
+        Signal::Terminate => SignalKind::terminate(),
     };
+    install(kind).ok()
+}
+
+#[cfg(not(unix))]
+fn listen_for(_: Signal) -> SignalStream {}
+
+/// The next delivery of a signal (never, without a handler).
+async fn delivered(stream: &mut SignalStream) -> bool {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    if let Some(stream) = stream {
+        return stream.recv().await.is_some();
+    }
+    let _ = stream;
+    std::future::pending().await
+}
+
+/// SIGHUP reloads the rules (the same path as the file watcher and `POST /admin/reload`).
+async fn reload_on_hangup(
+    state: std::sync::Arc<scrubproxy::state::AppState>,
+    mut hangups: SignalStream,
+) {
+    while delivered(&mut hangups).await {
+        tracing::info!("SIGHUP: reloading rules");
+        let _ = scrubproxy::reload::reload(state.clone()).await;
+    }
+}
+
+async fn shutdown_signal(mut terms: SignalStream) {
     tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+        _ = delivered(&mut terms) => {},
     }
 }

@@ -74,9 +74,10 @@ pub async fn handle(
     // Only the Origin is needed after the request is consumed: no copy of every header.
     let origin = req.headers().get(ORIGIN).cloned();
     let (vendor, endpoint, mut resp) = match route(rules, &req) {
+        // Counted under its vendor, with `preflight` as the endpoint.
         Routed::Preflight(vendor) => (
-            "preflight",
             vendor,
+            "preflight",
             reply::preflight(&rules.cors, req.headers()),
         ),
         Routed::Forbidden(vendor) => (

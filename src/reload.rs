@@ -71,6 +71,15 @@ fn reload_now(state: &AppState) -> Result<(), Vec<RuleError>> {
                 errors = errors.len(),
                 "rules reload refused; the rules in force stay"
             );
+            // Whichever path reloaded (the watcher, SIGHUP), the operator reads why in the
+            // log: each error's TOML path and reason (reasons never quote a value).
+            for error in &errors {
+                tracing::warn!(
+                    path = %error.path,
+                    reason = %error.message,
+                    "rules reload refused: error"
+                );
+            }
             Err(errors)
         }
     }

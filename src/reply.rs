@@ -111,5 +111,17 @@ pub fn add_cors(headers: &mut HeaderMap, cors: &CorsPolicy, origin: Option<Heade
         "access-control-allow-credentials",
         HeaderValue::from_static("true"),
     );
-    headers.append(VARY, HeaderValue::from_static("Origin"));
+    if !varies_by_origin(headers) {
+        headers.append(VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+/// Whether a `Vary` already names Origin (ours on a preflight, or the vendor's own): said
+/// twice, caches and audits read it as a malformed answer.
+fn varies_by_origin(headers: &HeaderMap) -> bool {
+    headers.get_all(VARY).iter().any(|value| {
+        value.as_bytes().split(|&b| b == b',').any(|name| {
+            name.trim_ascii().eq_ignore_ascii_case(b"origin") || name.trim_ascii() == b"*"
+        })
+    })
 }

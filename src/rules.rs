@@ -21,7 +21,7 @@ use crate::scrub::{
 };
 use crate::vendor::VendorKind;
 
-pub use compile::compile;
+pub use compile::{compile, weak_secret, AdminToken, LogFormat, ADMIN_TOKEN_ENV};
 pub use file::RulesFile;
 pub use limits::{Limits, RequestLimits};
 
@@ -233,6 +233,10 @@ pub struct RuleSet {
     pub consent_signals: ConsentSignals,
     /// Pseudonyms whose events are always dropped.
     pub opt_out: Option<Arc<OptOut>>,
+    /// The bearer token `/admin/*` asks for; `None`: those answer loopback peers only.
+    pub admin_token: Option<AdminToken>,
+    /// How the proxy logs (fixed at start).
+    pub log_format: LogFormat,
     /// The settings in force as a document (`/admin/rules`): the file with defaults and
     /// environment overrides applied. Credentials are never in it: the file only names where
     /// they are read from.
@@ -285,10 +289,46 @@ pub fn read(path: Option<&Path>) -> Result<RulesFile, Vec<RuleError>> {
         e.into_iter()
             .map(|err| RuleError {
                 path: err.path.join("."),
-                message: err.kind.to_string(),
+                message: reason_without_value(&err.kind),
             })
             .collect()
     })
+}
+
+/// What is wrong, without the value found: errors are logged (a refused reload) and
+/// served (`/admin/reload`), and a value from the file or the environment may be a secret
+/// someone put in the wrong place. Names of keys stay: they are the rules' own words.
+fn reason_without_value(kind: &figment::error::Kind) -> String {
+    use figment::error::{Actual, Kind};
+    let what = |actual: &Actual| match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a float",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Seq => "an array",
+        Actual::Map => "a table",
+        _ => "another type",
+    };
+    match kind {
+        Kind::InvalidType(actual, expected) => {
+            format!("invalid type: found {}, expected {expected}", what(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid value: found {}, expected {expected}", what(actual))
+        }
+        Kind::UnknownVariant(_, expected) => {
+            format!("unknown variant, expected one of {}", expected.join(", "))
+        }
+        // A TOML syntax error quotes the line it is on: keep where it is and what is wrong.
+        Kind::Message(message) => message
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.contains('|'))
+            .collect::<Vec<_>>()
+            .join(": "),
+        other => other.to_string(),
+    }
 }
 
 /// Reads and compiles in one step.

@@ -17,9 +17,12 @@ use crate::scrub::{
 };
 use crate::vendor::PlanInputs;
 
+mod operate;
 mod privacy;
 mod tls;
 mod values;
+
+pub use operate::{weak_secret, AdminToken, LogFormat, ADMIN_TOKEN_ENV};
 
 use tls::{server_tls, upstream_settings, watched_files};
 use values::{route_values, value_rules_factory, ValueContext};
@@ -115,6 +118,8 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
     let consent_signals = privacy::signals(&file.consent);
     let hashing = identifier_action == FieldAction::Hash;
     let opt_out = privacy::opt_out(&file.consent, &pseudonym_key, hashing, &mut errors);
+    let admin_token = operate::admin_token(&file.admin, &mut errors);
+    let log_format = operate::log_format(&file.log, &mut errors);
     if !errors.0.is_empty() {
         return Err(errors.0);
     }
@@ -140,6 +145,8 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         geo,
         consent_signals,
         opt_out,
+        admin_token,
+        log_format,
         effective,
     })
 }
@@ -292,6 +299,16 @@ fn ip_truncation(file: &RulesFile, errors: &mut Errors) -> Option<Truncation> {
     }
 }
 
+/// A key anyone could guess makes every pseudonym reversible by trying identifiers: too
+/// short, or a placeholder or pattern (`weak_secret`), it is refused like a syntax error.
+fn refuse_weak_key(key: &[u8], at: &str, errors: &mut Errors) {
+    if key.len() < MIN_KEY_BYTES {
+        errors.push(at, format!("key must be at least {MIN_KEY_BYTES} bytes"));
+    } else if let Some(weakness) = weak_secret(key) {
+        errors.push(at, format!("the key {weakness}"));
+    }
+}
+
 /// The key comes from a file or the environment, never from rules.toml. Without one, a
 /// random key keeps identifiers unreadable (but pseudonyms change at every restart).
 fn pseudonym_key(ids: &IdentifiersFile, errors: &mut Errors) -> (PseudonymKey, KeySource) {
@@ -299,12 +316,7 @@ fn pseudonym_key(ids: &IdentifiersFile, errors: &mut Errors) -> (PseudonymKey, K
         match std::fs::read(path) {
             Ok(bytes) => {
                 let key = trim_ascii_whitespace(&bytes);
-                if key.len() < MIN_KEY_BYTES {
-                    errors.push(
-                        "identifiers.key_file",
-                        format!("key must be at least {MIN_KEY_BYTES} bytes"),
-                    );
-                }
+                refuse_weak_key(key, "identifiers.key_file", errors);
                 return (PseudonymKey::new(key), KeySource::File(path.clone()));
             }
             Err(e) => errors.push(
@@ -315,12 +327,7 @@ fn pseudonym_key(ids: &IdentifiersFile, errors: &mut Errors) -> (PseudonymKey, K
     }
     if let Some(name) = &ids.key_env {
         if let Ok(value) = std::env::var(name) {
-            if value.trim().len() < MIN_KEY_BYTES {
-                errors.push(
-                    "identifiers.key_env",
-                    format!("key must be at least {MIN_KEY_BYTES} bytes"),
-                );
-            }
+            refuse_weak_key(value.trim().as_bytes(), "identifiers.key_env", errors);
             return (
                 PseudonymKey::new(value.trim().as_bytes()),
                 KeySource::Env(name.clone()),

@@ -34,6 +34,10 @@ pub struct RulesFile {
     pub geo: GeoFile,
     #[serde(default)]
     pub consent: ConsentFile,
+    #[serde(default)]
+    pub admin: AdminFile,
+    #[serde(default)]
+    pub log: LogFile,
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteFile>,
     /// Inline cases `scrubproxy check` runs: a request and what its scrubbed form must show.
@@ -214,7 +218,32 @@ impl Default for IpFile {
             ipv4_prefix: crate::scrub::ip::DEFAULT_IPV4_PREFIX,
             ipv6_prefix: crate::scrub::ip::DEFAULT_IPV6_PREFIX,
             scan_values: true,
-            header: "truncate".into(),
+            header: "pseudonym".into(),
+        }
+    }
+}
+
+/// The admin port's endpoints that reveal or change settings (`/admin/*`).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminFile {
+    /// File holding the bearer token they ask for (a Secret mount); without it,
+    /// `SCRUBPROXY_ADMIN_TOKEN`; without either, they answer loopback peers only.
+    pub token_file: Option<String>,
+}
+
+/// The proxy's own log lines.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogFile {
+    /// `text` (colour only on a terminal) or `json` (one object per line).
+    pub format: String,
+}
+
+impl Default for LogFile {
+    fn default() -> Self {
+        LogFile {
+            format: "text".into(),
         }
     }
 }

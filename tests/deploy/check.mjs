@@ -82,8 +82,16 @@ function checkOverlay(dir, docs, k) {
   const deployments = byKind("Deployment");
   const services = byKind("Service");
   const podsOf = (selector) => deployments.filter((d) => matches(selector, d.spec.template.metadata.labels));
+  // Native sidecars (init containers with restartPolicy: Always) run beside the app.
+  const allContainers = (deployment) => [
+    ...(deployment.spec.template.spec.initContainers ?? []),
+    ...deployment.spec.template.spec.containers,
+  ];
   const portNames = (deployment) =>
-    deployment.spec.template.spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.name));
+    allContainers(deployment).flatMap((c) => (c.ports ?? []).map((p) => p.name));
+  const portNumbers = (deployment) =>
+    allContainers(deployment).flatMap((c) => (c.ports ?? []).map((p) => p.containerPort));
+  const cores = (cpu) => (String(cpu).endsWith("m") ? parseFloat(cpu) / 1000 : parseFloat(cpu));
 
   for (const d of deployments) {
     if (!matches(d.spec.selector.matchLabels, d.spec.template.metadata.labels)) {
@@ -102,7 +110,18 @@ function checkOverlay(dir, docs, k) {
         fail(where, `Deployment ${d.metadata.name}: volume ${v.name} names Secret ${v.secret.secretName}, which this overlay does not make`);
       }
     }
-    for (const c of d.spec.template.spec.containers) {
+    const spec = d.spec.template.spec;
+    for (const c of spec.initContainers ?? []) {
+      // Only the proxy runs as an init container, and only as a native sidecar: a plain
+      // init container would block the pod's start forever.
+      if (c.name === "scrubproxy" && c.restartPolicy !== "Always") {
+        fail(where, `Deployment ${d.metadata.name}: init container scrubproxy needs restartPolicy: Always`);
+      }
+    }
+    if (spec.containers.length > 1 && spec.containers.some((c) => c.name === "scrubproxy")) {
+      fail(where, `Deployment ${d.metadata.name}: the scrubproxy sidecar must be native (initContainers, restartPolicy: Always), so it starts before and stops after the app`);
+    }
+    for (const c of allContainers(d)) {
       const names = new Set((c.volumeMounts ?? []).map((m) => m.name));
       for (const n of names) {
         if (!(d.spec.template.spec.volumes ?? []).some((v) => v.name === n)) {
@@ -144,15 +163,80 @@ function checkOverlay(dir, docs, k) {
       }
     }
   }
-  for (const h of byKind("HorizontalPodAutoscaler")) {
+  const hpas = byKind("HorizontalPodAutoscaler");
+  for (const h of hpas) {
     const t = h.spec.scaleTargetRef;
-    if (!deployments.some((d) => t.kind === "Deployment" && d.metadata.name === t.name)) {
+    const target = deployments.find((d) => t.kind === "Deployment" && d.metadata.name === t.name);
+    if (!target) {
       fail(where, `HorizontalPodAutoscaler ${h.metadata.name} scales ${t.kind} ${t.name}, which this overlay does not have`);
+      continue;
     }
+    // A CPU target is a share of the request: too small a request makes the HPA scale out
+    // at idle noise, too high a target leaves no headroom while new pods start.
+    for (const m of h.spec.metrics ?? []) {
+      const u = m.resource?.name === "cpu" ? m.resource.target?.averageUtilization : undefined;
+      if (u === undefined) continue;
+      const request = allContainers(target).reduce((sum, c) => sum + cores(c.resources?.requests?.cpu ?? 0), 0);
+      if (u < 50 || u > 85) fail(where, `HPA ${h.metadata.name}: a CPU target of ${u}% leaves no sensible headroom (50-85%)`);
+      if (request * u / 100 < 0.25) {
+        fail(where, `HPA ${h.metadata.name}: ${u}% of a ${request}-core request scales out below a quarter core`);
+      }
+    }
+    if (h.spec.minReplicas < 2) fail(where, `HPA ${h.metadata.name}: minReplicas ${h.spec.minReplicas} leaves no pod through a disruption`);
   }
   for (const b of byKind("PodDisruptionBudget")) {
-    if (podsOf(b.spec.selector?.matchLabels).length === 0) {
+    const pods = podsOf(b.spec.selector?.matchLabels);
+    if (pods.length === 0) {
       fail(where, `PodDisruptionBudget ${b.metadata.name} selects no Deployment's pods`);
+    }
+    // With an HPA, a fixed minAvailable does not grow with the count: at 10 replicas,
+    // minAvailable: 1 lets a drain take nine.
+    const scaled = hpas.some((h) => pods.some((d) => d.metadata.name === h.spec.scaleTargetRef.name));
+    if (scaled && typeof b.spec.minAvailable === "number") {
+      fail(where, `PodDisruptionBudget ${b.metadata.name}: a fixed minAvailable with an HPA; use maxUnavailable`);
+    }
+    if (scaled && b.spec.maxUnavailable !== undefined && typeof b.spec.maxUnavailable === "number") {
+      const h = hpas.find((h) => pods.some((d) => d.metadata.name === h.spec.scaleTargetRef.name));
+      if (b.spec.maxUnavailable >= h.spec.minReplicas) {
+        fail(where, `PodDisruptionBudget ${b.metadata.name}: maxUnavailable ${b.spec.maxUnavailable} could take every pod at the HPA's minimum`);
+      }
+    }
+  }
+  for (const n of byKind("NetworkPolicy")) {
+    const pods = podsOf(n.spec.podSelector?.matchLabels);
+    if (pods.length === 0) fail(where, `NetworkPolicy ${n.metadata.name} selects no Deployment's pods`);
+    for (const rule of n.spec.ingress ?? []) {
+      for (const p of rule.ports ?? []) {
+        const known = typeof p.port === "string" ? pods.some((d) => portNames(d).includes(p.port)) : pods.some((d) => portNumbers(d).includes(p.port));
+        if (!known) fail(where, `NetworkPolicy ${n.metadata.name}: port ${p.port} is no container port of its pods`);
+      }
+      if (!(rule.from ?? []).length) fail(where, `NetworkPolicy ${n.metadata.name}: an ingress rule open to every peer`);
+    }
+    // Every port a Service sends to is let in by some rule, or the policy would cut traffic.
+    for (const s of services.filter((s) => pods.some((d) => matches(s.spec.selector, d.spec.template.metadata.labels)))) {
+      for (const sp of s.spec.ports) {
+        const number = pods.flatMap(allContainers).flatMap((c) => c.ports ?? []).find((p) => p.name === sp.targetPort || p.containerPort === sp.targetPort)?.containerPort;
+        const open = (n.spec.ingress ?? []).some((r) => (r.ports ?? []).some((p) => p.port === number || p.port === sp.targetPort));
+        if (!open) fail(where, `NetworkPolicy ${n.metadata.name} lets nothing reach Service ${s.metadata.name}'s port ${sp.name}`);
+      }
+    }
+  }
+  if (deployments.length > 0 && byKind("NetworkPolicy").length === 0) {
+    fail(where, "no NetworkPolicy: any pod of the cluster could reach the proxy and its admin port");
+  }
+  for (const i of byKind("Ingress")) {
+    const tlsHosts = new Set((i.spec.tls ?? []).flatMap((t) => t.hosts ?? []));
+    for (const r of i.spec.rules ?? []) {
+      if (!tlsHosts.has(r.host)) fail(where, `Ingress ${i.metadata.name}: host ${r.host} has no TLS`);
+      for (const path of r.http?.paths ?? []) {
+        const b = path.backend.service;
+        const svc = services.find((s) => s.metadata.name === b?.name);
+        if (!svc) {
+          fail(where, `Ingress ${i.metadata.name}: backend Service ${b?.name} is not in this overlay`);
+        } else if (!svc.spec.ports.some((p) => p.name === b.port?.name || p.port === b.port?.number)) {
+          fail(where, `Ingress ${i.metadata.name}: Service ${b.name} has no port ${b.port?.name ?? b.port?.number}`);
+        }
+      }
     }
   }
 }

@@ -361,6 +361,7 @@ fn dashboard_uses_its_datasource_input_and_valid_queries() {
 /// Secret values for the rules' key and token files, as the mounted Secret provides them.
 const TEST_HMAC_KEY: &str = "deploy-test-hmac-key-0123456789";
 const TEST_MATOMO_TOKEN: &str = "deploy-test-matomo-token";
+const TEST_ADMIN_TOKEN: &str = "deploy-test-admin-token-4Zq8";
 
 /// A deploy rules file made runnable here: the Secret's mount point becomes `secrets` (with
 /// a key and a token in it), and `edit` changes each line as it likes.
@@ -368,11 +369,33 @@ fn runnable_rules(overlay: &Path, secrets: &Path, edit: impl Fn(&str) -> String)
     std::fs::create_dir_all(secrets).unwrap();
     std::fs::write(secrets.join("hmac-key"), TEST_HMAC_KEY).unwrap();
     std::fs::write(secrets.join("matomo-token"), TEST_MATOMO_TOKEN).unwrap();
+    std::fs::write(secrets.join("admin-token"), TEST_ADMIN_TOKEN).unwrap();
     let text = std::fs::read_to_string(overlay.join("rules.toml")).unwrap();
     let mount = secrets.to_str().unwrap();
     text.lines()
         .map(|line| edit(&line.replace("/var/run/secrets/scrubproxy", mount)) + "\n")
         .collect()
+}
+
+/// What the proxy itself takes beside its requests: it idles at 15-20 MB RSS.
+const PROCESS_BYTES: u64 = 32 << 20;
+
+/// The first `memory:` under a `limits:` in a manifest, in bytes (`256Mi`, `1Gi`).
+fn memory_limit_bytes(manifest: &str) -> u64 {
+    let mut lines = manifest.lines().map(str::trim);
+    lines.find(|l| *l == "limits:").expect("a limits: block");
+    let value = lines
+        .find_map(|l| l.strip_prefix("memory:"))
+        .expect("a memory limit")
+        .trim();
+    let (number, unit) = value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap());
+    let number: u64 = number.parse().unwrap();
+    number
+        * match unit {
+            "Mi" => 1 << 20,
+            "Gi" => 1 << 30,
+            other => panic!("unit {other:?}"),
+        }
 }
 
 /// A number after `key:` in a manifest (line-based: the manifests have no YAML parser here).
@@ -410,10 +433,13 @@ fn deploy_rules_files_pass_check_and_fit_their_pods() {
 
         // The settings the pod depends on.
         let file = scrubproxy::rules::read(Some(&path)).unwrap();
-        assert_eq!(
-            file.listen.address, "0.0.0.0:8080",
-            "{name}: the `http` port"
-        );
+        // A sidecar is reached by the app on the pod's loopback only.
+        let tracker_port = if name == "sidecar" {
+            "127.0.0.1:8080"
+        } else {
+            "0.0.0.0:8080"
+        };
+        assert_eq!(file.listen.address, tracker_port, "{name}: the `http` port");
         assert_eq!(
             file.listen.admin, "0.0.0.0:9090",
             "{name}: probes and scrapes"
@@ -423,12 +449,44 @@ fn deploy_rules_files_pass_check_and_fit_their_pods() {
             key_file, "/var/run/secrets/scrubproxy/hmac-key",
             "{name}: the key from the Secret's mount"
         );
+        // The admin port is on the pod network: /admin/* needs the Secret's token.
+        assert_eq!(
+            file.admin.token_file.as_deref(),
+            Some("/var/run/secrets/scrubproxy/admin-token"),
+            "{name}: the admin token from the Secret's mount"
+        );
         assert!(
             !file.client_ip.trusted_proxies.is_empty(),
             "{name}: the ingress may name the visitor"
         );
+        for cidr in &file.client_ip.trusted_proxies {
+            let net: ipnet::IpNet = cidr
+                .parse()
+                .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .unwrap();
+            let narrow = match net {
+                ipnet::IpNet::V4(v4) => v4.prefix_len() >= 16,
+                ipnet::IpNet::V6(v6) => v6.prefix_len() >= 48,
+            };
+            assert!(
+                narrow,
+                "{name}: trusted_proxies {cidr} lets too many pods name a visitor"
+            );
+        }
 
         let deployment = std::fs::read_to_string(overlay.join("deployment.yaml")).unwrap();
+        // The container's memory limit holds the process and every request the rules let
+        // in at once, each with its read buffer and a buffered body and its scrubbed copy.
+        let limit = memory_limit_bytes(&deployment);
+        let per_request = file.limits.read_buffer_bytes as u64 + 2 * file.limits.buffer_below_bytes;
+        let needed = PROCESS_BYTES + file.limits.max_concurrent_requests as u64 * per_request;
+        assert!(
+            needed <= limit,
+            "{name}: {} requests at once may take {} MiB, over the {} MiB limit",
+            file.limits.max_concurrent_requests,
+            needed >> 20,
+            limit >> 20
+        );
         let grace = yaml_number(&deployment, "terminationGracePeriodSeconds");
         let pre_stop = yaml_number(&deployment, "seconds");
         assert!(
@@ -492,6 +550,15 @@ async fn post(addr: SocketAddr, path: &str, body: &[u8]) -> u16 {
         .status
 }
 
+/// `POST /admin/reload` with the Secret's admin token, as an operator calls it.
+async fn reload(admin: SocketAddr) -> u16 {
+    let bearer = format!("Bearer {TEST_ADMIN_TOKEN}");
+    let headers = [("authorization", bearer.as_str())];
+    support::send_raw(admin, "POST", "/admin/reload", &headers, Vec::new())
+        .await
+        .status
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_metrics_pass_promtool_and_have_what_alerts_and_dashboard_use() {
     support::logs::init();
@@ -543,9 +610,9 @@ async fn live_metrics_pass_promtool_and_have_what_alerts_and_dashboard_use() {
     let amplitude = br#"{"api_key":"k","events":[{"event_type":"e","user_id":"u-1"}]}"#;
     assert_eq!(post(addr, "/amplitude/2/httpapi", amplitude).await, 200);
     // A reload that works and one that is refused.
-    assert_eq!(post(admin, "/admin/reload", b"").await, 200);
+    assert_eq!(reload(admin).await, 200);
     std::fs::write(&path, format!("{rules_text}\n[listen\n")).unwrap();
-    assert_eq!(post(admin, "/admin/reload", b"").await, 422);
+    assert_eq!(reload(admin).await, 422);
 
     let metrics = support::send_raw(admin, "GET", "/metrics", &[], Vec::new())
         .await
@@ -599,4 +666,65 @@ async fn live_metrics_pass_promtool_and_have_what_alerts_and_dashboard_use() {
         );
     }
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// The image builds the same way every time and reuses its dependencies: each base image
+/// pinned (a digest, or an exact version), Cargo.lock enforced, and the dependencies built
+/// in a layer of their own before the sources are copied.
+#[test]
+fn the_dockerfile_pins_its_bases_and_caches_the_dependencies() {
+    let dockerfile = std::fs::read_to_string(deploy().join("Dockerfile")).unwrap();
+    let lines: Vec<&str> = dockerfile.lines().map(str::trim).collect();
+    let froms: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("FROM "))
+        .collect();
+    assert!(froms.len() >= 2, "a build stage and a runtime stage");
+    for from in &froms {
+        let image = from.split_whitespace().next().unwrap();
+        let digest = image
+            .split_once("@sha256:")
+            .is_some_and(|(_, d)| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()));
+        // An exact version: the tag starts with x.y.z (`1.95.0-slim-bookworm`).
+        let tag = image.rsplit_once(':').map(|(_, t)| t).unwrap_or("");
+        let exact = tag.split('-').next().is_some_and(|v| {
+            v.split('.').count() == 3 && v.split('.').all(|p| p.parse::<u32>().is_ok())
+        });
+        assert!(digest || exact, "base image not pinned: {from}");
+    }
+    let position = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no line starting with {needle:?}"))
+    };
+    let manifests = position("COPY Cargo.toml Cargo.lock");
+    let sources = position("COPY . .");
+    let dependency_build = lines[manifests..sources]
+        .iter()
+        .any(|l| l.contains("cargo build --release --locked"));
+    assert!(
+        manifests < sources && dependency_build,
+        "the dependencies are built from the manifests before the sources are copied"
+    );
+    assert!(
+        lines[sources..]
+            .iter()
+            .any(|l| l.contains("cargo build --release --locked")),
+        "the proxy is built with Cargo.lock"
+    );
+    // Every target Cargo.toml names must exist in the dependency layer, or cargo refuses
+    // the manifest there: the stand-ins cover the benches it declares.
+    let cargo = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    for declared in cargo
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("name = \""))
+        .filter_map(|n| n.strip_suffix('"'))
+        .filter(|n| *n != "scrubproxy")
+    {
+        assert!(
+            dockerfile.contains(&format!("benches/{declared}.rs")),
+            "the dependency layer has no stand-in for the bench {declared}"
+        );
+    }
 }

@@ -17,6 +17,7 @@ mod fuzz_corpus;
 mod geo;
 mod no_pii_output;
 mod no_silent_loss;
+mod operations;
 mod properties;
 mod reload;
 mod shadow;

@@ -179,3 +179,62 @@ async fn a_configmap_update_by_symlink_swap_is_picked_up() {
     running.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A reload refused by the watcher (or SIGHUP, the same path) is no longer silent: the log
+/// names every error with its TOML path and reason, and quotes no value from the file.
+#[tokio::test]
+async fn a_refused_reload_logs_each_error_with_its_path_and_no_value() {
+    support::logs::init();
+    let vendor = FakeVendor::start(Behavior::ok("1")).await;
+    let dir = std::env::temp_dir().join(format!("scrubproxy-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path: PathBuf = dir.join("rules.toml");
+    let good = rules_text(&vendor.base_url(), r#""*email*""#);
+    std::fs::write(&path, &good).unwrap();
+    let set = scrubproxy::rules::load(Some(&path)).unwrap();
+    let running = listen::start(set, Some(path.clone())).await.unwrap();
+
+    // Two errors compile finds, and, once those are fixed, one the file's reader finds;
+    // each value is a marker that must never reach the log.
+    let compile_errors = good
+        .replace(
+            "header = \"x-forwarded-for\"",
+            "header = \"x-marker-4711-client\"",
+        )
+        .replace(
+            "precision = \"country\"",
+            "precision = \"marker-4711-precision\"",
+        );
+    assert_ne!(compile_errors, good, "the shipped rules hold both settings");
+    let reader_error = good.replace("tls_verify = true", "tls_verify = \"marker-4711-verify\"");
+    assert_ne!(reader_error, good);
+    for (text, paths) in [
+        (compile_errors, &["client_ip.header", "geo.precision"][..]),
+        (reader_error, &["upstream.tls_verify"][..]),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let logs = support::logs::captured();
+            let logged = |p: &&str| {
+                logs.lines()
+                    .any(|l| l.contains("rules reload refused") && l.contains(&format!("path={p}")))
+            };
+            if paths.iter().all(logged) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the watcher's refusal did not log {paths:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let logs = support::logs::captured();
+    assert!(
+        !logs.contains("marker-4711"),
+        "a value from the file was logged"
+    );
+    running.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -31,6 +31,7 @@ pub(super) fn watched_files(file: &RulesFile) -> Vec<std::path::PathBuf> {
         &file.identifiers.key_file,
         &file.geo.database,
         &file.consent.opt_out_file,
+        &file.admin.token_file,
     ];
     named
         .into_iter()
