@@ -475,11 +475,12 @@ fn deploy_rules_files_pass_check_and_fit_their_pods() {
         }
 
         let deployment = std::fs::read_to_string(overlay.join("deployment.yaml")).unwrap();
-        // The container's memory limit holds the process and every request the rules let
-        // in at once, each with its read buffer and a buffered body and its scrubbed copy.
+        // The container's memory limit holds the process, every request's read buffer and
+        // the request data all of them hold together (the memory budget).
         let limit = memory_limit_bytes(&deployment);
-        let per_request = file.limits.read_buffer_bytes as u64 + 2 * file.limits.buffer_below_bytes;
-        let needed = PROCESS_BYTES + file.limits.max_concurrent_requests as u64 * per_request;
+        let read_buffers =
+            file.limits.max_concurrent_requests as u64 * file.limits.read_buffer_bytes as u64;
+        let needed = PROCESS_BYTES + read_buffers + file.limits.memory_budget_bytes;
         assert!(
             needed <= limit,
             "{name}: {} requests at once may take {} MiB, over the {} MiB limit",
