@@ -110,6 +110,12 @@ impl RulesSource {
     }
 }
 
+/// jemalloc, with a background thread that returns freed memory to the system about a second
+/// after a burst (`.cargo/config.toml` sets its decay): glibc's allocator kept most of the
+/// peak (README, "Sizing").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
