@@ -167,7 +167,7 @@ impl PlanInputs<'_> {
     pub fn denies(&self, concept: &str) -> bool {
         self.properties.mode == crate::scrub::PropertyMode::Deny
             && crate::scrub::keys::KeySet::new(self.properties.deny_keys.iter().map(String::as_str))
-                .matches(&crate::scrub::keys::normalize(concept))
+                .matches_key(concept.as_bytes())
     }
 }
 

@@ -561,8 +561,11 @@ impl Walk<'_> {
             PropertyMode::Deny => &self.plan.deny,
             PropertyMode::Allow => &self.plan.allow,
         };
-        let matched = rules.matches_name(normalized);
+        let matched = rules.matches_key_name(text);
         let child = node.and_then(|n| self.plan.child(n, normalized));
+        // Where the vendor's parameter set is known, an unknown member goes whatever it holds.
+        let unknown = node.is_some_and(|n| self.plan.node(n).closed) && child.is_none();
+        let personal = personal.or(unknown.then_some(RuleKind::UnknownField));
         // Only the vendor's exact spelling satisfies an ensured member: PostHog reads `$ip`,
         // not a custom property `ip` that normalizes the same.
         let ensured = match (node, child) {

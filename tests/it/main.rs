@@ -13,6 +13,7 @@ mod fail_closed;
 mod faults;
 mod fuzz_corpus;
 mod geo;
+mod key_rules;
 mod no_pii_output;
 mod no_silent_loss;
 mod properties;
