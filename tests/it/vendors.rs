@@ -169,6 +169,10 @@ async fn replay_vendor(
             "{} leaked in headers",
             f.name
         );
+        // The SDKs' own credentials and media types take the shapes the proxy checks.
+        for h in ["authorization", "accept"] {
+            assert_eq!(up.header(h), f.header(h), "{}: {h} as sent", f.name);
+        }
         for h in [
             "cookie",
             "x-forwarded-for",
