@@ -130,7 +130,7 @@ pub fn prepare(
         }
     }
     let lz64 = protocol.lz64_payload(&query);
-    let query = protocol.upstream_query(&query);
+    let query = protocol.upstream_query(&endpoint, &query);
     let (envelope_params, event_params) = event_params
         .into_iter()
         .partition(|(name, _)| *name == "token_auth");

@@ -196,9 +196,10 @@ pub trait Vendor: Send + Sync {
         false
     }
 
-    /// The query sent upstream. Vendors drop parameters that describe an encoding the proxy
-    /// has undone (the scrubbed body always goes on plain).
-    fn upstream_query(&self, query: &str) -> String {
+    /// The query sent upstream to `endpoint`. Vendors drop parameters that describe an
+    /// encoding the proxy has undone (the scrubbed body always goes on plain), and keep only
+    /// the parameters a pass-through path takes.
+    fn upstream_query(&self, _endpoint: &Endpoint, query: &str) -> String {
         query.to_owned()
     }
 

@@ -9,6 +9,7 @@ mod cli;
 mod consent;
 mod deploy;
 mod detectors;
+mod edges;
 mod fail_closed;
 mod faults;
 mod fuzz_corpus;
