@@ -36,6 +36,9 @@ pub enum FieldAction {
     /// `{"1":["email","jane@..."]}`): the property rules judge each name, the value rules
     /// each value, and a denied pair goes whole.
     NamedPairs,
+    /// A gtag item (`pr1=idSKU-1~nmGift~k0buyer_email~v0jane@...`): each `~` field judged
+    /// by the GA4 item parameter its code stands for, or by its custom name.
+    GtagItem,
     /// A string holding base64url JSON without padding (Snowplow `cx`, `ue_px`): decoded,
     /// scrubbed like `JsonString`, and encoded back the same way.
     Base64JsonString,

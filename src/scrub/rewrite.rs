@@ -14,6 +14,7 @@ use super::values::{UserAgentMode, ValueChange};
 use super::ScrubError;
 
 mod fields;
+mod items;
 
 /// Nesting allowed inside one request body, counting the envelope.
 pub const DEFAULT_MAX_DEPTH: usize = 32;
@@ -414,6 +415,7 @@ impl Walk<'_> {
                 self.json_string(value_start, child, container, depth, false)?
             }
             Decision::Apply(FieldAction::NamedPairs) => self.named_pairs(value_start, depth)?,
+            Decision::Apply(FieldAction::GtagItem) => self.gtag_item(value_start, depth)?,
             Decision::Apply(FieldAction::Base64JsonString) => {
                 let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
                 self.json_string(value_start, child, container, depth, true)?

@@ -220,13 +220,14 @@ const GTAG_PARAMETERS: &[&str] = &[
 
 /// Families of gtag parameter names: event parameters (`ep.` text, `epn.` numbers), user
 /// properties (`up.`, `upn.`) and items (`pr1`, `pr2`, ...). The property rules judge
-/// each by the name after its prefix, the value rules its value.
-const GTAG_FAMILIES: &[(&str, NameTail)] = &[
-    ("ep.", NameTail::Any),
-    ("epn.", NameTail::Any),
-    ("up.", NameTail::Any),
-    ("upn.", NameTail::Any),
-    ("pr", NameTail::Digits),
+/// each by the name after its prefix, the value rules its value; an item field by field
+/// (`FieldAction::GtagItem`).
+const GTAG_FAMILIES: &[(&str, NameTail, Option<FieldAction>)] = &[
+    ("ep.", NameTail::Any, None),
+    ("epn.", NameTail::Any, None),
+    ("up.", NameTail::Any, None),
+    ("upn.", NameTail::Any, None),
+    ("pr", NameTail::Digits, Some(FieldAction::GtagItem)),
 ];
 
 fn gtag_plan(inputs: &PlanInputs<'_>) -> EventPlan {
@@ -247,8 +248,8 @@ fn gtag_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     for name in GTAG_PARAMETERS {
         b.known(name);
     }
-    for &(prefix, tail) in GTAG_FAMILIES {
-        b.prefixed(prefix, tail, None);
+    for &(prefix, tail, action) in GTAG_FAMILIES {
+        b.prefixed(prefix, tail, action);
     }
     if inputs.denies("title") {
         // This vendor's name for the page title: gone wherever titles are denied.

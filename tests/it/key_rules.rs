@@ -264,3 +264,64 @@ async fn gtag_parameters_outside_the_protocol_are_removed() {
     );
     assert_eq!(names.len(), 16, "nothing else: {query}");
 }
+
+/// gtag items: custom item parameters are judged by their names (the pair goes with a
+/// denied name), item fields by the GA4 parameter their code stands for, values by the value
+/// rules.
+#[tokio::test]
+async fn gtag_item_fields_get_the_property_and_value_rules() {
+    let vendor = FakeVendor::start(Behavior::status(204)).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |file| {
+        file.properties.deny.push("item_brand".into());
+    })
+    .await;
+    let item = "idSKU-1~nmGift%20box~brAcme~qt1~k0buyerLastName~v0Jane%20Doe~k1color~v1red\
+        ~k2Buyer%E2%80%8BEmail~v2x-token-9~k3note~v3call%20jane.doe%40example.com";
+    let hit = format!("/ga4/g/collect?v=2&tid=G-TEST&cid=1.2&en=purchase&pr1={item}");
+    let resp = support::send_raw(proxy.addr(), "GET", &hit, &[], Vec::new()).await;
+    assert_eq!(resp.status, 204, "{}", resp.text());
+    let got = vendor.requests();
+    let query = got[0].query();
+    let pr1 = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("pr1="))
+        .expect("the item goes on");
+    let decoded = percent_decode(pr1);
+    assert!(
+        decoded.starts_with("idSKU-1~nmGift box~qt1~k1color~v1red~k3note~v3call "),
+        "{decoded}"
+    );
+    for gone in [
+        "Jane",
+        "buyerLastName",
+        "x-token-9",
+        "Acme",
+        "jane.doe@example.com",
+    ] {
+        assert!(!decoded.contains(gone), "{gone} in {decoded}");
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
