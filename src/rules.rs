@@ -52,6 +52,7 @@ pub const DEFAULT_DENY: &[&str] = &[
     "word:apellido",
     "*address*",
     "word:street",
+    "word:strasse",
     "word:postal_code",
     "word:postcode",
     "word:zip",

@@ -295,9 +295,19 @@ fn normalize_unicode(key: &[u8], out: &mut Vec<u8>, bounds: &mut Vec<u64>) {
                 set_bound(bounds, p);
             }
         }
-        for folded in c.to_lowercase() {
-            let mut utf8 = [0u8; 4];
-            out.extend_from_slice(folded.encode_utf8(&mut utf8).as_bytes());
+        for lower in c.to_lowercase() {
+            // Case folding beyond lower case where it matters for keys: `STRASSE` and
+            // `Straße` are one word, and so are a final and a medial sigma.
+            let folded = match lower {
+                'ß' | 'ẞ' => "ss",
+                'ς' => "σ",
+                _ => {
+                    let mut utf8 = [0u8; 4];
+                    out.extend_from_slice(lower.encode_utf8(&mut utf8).as_bytes());
+                    continue;
+                }
+            };
+            out.extend_from_slice(folded.as_bytes());
         }
         prev = Some(kind);
         gap = false;
@@ -803,7 +813,8 @@ mod tests {
             assert!(matches(&["email"], key), "{key:?}");
         }
         assert_eq!(normalize("\u{FB01}rst_name"), b"firstname", "ligature fi");
-        assert_eq!(normalize("Straße"), "straße".as_bytes());
+        assert_eq!(normalize("Straße"), normalize("STRASSE"), "ß folds to ss");
+        assert_eq!(normalize("ΟΔΟΣ"), normalize("οδος"), "final sigma");
         assert_eq!(normalize("ＦｉｒｓｔＮａｍｅ"), b"firstname");
     }
 

@@ -175,6 +175,8 @@ async fn word_rules_take_keys_holding_the_word_and_spare_look_alikes() {
         "customer_iban",
         "Surname",
         "nachname",
+        "Straße",
+        "lieferStrasse",
     ];
     let kept = [
         "streetwise_score",
