@@ -3,6 +3,8 @@
 //! when nothing is left to send. Sans-IO, so the proxy and the offline `scrub` command share
 //! it; the caller supplies the client address.
 
+mod header_shapes;
+
 use std::net::IpAddr;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -128,7 +130,7 @@ pub fn prepare(
         }
     }
     let lz64 = protocol.lz64_payload(&query);
-    let query = protocol.upstream_query(&query);
+    let query = protocol.upstream_query(&endpoint, &query);
     let (envelope_params, event_params) = event_params
         .into_iter()
         .partition(|(name, _)| *name == "token_auth");
@@ -269,7 +271,8 @@ fn extra_headers(
         anonymous_key,
     } = beside;
     let protocol = route.vendor.protocol();
-    let mut extra = Vec::new();
+    // First, so that a header the proxy writes below is set after any removal.
+    let mut extra = misshapen_headers(rules, route, headers);
     let forwards_ua = protocol.needed_headers().contains(&"user-agent")
         || rules.forward_headers.contains(&http::header::USER_AGENT);
     if let Some(ua) = headers
@@ -320,6 +323,42 @@ fn extra_headers(
         }
     }
     extra
+}
+
+/// Removals of the forwarded headers whose values do not take the shape their header
+/// carries (`header_shapes`); the headers the proxy writes itself (user agent, client
+/// address, identifiers) are judged by their own rules.
+fn misshapen_headers(
+    rules: &RuleSet,
+    route: &Route,
+    headers: &HeaderMap,
+) -> Vec<(HeaderName, Option<HeaderValue>)> {
+    let protocol = route.vendor.protocol();
+    let written_by_proxy = |name: &HeaderName| {
+        *name == http::header::USER_AGENT
+            || protocol.identifier_headers().contains(&name.as_str())
+            || protocol
+                .client_ip_header()
+                .is_some_and(|(n, _)| n == name.as_str())
+    };
+    let needed = protocol
+        .needed_headers()
+        .iter()
+        .map(|n| HeaderName::from_static(n));
+    rules
+        .forward_headers
+        .iter()
+        .cloned()
+        .chain(needed)
+        .filter(|name| !written_by_proxy(name))
+        .filter(|name| {
+            headers
+                .get_all(name)
+                .iter()
+                .any(|v| !header_shapes::fits(route.vendor, name.as_str(), v.as_bytes()))
+        })
+        .map(|name| (name, None))
+        .collect()
 }
 
 /// Today, in days since the Unix epoch (UTC): the period of daily pseudonyms.

@@ -207,7 +207,7 @@ impl PlanInputs<'_> {
     pub fn denies(&self, concept: &str) -> bool {
         self.properties.mode == crate::scrub::PropertyMode::Deny
             && crate::scrub::keys::KeySet::new(self.properties.deny_keys.iter().map(String::as_str))
-                .matches(&crate::scrub::keys::normalize(concept))
+                .matches_key(concept.as_bytes())
     }
 }
 
@@ -236,9 +236,10 @@ pub trait Vendor: Send + Sync {
         false
     }
 
-    /// The query sent upstream. Vendors drop parameters that describe an encoding the proxy
-    /// has undone (the scrubbed body always goes on plain).
-    fn upstream_query(&self, query: &str) -> String {
+    /// The query sent upstream to `endpoint`. Vendors drop parameters that describe an
+    /// encoding the proxy has undone (the scrubbed body always goes on plain), and keep only
+    /// the parameters a pass-through path takes.
+    fn upstream_query(&self, _endpoint: &Endpoint, query: &str) -> String {
         query.to_owned()
     }
 

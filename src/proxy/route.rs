@@ -50,14 +50,20 @@ pub(super) fn route<'a>(rules: &'a RuleSet, req: &Request<Incoming>) -> Routed<'
 /// Whether `path` names the same resource at the vendor as it does here. The path after the
 /// route prefix goes upstream as it came, so `/posthog/static/../e` would be routed as a
 /// pass-through asset and resolved by the vendor (or a CDN before it) as the capture
-/// endpoint, with its payload unscrubbed. No SDK sends dot segments, backslashes or
-/// percent-encoded dots and separators, so they are refused rather than normalised.
+/// endpoint, with its payload unscrubbed. A `;` starts path parameters on servers that
+/// honour them (`/static/..;/e` is `/e` to them). No SDK sends dot segments, backslashes,
+/// semicolons or percent-encoded dots, separators and semicolons, so they are refused rather
+/// than normalised.
 fn is_plain_path(path: &str) -> bool {
     let encoded_separator = path.as_bytes().windows(3).any(|w| {
-        w[0] == b'%' && matches!(&[w[1], w[2].to_ascii_lowercase()], b"2e" | b"2f" | b"5c")
+        w[0] == b'%'
+            && matches!(
+                &[w[1], w[2].to_ascii_lowercase()],
+                b"2e" | b"2f" | b"5c" | b"3b"
+            )
     });
     !encoded_separator
-        && !path.contains('\\')
+        && !path.contains(['\\', ';'])
         && !path
             .split('/')
             .any(|segment| segment == "." || segment == "..")
@@ -79,6 +85,11 @@ mod tests {
             "/posthog/static/..%2Fe",
             "/posthog/static/..%5ce",
             "/posthog/static/..\\e",
+            "/posthog/static/..;/e",
+            "/posthog/static/array.js;/../../e",
+            "/posthog/api/surveys;jsessionid=1",
+            "/posthog/static/..%3b/e",
+            "/posthog/static/..%3B/e",
         ] {
             assert!(!is_plain_path(bad), "{bad}");
         }

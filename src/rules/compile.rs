@@ -356,6 +356,17 @@ fn trim_ascii_whitespace(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
+/// Entries with a dot are paths from the event root; a word rule never is one (it was
+/// refused above if it had a dot).
+fn is_path_rule(entry: &str) -> bool {
+    entry.contains('.') && !entry.starts_with(crate::scrub::keys::WORD_RULE_PREFIX)
+}
+
+/// `word:` and then words that normalize to something, with no glob or path syntax.
+fn valid_word_rule(words: &str) -> bool {
+    !words.contains(['*', '?', '.']) && !crate::scrub::keys::normalize(words).is_empty()
+}
+
 fn property_rules(file: &RulesFile, errors: &mut Errors) -> PropertyRules {
     let p = &file.properties;
     let mode = match p.mode.as_str() {
@@ -368,10 +379,18 @@ fn property_rules(file: &RulesFile, errors: &mut Errors) -> PropertyRules {
     };
     for (list, name) in [(&p.deny, "deny"), (&p.allow, "allow")] {
         for (i, entry) in list.iter().enumerate() {
-            if entry.trim().is_empty() || entry.split('.').any(str::is_empty) {
+            if let Some(words) = entry.strip_prefix(crate::scrub::keys::WORD_RULE_PREFIX) {
+                if !valid_word_rule(words) {
+                    errors.push(
+                        format!("properties.{name}[{i}]"),
+                        "a word rule names one or more words (\"word:first_name\"), without \
+                         globs or dots",
+                    );
+                }
+            } else if entry.trim().is_empty() || entry.split('.').any(str::is_empty) {
                 errors.push(
                     format!("properties.{name}[{i}]"),
-                    "must be a key, a glob or a dotted path",
+                    "must be a key, a glob, a word rule or a dotted path",
                 );
             }
         }
@@ -380,12 +399,12 @@ fn property_rules(file: &RulesFile, errors: &mut Errors) -> PropertyRules {
         .deny
         .iter()
         .cloned()
-        .partition(|e: &String| e.contains('.'));
+        .partition(|e: &String| is_path_rule(e));
     let (allow_paths, allow_keys) = p
         .allow
         .iter()
         .cloned()
-        .partition(|e: &String| e.contains('.'));
+        .partition(|e: &String| is_path_rule(e));
     PropertyRules {
         drop_events: file.events.drop.clone(),
         mode,

@@ -36,6 +36,9 @@ pub enum FieldAction {
     /// `{"1":["email","jane@..."]}`): the property rules judge each name, the value rules
     /// each value, and a denied pair goes whole.
     NamedPairs,
+    /// A gtag item (`pr1=idSKU-1~nmGift~k0buyer_email~v0jane@...`): each `~` field judged
+    /// by the GA4 item parameter its code stands for, or by its custom name.
+    GtagItem,
     /// A string holding base64url JSON without padding (Snowplow `cx`, `ue_px`): decoded,
     /// scrubbed like `JsonString`, and encoded back the same way.
     Base64JsonString,
@@ -50,6 +53,24 @@ pub enum FieldAction {
     /// A vendor's consent field, in its reader's slot: kept (value rules apply), and its
     /// value handed to the vendor's consent reader once the event is walked.
     ConsentSignal(u8),
+}
+
+/// What may follow the prefix of a family of names (`PlanNode::prefixed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameTail {
+    /// Any name (`ep.` + a parameter name).
+    Any,
+    /// Digits only (`pr` + an item's position).
+    Digits,
+}
+
+impl NameTail {
+    fn fits(self, tail: &[u8]) -> bool {
+        match self {
+            NameTail::Any => true,
+            NameTail::Digits => tail.iter().all(u8::is_ascii_digit),
+        }
+    }
 }
 
 /// The value a vendor needs present, written when the sender left it out.
@@ -87,8 +108,14 @@ pub(crate) struct PlanNode {
     pub children: Vec<(Box<[u8]>, NodeId)>,
     pub any_child: Option<NodeId>,
     pub action: Option<FieldAction>,
+    /// Members whose names start with one of these (normalized) prefixes lead to the node:
+    /// a flat protocol's families of names (gtag's `ep.*`, `up.*`, `pr1`...).
+    pub prefixed: Vec<(Box<[u8]>, NameTail, NodeId)>,
     /// Operator key rules apply to members below this node.
     pub container: bool,
+    /// The vendor's parameter set is known here: a member that leads to no node goes
+    /// (`RuleKind::UnknownField`), whatever its value.
+    pub closed: bool,
     /// Members written at this object's end when absent: (key as the vendor spells it, node).
     pub ensures: Vec<(&'static str, NodeId)>,
     pub ensured: Option<Ensured>,
@@ -123,6 +150,14 @@ impl EventPlan {
             .iter()
             .find(|(k, _)| super::keys::eq_short(k, key))
             .map(|&(_, id)| id)
+            .or_else(|| {
+                n.prefixed
+                    .iter()
+                    .find(|(p, tail, _)| {
+                        key.len() > p.len() && key.starts_with(p) && tail.fits(&key[p.len()..])
+                    })
+                    .map(|&(_, _, id)| id)
+            })
             .or(n.any_child)
     }
 
@@ -135,7 +170,8 @@ impl EventPlan {
 #[derive(Debug, Default)]
 pub struct PropertyRules {
     pub mode: PropertyMode,
-    /// Key names or globs, any depth inside containers.
+    /// Key names, globs or word rules (`word:street`), any depth anywhere in the event
+    /// (deny) or inside containers (allow).
     pub deny_keys: Vec<String>,
     /// Dotted paths from the event root (`*` is one segment).
     pub deny_paths: Vec<String>,
@@ -199,6 +235,36 @@ impl EventPlanBuilder {
         self
     }
 
+    /// A member of the root whose (flat) name starts with `prefix` (`ep.`): its node, with
+    /// `action` if any.
+    pub fn prefixed(
+        &mut self,
+        prefix: &str,
+        tail: NameTail,
+        action: Option<FieldAction>,
+    ) -> &mut Self {
+        let id = self.push_node();
+        self.nodes[id].action = action;
+        self.nodes[ROOT]
+            .prefixed
+            .push((normalize(prefix).into(), tail, id));
+        self
+    }
+
+    /// A member the vendor's protocol knows, with no action of its own: the property and
+    /// value rules decide it (only needed below a `closed` node).
+    pub fn known(&mut self, path: &str) -> &mut Self {
+        self.node_for(path);
+        self
+    }
+
+    /// Marks `path` as closed: members below it that lead to no node are removed.
+    pub fn closed(&mut self, path: &str) -> &mut Self {
+        let id = self.node_for(path);
+        self.nodes[id].closed = true;
+        self
+    }
+
     /// Marks `path` as a property container: operator key rules apply below it.
     pub fn container(&mut self, path: &str) -> &mut Self {
         let id = self.node_for(path);
@@ -255,6 +321,12 @@ impl EventPlanBuilder {
         // Allowed paths only need to exist in the trie: allow mode keeps members that have a node.
         for path in &properties.allow_paths {
             self.node_for(path);
+        }
+        // Deny rules hold at any depth in every place of the event, its top level included:
+        // the vendor's own fields with an action are decided by it first. (An allow list
+        // keeps to the containers, or it would remove the vendor's structure.)
+        if properties.mode == PropertyMode::Deny {
+            self.nodes[ROOT].container = true;
         }
         static NEXT_PLAN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         EventPlan {

@@ -2,7 +2,6 @@
 //! parameter the property rules deny is removed, and every value gets the value rules
 //! (addresses, e-mail addresses, URLs), because trackers and pages put PII in queries too.
 
-use super::keys::normalize_into;
 use super::plan::{EventPlan, PropertyMode};
 use super::report::{FieldOutcome, Report, RuleKind};
 use super::values::ValueChange;
@@ -25,9 +24,7 @@ impl EventPlan {
         out: &mut Vec<u8>,
         report: &mut Report,
     ) -> ParamOutcome {
-        let mut normalized = Vec::with_capacity(name.len());
-        normalize_into(name, &mut normalized);
-        let denied = self.deny.matches_name(&normalized);
+        let denied = self.deny.matches_key_name(name);
         if self.mode == PropertyMode::Deny && denied {
             report.count(RuleKind::PropertyDeny, FieldOutcome::Dropped);
             return ParamOutcome::Drop;

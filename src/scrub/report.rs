@@ -23,10 +23,12 @@ pub enum RuleKind {
     /// The vendors' geo fields: the proxy's coarse place written (`inject`), or a finer
     /// place than the rules allow removed (`drop`).
     Geo,
+    /// A parameter a vendor's known parameter set does not hold (gtag hits).
+    UnknownField,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 18] = [
+    pub const ALL: [RuleKind; 19] = [
         RuleKind::IpField,
         RuleKind::IpValue,
         RuleKind::Identifier,
@@ -45,6 +47,7 @@ impl RuleKind {
         RuleKind::CustomValue,
         RuleKind::Referrer,
         RuleKind::Geo,
+        RuleKind::UnknownField,
     ];
 
     /// The detectors that read text values (not keys, fields or URL parameters).
@@ -85,6 +88,7 @@ impl RuleKind {
             RuleKind::CustomValue => "custom_value",
             RuleKind::Referrer => "referrer",
             RuleKind::Geo => "geo",
+            RuleKind::UnknownField => "unknown_field",
         }
     }
 }

@@ -14,6 +14,7 @@ use super::values::{UserAgentMode, ValueChange};
 use super::ScrubError;
 
 mod fields;
+mod items;
 
 /// Nesting allowed inside one request body, counting the envelope.
 pub const DEFAULT_MAX_DEPTH: usize = 32;
@@ -414,6 +415,7 @@ impl Walk<'_> {
                 self.json_string(value_start, child, container, depth, false)?
             }
             Decision::Apply(FieldAction::NamedPairs) => self.named_pairs(value_start, depth)?,
+            Decision::Apply(FieldAction::GtagItem) => self.gtag_item(value_start, depth)?,
             Decision::Apply(FieldAction::Base64JsonString) => {
                 let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
                 self.json_string(value_start, child, container, depth, true)?
@@ -561,8 +563,11 @@ impl Walk<'_> {
             PropertyMode::Deny => &self.plan.deny,
             PropertyMode::Allow => &self.plan.allow,
         };
-        let matched = rules.matches_name(normalized);
+        let matched = rules.matches_key_name(text);
         let child = node.and_then(|n| self.plan.child(n, normalized));
+        // Where the vendor's parameter set is known, an unknown member goes whatever it holds.
+        let unknown = node.is_some_and(|n| self.plan.node(n).closed) && child.is_none();
+        let personal = personal.or(unknown.then_some(RuleKind::UnknownField));
         // Only the vendor's exact spelling satisfies an ensured member: PostHog reads `$ip`,
         // not a custom property `ip` that normalizes the same.
         let ensured = match (node, child) {

@@ -11,7 +11,7 @@ use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor
 use crate::consent::{wire, Categories, Consent, State};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventConsentReader, EventPlan, EventPlanBuilder, FieldAction,
-    GeoValue, RuleKind, UserAgentMode,
+    GeoValue, NameTail, RuleKind, UserAgentMode,
 };
 
 pub struct Ga4;
@@ -162,6 +162,74 @@ fn measurement_protocol_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     b.build(inputs.properties, (inputs.values)(), None)
 }
 
+/// gtag's parameters with no rule of their own, which the property and value rules decide
+/// (`dl`, the page URL, keeps only the allowed query parameters). Any other parameter of a
+/// hit is removed: the protocol is known, and a parameter nothing rules on is how a page or a
+/// tag library gets a name or an address past every rule (the ga4mp library sends a user
+/// property `name` as `nm`).
+const GTAG_PARAMETERS: &[&str] = &[
+    // Protocol, stream and tag: version, container hash, page id, tag experiments.
+    "v",
+    "gtm",
+    "_p",
+    "_gaz",
+    "tag_exp",
+    "_eu",
+    "_gsid",
+    "frm",
+    "ngs",
+    "are",
+    "_z",
+    "_dbg",
+    "ir",
+    "tfd",
+    "richsstsse",
+    "_r",
+    "pscdl",
+    "ecid",
+    "_tu",
+    "_ee",
+    // Session and engagement.
+    "sid",
+    "sct",
+    "seg",
+    "_s",
+    "_et",
+    "_fv",
+    "_ss",
+    "_nsi",
+    "_c",
+    // Consent state beside gcs and npa (gcd, updates, DMA).
+    "gcd",
+    "gcu",
+    "gcut",
+    "gsu",
+    "_npa",
+    "dma",
+    "dma_cps",
+    // Page and browser: the URL (value rules), language, screen, currency.
+    "dl",
+    "ul",
+    "sr",
+    "cu",
+    // Low-entropy client hints (brands, mobile, platform); the high-entropy ones go below.
+    "uafvl",
+    "uamb",
+    "uap",
+];
+
+/// Families of gtag parameter names: event parameters (`ep.` text, `epn.` numbers), user
+/// properties (`up.`, `upn.`) and items (`pr1`, `pr2`, ...). The property rules judge
+/// each by the name after its prefix, the value rules its value; an item field by field
+/// (`FieldAction::GtagItem`).
+const GTAG_FAMILIES: &[(&str, NameTail, Option<FieldAction>)] = &[
+    ("ep.", NameTail::Any, None),
+    ("epn.", NameTail::Any, None),
+    ("up.", NameTail::Any, None),
+    ("upn.", NameTail::Any, None),
+    ("pr", NameTail::Digits, Some(FieldAction::GtagItem)),
+];
+
 fn gtag_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let id = inputs.identifier_action;
     let mut b = EventPlanBuilder::default();
@@ -174,11 +242,20 @@ fn gtag_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("gcs", FieldAction::ConsentSignal(GCS))
         .field("npa", FieldAction::ConsentSignal(NPA))
         .ensure("_uip", Ensured::ClientIp);
-    // Every parameter is a property here: `ep.*` event and `up.*` user parameters among them.
-    b.container("");
+    // Every parameter is a property here, and the parameter set is known: whatever is not
+    // in it goes.
+    b.container("").closed("");
+    for name in GTAG_PARAMETERS {
+        b.known(name);
+    }
+    for &(prefix, tail, action) in GTAG_FAMILIES {
+        b.prefixed(prefix, tail, action);
+    }
     if inputs.denies("title") {
         // This vendor's name for the page title: gone wherever titles are denied.
         b.field("dt", FieldAction::Drop(RuleKind::PropertyDeny));
+    } else {
+        b.known("dt");
     }
     let values = (inputs.values)();
     if values.user_agent != UserAgentMode::Keep {
@@ -186,6 +263,10 @@ fn gtag_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         // and the CPU, as other vendors' hints are reduced.
         for hint in HIGH_ENTROPY_HINTS {
             b.field(hint, FieldAction::Drop(RuleKind::UserAgent));
+        }
+    } else {
+        for hint in HIGH_ENTROPY_HINTS {
+            b.known(hint);
         }
     }
     b.build(inputs.properties, values, None)

@@ -5,9 +5,14 @@
 //! base64 forms, whole-body base64 or lz-string; they always go on as plain JSON.
 //!
 //! Routing choices: flags bodies carry `distinct_id` and person properties, so they are
-//! scrubbed like events. `/array/*`, `/static/*` and `/api/*` are GETs of configuration and
-//! scripts with no personal payload: passed through with header hygiene. `/s/` (session
-//! replay) carries whole DOM snapshots that cannot be scrubbed field by field: refused.
+//! scrubbed like events. The GETs of configuration and scripts pass through with header
+//! hygiene, limited to the shapes posthog-js requests (`PASSTHROUGH`): `/static/<kind>.js`
+//! and `/static/<version>/<kind>.js`, `/array/<token>/config[.js]` and `array.js`, and the
+//! `/api/surveys/`, `/api/early_access_features/`, `/api/web_experiments/` and
+//! `/api/product_tours/` lists; each keeps only the query parameters its shape takes, in the
+//! values' shapes (a `data=` or any other parameter is removed), and the value rules run on
+//! what remains. Any other path under those prefixes gets 404. `/s/` (session replay)
+//! carries whole DOM snapshots that cannot be scrubbed field by field: refused.
 //! posthog-js retries anything but exactly 200, so the vendor's 200 is relayed as it is.
 
 use std::sync::Arc;
@@ -59,8 +64,9 @@ impl Vendor for PostHog {
             .iter()
             .any(|p| path.starts_with(p));
         if passthrough {
+            let shape = passthrough_shape(path)?;
             return (method == http::Method::GET).then_some(Endpoint {
-                name: "assets",
+                name: shape.name,
                 format: BodyFormat::Passthrough,
                 plan: EVENTS,
             });
@@ -117,14 +123,161 @@ impl Vendor for PostHog {
         query_values(query, "compression").any(|v| v == "lz64" || v == "lz-string")
     }
 
-    fn upstream_query(&self, query: &str) -> String {
+    fn upstream_query(&self, endpoint: &Endpoint, query: &str) -> String {
+        let shape = PASSTHROUGH.iter().find(|s| s.name == endpoint.name);
         query
             .split('&')
             .filter(|p| !p.is_empty())
-            .filter(|p| !DROPPED_QUERY.contains(&p.split('=').next().unwrap_or(p)))
+            .filter(|p| {
+                let (name, value) = p.split_once('=').unwrap_or((p, ""));
+                match shape {
+                    Some(shape) => shape.takes(name, value),
+                    None => !DROPPED_QUERY.contains(&name),
+                }
+            })
             .collect::<Vec<_>>()
             .join("&")
     }
+}
+
+/// A GET posthog-js sends to the same host for configuration or scripts, forwarded without
+/// a payload: which paths have the shape, and which query parameters it takes.
+struct Passthrough {
+    /// The endpoint's name (a metric label).
+    name: &'static str,
+    path: fn(&str) -> bool,
+    /// Parameter names and the shape of their (still percent-encoded) values.
+    query: &'static [(&'static str, ValueShape)],
+}
+
+/// Whether a query value has a parameter's shape.
+type ValueShape = fn(&str) -> bool;
+
+impl Passthrough {
+    fn takes(&self, name: &str, value: &str) -> bool {
+        self.query.iter().any(|&(n, fits)| n == name && fits(value))
+    }
+}
+
+const PASSTHROUGH: &[Passthrough] = &[
+    // Lazy bundles: `/static/recorder.js?v=1.449.2` (the toolbar adds `&t=<ms>`), or
+    // `/static/1.449.2/recorder.js` under strict versioning; the snippet's `/static/array.js`.
+    Passthrough {
+        name: "assets",
+        path: static_script,
+        query: &[("v", version), ("t", digits)],
+    },
+    // Remote configuration, and the token's own bundle.
+    Passthrough {
+        name: "config",
+        path: array_config,
+        query: &[],
+    },
+    // Lists the SDK reads by project token (`?token=phc_...`, early access `&stage=beta`,
+    // `&_=<ms>` when timestamped in the query).
+    Passthrough {
+        name: "api",
+        path: api_list,
+        query: &[
+            ("token", project_token),
+            ("stage", word),
+            ("_", digits),
+            ("retry_count", digits),
+        ],
+    },
+];
+
+/// The pass-through shape `path` (trailing slash trimmed) takes, if any.
+fn passthrough_shape(path: &str) -> Option<&'static Passthrough> {
+    PASSTHROUGH.iter().find(|s| (s.path)(path))
+}
+
+/// The bundles posthog-js loads by name (`PostHogExtensionKind` and the snippet's
+/// `array*.js`).
+const SCRIPT_KINDS: &[&str] = &[
+    "array",
+    "array.full",
+    "array.no-external",
+    "array.full.no-external",
+    "array.full.es5",
+    "toolbar",
+    "exception-autocapture",
+    "web-vitals",
+    "web-vitals-with-attribution",
+    "web-vitals-soft-navs",
+    "web-vitals-with-attribution-soft-navs",
+    "recorder",
+    "recorder-v2",
+    "lazy-recorder",
+    "posthog-recorder",
+    "tracing-headers",
+    "surveys",
+    "logs",
+    "conversations",
+    "product-tours",
+    "dead-clicks-autocapture",
+    "remote-config",
+    "intercom-integration",
+    "crisp-chat-integration",
+];
+
+fn script(file: &str) -> bool {
+    file.strip_suffix(".js")
+        .is_some_and(|kind| SCRIPT_KINDS.contains(&kind))
+}
+
+fn static_script(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/static/") else {
+        return false;
+    };
+    match rest.split_once('/') {
+        None => script(rest),
+        Some((v, file)) => version(v) && script(file),
+    }
+}
+
+fn array_config(path: &str) -> bool {
+    let Some((token, file)) = path
+        .strip_prefix("/array/")
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return false;
+    };
+    project_token(token) && matches!(file, "config" | "config.js" | "array.js")
+}
+
+fn api_list(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/surveys"
+            | "/api/early_access_features"
+            | "/api/web_experiments"
+            | "/api/product_tours"
+    )
+}
+
+/// A semantic version (`1.449.2`, `1.450.0-beta.1`).
+fn version(v: &str) -> bool {
+    (1..=32).contains(&v.len())
+        && v.starts_with(|c: char| c.is_ascii_digit())
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".-+".contains(&c))
+}
+
+fn digits(v: &str) -> bool {
+    (1..=16).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// A project token (`phc_...`): letters, digits, `_` and `-`.
+fn project_token(v: &str) -> bool {
+    (1..=100).contains(&v.len())
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+/// A lower-case word (`beta`, `general_availability`).
+fn word(v: &str) -> bool {
+    (1..=32).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_lowercase() || c == b'_')
 }
 
 fn query_values<'a>(query: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {

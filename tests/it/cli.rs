@@ -15,7 +15,7 @@ fn check_runs_the_shipped_cases_and_fails_on_a_broken_one() {
     let ok = binary().arg("check").arg(shipped()).output().unwrap();
     let text = String::from_utf8_lossy(&ok.stdout);
     assert!(ok.status.success(), "{text}");
-    assert!(text.contains("5 tests, 0 failed"), "{text}");
+    assert!(text.contains("6 tests, 0 failed"), "{text}");
 
     let broken = std::env::temp_dir().join(format!("scrubproxy-check-{}.toml", std::process::id()));
     let mut rules = std::fs::read_to_string(shipped()).unwrap();
@@ -25,7 +25,7 @@ fn check_runs_the_shipped_cases_and_fails_on_a_broken_one() {
     let text = String::from_utf8_lossy(&failed.stdout);
     assert!(!failed.status.success());
     assert!(
-        text.contains("test \"plan must go\": FAILED") && text.contains("6 tests, 1 failed"),
+        text.contains("test \"plan must go\": FAILED") && text.contains("7 tests, 1 failed"),
         "{text}"
     );
     let _ = std::fs::remove_file(&broken);

@@ -209,7 +209,6 @@ impl Walk<'_> {
         // A handful of pairs in a query parameter: parsed whole, nothing of a hot path.
         let mut pairs: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&decoded).map_err(|_| ScrubError::UnexpectedShape)?;
-        let mut normalized = Vec::new();
         let (mut out, mut tmp) = (Vec::new(), Vec::new());
         pairs.retain(|_, pair| {
             let Some([serde_json::Value::String(name), value]) =
@@ -217,10 +216,9 @@ impl Walk<'_> {
             else {
                 return false;
             };
-            normalize_into(name.as_bytes(), &mut normalized);
             let denied = match self.plan.mode {
-                PropertyMode::Deny => self.plan.deny.matches(&normalized),
-                PropertyMode::Allow => !self.plan.allow.matches(&normalized),
+                PropertyMode::Deny => self.plan.deny.matches_key(name.as_bytes()),
+                PropertyMode::Allow => !self.plan.allow.matches_key(name.as_bytes()),
             };
             if denied {
                 self.report
