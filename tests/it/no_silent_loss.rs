@@ -3,7 +3,9 @@
 //! SDK retries (502/504 with Retry-After); rate limits are relayed as they are.
 
 use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
+use tokio::sync::Notify;
 
 use crate::support::{self, start_proxy, Behavior, FakeVendor, TestProxy};
 
@@ -498,12 +500,19 @@ async fn streamed_requests_whose_events_are_all_dropped_send_nothing() {
 /// A raw vendor: reads a request, writes `answer` and keeps the connection open (`hold`) or
 /// closes it. Stands for vendors and the edges in front of them that misbehave in ways the
 /// fake vendor does not.
-async fn raw_vendor(answer: &'static [u8], hold: bool) -> (String, Arc<Mutex<Vec<u8>>>) {
+/// A vendor that answers `answer` after its first read (then holds or closes the
+/// connection): its URL, what it read, and a signal sent once it has answered.
+async fn raw_vendor(
+    answer: &'static [u8],
+    hold: bool,
+) -> (String, Arc<Mutex<Vec<u8>>>, Arc<Notify>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let received = Arc::new(Mutex::new(Vec::new()));
     let seen = received.clone();
+    let answered = Arc::new(Notify::new());
+    let told = answered.clone();
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((mut socket, _)) = listener.accept().await {
@@ -518,26 +527,29 @@ async fn raw_vendor(answer: &'static [u8], hold: bool) -> (String, Arc<Mutex<Vec
             } else {
                 let _ = socket.shutdown().await;
             }
+            told.notify_one();
         }
     });
-    (url, received)
+    (url, received, answered)
 }
 
 /// A proxy that streams every body, before a raw vendor that answers `answer` after its
 /// first read and closes; and what that vendor received.
-async fn streaming_proxy_before(answer: &'static [u8]) -> (TestProxy, Arc<Mutex<Vec<u8>>>) {
-    let (url, received) = raw_vendor(answer, false).await;
+async fn streaming_proxy_before(
+    answer: &'static [u8],
+) -> (TestProxy, Arc<Mutex<Vec<u8>>>, Arc<Notify>) {
+    let (url, received, answered) = raw_vendor(answer, false).await;
     let proxy = start_proxy(&url, |f| {
         f.limits.buffer_below_bytes = 64;
         f.limits.upstream_timeout_seconds = 2.0;
     })
     .await;
-    (proxy, received)
+    (proxy, received, answered)
 }
 
 #[tokio::test]
 async fn vendor_that_stalls_its_answers_body_becomes_504() {
-    let (url, _) = raw_vendor(
+    let (url, _, _) = raw_vendor(
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"succ",
         true,
     )
@@ -556,7 +568,7 @@ async fn vendor_that_stalls_its_answers_body_becomes_504() {
 
 #[tokio::test]
 async fn vendor_that_cuts_its_answers_body_becomes_502() {
-    let (url, _) = raw_vendor(
+    let (url, _, _) = raw_vendor(
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"succ",
         false,
     )
@@ -573,7 +585,7 @@ async fn vendor_that_cuts_its_answers_body_becomes_502() {
 /// of the batch was never sent, so the tracker must not hear success.
 #[tokio::test]
 async fn a_vendors_early_success_on_a_streamed_batch_is_not_relayed() {
-    let (proxy, received) = streaming_proxy_before(
+    let (proxy, received, answered) = streaming_proxy_before(
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\nconnection: close\r\n\r\n{\"success\":true}",
     )
     .await;
@@ -581,13 +593,17 @@ async fn a_vendors_early_success_on_a_streamed_batch_is_not_relayed() {
         .map(|i| format!(r#"{{"type":"track","event":"e{i}","userId":"u1"}}"#))
         .collect();
     let body = format!(r#"{{"batch":[{}]}}"#, events.join(","));
-    let resp = support::send_chunks(
+    let mut chunks: Vec<Vec<u8>> = body.into_bytes().chunks(400).map(<[u8]>::to_vec).collect();
+    let rest = chunks.split_off(3);
+    // The rest of the batch leaves the tracker only once the vendor has answered.
+    let gate = async move { answered.notified().await };
+    let resp = support::client::send_chunks_gated(
         proxy.addr(),
-        "POST",
         "/segment/v1/batch",
         &[],
-        body.into_bytes().chunks(400).map(<[u8]>::to_vec).collect(),
-        false,
+        chunks,
+        gate,
+        rest,
     )
     .await
     .unwrap();
@@ -638,7 +654,7 @@ async fn trackers_that_give_up_leave_the_in_flight_gauge() {
 #[tokio::test]
 async fn an_early_success_is_not_relayed_when_the_last_piece_could_not_be_sent() {
     use base64::Engine as _;
-    let (proxy, received) = streaming_proxy_before(
+    let (proxy, received, answered) = streaming_proxy_before(
         b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1\r\nconnection: close\r\n\r\n1",
     )
     .await;
@@ -654,20 +670,22 @@ async fn an_early_success_is_not_relayed_when_the_last_piece_could_not_be_sent()
     }
     rest.extend_from_slice(b"}]");
     let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
-    let mut chunks = vec![b64.encode(&first).into_bytes()];
-    chunks.extend(
-        b64.encode(&rest)
-            .into_bytes()
-            .chunks(40)
-            .map(<[u8]>::to_vec),
-    );
-    let resp = support::send_chunks(
+    let first = vec![b64.encode(&first).into_bytes()];
+    let rest = b64
+        .encode(&rest)
+        .into_bytes()
+        .chunks(40)
+        .map(<[u8]>::to_vec)
+        .collect();
+    // The rest leaves the tracker only once the vendor has answered.
+    let gate = async move { answered.notified().await };
+    let resp = support::client::send_chunks_gated(
         proxy.addr(),
-        "POST",
         "/mixpanel/track",
         &[("content-type", "text/plain")],
-        chunks,
-        false,
+        first,
+        gate,
+        rest,
     )
     .await
     .unwrap();

@@ -147,6 +147,35 @@ pub async fn send_chunks(
     execute(addr, method, target, headers, body).await
 }
 
+/// [`send_chunks`] in two parts without pauses: `first`, then `rest` once `gate` completes
+/// (a fake vendor's answer, say), so what the other side sees before the gate is decided
+/// by the test, not by timing.
+pub async fn send_chunks_gated(
+    addr: SocketAddr,
+    target: &str,
+    headers: &[(&str, &str)],
+    first: Vec<Vec<u8>>,
+    gate: impl std::future::Future<Output = ()> + Send + 'static,
+    rest: Vec<Vec<u8>>,
+) -> Result<Response, String> {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, BoxError>>(1);
+    tokio::spawn(async move {
+        for chunk in first {
+            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                return;
+            }
+        }
+        gate.await;
+        for chunk in rest {
+            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let body: ReqBody = ChannelBody { rx }.boxed_unsync();
+    execute(addr, "POST", target, headers, body).await
+}
+
 /// A request body fed by a channel; an `Err` item ends the stream with that error.
 struct ChannelBody {
     rx: mpsc::Receiver<Result<Bytes, BoxError>>,
