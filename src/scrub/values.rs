@@ -225,10 +225,13 @@ impl ValueRules {
         // The text detectors, one row each; the cues of the original text stand for the
         // current one, since a replacement only removes them.
         for detector in table::DETECTORS {
+            if !detector.gate.open(&cues, current, self) {
+                continue;
+            }
             let Some(action) = (detector.action)(self) else {
                 continue;
             };
-            if (detector.gate)(&cues, current, self) && detector.run(current, action, out, report) {
+            if detector.run(current, action, out, report) {
                 changed = true;
                 std::mem::swap(tmp, out);
                 current = tmp;
@@ -356,6 +359,93 @@ mod tests {
             "x415-555-0100",
         ] {
             assert_eq!(scrubbed(near_miss), near_miss);
+        }
+    }
+
+    #[test]
+    fn shapes_of_other_countries_are_found_in_text() {
+        for (input, want) in [
+            ("pay to de89370400440532013000 now", "pay to [iban] now"),
+            ("de89 3704 0044 0532 0130 00, thanks", "[iban], thanks"),
+            ("IBAN DE89-3704-0044-0532-0130-00", "IBAN [iban]"),
+            ("ruf 0049 30 901820 an", "ruf [phone] an"),
+            ("call +44 (0)20 7946 0958 today", "call [phone] today"),
+            ("Praxis (030) 1234567", "Praxis [phone]"),
+            ("Tel.: 030/1234567", "Tel.: [phone]"),
+            ("Handy 01711234567", "Handy [phone]"),
+            ("電話: 03-1234-5678", "電話: [phone]"),
+            ("at 48.8584 N, 2.2945 E", "at [location]"),
+            ("48°51'30.2\"N 2°17'40.2\"E", "[location]"),
+            ("Gran Vía 28, Madrid", "[address], Madrid"),
+            (
+                "Unter den Linden 77, 10117 Berlin",
+                "[address], 10117 Berlin",
+            ),
+            ("8 avenue Foch", "[address]"),
+            ("ul. Długa 12/4", "[address]"),
+            ("Keizersgracht 123", "[address]"),
+            ("東京都千代田区丸の内1-9-2", "[address]"),
+            ("1-9-2 Marunouchi, Chiyoda-ku", "[address], Chiyoda-ku"),
+            ("DNI 12345678Z", "DNI [national_id]"),
+            ("NINO AB 12 34 56 C", "NINO [national_id]"),
+            ("Steuer-ID: 86095742719", "Steuer-ID: [national_id]"),
+            ("NIR 1 84 12 76 451 089 46", "NIR [national_id]"),
+            ("CF RSSMRA85T10A562S", "CF [national_id]"),
+            ("BSN 111222333", "BSN [national_id]"),
+            ("CPF 529.982.247-25", "CPF [national_id]"),
+            ("NIF: 123456789", "NIF: [national_id]"),
+            ("PESEL 44051401359", "PESEL [national_id]"),
+            ("SSN 123456789", "SSN [ssn]"),
+        ] {
+            assert_eq!(scrubbed(input), want, "{input}");
+        }
+        for near_miss in [
+            "order 111222333",
+            "batch 86095742719",
+            "ref 44051401359",
+            "SKU AB123456C",
+            "12345678A",
+            "RSSMRA85T10A562T",
+            "Via Email 8 times",
+            "iPhone 15 Pro",
+            "Route 66",
+            "size 4.5 N",
+            "score 48-51",
+            "customer 0042 123456",
+        ] {
+            assert_eq!(scrubbed(near_miss), near_miss);
+        }
+    }
+
+    #[test]
+    fn json_numbers_are_read_as_the_integer_they_denote() {
+        let rules = rules();
+        let number = |text: &str| {
+            let (mut out, mut tmp, mut report) = (Vec::new(), Vec::new(), Report::default());
+            match rules.scrub_number(text.as_bytes(), &mut out, &mut tmp, &mut report) {
+                ValueChange::Changed => String::from_utf8(out).unwrap(),
+                other => format!("{other:?}"),
+            }
+        };
+        for card in [
+            "4111111111111111.0",
+            "4.111111111111111e15",
+            "-4111111111111111",
+        ] {
+            assert_eq!(number(card), "[card]", "{card}");
+        }
+        for phone in ["14155550100", "4917612345678", "447946095812"] {
+            assert_eq!(number(phone), "[phone]", "{phone}");
+        }
+        for other in [
+            "1795342958448",
+            "1795342958",
+            "4111111111111112.0",
+            "43.69779",
+            "-79.337362",
+            "4918600764",
+        ] {
+            assert_eq!(number(other), "Unchanged", "{other}");
         }
     }
 

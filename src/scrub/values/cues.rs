@@ -99,6 +99,10 @@ impl Cues {
         self.seen & cue != 0
     }
 
+    pub fn has_all(&self, cues: u16) -> bool {
+        self.seen & cues == cues
+    }
+
     pub fn can_hold_token(&self) -> bool {
         self.has(JWT_LETTER) || (self.has(BEARER_LETTER) && self.has(SPACE))
     }
@@ -108,7 +112,7 @@ impl Cues {
         self.has(AT | PLUS | QUESTION)
             || (self.has(DELIMITER | HIGH) && self.digits > 0)
             || self.digits >= 9
-            || (self.digits >= 2 && self.capitals >= 1 && len >= 9)
+            || (self.digits >= 7 && self.capitals >= 1)
             || (len >= 20 && self.can_hold_token())
     }
 }

@@ -126,6 +126,9 @@ fn word_end(t: &[u8], i: usize) -> usize {
 }
 
 fn is_capitalized(word: &[u8]) -> bool {
+    if let Some(&first) = word.first().filter(|c| c.is_ascii()) {
+        return first.is_ascii_uppercase();
+    }
     std::str::from_utf8(word)
         .ok()
         .and_then(|w| w.chars().next())
@@ -199,14 +202,22 @@ fn name_words(t: &[u8], i: usize, max: usize) -> (usize, usize) {
 }
 
 /// `Calle Mayor 5`, `Via Roma, 10`, `ul. Długa 12/4`, `Gran Vía 28`, `Am Markt 3`.
-fn type_first_at(t: &[u8], i: usize) -> Option<usize> {
+fn type_first_at(t: &[u8], i: usize, first_word: &[u8]) -> Option<usize> {
     let rest = &t[i..];
+    // Type words are short: a longer word is no type, and costs one comparison.
+    let n = first_word.len();
+    if n > 9 {
+        return None;
+    }
     let (kind, lead) = TYPE_FIRST.iter().find(|(k, _)| {
-        rest.get(..k.len()).is_some_and(|w| eq_word(w, k))
-            && (k.ends_with(['.', '/'])
-                || !rest
-                    .get(k.len())
-                    .is_some_and(|c| c.is_ascii_alphabetic() || *c >= 0x80))
+        // The type's first word is the text's first word (`c/` and `ul.` end in their mark).
+        let k = k.as_bytes();
+        k.len() >= n
+            && matches!(k.get(n), None | Some(b' ' | b'.' | b'/'))
+            && k[..n].eq_ignore_ascii_case(first_word)
+            && rest
+                .get(..k.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(k))
     })?;
     let mut j = i + kind.len();
     j += usize::from(t.get(j) == Some(&b' '));
@@ -458,6 +469,36 @@ fn romaji_block_at(t: &[u8], i: usize) -> Option<usize> {
     (is_capitalized(word) && is_romaji(word)).then_some(end)
 }
 
+/// The street detectors' gate: a run of one to four digits that can be a house number (a
+/// word of its own after a space, comma or bracket, perhaps with a letter, `/` or `-` after
+/// it, or right after Japanese text). Ids, prices, times and phone numbers joined to other
+/// digits do not open the scanner.
+pub(super) fn may_hold_house_number(t: &[u8]) -> bool {
+    let mut i = 0;
+    while i < t.len() {
+        if !t[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let run = t[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let before = if i == 0 { b' ' } else { t[i - 1] };
+        let opens = matches!(before, b' ' | b',' | b'(') || before >= 0x80;
+        let after = t.get(i + run).copied();
+        let closes = match after {
+            Some(c) if c.is_ascii_alphabetic() => {
+                !t.get(i + run + 1).is_some_and(u8::is_ascii_alphanumeric)
+            }
+            Some(c) => !c.is_ascii_digit(),
+            None => true,
+        };
+        if run <= 4 && opens && closes {
+            return true;
+        }
+        i += run;
+    }
+    false
+}
+
 /// Whether a letter at `i` begins a word: the byte before is no letter or digit of any
 /// script.
 fn letter_word_start(t: &[u8], i: usize) -> bool {
@@ -466,6 +507,9 @@ fn letter_word_start(t: &[u8], i: usize) -> bool {
 
 /// The next street address abroad from `from`.
 pub(super) fn find_street_abroad(t: &[u8], from: usize) -> Option<(usize, usize)> {
+    // `, 10117 Berlin`: only then can a name and number without a type be an address.
+    let postcode =
+        memchr::memmem::find_iter(t, b", ").any(|k| t.get(k + 2).is_some_and(u8::is_ascii_digit));
     let mut i = from;
     while i < t.len() {
         let c = t[i];
@@ -480,9 +524,10 @@ pub(super) fn find_street_abroad(t: &[u8], from: usize) -> Option<(usize, usize)
             }
             i += t[i..].iter().take_while(|c| c.is_ascii_digit()).count();
         } else if (c.is_ascii_alphabetic() || c >= 0xC0) && letter_word_start(t, i) {
-            let found = type_first_at(t, i)
+            let word = &t[i..word_end(t, i)];
+            let found = type_first_at(t, i, word)
                 .or_else(|| welded_at(t, i))
-                .or_else(|| name_number_postcode_at(t, i));
+                .or_else(|| postcode.then(|| name_number_postcode_at(t, i)).flatten());
             if let Some(end) = found {
                 return Some((i, end));
             }

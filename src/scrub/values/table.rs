@@ -24,7 +24,7 @@ pub(super) struct Detector {
     /// The marker it writes when its setting redacts, if not the setting's own.
     pub marker: Option<&'static str>,
     /// Whether the value's cues let it match at all; most values stop here.
-    pub gate: fn(&Cues, &[u8], &ValueRules) -> bool,
+    pub gate: Gate,
     /// Words one of which must stand shortly before a match (`BSN: 111222333`); empty when
     /// the shape and its check are enough.
     pub cue_words: &'static [&'static str],
@@ -38,6 +38,45 @@ fn always(_: &[u8]) -> bool {
     true
 }
 
+/// A gate's check beyond the counts (a run of digits long enough, a setting).
+type CloserLook = fn(&Cues, &[u8], &ValueRules) -> bool;
+
+/// What a value must hold for a detector to run: counts and cue bytes read from the one
+/// pass (`cues.rs`), checked inline, then an optional closer look.
+pub(super) struct Gate {
+    digits: usize,
+    capitals: usize,
+    /// At least one of these cues (0: none needed).
+    any_of: u16,
+    /// Every one of these cues.
+    all_of: u16,
+    min_len: usize,
+    extra: Option<CloserLook>,
+}
+
+impl Gate {
+    const fn digits(digits: usize) -> Gate {
+        Gate {
+            digits,
+            capitals: 0,
+            any_of: 0,
+            all_of: 0,
+            min_len: 0,
+            extra: None,
+        }
+    }
+
+    #[inline]
+    pub(super) fn open(&self, c: &Cues, t: &[u8], rules: &ValueRules) -> bool {
+        c.digits >= self.digits
+            && c.capitals >= self.capitals
+            && t.len() >= self.min_len
+            && (self.any_of == 0 || c.has(self.any_of))
+            && c.has_all(self.all_of)
+            && self.extra.is_none_or(|extra| extra(c, t, rules))
+    }
+}
+
 const NATIONAL_ID: Option<&str> = Some("[national_id]");
 
 /// The built-in detectors, in the order they run: each sees the text the ones before it
@@ -49,7 +88,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::StreetValue,
         action: |r| r.street_marker.as_ref(),
         marker: None,
-        gate: |c, t, _| c.has(SPACE) && c.digits > 0 && t.len() >= 6,
+        gate: Gate {
+            all_of: SPACE,
+            min_len: 6,
+            ..Gate::digits(1)
+        },
         cue_words: &[],
         matcher: text::find_street,
         validator: always,
@@ -62,7 +105,12 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::StreetValue,
         action: |r| r.street_marker.as_ref(),
         marker: None,
-        gate: |c, t, _| c.digits > 0 && c.has(SPACE | HIGH) && t.len() >= 6,
+        gate: Gate {
+            any_of: SPACE | HIGH,
+            min_len: 6,
+            extra: Some(|_, t, _| streets::may_hold_house_number(t)),
+            ..Gate::digits(1)
+        },
         cue_words: &[],
         matcher: streets::find_street_abroad,
         validator: always,
@@ -73,7 +121,10 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::CardValue,
         action: |r| r.card_marker.as_ref(),
         marker: None,
-        gate: |c, t, _| c.digits >= *numbers::CARD_DIGITS.start() && numbers::may_hold_card(t),
+        gate: Gate {
+            extra: Some(|_, t, _| numbers::may_hold_card(t)),
+            ..Gate::digits(*numbers::CARD_DIGITS.start())
+        },
         cue_words: &[],
         matcher: numbers::find_card,
         validator: always,
@@ -84,7 +135,10 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::PhoneValue,
         action: |r| r.phone_marker.as_ref(),
         marker: None,
-        gate: |c, _, _| c.has(PLUS) && c.digits >= *numbers::PHONE_DIGITS.start(),
+        gate: Gate {
+            all_of: PLUS,
+            ..Gate::digits(*numbers::PHONE_DIGITS.start())
+        },
         cue_words: &[],
         matcher: numbers::find_international_phone,
         validator: always,
@@ -95,7 +149,7 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::PhoneValue,
         action: |r| r.phone_marker.as_ref(),
         marker: None,
-        gate: |c, _, _| c.digits >= 10,
+        gate: Gate::digits(10),
         cue_words: &[],
         matcher: phones::find_double_zero_phone,
         validator: always,
@@ -106,7 +160,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::PhoneValue,
         action: |r| r.phone_marker.as_ref(),
         marker: None,
-        gate: |c, _, r| r.phone_national && c.digits >= 9 && c.has(DELIMITER | DASH | DOT),
+        gate: Gate {
+            any_of: DELIMITER | DASH | DOT,
+            extra: Some(|_, _, r| r.phone_national),
+            ..Gate::digits(9)
+        },
         cue_words: &[],
         matcher: numbers::find_national_phone,
         validator: always,
@@ -117,8 +175,10 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::PhoneValue,
         action: |r| r.phone_marker.as_ref(),
         marker: None,
-        gate: |c, _, r| {
-            r.phone_national && c.digits >= 7 && c.has(DELIMITER | COLON | DOT | DASH | HIGH)
+        gate: Gate {
+            any_of: SPACE | COLON | HIGH,
+            extra: Some(|_, _, r| r.phone_national),
+            ..Gate::digits(7)
         },
         cue_words: &[],
         matcher: phones::find_cued_phone,
@@ -130,7 +190,10 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::IbanValue,
         action: |r| r.iban_marker.as_ref(),
         marker: None,
-        gate: |c, t, _| c.digits >= 10 && t.len() >= 15,
+        gate: Gate {
+            min_len: 15,
+            ..Gate::digits(10)
+        },
         cue_words: &[],
         matcher: numbers::find_iban,
         validator: always,
@@ -141,7 +204,10 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: None,
-        gate: |c, _, _| c.digits >= 9 && c.has(DASH),
+        gate: Gate {
+            all_of: DASH,
+            ..Gate::digits(9)
+        },
         cue_words: &[],
         matcher: numbers::find_ssn,
         validator: always,
@@ -152,7 +218,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: None,
-        gate: |c, _, _| c.digits >= 9,
+        // The cue word stands apart from the number: `BSN: 111222333`.
+        gate: Gate {
+            any_of: SPACE | COLON,
+            ..Gate::digits(9)
+        },
         cue_words: &["ssn", "social security"],
         matcher: ids::nine_digits,
         validator: ids::us_ssn_bare_valid,
@@ -163,7 +233,10 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, _, _| c.digits >= 7 && c.capitals >= 1,
+        gate: Gate {
+            capitals: 1,
+            ..Gate::digits(7)
+        },
         cue_words: &[],
         matcher: ids::es_dni_shape,
         validator: ids::es_dni_valid,
@@ -174,7 +247,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, _, _| c.digits >= 6 && c.capitals >= 3 && c.has(SPACE),
+        gate: Gate {
+            capitals: 3,
+            all_of: SPACE,
+            ..Gate::digits(6)
+        },
         cue_words: &[],
         matcher: ids::uk_nino_shape,
         validator: ids::uk_nino_spaced,
@@ -185,7 +262,12 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, _, _| c.digits >= 6 && c.capitals >= 3,
+        // The cue word stands apart from the number: `BSN: 111222333`.
+        gate: Gate {
+            capitals: 3,
+            any_of: SPACE | COLON,
+            ..Gate::digits(6)
+        },
         cue_words: &[
             "nino",
             "ni number",
@@ -202,7 +284,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, _, _| c.digits >= 11,
+        // The cue word stands apart from the number: `BSN: 111222333`.
+        gate: Gate {
+            any_of: SPACE | COLON,
+            ..Gate::digits(11)
+        },
         cue_words: &["steuer", "idnr", "identifikationsnummer", "tin"],
         matcher: ids::eleven_digits,
         validator: ids::de_steuer_id_valid,
@@ -213,7 +299,7 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, _, _| c.digits >= 15,
+        gate: Gate::digits(15),
         cue_words: &[],
         matcher: ids::fifteen_digits,
         validator: ids::fr_nir_valid,
@@ -224,7 +310,12 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, t, _| c.digits >= 2 && t.len() >= 16,
+        // Seven digits and nine letters, written in capitals.
+        gate: Gate {
+            capitals: 9,
+            min_len: 16,
+            ..Gate::digits(5)
+        },
         cue_words: &[],
         matcher: ids::it_codice_fiscale_shape,
         validator: ids::it_codice_fiscale_valid,
@@ -235,7 +326,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, _, _| c.digits >= 9,
+        // The cue word stands apart from the number: `BSN: 111222333`.
+        gate: Gate {
+            any_of: SPACE | COLON,
+            ..Gate::digits(9)
+        },
         cue_words: &["bsn", "burgerservicenummer", "sofinummer", "sofi"],
         matcher: ids::nine_digits,
         validator: ids::nl_bsn_valid,
@@ -246,7 +341,10 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, _, _| c.digits >= 11 && c.has(DOT) && c.has(DASH),
+        gate: Gate {
+            all_of: DOT | DASH,
+            ..Gate::digits(11)
+        },
         cue_words: &[],
         matcher: ids::cpf_formatted,
         validator: ids::br_cpf_valid,
@@ -257,7 +355,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, _, _| c.digits >= 11,
+        // The cue word stands apart from the number: `BSN: 111222333`.
+        gate: Gate {
+            any_of: SPACE | COLON,
+            ..Gate::digits(11)
+        },
         cue_words: &["cpf"],
         matcher: ids::eleven_digits,
         validator: ids::br_cpf_valid,
@@ -268,7 +370,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, _, _| c.digits >= 9,
+        // The cue word stands apart from the number: `BSN: 111222333`.
+        gate: Gate {
+            any_of: SPACE | COLON,
+            ..Gate::digits(9)
+        },
         cue_words: &["nif", "contribuinte", "nipc"],
         matcher: ids::nine_digits,
         validator: ids::pt_nif_valid,
@@ -279,7 +385,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        gate: |c, _, _| c.digits >= 11,
+        // The cue word stands apart from the number: `BSN: 111222333`.
+        gate: Gate {
+            any_of: SPACE | COLON,
+            ..Gate::digits(11)
+        },
         cue_words: &["pesel"],
         matcher: ids::eleven_digits,
         validator: ids::pl_pesel_valid,
@@ -290,7 +400,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::TokenValue,
         action: |r| r.token_marker.as_ref(),
         marker: None,
-        gate: |c, t, _| t.len() >= 20 && c.can_hold_token(),
+        gate: Gate {
+            min_len: 20,
+            extra: Some(|c, _, _| c.can_hold_token()),
+            ..Gate::digits(0)
+        },
         cue_words: &[],
         matcher: text::find_token,
         validator: always,
@@ -301,7 +415,10 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::PreciseLocation,
         action: |r| r.location_marker.as_ref(),
         marker: None,
-        gate: |c, _, _| c.digits >= 6 && c.has(COMMA) && c.has(DOT),
+        gate: Gate {
+            all_of: COMMA | DOT,
+            ..Gate::digits(6)
+        },
         cue_words: &[],
         matcher: numbers::find_decimal_pair,
         validator: always,
@@ -312,7 +429,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::PreciseLocation,
         action: |r| r.location_marker.as_ref(),
         marker: None,
-        gate: |c, _, _| c.digits >= 3 && c.capitals >= 2 && c.has(DOT | HIGH),
+        gate: Gate {
+            capitals: 2,
+            any_of: DOT | HIGH,
+            ..Gate::digits(3)
+        },
         cue_words: &[],
         matcher: coords::find_hemisphere_pair,
         validator: always,
@@ -323,7 +444,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::EmailValue,
         action: |r| r.email_marker.as_ref(),
         marker: None,
-        gate: |c, t, _| c.has(AT) && text::may_hold_email(t),
+        gate: Gate {
+            all_of: AT,
+            extra: Some(|_, t, _| text::may_hold_email(t)),
+            ..Gate::digits(0)
+        },
         cue_words: &[],
         matcher: text::find_email,
         validator: always,
@@ -331,6 +456,21 @@ pub(super) static DETECTORS: &[Detector] = &[
 ];
 
 impl Detector {
+    /// Writes `text` with every match replaced into `out`; true if any. A detector with
+    /// cue words costs nothing on text that names none of them.
+    pub(super) fn run(
+        &self,
+        text: &[u8],
+        action: &Replacement,
+        out: &mut Vec<u8>,
+        report: &mut Report,
+    ) -> bool {
+        if !self.cue_words.is_empty() && !self.cue_words.iter().any(|w| mentions(text, w)) {
+            return false;
+        }
+        self.replace_all(text, action, out, report)
+    }
+
     /// The next match from `from` that passes the validator and has its cue words.
     fn next(&self, t: &[u8], from: usize) -> Option<(usize, usize)> {
         let mut from = from;
@@ -343,8 +483,7 @@ impl Detector {
         None
     }
 
-    /// Writes `text` with every match replaced into `out`; true if any.
-    pub(super) fn run(
+    fn replace_all(
         &self,
         text: &[u8],
         action: &Replacement,
@@ -378,6 +517,17 @@ impl Detector {
         }
         found
     }
+}
+
+/// Whether `word` (ASCII letters in any case) occurs in `text`: its first letter found by
+/// memchr, the rest compared there.
+fn mentions(text: &[u8], word: &str) -> bool {
+    let word = word.as_bytes();
+    let (lower, upper) = (word[0].to_ascii_lowercase(), word[0].to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, text).any(|i| {
+        text.get(i..i + word.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    })
 }
 
 /// How far before a match its cue word may stand (`Steuer-ID (IdNr.): `).
