@@ -386,6 +386,8 @@ mod tests {
             ("Keizersgracht 123", "[address]"),
             ("東京都千代田区丸の内1-9-2", "[address]"),
             ("1-9-2 Marunouchi, Chiyoda-ku", "[address], Chiyoda-ku"),
+            ("2-8-1 Nishi-Shinjuku", "[address]"),
+            ("Telefone (11) 98765-4321", "Telefone [phone]"),
             ("DNI 12345678Z", "DNI [national_id]"),
             ("NINO AB 12 34 56 C", "NINO [national_id]"),
             ("Steuer-ID: 86095742719", "Steuer-ID: [national_id]"),
@@ -412,6 +414,8 @@ mod tests {
             "size 4.5 N",
             "score 48-51",
             "customer 0042 123456",
+            "Im Jahr 2026",
+            "Am Ende 2 Tage",
         ] {
             assert_eq!(scrubbed(near_miss), near_miss);
         }

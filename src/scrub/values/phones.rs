@@ -77,13 +77,23 @@ fn phone_run(t: &[u8], start: usize, digits: &mut [u8; 16]) -> Option<(usize, us
             digits[n] = c;
             n += 1;
             end = i + 1;
-        } else if !(is_phone_separator(c) && (i == start || !is_phone_separator(t[i - 1]))) {
+        } else if !(is_phone_separator(c) && separators_before(t, start, i) < 2) {
             break;
         }
         i += 1;
     }
     let followed_by_word = t.get(end).is_some_and(u8::is_ascii_alphanumeric);
     (!followed_by_word && n > 0).then_some((end, n))
+}
+
+/// How many separators stand right before `i` (at most two, as in `(11) 98765`).
+fn separators_before(t: &[u8], start: usize, i: usize) -> usize {
+    t[start..i]
+        .iter()
+        .rev()
+        .take(2)
+        .take_while(|c| is_phone_separator(**c))
+        .count()
 }
 
 /// International numbers dialled with `00` instead of `+` (`0049 30 901820`,

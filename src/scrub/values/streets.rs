@@ -239,6 +239,14 @@ fn type_first_at(t: &[u8], i: usize, first_word: &[u8]) -> Option<usize> {
         return None;
     }
     let end = house_number(t, k + 1)?;
+    // `Im Jahr 2026`: after a type that is an everyday word, a four-digit number is a year.
+    let digits = t[k + 1..end]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if *lead == Lead::Word && digits > 3 {
+        return None;
+    }
     // A type that is also an everyday word, or one written in lower case, needs the number
     // to end the address there.
     let ends_here = matches!(
@@ -417,7 +425,12 @@ fn is_romaji(word: &[u8]) -> bool {
         b"ky", b"sh", b"ch", b"ts", b"ny", b"hy", b"my", b"ry", b"gy", b"by", b"py", b"j", b"k",
         b"s", b"t", b"n", b"h", b"m", b"y", b"r", b"w", b"g", b"z", b"d", b"b", b"p", b"f",
     ];
-    let lower = word.to_ascii_lowercase();
+    // `Nishi-Shinjuku`: the parts of a compound name are read as one.
+    let lower: Vec<u8> = word
+        .iter()
+        .filter(|c| **c != b'-')
+        .map(u8::to_ascii_lowercase)
+        .collect();
     let is_vowel = |c: u8| b"aeiou".contains(&c);
     let (mut i, mut syllables) = (0, 0);
     while i < lower.len() {
