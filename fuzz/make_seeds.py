@@ -83,6 +83,9 @@ def main():
     # Shapes an adversarial review found unscrubbed (stop 16).
     for seed in REVIEW_SEEDS:
         write("pipeline", seed)
+    # The detectors of issue 19: other countries' shapes, and numbers written as JSON numbers.
+    for seed in DETECTOR_SEEDS:
+        write("pipeline", seed)
 
 
 CONSENT_SEEDS = [
@@ -118,6 +121,26 @@ REVIEW_SEEDS = [
     b'ZXhhbXBsZS5jb20ifX0%3D\n\n\n',
     b'0POST /plausible/api/event\ntext/plain\n\n{"n":"pageview","u":"https://a.example/","d":'
     b'"a.example","meta":{"email":"jane.doe@example.com"},"referrer":"https://r.example/?e=1"}',
+]
+
+DETECTOR_SEEDS = [
+    b'0POST /segment/v1/t\napplication/json\n\n{"type":"track","event":"e","properties":'
+    b'{"a":"pay to de89370400440532013000 or DE89-3704-0044-0532-0130-00","b":"0049 30 901820",'
+    b'"c":"+44 (0)20 7946 0958","d":"(030) 1234567","e":"Tel.: 030/1234567","f":14155550100,'
+    b'"g":4111111111111111.0,"h":4.111111111111111e15,"i":-4111111111111111}}',
+    b'0POST /segment/v1/t\napplication/json\n\n{"type":"identify","userId":"u1","traits":'
+    b'{"hq":"Unter den Linden 77, 10117 Berlin","b":"Gran V\xc3\xada 28","c":"8 avenue Foch",'
+    b'"d":"ul. D\xc5\x82uga 12/4","e":"\xe6\x9d\xb1\xe4\xba\xac\xe9\x83\xbd\xe5\x8d\x83'
+    b'\xe4\xbb\xa3\xe7\x94\xb0\xe5\x8c\xba\xe4\xb8\xb8\xe3\x81\xae\xe5\x86\x851-9-2",'
+    b'"f":"1-9-2 Marunouchi","g":"Keizersgracht 123","h":"Rua Augusta 120","i":"Via Roma 10"}}',
+    b'0POST /mixpanel/track\napplication/json\n\n[{"event":"e","properties":{"token":"t",'
+    b'"loc":"48.8584 N, 2.2945 E","dms":"48\xc2\xb051\'30.2\\"N 2\xc2\xb017\'40.2\\"E",'
+    b'"ids":"DNI 12345678Z NIE X1234567L NINO AB 12 34 56 C CF RSSMRA85T10A562S",'
+    b'"more":"Steuer-ID 86095742719 NIR 1 84 12 76 451 089 46 BSN 111222333 CPF 529.982.247-25",'
+    b'"last":"NIF 123456789 PESEL 44051401359 SSN 123456789"}}]',
+    b'0POST /amplitude/2/httpapi\napplication/json\n\n{"api_key":"k","events":[{"event_type":"e",'
+    b'"user_id":"u","event_properties":{"n":4915112345678,"m":-4.111111111111111E+15,'
+    b'"near":"order 0042 1234567 v1.2.3 SKU AB123456C 2026-11-23 Route 66 Via Email 8 times"}}]}',
 ]
 
 

@@ -192,25 +192,20 @@ impl Walk<'_> {
             Some(b'{') => self.object(i, node, in_container, depth + 1),
             Some(b'[') => self.array(i, node, in_container, depth + 1),
             Some(b'"') => self.string_value(i),
-            Some(b'0'..=b'9') => self.number_value(i),
-            Some(b'-') => json::number_end(self.input, i),
+            Some(b'-' | b'0'..=b'9') => self.number_value(i),
             Some(b't' | b'f' | b'n') => json::literal_end(self.input, i),
             _ => Err(ScrubError::MalformedJson),
         }
     }
 
-    /// A whole number as long as a card number (13 to 19 digits) gets the value rules as
-    /// text: `"card": 4111111111111111` is as personal as the string. Millisecond
-    /// timestamps and most ids are that long too, but start with no card issuer's digits
-    /// or fail the Luhn check.
+    /// A number gets the value rules as the integer it denotes (`values/json_number.rs`):
+    /// `"card": 4111111111111111.0` or `4.111111111111111e15` is as personal as the string.
+    /// Millisecond timestamps and most ids are that long too, but start with no card
+    /// issuer's digits, fail the Luhn check or fit no country's phone numbering plan.
     fn number_value(&mut self, i: usize) -> Result<usize, ScrubError> {
         let end = json::number_end(self.input, i)?;
-        let digits = &self.input[i..end];
-        if !(13..=19).contains(&digits.len()) || !digits.iter().all(u8::is_ascii_digit) {
-            return Ok(end);
-        }
-        let change = self.plan.values.scrub_member(
-            digits,
+        let change = self.plan.values.scrub_number(
+            &self.input[i..end],
             &mut self.bufs.value,
             &mut self.bufs.tmp,
             self.report,

@@ -1,33 +1,38 @@
 //! Rules on string values wherever they appear. Works on unescaped text, writes replacements.
 //! This file decides which rules can apply to a value (one cheap pass over its bytes) and runs
-//! them in turn; the rules themselves live beside it: `ip_text` (addresses in text), `url`
-//! (query and fragment allow-lists), `numbers` (IBAN, SSN, coordinates, cards, phones) and
-//! `text` (tokens, street addresses, e-mail).
+//! them in turn: IP addresses and URL query allow-lists first, then the text detectors of
+//! `table.rs`, one row each, whose matchers live beside it: `numbers` (IBAN, SSN, decimal
+//! coordinates, cards, phones), `phones` (numbering plans, `00` and cue words), `coords`
+//! (hemisphere and degrees-minutes-seconds), `ids` (national identifiers), `streets`
+//! (European and Japanese addresses) and `text` (tokens, English street addresses, e-mail).
+//! `json_number` reads JSON numbers as the text a detector would see.
 
 use super::ip::{self, Truncation};
 use super::keys::KeySet;
 use super::report::{FieldOutcome, Report, RuleKind};
 
+mod coords;
 mod cues;
 mod custom;
+mod ids;
 mod ip_text;
+mod json_number;
 mod numbers;
+mod phones;
 mod replace;
 mod shapes;
+mod streets;
+mod table;
 mod text;
 mod url;
 
 use cues::*;
 pub use custom::{CustomDetector, CustomError};
 use ip_text::{address_word, truncate_ip_list, truncate_ips_in_text};
-use numbers::{
-    longest_digit_run, redact_cards, redact_coordinates, redact_ibans, redact_national_phones,
-    redact_phones, redact_ssns, CARD_DIGITS, PHONE_DIGITS,
-};
+use numbers::{longest_digit_run, CARD_DIGITS};
 use replace::{redact_spans, word_start};
 pub use replace::{Replacement, ValueChange};
 pub use text::contains_email;
-use text::{redact_emails, redact_streets, redact_tokens};
 use url::filter_query;
 pub use url::url_origin;
 
@@ -217,75 +222,19 @@ impl ValueRules {
                 current = tmp;
             }
         }
-        if let (Some(marker), true) = (&self.street_marker, cues.has(SPACE) && cues.digits > 0) {
-            if redact_streets(current, marker, out, report) {
+        // The text detectors, one row each; the cues of the original text stand for the
+        // current one, since a replacement only removes them.
+        for detector in table::DETECTORS {
+            if !detector.gate.open(&cues, current, self) {
+                continue;
+            }
+            let Some(action) = (detector.action)(self) else {
+                continue;
+            };
+            if detector.run(current, action, out, report) {
                 changed = true;
                 std::mem::swap(tmp, out);
                 current = tmp;
-            }
-        }
-        let card = cues.digits >= *CARD_DIGITS.start();
-        if let (Some(marker), true) = (&self.card_marker, card) {
-            if redact_cards(current, marker, out, report) {
-                changed = true;
-                std::mem::swap(tmp, out);
-                current = tmp;
-            }
-        }
-        let phone = cues.has(PLUS) && cues.digits >= *PHONE_DIGITS.start();
-        if let (Some(marker), true) = (&self.phone_marker, phone) {
-            if redact_phones(current, marker, out, report) {
-                changed = true;
-                std::mem::swap(tmp, out);
-                current = tmp;
-            }
-        }
-        // `(415) 555-0100`, `415-555-0100`, `030 1234567`: ten or nine digits and a separator.
-        let national = self.phone_national && cues.digits >= 9 && cues.has(DELIMITER | DASH | DOT);
-        if let (Some(marker), true) = (&self.phone_marker, national) {
-            if redact_national_phones(current, marker, out, report) {
-                changed = true;
-                std::mem::swap(tmp, out);
-                current = tmp;
-            }
-        }
-        let detectors: [(&Option<Replacement>, bool, Detector); 4] = [
-            // Two capitals (country), check digits and a long number.
-            (
-                &self.iban_marker,
-                cues.digits >= 10 && cues.capitals >= 2,
-                redact_ibans,
-            ),
-            // Only the dashed form `AAA-GG-SSSS`.
-            (
-                &self.ssn_marker,
-                cues.digits >= 9 && cues.has(DASH),
-                redact_ssns,
-            ),
-            (
-                &self.token_marker,
-                text.len() >= 20 && cues.can_hold_token(),
-                redact_tokens,
-            ),
-            // `lat,long`: decimals around a comma.
-            (
-                &self.location_marker,
-                cues.digits >= 6 && cues.has(COMMA) && cues.has(DOT),
-                redact_coordinates,
-            ),
-        ];
-        for (marker, cued, detect) in detectors {
-            if let (Some(marker), true) = (marker, cued) {
-                if detect(current, marker, out, report) {
-                    changed = true;
-                    std::mem::swap(tmp, out);
-                    current = tmp;
-                }
-            }
-        }
-        if let (Some(marker), true) = (&self.email_marker, cues.has(AT)) {
-            if redact_emails(current, marker, out, report) {
-                return true;
             }
         }
         if changed {
@@ -313,9 +262,6 @@ fn starts_like_an_address(text: &[u8]) -> bool {
         None => false,
     }
 }
-
-/// A text detector: writes `text` with its matches replaced into `out`, true if any.
-type Detector = fn(&[u8], &Replacement, &mut Vec<u8>, &mut Report) -> bool;
 
 #[cfg(test)]
 mod tests {
@@ -413,6 +359,97 @@ mod tests {
             "x415-555-0100",
         ] {
             assert_eq!(scrubbed(near_miss), near_miss);
+        }
+    }
+
+    #[test]
+    fn shapes_of_other_countries_are_found_in_text() {
+        for (input, want) in [
+            ("pay to de89370400440532013000 now", "pay to [iban] now"),
+            ("de89 3704 0044 0532 0130 00, thanks", "[iban], thanks"),
+            ("IBAN DE89-3704-0044-0532-0130-00", "IBAN [iban]"),
+            ("ruf 0049 30 901820 an", "ruf [phone] an"),
+            ("call +44 (0)20 7946 0958 today", "call [phone] today"),
+            ("Praxis (030) 1234567", "Praxis [phone]"),
+            ("Tel.: 030/1234567", "Tel.: [phone]"),
+            ("Handy 01711234567", "Handy [phone]"),
+            ("電話: 03-1234-5678", "電話: [phone]"),
+            ("at 48.8584 N, 2.2945 E", "at [location]"),
+            ("48°51'30.2\"N 2°17'40.2\"E", "[location]"),
+            ("Gran Vía 28, Madrid", "[address], Madrid"),
+            (
+                "Unter den Linden 77, 10117 Berlin",
+                "[address], 10117 Berlin",
+            ),
+            ("8 avenue Foch", "[address]"),
+            ("ul. Długa 12/4", "[address]"),
+            ("Keizersgracht 123", "[address]"),
+            ("東京都千代田区丸の内1-9-2", "[address]"),
+            ("1-9-2 Marunouchi, Chiyoda-ku", "[address], Chiyoda-ku"),
+            ("2-8-1 Nishi-Shinjuku", "[address]"),
+            ("Telefone (11) 98765-4321", "Telefone [phone]"),
+            ("DNI 12345678Z", "DNI [national_id]"),
+            ("NINO AB 12 34 56 C", "NINO [national_id]"),
+            ("Steuer-ID: 86095742719", "Steuer-ID: [national_id]"),
+            ("NIR 1 84 12 76 451 089 46", "NIR [national_id]"),
+            ("CF RSSMRA85T10A562S", "CF [national_id]"),
+            ("BSN 111222333", "BSN [national_id]"),
+            ("CPF 529.982.247-25", "CPF [national_id]"),
+            ("NIF: 123456789", "NIF: [national_id]"),
+            ("PESEL 44051401359", "PESEL [national_id]"),
+            ("SSN 123456789", "SSN [ssn]"),
+        ] {
+            assert_eq!(scrubbed(input), want, "{input}");
+        }
+        for near_miss in [
+            "order 111222333",
+            "batch 86095742719",
+            "ref 44051401359",
+            "SKU AB123456C",
+            "12345678A",
+            "RSSMRA85T10A562T",
+            "Via Email 8 times",
+            "iPhone 15 Pro",
+            "Route 66",
+            "size 4.5 N",
+            "score 48-51",
+            "customer 0042 123456",
+            "Im Jahr 2026",
+            "Am Ende 2 Tage",
+        ] {
+            assert_eq!(scrubbed(near_miss), near_miss);
+        }
+    }
+
+    #[test]
+    fn json_numbers_are_read_as_the_integer_they_denote() {
+        let rules = rules();
+        let number = |text: &str| {
+            let (mut out, mut tmp, mut report) = (Vec::new(), Vec::new(), Report::default());
+            match rules.scrub_number(text.as_bytes(), &mut out, &mut tmp, &mut report) {
+                ValueChange::Changed => String::from_utf8(out).unwrap(),
+                other => format!("{other:?}"),
+            }
+        };
+        for card in [
+            "4111111111111111.0",
+            "4.111111111111111e15",
+            "-4111111111111111",
+        ] {
+            assert_eq!(number(card), "[card]", "{card}");
+        }
+        for phone in ["14155550100", "4917612345678", "447946095812"] {
+            assert_eq!(number(phone), "[phone]", "{phone}");
+        }
+        for other in [
+            "1795342958448",
+            "1795342958",
+            "4111111111111112.0",
+            "43.69779",
+            "-79.337362",
+            "4918600764",
+        ] {
+            assert_eq!(number(other), "Unchanged", "{other}");
         }
     }
 
@@ -615,7 +652,8 @@ mod tests {
             ("GB82WEST12345698765433", "GB82WEST12345698765433"),
             ("ssn 123-45-6789", "ssn [ssn]"),
             ("ssn 666-45-6789", "ssn 666-45-6789"),
-            ("tel 555-12-3456789", "tel 555-12-3456789"),
+            ("ref 555-12-3456789", "ref 555-12-3456789"),
+            ("tel 555-12-3456789", "tel [phone]"),
             ("Authorization: Bearer abcdefghijklmnop1234", "Authorization: Bearer [token]"),
             ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig-nature_x", "token [token]"),
             ("Bearer short", "Bearer short"),

@@ -1,32 +1,53 @@
-//! Precision and recall of the value detectors on a labelled corpus (2,100 strings:
-//! `tests/fixtures/pii-corpus/`), each string sent as a property value through the shipped
-//! rules. Prints the table and holds the floors the detectors are meant to meet.
+//! Precision and recall of the value detectors on two labelled corpora
+//! (`tests/fixtures/pii-corpus/`): `corpus.jsonl` (2,100 strings: e-mail, phones, cards,
+//! IBANs, IPs and near misses) and `locales.jsonl` (1,960 rows: IBANs in every case and
+//! spacing, national phone formats, coordinates in every notation, European and Japanese
+//! street addresses, national identifiers, card and phone numbers written as JSON numbers,
+//! and hard negatives). Each row goes as a property value through the shipped rules, once.
+//! Prints the table and holds the floors: precision >= 0.98 for every detector, recall
+//! >= 0.97 over all positives (>= 0.99 for e-mail, cards, IBANs and IPs).
 
-use scrubproxy::rules;
+use scrubproxy::rules::{self, RuleSet};
 use serde_json::Value;
 
 struct Row {
     text: String,
+    /// Sent as this raw JSON number instead of the string `text`.
+    json: Option<String>,
     kind: Option<String>,
     value: Option<String>,
 }
 
-fn corpus() -> Vec<Row> {
+fn corpus(file: &str) -> Vec<Row> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pii-corpus/corpus.jsonl");
+        .join("tests/fixtures/pii-corpus")
+        .join(file);
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
         .map(|line| {
             let v: Value = serde_json::from_str(line).unwrap();
+            let text = |k: &str| v[k].as_str().map(str::to_string);
             Row {
-                text: v["text"].as_str().unwrap().to_string(),
-                kind: v["kind"].as_str().map(str::to_string),
-                value: v["value"].as_str().map(str::to_string),
+                text: text("text").unwrap(),
+                json: text("json"),
+                kind: text("kind"),
+                value: text("value"),
             }
         })
         .collect()
 }
+
+const KINDS: [&str; 8] = [
+    "email",
+    "phone",
+    "credit_card",
+    "iban",
+    "ip",
+    "location",
+    "address",
+    "national_id",
+];
 
 /// Whether the detector for `kind` fired on `row`, judged from the scrubbed text.
 fn fired(kind: &str, row: &Row, scrubbed: &str) -> bool {
@@ -35,9 +56,13 @@ fn fired(kind: &str, row: &Row, scrubbed: &str) -> bool {
         "phone" => scrubbed.contains("[phone]"),
         "credit_card" => scrubbed.contains("[card]"),
         "iban" => scrubbed.contains("[iban]"),
+        "location" => scrubbed.contains("[location]"),
+        "address" => scrubbed.contains("[address]"),
+        "national_id" => scrubbed.contains("[national_id]") || scrubbed.contains("[ssn]"),
         // Addresses are truncated in place: the full one is gone, the text changed.
         "ip" => {
-            scrubbed != row.text
+            row.json.is_none()
+                && scrubbed != row.text
                 && row.value.as_deref().is_none_or(|v| !scrubbed.contains(v))
                 && !scrubbed.contains('[')
         }
@@ -45,62 +70,114 @@ fn fired(kind: &str, row: &Row, scrubbed: &str) -> bool {
     }
 }
 
-#[test]
-fn detector_precision_and_recall_on_the_labelled_corpus() {
+fn shipped() -> RuleSet {
     let mut file = rules::read(Some(&crate::support::proxy::shipped_rules_path())).unwrap();
     file.identifiers.key_env = Some("SCRUBPROXY_TEST_KEY_THAT_IS_NEVER_SET".into());
-    let set = rules::compile(file).unwrap();
-    let rows = corpus();
-    let kinds = ["email", "phone", "credit_card", "iban", "ip"];
-    let mut table = Vec::new();
-    // The corpus holds no coordinates: any pair found in it is a false positive.
-    let mut coordinates_fired = Vec::new();
-    for kind in kinds {
-        let (mut tp, mut fp_, mut fn_) = (0, 0, 0);
-        for row in &rows {
-            let body = serde_json::json!({"type": "track", "event": "e", "properties": {"note": row.text}});
-            let offline = scrubproxy::check::scrub_request(
-                &set,
-                scrubproxy::vendor::VendorKind::Segment,
-                "POST",
-                "/v1/t",
-                "",
-                &http::HeaderMap::new(),
-                body.to_string().as_bytes(),
-            )
-            .unwrap();
-            let sent: Value = serde_json::from_slice(&offline.body.unwrap()).unwrap();
-            let scrubbed = sent["properties"]["note"].as_str().unwrap_or("");
-            if kind == "email" && scrubbed.contains("[location]") {
-                coordinates_fired.push(row.text.clone());
-            }
-            let positive = row.kind.as_deref() == Some(kind);
-            match (positive, fired(kind, row, scrubbed)) {
-                (true, true) => tp += 1,
-                (true, false) => fn_ += 1,
-                (false, true) => fp_ += 1,
+    rules::compile(file).unwrap()
+}
+
+/// The row's value as the vendor gets it, as text (a number stays a number).
+fn scrub(set: &RuleSet, row: &Row) -> String {
+    let note = match &row.json {
+        Some(number) => number.clone(),
+        None => Value::String(row.text.clone()).to_string(),
+    };
+    let body = format!(r#"{{"type":"track","event":"e","properties":{{"note":{note}}}}}"#);
+    let offline = scrubproxy::check::scrub_request(
+        set,
+        scrubproxy::vendor::VendorKind::Segment,
+        "POST",
+        "/v1/t",
+        "",
+        &http::HeaderMap::new(),
+        body.as_bytes(),
+    )
+    .unwrap();
+    let sent: Value = serde_json::from_slice(&offline.body.unwrap()).unwrap();
+    match &sent["properties"]["note"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    tp: u32,
+    fp: u32,
+    fn_: u32,
+}
+
+impl Tally {
+    fn precision(&self) -> f64 {
+        f64::from(self.tp) / f64::from((self.tp + self.fp).max(1))
+    }
+    fn recall(&self) -> f64 {
+        f64::from(self.tp) / f64::from((self.tp + self.fn_).max(1))
+    }
+}
+
+#[test]
+fn detector_precision_and_recall_on_the_labelled_corpora() {
+    let set = shipped();
+    let mut tallies = [Tally::default(); KINDS.len()];
+    let mut misses: Vec<(String, String, String)> = Vec::new();
+    for row in corpus("corpus.jsonl")
+        .into_iter()
+        .chain(corpus("locales.jsonl"))
+    {
+        let scrubbed = scrub(&set, &row);
+        for (kind, tally) in KINDS.iter().zip(tallies.iter_mut()) {
+            let positive = row.kind.as_deref() == Some(*kind);
+            match (positive, fired(kind, &row, &scrubbed)) {
+                (true, true) => tally.tp += 1,
+                (true, false) => {
+                    tally.fn_ += 1;
+                    misses.push((format!("missed {kind}"), row.text.clone(), scrubbed.clone()));
+                }
+                (false, true) => {
+                    tally.fp += 1;
+                    misses.push((format!("false {kind}"), row.text.clone(), scrubbed.clone()));
+                }
                 (false, false) => {}
             }
         }
-        let precision = f64::from(tp) / f64::from((tp + fp_).max(1));
-        let recall = f64::from(tp) / f64::from((tp + fn_).max(1));
-        table.push((kind, tp, fp_, fn_, precision, recall));
     }
     println!("detector      tp   fp   fn  precision  recall");
-    for (kind, tp, fp_, fn_, p, r) in &table {
-        println!("{kind:<12} {tp:>4} {fp_:>4} {fn_:>4}  {p:>9.3}  {r:>6.3}");
+    for (kind, t) in KINDS.iter().zip(&tallies) {
+        println!(
+            "{kind:<12} {:>4} {:>4} {:>4}  {:>9.3}  {:>6.3}",
+            t.tp,
+            t.fp,
+            t.fn_,
+            t.precision(),
+            t.recall()
+        );
     }
-    println!("coordinates fired on {} strings", coordinates_fired.len());
-    assert!(
-        coordinates_fired.is_empty(),
-        "coordinates detector fired on {coordinates_fired:?}"
+    let all = tallies.iter().fold(Tally::default(), |a, t| Tally {
+        tp: a.tp + t.tp,
+        fp: a.fp + t.fp,
+        fn_: a.fn_ + t.fn_,
+    });
+    println!(
+        "all          {:>4} {:>4} {:>4}  {:>9.3}  {:>6.3}",
+        all.tp,
+        all.fp,
+        all.fn_,
+        all.precision(),
+        all.recall()
     );
-    for (kind, _, _, _, precision, recall) in &table {
+    for (why, text, scrubbed) in &misses {
+        println!("{why}: {text:?} -> {scrubbed:?}");
+    }
+    for (kind, t) in KINDS.iter().zip(&tallies) {
+        assert!(
+            t.precision() >= 0.98,
+            "{kind}: precision {:.3}",
+            t.precision()
+        );
         if matches!(*kind, "email" | "credit_card" | "iban" | "ip") {
-            assert!(
-                *precision >= 0.98 && *recall >= 0.99,
-                "{kind}: precision {precision:.3}, recall {recall:.3}"
-            );
+            assert!(t.recall() >= 0.99, "{kind}: recall {:.3}", t.recall());
         }
     }
+    assert!(all.recall() >= 0.97, "recall over all {:.3}", all.recall());
 }

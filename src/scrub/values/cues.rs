@@ -28,6 +28,9 @@ pub(super) const DASH: u16 = 1 << 8;
 pub(super) const JWT_LETTER: u16 = 1 << 9;
 /// `r`: with a space, what `Bearer <token>` needs.
 pub(super) const BEARER_LETTER: u16 = 1 << 10;
+/// The lead byte of a character beyond ASCII (`°`, `ß`, CJK): Japanese addresses and
+/// degree signs.
+pub(super) const HIGH: u16 = 1 << 11;
 /// Counted, not flagged: a class above bit 16 is added up, digits in 24 bits of the sum and
 /// capitals in the 24 above them.
 const DIGIT: u64 = 1 << 16;
@@ -53,6 +56,7 @@ pub(super) static CUE_CLASS: [u64; 256] = {
             b'-' => DASH,
             b'J' => JWT_LETTER,
             b'r' => BEARER_LETTER,
+            0xC2..=0xF4 => HIGH,
             _ => 0,
         };
         let counted = if b.is_ascii_digit() {
@@ -95,6 +99,10 @@ impl Cues {
         self.seen & cue != 0
     }
 
+    pub fn has_all(&self, cues: u16) -> bool {
+        self.seen & cues == cues
+    }
+
     pub fn can_hold_token(&self) -> bool {
         self.has(JWT_LETTER) || (self.has(BEARER_LETTER) && self.has(SPACE))
     }
@@ -102,8 +110,9 @@ impl Cues {
     /// Whether any detector can match a value of `len` bytes with these cues.
     pub fn any(&self, len: usize) -> bool {
         self.has(AT | PLUS | QUESTION)
-            || (self.has(DELIMITER) && self.digits > 0)
+            || (self.has(DELIMITER | HIGH) && self.digits > 0)
             || self.digits >= 9
+            || (self.digits >= 7 && self.capitals >= 1)
             || (len >= 20 && self.can_hold_token())
     }
 }

@@ -1,135 +1,201 @@
 //! Detectors of digit-shaped personal data in text: IBANs, US social security numbers,
 //! latitude/longitude pairs, payment cards and international phone numbers.
 
-use super::{redact_spans, word_start, Replacement};
-use crate::scrub::report::{Report, RuleKind};
+use super::word_start;
 
 /// IBANs: two letters, two check digits, 11 to 30 letters or digits (grouped by single
 /// spaces or not), and a valid ISO 7064 mod-97 check.
-pub(super) fn redact_ibans(
-    text: &[u8],
-    marker: &Replacement,
-    out: &mut Vec<u8>,
-    report: &mut Report,
-) -> bool {
-    redact_spans(text, marker, out, report, RuleKind::IbanValue, |t, from| {
-        let last = t.len().saturating_sub(15);
-        let mut i = from;
-        while i < last {
-            // Country letters, then check digits: most bytes fail the first test.
-            if t[i].is_ascii_uppercase()
-                && t[i + 1].is_ascii_uppercase()
-                && t[i + 2].is_ascii_digit()
-                && t[i + 3].is_ascii_digit()
-                && word_start(t, i)
-            {
-                if let Some(end) = iban_at(t, i) {
-                    return Some((i, end));
-                }
+pub(super) fn find_iban(t: &[u8], from: usize) -> Option<(usize, usize)> {
+    let last = t.len().saturating_sub(15);
+    let mut i = from;
+    while i < last {
+        // Country letters, then check digits: most bytes fail the first test.
+        if t[i].is_ascii_alphabetic()
+            && t[i + 1].is_ascii_alphabetic()
+            && t[i + 2].is_ascii_digit()
+            && t[i + 3].is_ascii_digit()
+            && word_start(t, i)
+        {
+            if let Some(end) = iban_at(t, i) {
+                return Some((i, end));
             }
-            i += 1;
-        }
-        None
-    })
-}
-
-fn iban_at(text: &[u8], start: usize) -> Option<usize> {
-    let mut chars = Vec::with_capacity(34);
-    let (mut i, mut end) = (start, start);
-    while i < text.len() && chars.len() < 34 {
-        let c = text[i];
-        if c.is_ascii_digit() || c.is_ascii_uppercase() {
-            chars.push(c);
-            end = i + 1;
-        } else if !(c == b' ' && text.get(i + 1).is_some_and(u8::is_ascii_alphanumeric)) {
-            break;
         }
         i += 1;
     }
-    if !(15..=34).contains(&chars.len()) || text.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+    None
+}
+
+/// IBAN lengths by country (ISO 13616 registry): a candidate is read to exactly its
+/// country's length, so a word after a grouped IBAN is never taken into it.
+const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
+    (b"AD", 24),
+    (b"AE", 23),
+    (b"AL", 28),
+    (b"AT", 20),
+    (b"AZ", 28),
+    (b"BA", 20),
+    (b"BE", 16),
+    (b"BG", 22),
+    (b"BH", 22),
+    (b"BR", 29),
+    (b"BY", 28),
+    (b"CH", 21),
+    (b"CR", 22),
+    (b"CY", 28),
+    (b"CZ", 24),
+    (b"DE", 22),
+    (b"DK", 18),
+    (b"DO", 28),
+    (b"EE", 20),
+    (b"EG", 29),
+    (b"ES", 24),
+    (b"FI", 18),
+    (b"FO", 18),
+    (b"FR", 27),
+    (b"GB", 22),
+    (b"GE", 22),
+    (b"GI", 23),
+    (b"GL", 18),
+    (b"GR", 27),
+    (b"GT", 28),
+    (b"HR", 21),
+    (b"HU", 28),
+    (b"IE", 22),
+    (b"IL", 23),
+    (b"IQ", 23),
+    (b"IS", 26),
+    (b"IT", 27),
+    (b"JO", 30),
+    (b"KW", 30),
+    (b"KZ", 20),
+    (b"LB", 28),
+    (b"LC", 32),
+    (b"LI", 21),
+    (b"LT", 20),
+    (b"LU", 20),
+    (b"LV", 21),
+    (b"MC", 27),
+    (b"MD", 24),
+    (b"ME", 22),
+    (b"MK", 19),
+    (b"MR", 27),
+    (b"MT", 31),
+    (b"MU", 30),
+    (b"NL", 18),
+    (b"NO", 15),
+    (b"PK", 24),
+    (b"PL", 28),
+    (b"PS", 29),
+    (b"PT", 25),
+    (b"QA", 29),
+    (b"RO", 24),
+    (b"RS", 22),
+    (b"SA", 24),
+    (b"SC", 31),
+    (b"SE", 24),
+    (b"SI", 19),
+    (b"SK", 24),
+    (b"SM", 27),
+    (b"ST", 25),
+    (b"SV", 28),
+    (b"TL", 23),
+    (b"TN", 24),
+    (b"TR", 26),
+    (b"UA", 29),
+    (b"VA", 22),
+    (b"VG", 24),
+    (b"XK", 20),
+];
+
+/// An IBAN starting at `start`, in any case, compact or grouped by single spaces or dashes
+/// (`DE89 3704 ...`, `de89370400440532013000`, `DE89-3704-...`); its end.
+fn iban_at(text: &[u8], start: usize) -> Option<usize> {
+    let country = [
+        text[start].to_ascii_uppercase(),
+        text[start + 1].to_ascii_uppercase(),
+    ];
+    let &(_, len) = IBAN_LENGTHS.iter().find(|(c, _)| **c == country)?;
+    let mut chars = [0u8; 34];
+    let (mut n, mut i) = (0, start);
+    while n < len {
+        let c = *text.get(i)?;
+        if c.is_ascii_alphanumeric() {
+            chars[n] = c.to_ascii_uppercase();
+            n += 1;
+        } else if !(matches!(c, b' ' | b'-')
+            && n >= 4
+            && text.get(i + 1).is_some_and(u8::is_ascii_alphanumeric))
+        {
+            return None;
+        }
+        i += 1;
+    }
+    if text.get(i).is_some_and(u8::is_ascii_alphanumeric) {
         return None;
     }
     // Move the first four to the end, read letters as 10..35, and check the remainder.
-    let remainder = chars[4..].iter().chain(&chars[..4]).fold(0u32, |acc, &c| {
-        let value = if c.is_ascii_digit() {
-            u32::from(c - b'0')
-        } else {
-            u32::from(c - b'A') + 10
-        };
-        if value >= 10 {
-            (acc * 100 + value) % 97
-        } else {
-            (acc * 10 + value) % 97
-        }
-    });
-    (remainder == 1).then_some(end)
+    let remainder = chars[4..len]
+        .iter()
+        .chain(&chars[..4])
+        .fold(0u32, |acc, &c| {
+            let value = if c.is_ascii_digit() {
+                u32::from(c - b'0')
+            } else {
+                u32::from(c - b'A') + 10
+            };
+            if value >= 10 {
+                (acc * 100 + value) % 97
+            } else {
+                (acc * 10 + value) % 97
+            }
+        });
+    (remainder == 1).then_some(i)
 }
 
 /// US social security numbers written `AAA-GG-SSSS`, without the never-issued ranges (area
 /// 000, 666 or 900-999, group 00, serial 0000). Bare nine-digit runs are left alone: too
 /// many ids look the same.
-pub(super) fn redact_ssns(
-    text: &[u8],
-    marker: &Replacement,
-    out: &mut Vec<u8>,
-    report: &mut Report,
-) -> bool {
-    redact_spans(text, marker, out, report, RuleKind::SsnValue, |t, from| {
-        // Anchored on the first dash: memchr skips the stretches without one.
-        memchr::memchr_iter(b'-', &t[from..])
-            .map(|o| from + o)
-            .find_map(|dash| {
-                let i = dash.checked_sub(3).filter(|i| *i >= from)?;
-                let s = t.get(i..i + 11)?;
-                let shaped = word_start(t, i)
-                    && s.iter().enumerate().all(|(k, c)| {
-                        if k == 3 || k == 6 {
-                            *c == b'-'
-                        } else {
-                            c.is_ascii_digit()
-                        }
-                    })
-                    && !t.get(i + 11).is_some_and(u8::is_ascii_alphanumeric);
-                if !shaped {
-                    return None;
-                }
-                let num = |r: std::ops::Range<usize>| {
-                    s[r].iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0'))
-                };
-                let (area, group, serial) = (num(0..3), num(4..6), num(7..11));
-                let valid = area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
-                valid.then_some((i, i + 11))
-            })
-    })
+pub(super) fn find_ssn(t: &[u8], from: usize) -> Option<(usize, usize)> {
+    // Anchored on the first dash: memchr skips the stretches without one.
+    memchr::memchr_iter(b'-', &t[from..])
+        .map(|o| from + o)
+        .find_map(|dash| {
+            let i = dash.checked_sub(3).filter(|i| *i >= from)?;
+            let s = t.get(i..i + 11)?;
+            let shaped = word_start(t, i)
+                && s.iter().enumerate().all(|(k, c)| {
+                    if k == 3 || k == 6 {
+                        *c == b'-'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                })
+                && !t.get(i + 11).is_some_and(u8::is_ascii_alphanumeric);
+            if !shaped {
+                return None;
+            }
+            let num = |r: std::ops::Range<usize>| {
+                s[r].iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0'))
+            };
+            let (area, group, serial) = (num(0..3), num(4..6), num(7..11));
+            let valid = area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
+            valid.then_some((i, i + 11))
+        })
 }
 
 /// Latitude/longitude pairs written as decimals (`37.77,-122.41`, `48.8566, 2.3522`): two
 /// places or more on both, in range, one comma and at most one space between. Whole
 /// numbers and single decimals (`3,4.5`) are not a position precise enough to matter.
-pub(super) fn redact_coordinates(
-    text: &[u8],
-    marker: &Replacement,
-    out: &mut Vec<u8>,
-    report: &mut Report,
-) -> bool {
-    redact_spans(
-        text,
-        marker,
-        out,
-        report,
-        RuleKind::PreciseLocation,
-        |t, from| {
-            memchr::memchr_iter(b',', &t[from..])
-                .map(|o| from + o)
-                .find_map(|comma| {
-                    let (start, lat) = decimal_ending_at(t, comma, 2)?;
-                    let after = comma + 1 + usize::from(t.get(comma + 1) == Some(&b' '));
-                    let (end, lon) = decimal_starting_at(t, after)?;
-                    let in_range = lat.abs() <= 90.0 && lon.abs() <= 180.0;
-                    (start >= from && in_range).then_some((start, end))
-                })
-        },
-    )
+pub(super) fn find_decimal_pair(t: &[u8], from: usize) -> Option<(usize, usize)> {
+    memchr::memchr_iter(b',', &t[from..])
+        .map(|o| from + o)
+        .find_map(|comma| {
+            let (start, lat) = decimal_ending_at(t, comma, 2)?;
+            let after = comma + 1 + usize::from(t.get(comma + 1) == Some(&b' '));
+            let (end, lon) = decimal_starting_at(t, after)?;
+            let in_range = lat.abs() <= 90.0 && lon.abs() <= 180.0;
+            (start >= from && in_range).then_some((start, end))
+        })
 }
 
 /// A signed decimal with `max_int` integer digits or fewer and two places or more that
@@ -200,21 +266,11 @@ pub(super) const CARD_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
 
 /// Finds card numbers (13 to 19 digits, single spaces or dashes between groups, a known
 /// issuer prefix, a valid Luhn check digit) and writes `text` with each replaced by `marker`.
-pub(super) fn redact_cards(
-    text: &[u8],
-    marker: &Replacement,
-    out: &mut Vec<u8>,
-    report: &mut Report,
-) -> bool {
-    if text.len() < *CARD_DIGITS.start() || longest_digit_run(text) < *CARD_DIGITS.start() {
-        return false;
-    }
-    let mut copied = 0;
-    let mut found = false;
+pub(super) fn find_card(text: &[u8], from: usize) -> Option<(usize, usize)> {
     // One pass: a run of digits joined by single spaces or dashes becomes a candidate once it
     // holds 13 digits; only then is the Luhn and issuer check done, from the run's start.
-    let (mut run_start, mut run_digits) = (0, 0);
-    let mut i = 0;
+    let (mut run_start, mut run_digits) = (from, 0);
+    let mut i = from;
     while i < text.len() {
         let c = text[i];
         if c.is_ascii_digit() {
@@ -234,29 +290,18 @@ pub(super) fn redact_cards(
         }
         let starts_word = run_start == 0 || !text[run_start - 1].is_ascii_alphanumeric();
         match starts_word.then(|| card_at(text, run_start)).flatten() {
-            Some(end) => {
-                if !found {
-                    out.clear();
-                    found = true;
-                }
-                out.extend_from_slice(&text[copied..run_start]);
-                report.count(
-                    RuleKind::CardValue,
-                    marker.write(&text[run_start..end], out),
-                );
-                copied = end;
-                i = end;
-                run_digits = 0;
-            }
+            Some(end) => return Some((run_start, end)),
             // Not a card from here; keep scanning with a window that can still become one.
             None if run_digits >= 19 => run_digits = 0,
             None => {}
         }
     }
-    if found {
-        out.extend_from_slice(&text[copied..]);
-    }
-    found
+    None
+}
+
+/// Whether `text` has a run of digits long enough for a card: the cards' cheap gate.
+pub(super) fn may_hold_card(text: &[u8]) -> bool {
+    text.len() >= *CARD_DIGITS.start() && longest_digit_run(text) >= *CARD_DIGITS.start()
 }
 
 /// Digits in the longest stretch of digits, spaces and dashes: an upper bound for any card
@@ -297,23 +342,31 @@ fn card_at(text: &[u8], start: usize) -> Option<usize> {
     valid.then_some(end)
 }
 
-/// Visa, Mastercard, American Express, Discover, JCB, Diners Club, UnionPay.
+/// Issuer prefixes and the lengths their cards take (Visa, Mastercard, American Express,
+/// Discover, JCB, Diners Club, UnionPay): a 15-digit number starting 4 or 5 is no card.
+const ISSUERS: &[(u32, u32, std::ops::RangeInclusive<usize>)] = &[
+    // (first prefix, last prefix, of four digits), lengths
+    (4000, 4999, 13..=19),
+    (5100, 5599, 16..=16),
+    (2221, 2720, 16..=16),
+    (3400, 3499, 15..=15),
+    (3700, 3799, 15..=15),
+    (6011, 6011, 16..=19),
+    (6440, 6599, 16..=19),
+    (3500, 3599, 16..=19),
+    (3000, 3059, 14..=19),
+    (3600, 3699, 14..=19),
+    (3800, 3899, 14..=19),
+    (6200, 6299, 16..=19),
+];
+
 fn known_issuer(d: &[u8]) -> bool {
-    let two = u32::from(d[0]) * 10 + u32::from(d[1]);
-    let four = two * 100 + u32::from(d[2]) * 10 + u32::from(d[3]);
-    d[0] == 4
-        || (51..=55).contains(&two)
-        || (2221..=2720).contains(&four)
-        || two == 34
-        || two == 37
-        || four == 6011
-        || two == 65
-        || (6440..=6499).contains(&four)
-        || two == 35
-        || two == 36
-        || two == 38
-        || (3000..=3059).contains(&four)
-        || two == 62
+    let four = d[..4].iter().fold(0u32, |a, &x| a * 10 + u32::from(x));
+    let visa_length = d[0] != 4 || matches!(d.len(), 13 | 16 | 19);
+    visa_length
+        && ISSUERS.iter().any(|(low, high, lengths)| {
+            (*low..=*high).contains(&four) && lengths.contains(&d.len())
+        })
 }
 
 fn luhn_valid(digits: &[u8]) -> bool {
@@ -344,33 +397,11 @@ pub(super) const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 8..=15;
 /// Finds international phone numbers written with a leading `+` (`+1 415 555 0100`,
 /// `+44 (20) 7946-0958`) and writes `text` with each replaced by `marker` into `out`. The `+`
 /// is required: bare digit runs are too often order numbers, prices or timestamps.
-pub(super) fn redact_phones(
-    text: &[u8],
-    marker: &Replacement,
-    out: &mut Vec<u8>,
-    report: &mut Report,
-) -> bool {
-    let mut copied = 0;
-    let mut found = false;
-    for plus in memchr::memchr_iter(b'+', text) {
-        if plus < copied || (plus > 0 && text[plus - 1].is_ascii_alphanumeric()) {
-            continue;
-        }
-        let Some(end) = phone_end(text, plus) else {
-            continue;
-        };
-        if !found {
-            out.clear();
-            found = true;
-        }
-        out.extend_from_slice(&text[copied..plus]);
-        report.count(RuleKind::PhoneValue, marker.write(&text[plus..end], out));
-        copied = end;
-    }
-    if found {
-        out.extend_from_slice(&text[copied..]);
-    }
-    found
+pub(super) fn find_international_phone(text: &[u8], from: usize) -> Option<(usize, usize)> {
+    memchr::memchr_iter(b'+', &text[from..])
+        .map(|o| from + o)
+        .filter(|&plus| plus == 0 || !text[plus - 1].is_ascii_alphanumeric())
+        .find_map(|plus| Some((plus, phone_end(text, plus)?)))
 }
 
 /// The end of a phone number whose `+` is at `plus`, if one is there.
@@ -402,31 +433,17 @@ fn phone_end(text: &[u8], plus: usize) -> Option<usize> {
 /// exchange start 2-9), and trunk-prefixed `030 1234567`, `0699-6808486` (a `0`, an area
 /// code, a space or dash, 5 to 8 digits). Bare runs (`4155550100`) stay: they are too often
 /// order numbers.
-pub(super) fn redact_national_phones(
-    text: &[u8],
-    marker: &Replacement,
-    out: &mut Vec<u8>,
-    report: &mut Report,
-) -> bool {
-    redact_spans(
-        text,
-        marker,
-        out,
-        report,
-        RuleKind::PhoneValue,
-        |t, from| {
-            (from..t.len()).find_map(|i| {
-                let end = match t[i] {
-                    b'(' => north_american_at(t, i),
-                    b'0' if word_start(t, i) => trunk_prefixed_at(t, i),
-                    b'2'..=b'9' if word_start(t, i) => north_american_at(t, i),
-                    _ => None,
-                }?;
-                let followed_by_word = t.get(end).is_some_and(|c| c.is_ascii_alphanumeric());
-                (!followed_by_word).then_some((i, end))
-            })
-        },
-    )
+pub(super) fn find_national_phone(t: &[u8], from: usize) -> Option<(usize, usize)> {
+    (from..t.len()).find_map(|i| {
+        let end = match t[i] {
+            b'(' => north_american_at(t, i).or_else(|| bracketed_trunk_at(t, i)),
+            b'0' if word_start(t, i) => trunk_prefixed_at(t, i),
+            b'2'..=b'9' if word_start(t, i) => north_american_at(t, i),
+            _ => None,
+        }?;
+        let followed_by_word = t.get(end).is_some_and(|c| c.is_ascii_alphanumeric());
+        (!followed_by_word).then_some((i, end))
+    })
 }
 
 /// `n` digits at `i`, the first of them in `first`; the index after them.
@@ -472,4 +489,43 @@ fn trunk_prefixed_at(t: &[u8], i: usize) -> Option<usize> {
         .count();
     let digits = area_len + len;
     ((5..=8).contains(&len) && (9..=12).contains(&digits)).then_some(number + len)
+}
+
+/// A trunk prefix in brackets, `(030) 1234567`, `(0)30 1234567`, `(089) 12 34 56`: `(0`, up
+/// to four more digits, `)`, then 5 to 8 digits in at most three groups; 9 to 12 in all.
+fn bracketed_trunk_at(t: &[u8], i: usize) -> Option<usize> {
+    if t.get(i + 1) != Some(&b'0') || t.get(i + 2) == Some(&b'0') {
+        return None;
+    }
+    let area = t[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let close = i + 1 + area;
+    if !(1..=5).contains(&area) || t.get(close) != Some(&b')') {
+        return None;
+    }
+    let (end, number) = grouped_digits(t, close + 1, 3);
+    (number >= 5 && (9..=12).contains(&(area + number))).then_some(end)
+}
+
+/// Digits from `i` (after one optional space) in at most `groups` groups joined by single
+/// spaces or dashes; the end and the count.
+fn grouped_digits(t: &[u8], i: usize, groups: usize) -> (usize, usize) {
+    let mut i = i + usize::from(t.get(i) == Some(&b' '));
+    let (mut end, mut digits, mut seen) = (i, 0, 0);
+    while seen < groups {
+        let run = t[i.min(t.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if run == 0 {
+            break;
+        }
+        digits += run;
+        end = i + run;
+        seen += 1;
+        match t.get(end) {
+            Some(b' ' | b'-') if t.get(end + 1).is_some_and(u8::is_ascii_digit) => i = end + 1,
+            _ => break,
+        }
+    }
+    (end, digits)
 }

@@ -3,8 +3,7 @@
 
 use memchr::memchr2;
 
-use super::{redact_spans, word_start, Replacement};
-use crate::scrub::report::{Report, RuleKind};
+use super::word_start;
 
 static JWT_START: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
 static BEARER: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
@@ -23,51 +22,38 @@ fn is_token_char(c: u8) -> bool {
 
 /// JWTs (`eyJ...` header, three dot-separated base64url parts) and the credential after
 /// `Bearer ` (at least 16 token characters).
-pub(super) fn redact_tokens(
-    text: &[u8],
-    marker: &Replacement,
-    out: &mut Vec<u8>,
-    report: &mut Report,
-) -> bool {
-    redact_spans(
-        text,
-        marker,
-        out,
-        report,
-        RuleKind::TokenValue,
-        |t, from| {
-            let jwt = finder(&JWT_START, b"eyJ")
-                .find_iter(&t[from..])
-                .map(|o| from + o)
-                .find_map(|i| {
-                    let len = t[i..].iter().take_while(|c| is_token_char(**c)).count();
-                    let parts = t[i..i + len]
-                        .split(|c| *c == b'.')
-                        .filter(|p| !p.is_empty())
-                        .count();
-                    (word_start(t, i) && parts >= 3 && len >= 20).then_some((i, i + len))
-                });
-            let bearer = finder(&BEARER, b"earer ")
-                .find_iter(&t[from..])
-                .map(|o| from + o)
-                .find_map(|o| {
-                    let b = o.checked_sub(1)?;
-                    if !matches!(t[b], b'B' | b'b') || !word_start(t, b) {
-                        return None;
-                    }
-                    let start = o + 6;
-                    let len = t[start..].iter().take_while(|c| is_token_char(**c)).count();
-                    (len >= 16).then_some((start, start + len))
-                });
-            match (jwt, bearer) {
-                (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-                (a, b) => a.or(b),
+pub(super) fn find_token(t: &[u8], from: usize) -> Option<(usize, usize)> {
+    let jwt = finder(&JWT_START, b"eyJ")
+        .find_iter(&t[from..])
+        .map(|o| from + o)
+        .find_map(|i| {
+            let len = t[i..].iter().take_while(|c| is_token_char(**c)).count();
+            let parts = t[i..i + len]
+                .split(|c| *c == b'.')
+                .filter(|p| !p.is_empty())
+                .count();
+            (word_start(t, i) && parts >= 3 && len >= 20).then_some((i, i + len))
+        });
+    let bearer = finder(&BEARER, b"earer ")
+        .find_iter(&t[from..])
+        .map(|o| from + o)
+        .find_map(|o| {
+            let b = o.checked_sub(1)?;
+            if !matches!(t[b], b'B' | b'b') || !word_start(t, b) {
+                return None;
             }
-        },
-    )
+            let start = o + 6;
+            let len = t[start..].iter().take_while(|c| is_token_char(**c)).count();
+            (len >= 16).then_some((start, start + len))
+        });
+    match (jwt, bearer) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
 }
 
-/// Street-type words that end a street name, as written in English-language addresses.
+/// Street-type words that end a street name, as written in English-language addresses
+/// (US, UK, Ireland, Canada, Australia).
 const STREET_TYPES: &[&[u8]] = &[
     b"st",
     b"street",
@@ -94,6 +80,14 @@ const STREET_TYPES: &[&[u8]] = &[
     b"parkway",
     b"hwy",
     b"highway",
+    // British and Irish.
+    b"close",
+    b"crescent",
+    b"cres",
+    b"gardens",
+    b"grove",
+    b"mews",
+    b"row",
 ];
 
 /// Unit designators that may follow a street (`, Apt 4B`).
@@ -102,39 +96,14 @@ const UNIT_WORDS: &[&[u8]] = &[b"apt", b"apartment", b"suite", b"ste", b"unit", 
 /// Finds `<house number> <Capitalized Name...> <street type>[, Apt X]` and writes `text` with
 /// each replaced by `marker` into `out`. Conservative on purpose: a capitalized name and a
 /// known street type are both required, so prices and version strings do not match.
-pub(super) fn redact_streets(
-    text: &[u8],
-    marker: &Replacement,
-    out: &mut Vec<u8>,
-    report: &mut Report,
-) -> bool {
-    // Ids, timestamps and URLs have no spaces; an address always does.
-    if text.len() < 6 || memchr::memchr(b' ', text).is_none() {
-        return false;
-    }
-    let mut copied = 0;
-    let mut i = 0;
-    let mut found = false;
-    while i < text.len() {
+pub(super) fn find_street(text: &[u8], from: usize) -> Option<(usize, usize)> {
+    (from..text.len()).find_map(|i| {
         let starts_number =
             text[i].is_ascii_digit() && (i == 0 || !text[i - 1].is_ascii_alphanumeric());
-        if let Some(end) = starts_number.then(|| street_at(text, i)).flatten() {
-            if !found {
-                out.clear();
-                found = true;
-            }
-            out.extend_from_slice(&text[copied..i]);
-            report.count(RuleKind::StreetValue, marker.write(&text[i..end], out));
-            copied = end;
-            i = end;
-        } else {
-            i += 1;
-        }
-    }
-    if found {
-        out.extend_from_slice(&text[copied..]);
-    }
-    found
+        starts_number
+            .then(|| Some((i, street_at(text, i)?)))
+            .flatten()
+    })
 }
 
 /// The end of a street address starting with the house number at `start`, if one is there.
@@ -214,26 +183,18 @@ fn is_domain_char(c: u8) -> bool {
 
 /// Whether `text` (a key, for instance) contains an e-mail address.
 pub fn contains_email(text: &[u8]) -> bool {
-    let mut scratch = Vec::new();
-    let marker = Replacement::Marker(Vec::new());
-    redact_emails(text, &marker, &mut scratch, &mut Report::default())
+    may_hold_email(text) && find_email(text, 0).is_some()
 }
 
-/// Finds e-mail addresses (`@`, or `%40` / `%2540` inside URLs) and writes `text` with each replaced by
-/// `marker` into `out`. Returns false (and leaves `out` empty) when there is none.
-pub(super) fn redact_emails(
-    text: &[u8],
-    marker: &Replacement,
-    out: &mut Vec<u8>,
-    report: &mut Report,
-) -> bool {
-    // The shortest address is `a@b.co`; short values are read with a loop, not memchr.
-    if text.len() < 6 || (text.len() <= 32 && !text.iter().any(|&c| c == b'@' || c == b'%')) {
-        return false;
-    }
-    let mut copied = 0;
-    let mut search = 0;
-    let mut found = false;
+/// The e-mail detector's cheap gate: the shortest address is `a@b.co`; short values are
+/// read with a loop, not memchr.
+pub(super) fn may_hold_email(text: &[u8]) -> bool {
+    text.len() >= 6 && (text.len() > 32 || text.iter().any(|&c| c == b'@' || c == b'%'))
+}
+
+/// The next e-mail address from `from` (`@`, or `%40` / `%2540` inside URLs).
+pub(super) fn find_email(text: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut search = from;
     while let Some(off) = memchr2(b'@', b'%', &text[search..]) {
         let at = search + off;
         let sep_len = if text[at] == b'@' {
@@ -247,24 +208,12 @@ pub(super) fn redact_emails(
             search = at + 1;
             continue;
         };
-        match email_bounds(text, at, sep_len, copied) {
-            Some((start, end)) => {
-                if !found {
-                    out.clear();
-                    found = true;
-                }
-                out.extend_from_slice(&text[copied..start]);
-                report.count(RuleKind::EmailValue, marker.write(&text[start..end], out));
-                copied = end;
-                search = end;
-            }
+        match email_bounds(text, at, sep_len, from) {
+            Some(span) => return Some(span),
             None => search = at + sep_len,
         }
     }
-    if found {
-        out.extend_from_slice(&text[copied..]);
-    }
-    found
+    None
 }
 
 /// The span of an address around the separator at `at`, if the text there is one: a local
