@@ -21,7 +21,7 @@ use crate::scrub::{
 };
 use crate::vendor::VendorKind;
 
-pub use compile::{compile, weak_secret, AdminToken, LogFormat, ADMIN_TOKEN_ENV};
+pub use compile::{compile, compile_with, weak_secret, AdminToken, LogFormat, ADMIN_TOKEN_ENV};
 pub use file::RulesFile;
 pub use limits::{Limits, RequestLimits};
 
@@ -343,6 +343,29 @@ fn reason_without_value(kind: &figment::error::Kind) -> String {
             .collect::<Vec<_>>()
             .join(": "),
         other => other.to_string(),
+    }
+}
+
+/// Where the secrets the rules name by environment variable are read from.
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process's environment.
+pub struct ProcessEnv;
+
+impl Environment for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// A fixed environment (`[("NAME", "value")]`), for tests and tools.
+impl Environment for &[(&str, &str)] {
+    fn var(&self, name: &str) -> Option<String> {
+        self.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
     }
 }
 

@@ -21,6 +21,10 @@ struct Inflater {
 }
 
 impl Inflater {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one raw inflater, capped by `limit` in `inflate`"
+    )]
     fn new(zlib_header: bool, limit: u64) -> Self {
         Inflater {
             raw: Decompress::new(zlib_header),

@@ -48,6 +48,16 @@ impl Errors {
 }
 
 pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
+    compile_with(file, &super::ProcessEnv)
+}
+
+/// `compile`, reading the secrets the rules name by environment variable (the HMAC key,
+/// route and admin tokens) from `env`: tests give their own instead of changing the
+/// process's.
+pub fn compile_with(
+    file: RulesFile,
+    env: &dyn super::Environment,
+) -> Result<RuleSet, Vec<RuleError>> {
     let mut errors = Errors::default();
     let mut effective = serde_json::to_value(&file).unwrap_or_default();
     if let Some(map) = effective.as_object_mut() {
@@ -80,7 +90,7 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
             false
         }
     };
-    let (pseudonym_key, key_source) = pseudonym_key(&file.identifiers, &mut errors);
+    let (pseudonym_key, key_source) = pseudonym_key(&file.identifiers, env, &mut errors);
     let identifier_action = match file.identifiers.action.as_str() {
         "hash" => FieldAction::Hash,
         "drop" => FieldAction::Drop(RuleKind::Identifier),
@@ -112,13 +122,13 @@ pub fn compile(file: RulesFile) -> Result<RuleSet, Vec<RuleError>> {
         identifier_action,
         values: &values,
     };
-    let routes = routes(&file, &inputs, &context, &limits, &mut errors);
+    let routes = routes(&file, &inputs, &context, &limits, env, &mut errors);
     let forward_headers = forward_headers(&file, &mut errors);
     let cors = cors(&file);
     let consent_signals = privacy::signals(&file.consent);
     let hashing = identifier_action == FieldAction::Hash;
     let opt_out = privacy::opt_out(&file.consent, &pseudonym_key, hashing, &mut errors);
-    let admin_token = operate::admin_token(&file.admin, &mut errors);
+    let admin_token = operate::admin_token(&file.admin, env, &mut errors);
     let log_format = operate::log_format(&file.log, &mut errors);
     if !errors.0.is_empty() {
         return Err(errors.0);
@@ -311,7 +321,11 @@ fn refuse_weak_key(key: &[u8], at: &str, errors: &mut Errors) {
 
 /// The key comes from a file or the environment, never from rules.toml. Without one, a
 /// random key keeps identifiers unreadable (but pseudonyms change at every restart).
-fn pseudonym_key(ids: &IdentifiersFile, errors: &mut Errors) -> (PseudonymKey, KeySource) {
+fn pseudonym_key(
+    ids: &IdentifiersFile,
+    env: &dyn super::Environment,
+    errors: &mut Errors,
+) -> (PseudonymKey, KeySource) {
     if let Some(path) = &ids.key_file {
         match std::fs::read(path) {
             Ok(bytes) => {
@@ -326,7 +340,7 @@ fn pseudonym_key(ids: &IdentifiersFile, errors: &mut Errors) -> (PseudonymKey, K
         }
     }
     if let Some(name) = &ids.key_env {
-        if let Ok(value) = std::env::var(name) {
+        if let Some(value) = env.var(name) {
             refuse_weak_key(value.trim().as_bytes(), "identifiers.key_env", errors);
             return (
                 PseudonymKey::new(value.trim().as_bytes()),
@@ -420,6 +434,7 @@ fn routes(
     inputs: &PlanInputs<'_>,
     context: &ValueContext<'_>,
     limits: &Limits,
+    env: &dyn super::Environment,
     errors: &mut Errors,
 ) -> Vec<Route> {
     if file.routes.is_empty() {
@@ -440,7 +455,7 @@ fn routes(
         let Some(upstream) = upstream(&r.upstream, &format!("route[{i}].upstream"), errors) else {
             continue;
         };
-        let token = route_token(r, i, errors);
+        let token = route_token(r, i, env, errors);
         for (alias, target) in &r.aliases {
             let known = [http::Method::GET, http::Method::POST]
                 .iter()
@@ -588,7 +603,12 @@ fn anonymized_plans(
     })
 }
 
-fn route_token(r: &super::file::RouteFile, i: usize, errors: &mut Errors) -> Option<super::Secret> {
+fn route_token(
+    r: &super::file::RouteFile,
+    i: usize,
+    env: &dyn super::Environment,
+    errors: &mut Errors,
+) -> Option<super::Secret> {
     if let Some(path) = &r.token_file {
         return match std::fs::read_to_string(path) {
             Ok(text) => Some(super::Secret(text.trim().to_owned())),
@@ -602,8 +622,8 @@ fn route_token(r: &super::file::RouteFile, i: usize, errors: &mut Errors) -> Opt
         };
     }
     let name = r.token_env.as_ref()?;
-    match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => Some(super::Secret(value.trim().to_owned())),
+    match env.var(name) {
+        Some(value) if !value.trim().is_empty() => Some(super::Secret(value.trim().to_owned())),
         _ => {
             errors.push(
                 format!("route[{i}].token_env"),

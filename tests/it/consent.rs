@@ -358,10 +358,9 @@ async fn a_batch_is_judged_event_by_event_and_counted_by_reason() {
 #[tokio::test]
 async fn vendor_signals_on_the_wire_decide_their_events() {
     let vendor = FakeVendor::start(Behavior::ok("ok")).await;
-    std::env::set_var("SCRUBPROXY_TEST_MATOMO_TOKEN_CONSENT", "proxy-token");
     let proxy = start_proxy(&vendor.base_url(), |f| {
         let matomo = f.routes.iter_mut().find(|r| r.prefix == "/matomo").unwrap();
-        matomo.token_env = Some("SCRUBPROXY_TEST_MATOMO_TOKEN_CONSENT".into());
+        matomo.token_env = Some(support::proxy::MATOMO_TOKEN_ENV.into());
     })
     .await;
     let sent = |method: &'static str,
@@ -491,7 +490,6 @@ async fn vendor_signals_on_the_wire_decide_their_events() {
 #[tokio::test]
 async fn real_sdk_traffic_is_dropped_when_refused_and_anonymized_when_silent() {
     let vendor = FakeVendor::start(Behavior::ok("ok")).await;
-    std::env::set_var("SCRUBPROXY_TEST_MATOMO_TOKEN_REPLAY", "proxy-token");
     let proxy = start_proxy(&vendor.base_url(), |f| {
         f.client_ip.trusted_proxies = vec!["127.0.0.1/32".into()];
         // Plausible's header carries the truncated address (the shipped default is a
@@ -499,7 +497,7 @@ async fn real_sdk_traffic_is_dropped_when_refused_and_anonymized_when_silent() {
         f.ip.header = "truncate".into();
         // Matomo takes an address only with the proxy's token.
         let matomo = f.routes.iter_mut().find(|r| r.prefix == "/matomo").unwrap();
-        matomo.token_env = Some("SCRUBPROXY_TEST_MATOMO_TOKEN_REPLAY".into());
+        matomo.token_env = Some(support::proxy::MATOMO_TOKEN_ENV.into());
     })
     .await;
     const VISITOR: (&str, &str) = ("x-forwarded-for", "198.51.100.77");

@@ -217,10 +217,9 @@ async fn city_precision_and_rounded_coordinates_are_opt_in() {
 
 #[tokio::test]
 async fn matomo_gets_the_place_with_the_proxy_token_only() {
-    std::env::set_var("SCRUBPROXY_TEST_MATOMO_TOKEN_PLACE", "proxy-token");
     let (vendor, proxy) = london_proxy("matomo", "region", |f| {
         let matomo = f.routes.iter_mut().find(|r| r.prefix == "/matomo").unwrap();
-        matomo.token_env = Some("SCRUBPROXY_TEST_MATOMO_TOKEN_PLACE".into());
+        matomo.token_env = Some(support::proxy::MATOMO_TOKEN_ENV.into());
     })
     .await;
     let target = "/matomo/matomo.php?idsite=1&rec=1&city=Camden&lat=51.539&long=-0.14";

@@ -87,6 +87,10 @@ fn segment_events(path: &str, body: &[u8]) -> Vec<Value> {
     }
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test reading a captured fixture of known size"
+)]
 pub(crate) fn decompressed(f: &Fixture) -> Vec<u8> {
     use std::io::Read;
     if f.body.starts_with(&[0x1f, 0x8b]) {

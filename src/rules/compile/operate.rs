@@ -63,7 +63,11 @@ pub(super) fn log_format(log: &LogFile, errors: &mut Errors) -> LogFormat {
 
 /// The admin token from `admin.token_file`, else `SCRUBPROXY_ADMIN_TOKEN`; `None` when
 /// neither is set (the admin endpoints then answer loopback peers only).
-pub(super) fn admin_token(admin: &AdminFile, errors: &mut Errors) -> Option<AdminToken> {
+pub(super) fn admin_token(
+    admin: &AdminFile,
+    env: &dyn crate::rules::Environment,
+    errors: &mut Errors,
+) -> Option<AdminToken> {
     let (token, at) = if let Some(path) = &admin.token_file {
         match std::fs::read(path) {
             Ok(bytes) => (bytes, "admin.token_file"),
@@ -76,7 +80,7 @@ pub(super) fn admin_token(admin: &AdminFile, errors: &mut Errors) -> Option<Admi
             }
         }
     } else {
-        let value = std::env::var(ADMIN_TOKEN_ENV).ok()?;
+        let value = env.var(ADMIN_TOKEN_ENV)?;
         (value.into_bytes(), ADMIN_TOKEN_ENV)
     };
     let token = token.trim_ascii();

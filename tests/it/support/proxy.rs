@@ -27,10 +27,16 @@ impl TestProxy {
     }
 }
 
+/// The environment in-process test proxies read their secrets from, instead of the
+/// process's (which tests never change): a Matomo token for routes that name it.
+pub const MATOMO_TOKEN_ENV: &str = "SCRUBPROXY_TEST_MATOMO_TOKEN";
+const TEST_ENV: &[(&str, &str)] = &[(MATOMO_TOKEN_ENV, "proxy-token")];
+
 /// The shipped rules with every route sent to `upstream` (base URL), listeners on loopback
 /// ephemeral ports and no HMAC key (a random one), then `edit` for the test's own changes.
 pub async fn start_proxy(upstream: &str, edit: impl FnOnce(&mut RulesFile)) -> TestProxy {
-    let set = rules::compile(test_rules(upstream, edit)).expect("test rules compile");
+    let set =
+        rules::compile_with(test_rules(upstream, edit), &TEST_ENV).expect("test rules compile");
     TestProxy {
         running: listen::start(set, None).await.expect("proxy starts"),
     }
