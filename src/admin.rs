@@ -17,10 +17,11 @@ use std::sync::Arc;
 
 use std::net::SocketAddr;
 
-use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, Response};
 use hyper::body::Incoming;
 
+use crate::refusal::Refusal;
 use crate::reply::{self, ResponseBody};
 use crate::state::AppState;
 
@@ -63,37 +64,6 @@ async fn reload(state: Arc<AppState>) -> Response<ResponseBody> {
 /// ones too, so a probe cannot even learn which exist.
 const PROTECTED_PREFIX: &str = "/admin/";
 
-/// Why a request may not use the protected paths.
-#[derive(Debug, PartialEq, Eq)]
-enum Refusal {
-    /// No token is configured and the peer is not loopback.
-    TokenRequired,
-    /// A token is configured and the request does not present it.
-    Unauthorized,
-}
-
-impl Refusal {
-    fn response(&self) -> Response<ResponseBody> {
-        match self {
-            Refusal::TokenRequired => reply::error(
-                403,
-                "admin_token_required",
-                "admin endpoints answer loopback peers only unless an admin token is configured",
-            ),
-            Refusal::Unauthorized => {
-                let mut resp = reply::error(
-                    401,
-                    "unauthorized",
-                    "admin endpoints need Authorization: Bearer <token>",
-                );
-                resp.headers_mut()
-                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                resp
-            }
-        }
-    }
-}
-
 /// Whether a request may use the protected paths.
 fn authorize(
     token: Option<&crate::rules::AdminToken>,
@@ -104,7 +74,7 @@ fn authorize(
         return if is_loopback(peer) {
             Ok(())
         } else {
-            Err(Refusal::TokenRequired)
+            Err(Refusal::AdminTokenRequired)
         };
     };
     let presented = headers
@@ -142,17 +112,17 @@ pub async fn handle(
 ) -> Response<ResponseBody> {
     if req.uri().path().starts_with(PROTECTED_PREFIX) {
         if let Err(refused) = authorize(state.rules().admin_token.as_ref(), peer, req.headers()) {
-            return refused.response();
+            return reply::refusal(&refused);
         }
     }
     if req.uri().path() == "/admin/reload" {
         if req.method() != Method::POST {
-            return reply::error(405, "method_not_allowed", "reload with POST");
+            return reply::refusal(&Refusal::MethodNotAllowed { allowed: "POST" });
         }
         return reload(state).await;
     }
     if req.method() != Method::GET {
-        return reply::error(405, "method_not_allowed", "admin endpoints answer GET only");
+        return reply::refusal(&Refusal::MethodNotAllowed { allowed: "GET" });
     }
     match req.uri().path() {
         "/metrics" => {
@@ -182,12 +152,8 @@ pub async fn handle(
                 db.build_epoch()
             )))
         }
-        "/readyz" => reply::error(503, "not_ready", "the proxy is starting or stopping"),
-        _ => reply::error(
-            404,
-            "unknown_admin_path",
-            "admin paths: /metrics, /healthz, /readyz, /admin/rules, /admin/reload",
-        ),
+        "/readyz" => reply::refusal(&Refusal::NotReady),
+        _ => reply::refusal(&Refusal::UnknownAdminPath),
     }
 }
 
@@ -225,7 +191,7 @@ mod tests {
             "[::ffff:10.0.0.1]:1",
         ] {
             let refusal = authorize(None, peer(refused), &with_auth("Bearer anything-at-all"));
-            assert_eq!(refusal, Err(Refusal::TokenRequired), "{refused}");
+            assert_eq!(refusal, Err(Refusal::AdminTokenRequired), "{refused}");
         }
     }
 

@@ -18,6 +18,7 @@ pub mod listen;
 pub mod metrics;
 pub mod pipeline;
 pub mod proxy;
+pub mod refusal;
 pub mod reload;
 pub mod reply;
 pub mod request;

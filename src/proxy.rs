@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use crate::client_ip::client_ip;
 use crate::forward::{self, ForwardError, UpstreamBody};
 use crate::pipeline::{BodyPipeline, PipelineError, Scrubbed};
+use crate::refusal::Refusal;
 use crate::reply::{self, ResponseBody};
 use crate::request;
 use crate::rules::{Route, RuleSet};
@@ -31,9 +32,6 @@ use budget::Held;
 use route::{route, Routed};
 use tally::Tally;
 
-/// The `scrubproxy-error` kind of a request refused because the memory budget is spent.
-const OVER_BUDGET: &str = "memory_budget";
-
 /// Label for requests that matched no route.
 const NO_VENDOR: &str = "none";
 
@@ -47,29 +45,15 @@ pub async fn handle(
     let started = Instant::now();
     let Ok(_permit) = state.permits.clone().try_acquire_owned() else {
         // Full: an answer every SDK retries later, instead of a queue without bound.
-        state
-            .metrics
-            .rejected
-            .with_label_values(&[NO_VENDOR, "overloaded"])
-            .inc();
-        let mut resp = reply::error(503, "overloaded", "the proxy is at its request limit");
-        resp.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static("1"),
-        );
-        return resp;
+        return refused(&state, NO_VENDOR, &Refusal::Overloaded);
     };
     let mut tally = Tally::start(&state, started);
     let snapshot = state.snapshot(worker);
     let rules: &RuleSet = &snapshot.rules;
     if !budget::has_room(&state.metrics.held_bytes, rules.limits.memory_budget_bytes) {
-        state
-            .metrics
-            .rejected
-            .with_label_values(&[NO_VENDOR, OVER_BUDGET])
-            .inc();
-        tally.status = Some(503);
-        return over_budget();
+        let resp = refused(&state, NO_VENDOR, &Refusal::MemoryBudget);
+        tally.status = Some(resp.status().as_u16());
+        return resp;
     }
     // Only the Origin is needed after the request is consumed: no copy of every header.
     let origin = req.headers().get(ORIGIN).cloned();
@@ -80,32 +64,13 @@ pub async fn handle(
             "preflight",
             reply::preflight(&rules.cors, req.headers()),
         ),
-        Routed::Forbidden(vendor) => (
-            vendor,
+        Routed::Forbidden(vendor) => (vendor, "none", reply::refusal(&Refusal::OriginNotAllowed)),
+        Routed::NotFound(vendor) => (vendor, "none", reply::refusal(&Refusal::UnknownRoute)),
+        Routed::BadPath => (
+            NO_VENDOR,
             "none",
-            reply::error(
-                403,
-                "origin_not_allowed",
-                "this origin may not send events through the proxy",
-            ),
+            refused(&state, NO_VENDOR, &Refusal::BadPath),
         ),
-        Routed::NotFound(vendor) => (vendor, "none", reply::not_found()),
-        Routed::BadPath => {
-            state
-                .metrics
-                .rejected
-                .with_label_values(&[NO_VENDOR, "bad_path"])
-                .inc();
-            (
-                NO_VENDOR,
-                "none",
-                reply::error(
-                    400,
-                    "bad_path",
-                    "the path has a dot segment, a backslash or an encoded separator",
-                ),
-            )
-        }
         Routed::Ingest(route, endpoint, rest) => {
             let vendor = route.vendor.as_str();
             tally.labels = (vendor, endpoint.name);
@@ -119,33 +84,21 @@ pub async fn handle(
     resp
 }
 
-/// The answer when the memory budget is spent: every SDK retries a 503 later.
-fn over_budget() -> Response<ResponseBody> {
-    let mut resp = reply::error(
-        503,
-        OVER_BUDGET,
-        "the proxy holds as much request data as it may; retry later",
-    );
-    resp.headers_mut().insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from_static("1"),
-    );
-    resp
-}
-
-/// A refusal before anything reached the vendor.
-fn rejected(state: &AppState, vendor: &'static str, err: &PipelineError) -> Response<ResponseBody> {
+/// A refusal before anything complete reached the vendor: counted under its kind, logged
+/// (kind and vendor only) and answered.
+fn refused(state: &AppState, vendor: &'static str, refusal: &Refusal) -> Response<ResponseBody> {
+    let reason = refusal.kind();
     state
         .metrics
         .rejected
-        .with_label_values(&[vendor, err.kind()])
+        .with_label_values(&[vendor, reason])
         .inc();
     tracing::info!(
         vendor,
-        reason = err.kind(),
-        "request refused, nothing forwarded"
+        reason,
+        "request refused, nothing complete forwarded"
     );
-    reply::error(err.status(), err.kind(), &err.to_string())
+    reply::refusal(refusal)
 }
 
 async fn ingest(
@@ -174,7 +127,7 @@ async fn ingest(
     }
     let prepared = match prepared {
         Ok(prepared) => prepared,
-        Err(e) => return rejected(state, vendor, &e),
+        Err(e) => return refused(state, vendor, &e.into()),
     };
     state.metrics.record_geo_lookup(prepared.geo_lookup);
     if prepared.nothing_left {
@@ -184,7 +137,7 @@ async fn ingest(
     }
     let declared_len = match declared_length(&parts.headers, rules) {
         Ok(len) => len,
-        Err(too_large) => return rejected(state, vendor, &too_large),
+        Err(too_large) => return refused(state, vendor, &too_large),
     };
     let buffered = prepared.buffer_body(declared_len, rules.limits.buffer_below_bytes);
     let request::Prepared {
@@ -197,11 +150,11 @@ async fn ingest(
     } = prepared;
     let pipeline = match BodyPipeline::new(spec) {
         Ok(p) => p,
-        Err(e) => return rejected(state, vendor, &e),
+        Err(e) => return refused(state, vendor, &e.into()),
     };
     let uri = match forward::upstream_uri(&route.upstream, &rest, Some(&query)) {
         Ok(uri) => uri,
-        Err(_) => return reply::error(400, "bad_target", "the request target cannot be forwarded"),
+        Err(_) => return reply::refusal(&Refusal::BadTarget),
     };
     let call = UpstreamCall {
         state,
@@ -227,16 +180,12 @@ async fn ingest(
 }
 
 /// The Content-Length a request announces, refused at once when it is over the limit.
-fn declared_length(headers: &HeaderMap, rules: &RuleSet) -> Result<Option<u64>, PipelineError> {
+fn declared_length(headers: &HeaderMap, rules: &RuleSet) -> Result<Option<u64>, Refusal> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     match declared {
-        Some(n) if n > rules.limits.max_body_bytes => Err(PipelineError::Decode(
-            crate::decode::DecodeError::DecodedTooLarge {
-                limit: rules.limits.max_body_bytes,
-            },
-        )),
+        Some(n) if n > rules.limits.max_body_bytes => Err(Refusal::BodyTooLarge),
         _ => Ok(declared),
     }
 }
@@ -254,11 +203,11 @@ async fn ingest_shadow(
     let rules: &RuleSet = &snapshot.rules;
     let declared_len = match declared_length(&parts.headers, rules) {
         Ok(len) => len,
-        Err(too_large) => return rejected(state, vendor, &too_large),
+        Err(too_large) => return refused(state, vendor, &too_large),
     };
     let uri = match forward::upstream_uri(&route.upstream, rest, parts.uri.query()) {
         Ok(uri) => uri,
-        Err(_) => return reply::error(400, "bad_target", "the request target cannot be forwarded"),
+        Err(_) => return reply::refusal(&Refusal::BadTarget),
     };
     let buffered = match &prepared {
         Ok(p) => p.buffer_body(declared_len, rules.limits.buffer_below_bytes),
@@ -349,6 +298,23 @@ enum BodyFailure {
     OverBudget,
 }
 
+impl BodyFailure {
+    fn refusal(self) -> Refusal {
+        match self {
+            BodyFailure::Pipeline(e) => Refusal::Body(e),
+            BodyFailure::TooLarge => Refusal::BodyTooLarge,
+            BodyFailure::ReadTimeout => Refusal::BodyReadTimeout,
+            BodyFailure::ClientGone => Refusal::ClientBodyError,
+            BodyFailure::OverBudget => Refusal::MemoryBudget,
+            // The vendor stopped reading: an upstream timeout like any other. (It cannot end
+            // a call early before a stream started, the only way `UpstreamEnded` gets here.)
+            BodyFailure::UpstreamStalled | BodyFailure::UpstreamEnded => {
+                Refusal::Upstream(ForwardError::Timeout)
+            }
+        }
+    }
+}
+
 /// Where a request's scrubbed output goes: held back until the request is known to go on,
 /// then streamed or sent whole.
 struct Way {
@@ -366,73 +332,24 @@ enum Flow {
 
 impl UpstreamCall<'_> {
     fn respond(&self, failure: Failure) -> Response<ResponseBody> {
-        match failure {
-            Failure::Body(f) => self.refuse(f),
-            Failure::Upstream(e) => {
-                self.state
-                    .metrics
-                    .upstream_errors
-                    .with_label_values(&[self.vendor, e.kind()])
-                    .inc();
-                tracing::warn!(
-                    vendor = self.vendor,
-                    kind = e.kind(),
-                    "upstream call failed"
-                );
-                reply::error(e.status(), e.kind(), &e.to_string())
-            }
-        }
-    }
-
-    fn refuse(&self, failure: BodyFailure) -> Response<ResponseBody> {
-        match failure {
-            BodyFailure::Pipeline(e) => rejected(self.state, self.vendor, &e),
-            BodyFailure::TooLarge => {
-                self.count_rejected("body_too_large");
-                reply::error(
-                    413,
-                    "body_too_large",
-                    "the request body exceeds the configured limit",
-                )
-            }
-            BodyFailure::ReadTimeout => {
-                self.count_rejected("body_read_timeout");
-                reply::error(
-                    408,
-                    "body_read_timeout",
-                    "the request body did not arrive in time",
-                )
-            }
-            // The vendor stopped reading: an upstream timeout like any other.
-            BodyFailure::UpstreamStalled => self.respond(Failure::Upstream(ForwardError::Timeout)),
-            // Only reached with no stream started, which cannot end early.
-            BodyFailure::UpstreamEnded => self.respond(Failure::Upstream(ForwardError::Timeout)),
-            BodyFailure::OverBudget => {
-                self.count_rejected(OVER_BUDGET);
-                over_budget()
-            }
-            BodyFailure::ClientGone => {
-                self.count_rejected("client_body_error");
-                reply::error(
-                    400,
-                    "client_body_error",
-                    "the request body ended with an error",
-                )
-            }
-        }
-    }
-
-    fn count_rejected(&self, reason: &'static str) {
+        let refusal = match failure {
+            Failure::Body(f) => f.refusal(),
+            Failure::Upstream(e) => Refusal::Upstream(e),
+        };
+        let Refusal::Upstream(e) = refusal else {
+            return refused(self.state, self.vendor, &refusal);
+        };
         self.state
             .metrics
-            .rejected
-            .with_label_values(&[self.vendor, reason])
+            .upstream_errors
+            .with_label_values(&[self.vendor, e.kind()])
             .inc();
-        tracing::info!(
+        tracing::warn!(
             vendor = self.vendor,
-            reason,
-            "request refused, nothing complete forwarded"
+            kind = e.kind(),
+            "upstream call failed"
         );
+        reply::refusal(&refusal)
     }
 
     /// Reads the next body chunk within the read timeout, counting toward the size limit.

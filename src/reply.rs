@@ -1,12 +1,15 @@
-//! Responses the proxy makes itself (errors, preflights, 404s) and the CORS headers added to
-//! every answer. Errors carry `scrubproxy-error: <kind>` and a JSON body with the kind and a
-//! fixed message: never a byte of the request.
+//! Responses the proxy makes itself (a `Refusal`'s answer, CORS preflights) and the CORS headers
+//! added to every answer. Refusals carry `scrubproxy-error: <kind>` and a JSON body with the
+//! kind and a fixed message: never a byte of the request.
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY};
+use http::header::{
+    HeaderMap, HeaderValue, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY, WWW_AUTHENTICATE,
+};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
+use crate::refusal::Refusal;
 use crate::rules::CorsPolicy;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -16,35 +19,29 @@ pub type ResponseBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 /// The header naming what went wrong when the proxy answers instead of the vendor.
 pub const ERROR_HEADER: &str = "scrubproxy-error";
 
-/// Seconds a tracker is asked to wait before retrying after an upstream failure.
-pub const RETRY_AFTER_SECONDS: &str = "5";
-
 pub fn full(bytes: impl Into<Bytes>) -> ResponseBody {
     Full::new(bytes.into())
         .map_err(|never| match never {})
         .boxed()
 }
 
-/// A proxy-made error: `kind` is a stable label, `message` a fixed sentence.
-pub fn error(status: u16, kind: &'static str, message: &str) -> Response<ResponseBody> {
-    let body = serde_json::json!({ "error": kind, "message": message }).to_string();
+/// The answer for a refusal: its status, `scrubproxy-error: <kind>`, a JSON body with the
+/// kind and its fixed message, and `Retry-After` where the tracker should retry.
+pub fn refusal(refusal: &Refusal) -> Response<ResponseBody> {
+    let kind = refusal.kind();
+    let body = serde_json::json!({ "error": kind, "message": refusal.message() }).to_string();
     let mut resp = Response::new(full(body));
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    *resp.status_mut() = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let headers = resp.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(ERROR_HEADER, HeaderValue::from_static(kind));
-    if matches!(status, 502..=504) {
-        headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    if let Some(seconds) = refusal.retry_after() {
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(seconds));
+    }
+    if *refusal == Refusal::Unauthorized {
+        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     resp
-}
-
-pub fn not_found() -> Response<ResponseBody> {
-    error(
-        404,
-        "unknown_route",
-        "no ingest endpoint is configured at this path",
-    )
 }
 
 /// The answer to a CORS preflight for a known endpoint.

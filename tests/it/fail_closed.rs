@@ -225,6 +225,60 @@ fn cases() -> Vec<Case> {
             "truncated_compression",
         ),
         (
+            "bad deflate",
+            "POST",
+            "/segment/v1/batch",
+            vec![("content-encoding", "deflate")],
+            b"not deflate at all".to_vec(),
+            415,
+            "bad_deflate",
+        ),
+        (
+            "a percent escape cut off at the end",
+            "POST",
+            "/mixpanel/track/",
+            FORM.to_vec(),
+            b"data=e30%3".to_vec(),
+            415,
+            "truncated_percent_escape",
+        ),
+        (
+            "lz-string that is not",
+            "POST",
+            "/posthog/e/?compression=lz64",
+            FORM.to_vec(),
+            b"data=%%%%".to_vec(),
+            415,
+            "bad_percent_escape",
+        ),
+        (
+            "lz-string garbage",
+            "POST",
+            "/posthog/e/?compression=lz64",
+            FORM.to_vec(),
+            b"data=!!!!".to_vec(),
+            415,
+            "bad_lz_string",
+        ),
+        (
+            "a form field beside data over 4 KiB",
+            "POST",
+            "/mixpanel/track/",
+            FORM.to_vec(),
+            format!("x={}&data=e30%3D", "a".repeat(5000)).into_bytes(),
+            413,
+            "form_field_too_large",
+        ),
+        (
+            "a body where the payload belongs in the query",
+            "GET",
+            "/snowplow/i?e=pv",
+            Vec::new(),
+            b"e=pv&url=x".to_vec(),
+            400,
+            "unexpected_body",
+        ),
+        (
             "unknown encoding",
             "POST",
             "/segment/v1/t",
@@ -353,7 +407,10 @@ async fn announced_oversize_body_is_refused_before_reading() {
         vec![b' '; 5000],
     )
     .await;
-    assert_eq!(resp.status, 413);
+    assert_eq!(
+        (resp.status, resp.header("scrubproxy-error")),
+        (413, Some("body_too_large"))
+    );
     assert!(vendor.all_requests().is_empty());
 }
 

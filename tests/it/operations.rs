@@ -117,7 +117,11 @@ async fn admin_endpoints_need_the_bearer_token_and_the_probes_do_not() {
             Some("Bearer ".to_owned()),
         ] {
             let resp = call(method, path, auth.clone()).await;
-            assert_eq!(resp.status, 401, "{method} {path} with {auth:?}");
+            assert_eq!(
+                (resp.status, resp.header("scrubproxy-error")),
+                (401, Some("unauthorized")),
+                "{method} {path} with {auth:?}"
+            );
             assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
             assert!(!resp.text().contains(token));
         }
@@ -127,6 +131,19 @@ async fn admin_endpoints_need_the_bearer_token_and_the_probes_do_not() {
     assert!(!rules.text().contains(token), "the token is never shown");
     let reload = call("POST", "/admin/reload", Some(format!("bearer {token}"))).await;
     assert_eq!(reload.status, 200, "{}", reload.text());
+    // With the token: a wrong method or an unknown path is refused by its own kind.
+    for (method, path, status, kind) in [
+        ("GET", "/admin/reload", 405, "method_not_allowed"),
+        ("POST", "/admin/rules", 405, "method_not_allowed"),
+        ("GET", "/admin/unknown", 404, "unknown_admin_path"),
+    ] {
+        let resp = call(method, path, Some(format!("Bearer {token}"))).await;
+        assert_eq!(
+            (resp.status, resp.header("scrubproxy-error")),
+            (status, Some(kind)),
+            "{method} {path}"
+        );
+    }
     for path in ["/metrics", "/healthz", "/readyz"] {
         assert_eq!(
             call("GET", path, None).await.status,

@@ -109,3 +109,68 @@ fn shipped_deny_list_is_the_built_in_default() {
         .collect();
     assert_eq!(file.properties.deny, built_in);
 }
+
+/// Kinds no integration test can provoke, each with the reason and where it is checked.
+const REFUSALS_NOT_PROVOKED: &[(&str, &str)] = &[
+    (
+        "bad_target",
+        "routing refuses every path the upstream join could not take",
+    ),
+    (
+        "client_body_error",
+        "the tracker that broke its body reads no answer (fail_closed.rs checks nothing is sent)",
+    ),
+    ("compress_failed", "internal: an encoder failing"),
+    ("used_after_finish", "internal: a codec used after its end"),
+    (
+        "admin_token_required",
+        "needs a non-loopback peer: unit-tested in src/admin.rs",
+    ),
+];
+
+/// Every refusal kind is unique (src/refusal.rs), in README's "Refusals" table (and nothing
+/// else is), and asserted by some integration test unless listed above with its reason.
+#[test]
+fn every_refusal_kind_is_unique_documented_and_asserted_by_a_test() {
+    let kinds: Vec<&str> = scrubproxy::refusal::Refusal::every_kind()
+        .iter()
+        .map(|r| r.kind())
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = kinds.iter().copied().collect();
+    assert_eq!(unique.len(), kinds.len(), "a kind is used twice");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let table = readme
+        .split("### Refusals")
+        .nth(1)
+        .expect("README has a Refusals section");
+    let documented: std::collections::BTreeSet<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+        .collect();
+    assert_eq!(
+        documented, unique,
+        "README's Refusals table and src/refusal.rs differ"
+    );
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it"),
+        &mut files,
+    );
+    let tests: String = files
+        .iter()
+        .filter(|f| !f.ends_with("tidy.rs"))
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    for kind in unique {
+        let exempt = REFUSALS_NOT_PROVOKED.iter().any(|(k, _)| *k == kind);
+        let asserted = tests.contains(&format!("\"{kind}\""))
+            || tests.contains(&format!("scrubproxy-error: {kind}"));
+        assert!(
+            exempt || asserted,
+            "no integration test asserts the refusal {kind}"
+        );
+    }
+}
