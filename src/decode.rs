@@ -1,5 +1,5 @@
-//! Sans-IO, push-based byte transforms for request bodies: gzip/zlib
-//! (de)compression, percent-decoding/encoding and base64. Owns the shared
+//! Sans-IO, push-based byte transforms for request bodies: gzip/zlib (de)compression,
+//! percent-decoding/encoding and base64, plus lz-string (whole values only). Owns the shared
 //! `Transform` contract, the `DecodeError` vocabulary and the call-order rules.
 
 mod base64;

@@ -1,7 +1,7 @@
 //! Geolocation: from an address to a country, a region or a city, with the real MaxMind DB
 //! reader. The database is read from memory (the embedded default, or a file the rules name,
-//! read at load); lookups never touch the disk. Issue 4 wires this into the vendors' geo
-//! fields; until then nothing in the proxy calls it.
+//! read at load); lookups never touch the disk. The rules snapshot holds the database
+//! (`rules::GeoRules::locate`), and the place it gives is written into the vendors' geo fields.
 
 use std::net::IpAddr;
 

@@ -1,4 +1,5 @@
-//! The listeners: the trackers' port (HTTP/1.1 and HTTP/2 cleartext) and the admin port.
+//! The listeners: the trackers' port (HTTP/1.1 and HTTP/2, over TLS when the rules name a
+//! certificate, cleartext otherwise) and the admin port (cleartext).
 //! A thin accept loop per listener; all decisions live in `proxy` and `admin`.
 //! Shutdown stops accepting, then lets in-flight requests finish up to a deadline.
 //!

@@ -1,4 +1,5 @@
-//! The `scrubproxy` command: `run` serves with a rules file, `check` validates one.
+//! The `scrubproxy` command: `run` serves with a rules file, `check` validates one and runs
+//! its `[[test]]` cases, `scrub` runs one request offline.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! One request body's way through the core: content decoding (gzip, deflate), the vendor's
-//! payload envelope (Mixpanel `data=` forms, base64), the scrubber, and re-encoding, chained
-//! as a single push/finish transform. Sans-IO like the core: bytes in, bytes out.
+//! payload envelope (`data=` forms, whole-body base64, lz-string, query-string events), the
+//! scrubber, and re-encoding, chained as a single push/finish transform. Sans-IO like the
+//! core: bytes in, bytes out.
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
-//! Responses the proxy makes itself (errors, preflights, 404s) and the CORS headers added to
-//! every answer. Errors carry `scrubproxy-error: <kind>` and a JSON body with the kind and a
-//! fixed message: never a byte of the request.
+//! Responses the proxy makes itself (a `Refusal`'s answer, CORS preflights) and the CORS headers
+//! added to every answer. Refusals carry `scrubproxy-error: <kind>` and a JSON body with the
+//! kind and a fixed message: never a byte of the request.
 
 use bytes::Bytes;
 use http::header::{

@@ -1,4 +1,5 @@
-//! What every request shares: the current rules snapshot, the metrics and the upstream client.
+//! What every request shares: the current rules snapshot, the metrics and the upstream
+//! clients (one per worker thread).
 
 use std::sync::{Arc, Mutex, RwLock};
 

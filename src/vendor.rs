@@ -1,6 +1,7 @@
 //! Vendors: each file knows one vendor's paths, envelopes and semantic fields (where its IP,
-//! identifiers and property containers live) and nothing else. Adding a vendor is adding a
-//! file and a line in `VendorKind`; no other vendor changes.
+//! identifiers and property containers live) and nothing else. Adding a vendor is a file, a
+//! `VendorKind` variant and its arms here (ARCHITECTURE.md, "How to add"); no other vendor
+//! changes.
 
 mod amplitude;
 mod ga4;

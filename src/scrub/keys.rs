@@ -1,5 +1,5 @@
-//! Key names and key patterns: normalization and one matcher for exact names, globs and
-//! word rules.
+//! Key names and key patterns: normalization, one matcher for exact names, globs and word
+//! rules, and the per-thread cache of key verdicts.
 //!
 //! Keys are compared after one normalization, used by every rule and every vendor field:
 //! Unicode compatibility forms folded as NFKC folds them (full-width `ｅｍａｉｌ`, ligatures

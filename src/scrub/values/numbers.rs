@@ -1,5 +1,6 @@
 //! Detectors of digit-shaped personal data in text: IBANs, US social security numbers,
-//! latitude/longitude pairs, payment cards and international phone numbers.
+//! latitude/longitude pairs, payment cards, and phone numbers (international, and the national
+//! shapes that order numbers do not take).
 
 use super::word_start;
 
