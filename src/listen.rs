@@ -70,7 +70,7 @@ pub async fn start(
     let admin_listener = TcpListener::bind(rules.admin).await?;
     let addr = public.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
-    let state = Arc::new(AppState::new(rules, metrics, rules_path.clone()));
+    let state = Arc::new(crate::reload::start(rules, metrics, rules_path.clone()));
     let ready = Arc::new(Readiness::default());
     let (stop, stopped) = watch::channel(false);
 

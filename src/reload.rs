@@ -17,6 +17,25 @@ use crate::state::AppState;
 /// consecutive looks before it is loaded, so a half-written file is never taken.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
+/// The shared state on the rules loaded at start, installed the way every reload installs
+/// its rules (`installed`).
+pub fn start(rules: RuleSet, metrics: crate::metrics::Metrics, path: Option<PathBuf>) -> AppState {
+    let fingerprint = path
+        .as_deref()
+        .and_then(|p| fingerprint(p, &rules.watched_files));
+    installed(&metrics, &rules);
+    AppState::new(rules, metrics, path, fingerprint)
+}
+
+/// What taking `rules` into force says: the warnings an operator must see, and the metrics
+/// that describe the rules in force. At start and at every reload alike.
+fn installed(metrics: &crate::metrics::Metrics, rules: &RuleSet) {
+    announce(rules);
+    metrics.set_shadow_routes(rules);
+    metrics.set_geo_database(rules);
+    metrics.mark_rules_loaded();
+}
+
 /// Reloads the rules from `state.rules_path` (the embedded rules when `None`), on tokio's
 /// blocking pool: compiling them and reading a geo database must not hold up the thread
 /// that accepts trackers' connections and answers probes.
@@ -57,11 +76,8 @@ fn reload_now(state: &AppState) -> Result<(), Vec<RuleError>> {
     match result {
         Ok(new) => {
             warn_about_fixed_settings(&state.rules(), &new);
-            announce(&new);
-            state.metrics.set_shadow_routes(&new);
-            state.metrics.set_geo_database(&new);
+            installed(&state.metrics, &new);
             state.replace_rules(new);
-            state.metrics.mark_rules_loaded();
             tracing::info!("rules reloaded");
             Ok(())
         }

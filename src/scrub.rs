@@ -9,6 +9,7 @@ mod hash;
 pub mod ip;
 mod json;
 pub use json::write_string as write_json_string;
+mod key_cache;
 pub mod keys;
 mod place;
 mod plan;

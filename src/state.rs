@@ -40,14 +40,14 @@ pub struct Snapshot {
 }
 
 impl AppState {
-    pub fn new(rules: RuleSet, metrics: Metrics, rules_path: Option<std::path::PathBuf>) -> Self {
-        metrics.mark_rules_loaded();
-        let fingerprint = rules_path
-            .as_deref()
-            .and_then(|p| crate::reload::fingerprint(p, &rules.watched_files));
-        crate::reload::announce(&rules);
-        metrics.set_shadow_routes(&rules);
-        metrics.set_geo_database(&rules);
+    /// The state on `rules`, read from `rules_path` with content `fingerprint`. Built by
+    /// `reload::start`, which installs the rules as every reload does.
+    pub fn new(
+        rules: RuleSet,
+        metrics: Metrics,
+        rules_path: Option<std::path::PathBuf>,
+        fingerprint: Option<u64>,
+    ) -> Self {
         AppState {
             rules_fingerprint: Mutex::new(fingerprint),
             reload_lock: Mutex::new(()),

@@ -16,13 +16,36 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulConnection;
+use prometheus::IntGauge;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Notify};
 
-use super::workers::{Handed, OpenConnection};
 use super::{accept, ConnSettings, TLS_HANDSHAKE_TIMEOUT};
 use crate::reply::ResponseBody;
+
+/// A connection the acceptor hands a worker (the hand-off lives with its consumer).
+pub(super) struct Handed {
+    pub(super) stream: std::net::TcpStream,
+    pub(super) peer: SocketAddr,
+    pub(super) open: OpenConnection,
+}
+
+/// One of a worker's open connections: uncounted when dropped, with the connection's task.
+pub(super) struct OpenConnection(IntGauge);
+
+impl OpenConnection {
+    pub(super) fn new(count: &IntGauge) -> Self {
+        count.inc();
+        OpenConnection(count.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
 
 /// Where a serving loop takes its connections from, until `stopped` fires.
 pub(super) enum Connections {
@@ -320,7 +343,6 @@ pub(super) async fn serve<H, F>(
 mod tests {
     use super::*;
     use hyper_util::rt::TokioExecutor;
-    use prometheus::IntGauge;
     use tokio::sync::oneshot;
 
     use crate::listen::workers::HANDOFF_QUEUE;

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::serve::{serve, Connections};
+use super::serve::{serve, Connections, Handed, OpenConnection};
 use super::{accept, public_settings};
 use crate::admin::Readiness;
 use crate::state::AppState;
@@ -18,29 +18,6 @@ pub(super) struct Worker {
     handoff: mpsc::Sender<Handed>,
     /// Its open connections, counted from the moment one is handed over (and exported).
     open: IntGauge,
-}
-
-/// A connection on its way to a worker.
-pub(super) struct Handed {
-    pub(super) stream: std::net::TcpStream,
-    pub(super) peer: SocketAddr,
-    pub(super) open: OpenConnection,
-}
-
-/// One of a worker's open connections: uncounted when dropped, with the connection's task.
-pub(super) struct OpenConnection(IntGauge);
-
-impl OpenConnection {
-    pub(super) fn new(count: &IntGauge) -> Self {
-        count.inc();
-        OpenConnection(count.clone())
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
 }
 
 /// Connections a worker may have waiting before the acceptor waits in turn, leaving the

@@ -125,7 +125,7 @@ pub(crate) struct PlanNode {
 pub type NoIpPlaceholder = Option<&'static str>;
 
 /// The compiled plan for one event shape of one vendor. Never changed after `build`: key
-/// verdicts are cached per thread under its `id` (see `keys::with_thread_cache`), so a
+/// verdicts are cached per thread under its `id` (see `key_cache::with_thread_cache`), so a
 /// changed plan would be judged by its old verdicts. Rules reloads build new plans.
 #[derive(Debug)]
 pub struct EventPlan {

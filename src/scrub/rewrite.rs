@@ -5,7 +5,8 @@
 use super::hash::{PseudonymCache, PseudonymKey};
 use super::ip::{self, Truncation};
 use super::json::{self, StringToken};
-use super::keys::{normalize_into, with_thread_cache, KeyCache, KeyVerdict};
+use super::key_cache::{with_thread_cache, KeyCache, KeyVerdict};
+use super::keys::normalize_into;
 use super::place::{GeoValue, Place, Precision};
 use super::plan::Ensured;
 use super::plan::{EventPlan, FieldAction, NodeId, PropertyMode, ROOT};
@@ -146,7 +147,7 @@ struct Walk<'a> {
     plan: &'a EventPlan,
     env: &'a ScrubEnv,
     bufs: &'a mut Buffers,
-    /// Verdicts on plain keys, per thread (see `keys::with_thread_cache`).
+    /// Verdicts on plain keys, per thread (see `key_cache::with_thread_cache`).
     keys: &'a mut KeyCache,
     report: &'a mut Report,
     /// The event's name is on the drop list.

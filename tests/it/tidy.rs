@@ -174,3 +174,111 @@ fn every_refusal_kind_is_unique_documented_and_asserted_by_a_test() {
         );
     }
 }
+
+/// A source file's module path: `scrub/keys.rs` is `["scrub", "keys"]`, `lib.rs` is `[]`.
+fn module_of(file: &str) -> Vec<String> {
+    let stem = file.trim_end_matches(".rs");
+    let mut parts: Vec<String> = stem.split('/').map(str::to_owned).collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("lib" | "main" | "mod")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The modules a file's code names (`crate::a::b`, `super::c`), outside its test module,
+/// each resolved to the longest module path that exists.
+fn named_modules(module: &[String], text: &str, modules: &[Vec<String>]) -> Vec<Vec<String>> {
+    let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
+    let mut named = Vec::new();
+    for (prefix, base) in [
+        ("crate::", Vec::new()),
+        ("super::", module[..module.len().saturating_sub(1)].to_vec()),
+    ] {
+        for (at, _) in code.match_indices(prefix) {
+            let preceded = code[..at].chars().next_back();
+            if preceded.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let rest = &code[at + prefix.len()..];
+            let path: Vec<String> = rest
+                .split("::")
+                .map_while(|seg| {
+                    let ident: String = seg
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                        .collect();
+                    (!ident.is_empty() && ident.len() == seg.len().min(ident.len()))
+                        .then_some(ident)
+                })
+                .collect();
+            let mut full = base.clone();
+            full.extend(path);
+            while !full.is_empty() && !modules.contains(&full) {
+                full.pop();
+            }
+            if !full.is_empty() && full != module {
+                named.push(full);
+            }
+        }
+    }
+    named
+}
+
+/// No import cycles between modules: a module and its own submodules may name each other,
+/// anything else only one way (`keys` knows nothing of `plan`, `state` nothing of `reload`).
+#[test]
+fn modules_import_without_cycles() {
+    let files = sources();
+    let modules: Vec<Vec<String>> = files.iter().map(|(f, _)| module_of(f)).collect();
+    let nested = |a: &[String], b: &[String]| a.starts_with(b) || b.starts_with(a);
+    let edges: Vec<Vec<usize>> = files
+        .iter()
+        .zip(&modules)
+        .map(|((_, text), module)| {
+            let mut to: Vec<usize> = named_modules(module, text, &modules)
+                .iter()
+                .filter(|target| !nested(module, target))
+                .filter_map(|target| modules.iter().position(|m| m == target))
+                .collect();
+            to.sort_unstable();
+            to.dedup();
+            to
+        })
+        .collect();
+    // Depth-first search: a module met again while it is on the path closes a cycle.
+    fn visit(
+        at: usize,
+        edges: &[Vec<usize>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        state[at] = 1;
+        path.push(at);
+        for &next in &edges[at] {
+            if state[next] == 1 {
+                let from = path.iter().position(|&p| p == next).unwrap();
+                return Some(path[from..].to_vec());
+            }
+            if state[next] == 0 {
+                if let Some(cycle) = visit(next, edges, state, path) {
+                    return Some(cycle);
+                }
+            }
+        }
+        path.pop();
+        state[at] = 2;
+        None
+    }
+    let mut state = vec![0u8; modules.len()];
+    for start in 0..modules.len() {
+        if state[start] == 0 {
+            if let Some(cycle) = visit(start, &edges, &mut state, &mut Vec::new()) {
+                let names: Vec<String> = cycle.iter().map(|&m| modules[m].join("/")).collect();
+                panic!("an import cycle: {} -> (back)", names.join(" -> "));
+            }
+        }
+    }
+}
