@@ -389,10 +389,11 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_is_forwarded() {
         assert_eq!(error["error"], kind, "{name}");
     }
     let arrived = forward_sentinel(&proxy, &vendor).await;
+    let targets: Vec<&str> = arrived.iter().map(|r| r.path()).collect();
     assert_eq!(
         arrived.len(),
         1,
-        "nothing but the sentinel reaches the vendor"
+        "nothing but the sentinel reaches the vendor: {targets:?}"
     );
 }
 
