@@ -388,11 +388,43 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_is_forwarded() {
             serde_json::from_slice(&resp.body).expect("error body is JSON");
         assert_eq!(error["error"], kind, "{name}");
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        vendor.all_requests().is_empty(),
-        "nothing reaches the vendor"
+    let arrived = forward_sentinel(&proxy, &vendor).await;
+    let targets: Vec<&str> = arrived.iter().map(|r| r.path()).collect();
+    assert_eq!(
+        arrived.len(),
+        1,
+        "nothing but the sentinel reaches the vendor: {targets:?}"
     );
+}
+
+/// The event name of [`forward_sentinel`]'s request.
+const SENTINEL: &str = "sentinel-after-the-cases";
+
+fn is_sentinel(r: &support::Recorded) -> bool {
+    r.body_complete && String::from_utf8_lossy(&r.body).contains(SENTINEL)
+}
+
+/// A valid event sent after the ones under test, waited for at the vendor: once it has
+/// arrived and every request the vendor saw has ended, whatever the proxy forwarded before it
+/// is there to be checked. Returns everything the vendor received.
+async fn forward_sentinel(
+    proxy: &support::TestProxy,
+    vendor: &FakeVendor,
+) -> Vec<support::Recorded> {
+    let sentinel = format!(r#"{{"type":"track","event":"{SENTINEL}"}}"#);
+    let resp =
+        support::send_raw(proxy.addr(), "POST", "/segment/v1/t", JSON, sentinel.into()).await;
+    assert_eq!(
+        resp.status,
+        200,
+        "the sentinel is forwarded: {}",
+        resp.text()
+    );
+    vendor
+        .wait_until_settled("the sentinel", Duration::from_secs(10), |recs| {
+            recs.iter().any(is_sentinel)
+        })
+        .await
 }
 
 #[tokio::test]
@@ -466,8 +498,8 @@ async fn stream_broken_mid_body_is_aborted_upstream() {
         (resp.status, resp.header("scrubproxy-error")),
         (400, Some("malformed_json"))
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let all = vendor.all_requests();
+    // The vendor notices the abort asynchronously: wait until the request has ended.
+    let all = vendor.wait_for_requests(1, Duration::from_secs(10)).await;
     assert!(
         !all.is_empty(),
         "the streamed part reached the vendor before the error"
@@ -496,8 +528,11 @@ async fn client_that_breaks_mid_body_forwards_nothing_complete() {
     )
     .await;
     assert!(result.is_err() || result.unwrap().status >= 400);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(vendor.requests().is_empty(), "no complete request upstream");
+    let arrived = forward_sentinel(&proxy, &vendor).await;
+    assert!(
+        arrived.iter().all(|r| !r.body_complete || is_sentinel(r)),
+        "no complete request upstream but the sentinel"
+    );
 }
 
 /// A tracker that sends half its body and stalls gets 408 once the read timeout passes.

@@ -623,29 +623,48 @@ async fn a_vendors_early_success_on_a_streamed_batch_is_not_relayed() {
 /// counted.
 #[tokio::test]
 async fn trackers_that_give_up_leave_the_in_flight_gauge() {
-    let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#).after_ms(1500)).await;
+    // A vendor that never answers: whatever ends these requests, it is not the vendor.
+    let vendor = FakeVendor::start(Behavior::Hang).await;
     let proxy = start_proxy(&vendor.base_url(), |f| {
-        f.limits.upstream_timeout_seconds = 3.0
+        f.limits.upstream_timeout_seconds = 30.0
     })
     .await;
-    for _ in 0..3 {
-        let _ = tokio::time::timeout(Duration::from_millis(300), post(&proxy)).await;
+    let proxy = Arc::new(proxy);
+    for n in 1..=3 {
+        let tracker = tokio::spawn({
+            let proxy = proxy.clone();
+            async move { post(&proxy).await }
+        });
+        // The tracker gives up once its request is with the vendor.
+        vendor.wait_for_requests(n, Duration::from_secs(10)).await;
+        tracker.abort();
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let metrics = proxy.metrics().await;
-    let line = |name: &str| {
+    let metrics_line = |metrics: &str, name: &str| {
         metrics
             .lines()
             .find(|l| l.starts_with(name))
             .map(str::to_owned)
     };
-    assert_eq!(
-        line("scrubproxy_in_flight_requests ").as_deref(),
-        Some("scrubproxy_in_flight_requests 0")
-    );
-    let gone = line("scrubproxy_requests_total{endpoint=\"track\",status_class=\"client_gone\"")
-        .unwrap_or_else(|| panic!("the requests are counted: {metrics}"));
-    assert!(gone.ends_with(" 3"), "{gone}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = proxy.metrics().await;
+        let in_flight = metrics_line(&metrics, "scrubproxy_in_flight_requests ");
+        let gone = metrics_line(
+            &metrics,
+            "scrubproxy_requests_total{endpoint=\"track\",status_class=\"client_gone\"",
+        );
+        let settled = in_flight.as_deref() == Some("scrubproxy_in_flight_requests 0")
+            && gone.as_deref().is_some_and(|g| g.ends_with(" 3"));
+        if settled {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the requests that were given up leave the gauge and are counted: {in_flight:?} \
+             {gone:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// The vendor answers 200 and closes while the tracker is still sending, and the last

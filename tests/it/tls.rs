@@ -45,6 +45,17 @@ async fn start_https_proxy(cert: &TestCert, vendor: &FakeVendor) -> support::Tes
     .await
 }
 
+/// Trackers' connections the workers hold, from the admin `/metrics`.
+async fn open_connections(proxy: &support::TestProxy) -> i64 {
+    proxy
+        .metrics()
+        .await
+        .lines()
+        .filter(|line| line.starts_with("scrubproxy_worker_connections{"))
+        .filter_map(|line| line.rsplit_once(' ')?.1.trim().parse::<i64>().ok())
+        .sum()
+}
+
 fn tls_client_config(root: &rustls::pki_types::CertificateDer<'static>) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(root.clone()).unwrap();
@@ -232,13 +243,22 @@ async fn a_handshake_that_ends_during_the_drain_is_still_answered() {
     let proxy = start_https_proxy(&cert, &vendor).await;
     let addr = proxy.addr();
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    // Accepted and handed to a worker, which now waits for the handshake.
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Wait until it is accepted and handed to a worker, which then waits for the handshake.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while open_connections(&proxy).await != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection was not handed to a worker"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let shutdown = tokio::spawn(proxy.running.shutdown());
     while tokio::net::TcpStream::connect(addr).await.is_ok() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    // The listener is closed; give the worker time to begin its drain.
+    // The listener is closed. The worker's drain begins on the same stop signal but shows
+    // nothing outside, so this pause is what orders the handshake after it; if it is ever
+    // too short the handshake merely ends before the drain and the test still passes.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let mut config = tls_client_config(&cert.der);

@@ -134,6 +134,7 @@ pub async fn send_chunks(
             if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
                 return;
             }
+            // The behaviour asked for: a client whose body arrives in separate pieces.
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         if then_fail {

@@ -282,6 +282,33 @@ impl FakeVendor {
         }
     }
 
+    /// Wait until `done` holds for the requests received so far *and* every one of them has
+    /// ended its body (complete or aborted), then return them. The way to show that nothing
+    /// else arrived: send a sentinel request after the ones that must not reach the vendor and
+    /// wait for it here. Panics after `timeout`, naming `what`.
+    pub async fn wait_until_settled(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&[Recorded]) -> bool,
+    ) -> Vec<Recorded> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.changed.notified();
+            let (recs, pending) = self.shared.snapshot();
+            if pending == 0 && done(&recs) {
+                return recs;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "fake vendor: {what} not seen within {timeout:?}: {} request(s), {pending} \
+                     still in progress",
+                    recs.len()
+                );
+            }
+        }
+    }
+
     /// Forget every recorded request.
     pub fn clear(&self) {
         self.shared.entries.lock().unwrap().clear();
@@ -298,7 +325,8 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(_) => {
-                    // e.g. EMFILE; back off briefly rather than spin.
+                    // e.g. EMFILE; back off briefly rather than spin (a pause, not a wait for
+                    // anything a test checks).
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
@@ -368,6 +396,7 @@ async fn handle(
     loop {
         match behavior {
             Behavior::Delay { ms, then } => {
+                // The behaviour asked for: a vendor that answers late on purpose.
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 behavior = *then;
             }
