@@ -25,6 +25,7 @@ mod streets;
 mod table;
 mod text;
 mod url;
+mod views;
 
 use cues::*;
 pub use custom::{CustomDetector, CustomError};
@@ -35,6 +36,7 @@ pub use replace::{Replacement, ValueChange};
 pub use text::contains_email;
 use url::filter_query;
 pub use url::url_origin;
+pub use views::whole_base64_text;
 
 /// Query parameters kept by default in URLs: campaign attribution, which carries no person.
 pub const DEFAULT_URL_QUERY_ALLOW: &[&str] = &["utm_*", "gclid", "fbclid", "ref"];
@@ -132,6 +134,44 @@ impl ValueRules {
 
     /// Scrubs `text`. Returns true and leaves the new text in `out` when something changed.
     pub fn scrub(
+        &self,
+        text: &[u8],
+        out: &mut Vec<u8>,
+        tmp: &mut Vec<u8>,
+        report: &mut Report,
+    ) -> bool {
+        self.scrub_at_depth(text, out, tmp, report, 0)
+    }
+
+    /// The rules on `text` as sent, then on the views of it (`views.rs`): `depth` counts
+    /// the encodings already taken off.
+    fn scrub_at_depth(
+        &self,
+        text: &[u8],
+        out: &mut Vec<u8>,
+        tmp: &mut Vec<u8>,
+        report: &mut Report,
+        depth: u8,
+    ) -> bool {
+        let changed = self.scrub_as_sent(text, out, tmp, report);
+        let current: &[u8] = if changed { out } else { text };
+        if depth >= views::MAX_VIEW_DEPTH || !views::may_carry_encoding(current) {
+            return changed;
+        }
+        let mut inner = |decoded: &[u8], scrubbed: &mut Vec<u8>| {
+            let mut scratch = Vec::new();
+            self.scrub_at_depth(decoded, scrubbed, &mut scratch, report, depth + 1)
+        };
+        let mut viewed = Vec::new();
+        if !views::rewrite_views(current, &mut inner, &mut viewed) {
+            return changed;
+        }
+        *out = viewed;
+        true
+    }
+
+    /// The detectors on `text` as it is: the built-in ones, then the operator's.
+    fn scrub_as_sent(
         &self,
         text: &[u8],
         out: &mut Vec<u8>,
