@@ -191,7 +191,7 @@ impl Walk<'_> {
         match self.input.get(i) {
             Some(b'{') => self.object(i, node, in_container, depth + 1),
             Some(b'[') => self.array(i, node, in_container, depth + 1),
-            Some(b'"') => self.string_value(i),
+            Some(b'"') => self.string_or_embedded_json(i, node, in_container, depth),
             Some(b'-' | b'0'..=b'9') => self.number_value(i),
             Some(b't' | b'f' | b'n') => json::literal_end(self.input, i),
             _ => Err(ScrubError::MalformedJson),
