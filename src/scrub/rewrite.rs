@@ -615,6 +615,11 @@ impl Walk<'_> {
 
     fn string_value(&mut self, i: usize) -> Result<usize, ScrubError> {
         let tok = json::string_at(self.input, i)?;
+        self.string_token_value(tok)
+    }
+
+    /// `string_value` for a string already found.
+    fn string_token_value(&mut self, tok: StringToken) -> Result<usize, ScrubError> {
         if tok.end - tok.start - 2 > self.env.max_string_bytes {
             return Err(ScrubError::StringTooLong {
                 limit: self.env.max_string_bytes,

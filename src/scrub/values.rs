@@ -153,9 +153,10 @@ impl ValueRules {
         report: &mut Report,
         depth: u8,
     ) -> bool {
-        let changed = self.scrub_as_sent(text, out, tmp, report);
+        let mut may_carry_encoding = false;
+        let changed = self.scrub_as_sent(text, out, tmp, report, &mut may_carry_encoding);
         let current: &[u8] = if changed { out } else { text };
-        if depth >= views::MAX_VIEW_DEPTH || !views::may_carry_encoding(current) {
+        if depth >= views::MAX_VIEW_DEPTH || !may_carry_encoding {
             return changed;
         }
         let mut inner = |decoded: &[u8], scrubbed: &mut Vec<u8>| {
@@ -170,15 +171,17 @@ impl ValueRules {
         true
     }
 
-    /// The detectors on `text` as it is: the built-in ones, then the operator's.
+    /// The detectors on `text` as it is: the built-in ones, then the operator's. Sets
+    /// `may_carry_encoding` from the cue pass (see `Cues::may_carry_encoding`).
     fn scrub_as_sent(
         &self,
         text: &[u8],
         out: &mut Vec<u8>,
         tmp: &mut Vec<u8>,
         report: &mut Report,
+        may_carry_encoding: &mut bool,
     ) -> bool {
-        let changed = self.scrub_builtin(text, out, tmp, report);
+        let changed = self.scrub_builtin(text, out, tmp, report, may_carry_encoding);
         if self.custom.is_empty() {
             return changed;
         }
@@ -210,6 +213,7 @@ impl ValueRules {
         out: &mut Vec<u8>,
         tmp: &mut Vec<u8>,
         report: &mut Report,
+        may_carry_encoding: &mut bool,
     ) -> bool {
         out.clear();
         let ip_shaped = starts_like_an_address(text);
@@ -237,6 +241,7 @@ impl ValueRules {
             return false;
         }
         let cues = Cues::of(text);
+        *may_carry_encoding = cues.may_carry_encoding(text.len());
         if !cues.any(text.len()) || is_plain_id_or_time(text) {
             return false;
         }

@@ -142,7 +142,7 @@ impl Walk<'_> {
         let tok = json::string_at(self.input, i)?;
         let raw = tok.raw(self.input);
         if tok.end - tok.start - 2 > self.env.max_string_bytes {
-            return self.string_value(i);
+            return self.string_token_value(tok);
         }
         let mut base64 = None;
         let mut decoded = Vec::new();
@@ -159,12 +159,12 @@ impl Walk<'_> {
         let start = json::skip_ws(&decoded, 0);
         let json_shaped = matches!(decoded.get(start), Some(b'{' | b'['));
         if !json_shaped || !self.is_whole_json(&decoded, start, depth) {
-            return self.string_value(i);
+            return self.string_token_value(tok);
         }
         let nested_out = self.walk_embedded(&decoded, start, node, in_container, depth)?;
         if nested_out == decoded {
             // Nothing in the JSON changed; the value rules still read the string whole.
-            return self.string_value(i);
+            return self.string_token_value(tok);
         }
         match base64 {
             Some(form) => {
@@ -621,6 +621,13 @@ impl Walk<'_> {
 /// The cheap gate of embedded JSON, on the string as written: it starts with `{` or `[`
 /// and ends with `}` or `]` (escaped line breaks and spaces around them allowed).
 fn may_be_embedded_json(raw: &[u8]) -> bool {
+    // Most strings stop at their first byte.
+    if !matches!(
+        raw.first(),
+        Some(b'{' | b'[' | b'\\' | b' ' | b'\t' | b'\n' | b'\r')
+    ) {
+        return false;
+    }
     let trim = |c: &u8| c.is_ascii_whitespace();
     let mut s = raw;
     loop {

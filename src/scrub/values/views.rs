@@ -4,8 +4,10 @@
 //! `MAX_VIEW_DEPTH`) read the decoded text, and when they change it writes the result back
 //! in the same encoding, so the rest of the value stays as it was.
 //!
-//! Cheap gates come first: no `%` or `+`, no `&`, no word that looks like base64 (mixed
-//! case inside, the right length), and a view costs one scan and nothing allocated.
+//! Cheap gates come first: the value rules' one cue pass says whether a value has a `%`,
+//! `+` or `&`, or the capitals of base64 (`Cues::may_carry_encoding`); most values stop
+//! there. Candidate base64 words are decoded into a thread-local probe, so ids and hashes
+//! that decode to no text allocate nothing.
 
 use std::cell::RefCell;
 
@@ -23,13 +25,10 @@ const MIN_BASE64: usize = 8;
 /// rewritten text in its second argument.
 pub(super) type Inner<'a> = dyn FnMut(&[u8], &mut Vec<u8>) -> bool + 'a;
 
-/// The gate of all views, one short scan: a `%`, `+` or `&`, or a capital inside a value
-/// long enough to hold base64 of an address. Plain words, numbers, ids and hashes in lower
-/// case stop here.
-pub(super) fn may_carry_encoding(text: &[u8]) -> bool {
-    text.len() >= 6
-        && (memchr::memchr3(b'%', b'+', b'&', text).is_some()
-            || (text.len() >= MIN_BASE64 && text[1..].iter().any(u8::is_ascii_uppercase)))
+/// The next capital at or after `from` that stands inside a word of base64 bytes (after
+/// another one): base64 of text always has some, and ordinary capitalized words none.
+fn next_inner_capital(text: &[u8], from: usize) -> Option<usize> {
+    (from.max(1)..text.len()).find(|&i| text[i].is_ascii_uppercase() && is_base64_byte(text[i - 1]))
 }
 
 /// Runs every view whose gate opens on `text`; true (new text in `out`) when one changed.
@@ -279,8 +278,21 @@ enum Alphabet {
     UrlSafe,
 }
 
+/// The bytes of either alphabet, one lookup each.
+static BASE64_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+        c += 1;
+    }
+    table
+};
+
+#[inline]
 fn is_base64_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_')
+    BASE64_BYTE[usize::from(c)]
 }
 
 thread_local! {
@@ -327,36 +339,37 @@ fn base64_view(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
     if text.len() < MIN_BASE64 {
         return false;
     }
-    let (mut copied, mut start, mut changed) = (0, 0, false);
+    let (mut copied, mut from, mut changed) = (0, 1, false);
     let mut scrubbed = Vec::new();
-    while start < text.len() {
-        if !is_base64_byte(text[start]) {
-            start += 1;
-            continue;
+    // Only words with a capital inside are looked at: found from their capital.
+    while let Some(capital) = next_inner_capital(text, from) {
+        let mut start = capital;
+        while start > 0 && is_base64_byte(text[start - 1]) {
+            start -= 1;
         }
-        let mut end = start;
-        while end < text.len() && is_base64_byte(text[end]) {
-            end += 1;
+        let mut body_end = capital;
+        while body_end < text.len() && is_base64_byte(text[body_end]) {
+            body_end += 1;
         }
-        let body_end = end;
+        let mut end = body_end;
         while end < text.len() && end - body_end < 2 && text[end] == b'=' {
             end += 1;
         }
-        let word = &text[start..end];
-        if let Some((decoded, alphabet)) = decode_text(&text[start..body_end], end > body_end) {
-            scrubbed.clear();
-            if inner(&decoded, &mut scrubbed) {
-                if !changed {
-                    out.clear();
-                    changed = true;
-                }
-                out.extend_from_slice(&text[copied..start]);
-                base64_encode(&scrubbed, alphabet, end > body_end, out);
-                copied = end;
+        from = end + 1;
+        let body = &text[start..body_end];
+        let Some((decoded, alphabet)) = decode_text(body, end > body_end) else {
+            continue;
+        };
+        scrubbed.clear();
+        if inner(&decoded, &mut scrubbed) {
+            if !changed {
+                out.clear();
+                changed = true;
             }
+            out.extend_from_slice(&text[copied..start]);
+            base64_encode(&scrubbed, alphabet, end > body_end, out);
+            copied = end;
         }
-        debug_assert!(!word.is_empty());
-        start = end;
     }
     if changed {
         out.extend_from_slice(&text[copied..]);
