@@ -192,7 +192,7 @@ impl Walk<'_> {
         match self.input.get(i) {
             Some(b'{') => self.object(i, node, in_container, depth + 1),
             Some(b'[') => self.array(i, node, in_container, depth + 1),
-            Some(b'"') => self.string_value(i),
+            Some(b'"') => self.string_or_embedded_json(i, node, in_container, depth),
             Some(b'-' | b'0'..=b'9') => self.number_value(i),
             Some(b't' | b'f' | b'n') => json::literal_end(self.input, i),
             _ => Err(ScrubError::MalformedJson),
@@ -616,6 +616,11 @@ impl Walk<'_> {
 
     fn string_value(&mut self, i: usize) -> Result<usize, ScrubError> {
         let tok = json::string_at(self.input, i)?;
+        self.string_token_value(tok)
+    }
+
+    /// `string_value` for a string already found.
+    fn string_token_value(&mut self, tok: StringToken) -> Result<usize, ScrubError> {
         if tok.end - tok.start - 2 > self.env.max_string_bytes {
             return Err(ScrubError::StringTooLong {
                 limit: self.env.max_string_bytes,

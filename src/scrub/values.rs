@@ -25,6 +25,7 @@ mod streets;
 mod table;
 mod text;
 mod url;
+mod views;
 
 use cues::*;
 pub use custom::{CustomDetector, CustomError};
@@ -35,6 +36,7 @@ pub use replace::{Replacement, ValueChange};
 pub use text::contains_email;
 use url::filter_query;
 pub use url::url_origin;
+pub use views::whole_base64_text;
 
 /// Query parameters kept by default in URLs: campaign attribution, which carries no person.
 pub const DEFAULT_URL_QUERY_ALLOW: &[&str] = &["utm_*", "gclid", "fbclid", "ref"];
@@ -138,7 +140,48 @@ impl ValueRules {
         tmp: &mut Vec<u8>,
         report: &mut Report,
     ) -> bool {
-        let changed = self.scrub_builtin(text, out, tmp, report);
+        self.scrub_at_depth(text, out, tmp, report, 0)
+    }
+
+    /// The rules on `text` as sent, then on the views of it (`views.rs`): `depth` counts
+    /// the encodings already taken off.
+    fn scrub_at_depth(
+        &self,
+        text: &[u8],
+        out: &mut Vec<u8>,
+        tmp: &mut Vec<u8>,
+        report: &mut Report,
+        depth: u8,
+    ) -> bool {
+        let mut may_carry_encoding = false;
+        let changed = self.scrub_as_sent(text, out, tmp, report, &mut may_carry_encoding);
+        let current: &[u8] = if changed { out } else { text };
+        if depth >= views::MAX_VIEW_DEPTH || !may_carry_encoding {
+            return changed;
+        }
+        let mut inner = |decoded: &[u8], scrubbed: &mut Vec<u8>| {
+            let mut scratch = Vec::new();
+            self.scrub_at_depth(decoded, scrubbed, &mut scratch, report, depth + 1)
+        };
+        let mut viewed = Vec::new();
+        if !views::rewrite_views(current, &mut inner, &mut viewed) {
+            return changed;
+        }
+        *out = viewed;
+        true
+    }
+
+    /// The detectors on `text` as it is: the built-in ones, then the operator's. Sets
+    /// `may_carry_encoding` from the cue pass (see `Cues::may_carry_encoding`).
+    fn scrub_as_sent(
+        &self,
+        text: &[u8],
+        out: &mut Vec<u8>,
+        tmp: &mut Vec<u8>,
+        report: &mut Report,
+        may_carry_encoding: &mut bool,
+    ) -> bool {
+        let changed = self.scrub_builtin(text, out, tmp, report, may_carry_encoding);
         if self.custom.is_empty() {
             return changed;
         }
@@ -170,6 +213,7 @@ impl ValueRules {
         out: &mut Vec<u8>,
         tmp: &mut Vec<u8>,
         report: &mut Report,
+        may_carry_encoding: &mut bool,
     ) -> bool {
         out.clear();
         let ip_shaped = starts_like_an_address(text);
@@ -197,6 +241,7 @@ impl ValueRules {
             return false;
         }
         let cues = Cues::of(text);
+        *may_carry_encoding = cues.may_carry_encoding(text.len());
         if !cues.any(text.len()) || is_plain_id_or_time(text) {
             return false;
         }

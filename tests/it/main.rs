@@ -29,4 +29,5 @@ mod tidy;
 mod tls;
 mod transparency;
 mod vendors;
+mod views;
 mod workers;

@@ -128,6 +128,146 @@ impl Walk<'_> {
         Ok(())
     }
 
+    /// Any string value: when it carries a JSON object or array (`"{\"email\":...}"`), the
+    /// JSON is walked as if it stood here, so its members meet the key rules as well as
+    /// the value rules, and is written back as a string; anything else (text that only
+    /// starts with a brace, JSON that does not parse) gets the value rules as text.
+    pub(super) fn string_or_embedded_json(
+        &mut self,
+        i: usize,
+        node: Option<NodeId>,
+        in_container: bool,
+        depth: usize,
+    ) -> Result<usize, ScrubError> {
+        let tok = json::string_at(self.input, i)?;
+        let raw = tok.raw(self.input);
+        if tok.end - tok.start - 2 > self.env.max_string_bytes {
+            return self.string_token_value(tok);
+        }
+        let mut base64 = None;
+        let mut decoded = Vec::new();
+        if may_be_embedded_json(raw) {
+            json::unescape_into(raw, &mut decoded)?;
+        } else if let Some((text, form)) = may_be_base64(raw)
+            .then(|| crate::scrub::values::whole_base64_text(raw))
+            .flatten()
+        {
+            // Base64 of JSON (`eyJlbWFpbCI6...`): the JSON's names meet the key rules too.
+            decoded = text;
+            base64 = Some(form);
+        }
+        let start = json::skip_ws(&decoded, 0);
+        let json_shaped = matches!(decoded.get(start), Some(b'{' | b'['));
+        if !json_shaped || !self.is_whole_json(&decoded, start, depth) {
+            return self.string_token_value(tok);
+        }
+        let nested_out = self.walk_embedded(&decoded, start, node, in_container, depth)?;
+        if nested_out == decoded {
+            // Nothing in the JSON changed; the value rules still read the string whole.
+            return self.string_token_value(tok);
+        }
+        match base64 {
+            Some(form) => {
+                let mut encoded = Vec::with_capacity(nested_out.len() * 4 / 3 + 4);
+                form.encode(&nested_out, &mut encoded);
+                self.replace_with_string(tok.start, tok.end, &encoded);
+            }
+            None => self.replace_with_string(tok.start, tok.end, &nested_out),
+        }
+        Ok(tok.end)
+    }
+
+    /// A named pair's text value (Matomo's `_cvar`), scrubbed as a member's value would be,
+    /// JSON carried in it included; `None` when the pair must go.
+    fn pair_value(&mut self, text: &str, depth: usize) -> Result<Option<String>, ScrubError> {
+        let mut literal = Vec::with_capacity(text.len() + 2);
+        json::write_string(text.as_bytes(), &mut literal);
+        let mut written = Vec::with_capacity(literal.len());
+        let mut bufs = Buffers::default();
+        let mut nested = Walk {
+            input: &literal,
+            out: &mut written,
+            span_start: 0,
+            plan: self.plan,
+            env: self.env,
+            bufs: &mut bufs,
+            keys: self.keys,
+            report: self.report,
+            dropped: false,
+            drop_pending: false,
+            opted_out: false,
+        };
+        let end = nested.string_or_embedded_json(0, None, true, depth)?;
+        if std::mem::take(&mut nested.drop_pending) {
+            return Ok(None);
+        }
+        self.opted_out |= nested.opted_out;
+        nested.flush_to(end);
+        serde_json::from_slice::<String>(&written)
+            .map(Some)
+            .map_err(|_| ScrubError::MalformedJson)
+    }
+
+    /// Whether `decoded` from `start` is one JSON value and nothing else (within the depth
+    /// limit): checked before the walk, which counts what it does as it goes.
+    fn is_whole_json(&mut self, decoded: &[u8], start: usize, depth: usize) -> bool {
+        let mut sink = Vec::new();
+        let mut bufs = Buffers::default();
+        let mut report = Report::default();
+        let mut probe = Walk {
+            input: decoded,
+            out: &mut sink,
+            span_start: 0,
+            plan: self.plan,
+            env: self.env,
+            bufs: &mut bufs,
+            keys: self.keys,
+            report: &mut report,
+            dropped: false,
+            drop_pending: false,
+            opted_out: false,
+        };
+        matches!(probe.skip_value(start, depth), Ok(end) if json::skip_ws(decoded, end) == decoded.len())
+    }
+
+    /// Walks the JSON in `decoded` (from `start`) with this walk's plan and returns what it
+    /// wrote; drops and opt-outs inside it count for the member holding it.
+    fn walk_embedded(
+        &mut self,
+        decoded: &[u8],
+        start: usize,
+        node: Option<NodeId>,
+        in_container: bool,
+        depth: usize,
+    ) -> Result<Vec<u8>, ScrubError> {
+        let mut nested_out = Vec::with_capacity(decoded.len());
+        let mut nested_bufs = Buffers::default();
+        let mut nested = Walk {
+            input: decoded,
+            out: &mut nested_out,
+            span_start: 0,
+            plan: self.plan,
+            env: self.env,
+            bufs: &mut nested_bufs,
+            keys: self.keys,
+            report: self.report,
+            dropped: false,
+            drop_pending: false,
+            opted_out: false,
+        };
+        let end = nested.value(start, node, in_container, depth)?;
+        self.opted_out |= nested.opted_out;
+        if nested.drop_pending {
+            // The string held one bare value that must go: so does the member holding it.
+            self.drop_pending = true;
+        }
+        if json::skip_ws(decoded, end) != decoded.len() {
+            return Err(ScrubError::MalformedJson);
+        }
+        nested.flush_to(decoded.len());
+        Ok(nested_out)
+    }
+
     /// A member whose string value is JSON: scrub the decoded JSON as if it stood here, then
     /// write it back as a string. JSON that does not parse fails the request (fail closed).
     pub(super) fn json_string(
@@ -159,31 +299,7 @@ impl Walk<'_> {
             // Plain text where JSON may stand: value rules as for any string.
             return self.string_value(i);
         }
-        let mut nested_out = Vec::with_capacity(decoded.len());
-        let mut nested_bufs = Buffers::default();
-        let mut nested = Walk {
-            input: &decoded,
-            out: &mut nested_out,
-            span_start: 0,
-            plan: self.plan,
-            env: self.env,
-            bufs: &mut nested_bufs,
-            keys: self.keys,
-            report: self.report,
-            dropped: false,
-            drop_pending: false,
-            opted_out: false,
-        };
-        let end = nested.value(start, node, in_container, depth)?;
-        self.opted_out |= nested.opted_out;
-        if nested.drop_pending {
-            // The string held one bare value that must go: so does the member holding it.
-            self.drop_pending = true;
-        }
-        if json::skip_ws(&decoded, end) != decoded.len() {
-            return Err(ScrubError::MalformedJson);
-        }
-        nested.flush_to(decoded.len());
+        let mut nested_out = self.walk_embedded(&decoded, start, node, in_container, depth)?;
         if base64 {
             nested_out = crate::decode::transform_all(
                 &mut crate::decode::Base64Encoder::url_safe_no_pad(),
@@ -210,6 +326,7 @@ impl Walk<'_> {
         let mut pairs: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&decoded).map_err(|_| ScrubError::UnexpectedShape)?;
         let (mut out, mut tmp) = (Vec::new(), Vec::new());
+        let mut failure = None;
         pairs.retain(|_, pair| {
             let Some([serde_json::Value::String(name), value]) =
                 pair.as_array_mut().map(Vec::as_mut_slice)
@@ -226,6 +343,17 @@ impl Walk<'_> {
                 return false;
             }
             if let serde_json::Value::String(text) = value {
+                if may_be_embedded_json(text.as_bytes()) {
+                    match self.pair_value(text, depth) {
+                        Ok(Some(scrubbed)) => *text = scrubbed,
+                        Ok(None) => return false,
+                        Err(e) => {
+                            failure = Some(e);
+                            return false;
+                        }
+                    }
+                    return true;
+                }
                 let change =
                     self.plan
                         .values
@@ -239,6 +367,9 @@ impl Walk<'_> {
             }
             true
         });
+        if let Some(e) = failure {
+            return Err(e);
+        }
         let text = serde_json::to_vec(&pairs).map_err(|_| ScrubError::MalformedJson)?;
         self.replace_with_string(tok.start, tok.end, &text);
         Ok(tok.end)
@@ -485,4 +616,55 @@ impl Walk<'_> {
             .count(RuleKind::PreciseLocation, FieldOutcome::Coarsened);
         Ok(Some(end))
     }
+}
+
+/// The cheap gate of embedded JSON, on the string as written: it starts with `{` or `[`
+/// and ends with `}` or `]` (escaped line breaks and spaces around them allowed).
+fn may_be_embedded_json(raw: &[u8]) -> bool {
+    // Most strings stop at their first byte.
+    if !matches!(
+        raw.first(),
+        Some(b'{' | b'[' | b'\\' | b' ' | b'\t' | b'\n' | b'\r')
+    ) {
+        return false;
+    }
+    let trim = |c: &u8| c.is_ascii_whitespace();
+    let mut s = raw;
+    loop {
+        let before = s.len();
+        while let Some(rest) = s
+            .strip_prefix(b"\\n")
+            .or_else(|| s.strip_prefix(b"\\r"))
+            .or_else(|| s.strip_prefix(b"\\t"))
+        {
+            s = rest;
+        }
+        while let Some(rest) = s
+            .strip_suffix(b"\\n")
+            .or_else(|| s.strip_suffix(b"\\r"))
+            .or_else(|| s.strip_suffix(b"\\t"))
+        {
+            s = rest;
+        }
+        while s.first().is_some_and(trim) {
+            s = &s[1..];
+        }
+        while s.last().is_some_and(trim) {
+            s = &s[..s.len() - 1];
+        }
+        if s.len() == before {
+            break;
+        }
+    }
+    s.len() >= 2 && matches!((s[0], s[s.len() - 1]), (b'{', b'}') | (b'[', b']'))
+}
+
+/// The cheap gate of base64 JSON, on the string as written: long enough, and `eyJ` / `W3`
+/// (`{"`, `[{`, `["`, `{` or `[` and a line break) or a leading space or line break.
+fn may_be_base64(raw: &[u8]) -> bool {
+    raw.len() >= 12
+        && matches!(
+            &raw[..2],
+            b"ey" | b"e3" | b"ew" | b"W3" | b"Wy" | b"Ww" | b"IH" | b"Cn"
+        )
 }

@@ -31,6 +31,8 @@ pub(super) const BEARER_LETTER: u16 = 1 << 10;
 /// The lead byte of a character beyond ASCII (`°`, `ß`, CJK): Japanese addresses and
 /// degree signs.
 pub(super) const HIGH: u16 = 1 << 11;
+/// `&`: an HTML character reference may follow (`&#64;`).
+pub(super) const AMP: u16 = 1 << 12;
 /// Counted, not flagged: a class above bit 16 is added up, digits in 24 bits of the sum and
 /// capitals in the 24 above them.
 const DIGIT: u64 = 1 << 16;
@@ -56,6 +58,7 @@ pub(super) static CUE_CLASS: [u64; 256] = {
             b'-' => DASH,
             b'J' => JWT_LETTER,
             b'r' => BEARER_LETTER,
+            b'&' => AMP,
             0xC2..=0xF4 => HIGH,
             _ => 0,
         };
@@ -101,6 +104,12 @@ impl Cues {
 
     pub fn has_all(&self, cues: u16) -> bool {
         self.seen & cues == cues
+    }
+
+    /// Whether the value may carry text in another encoding (`views.rs`): a `%`, `+` or
+    /// `&`, or the capitals of base64 (the base64 of `a@b.co` has four).
+    pub fn may_carry_encoding(&self, len: usize) -> bool {
+        len >= 6 && (self.has(AT | PLUS | AMP) || self.capitals >= 4)
     }
 
     pub fn can_hold_token(&self) -> bool {

@@ -177,6 +177,58 @@ fn is_local_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-' | b'\'')
 }
 
+/// Control characters written inside an address (`jane\0@example.com`) split it for a
+/// reader that stops at them, not for the mail system or a person: they are part of it.
+fn is_hidden_in_address(c: u8) -> bool {
+    (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0x7f
+}
+
+/// Where the local part before the `@` at `at` starts: address characters and hidden
+/// control characters (a tab only right before the `@`), or a quoted local part
+/// (`"jane doe"@example.com`).
+fn local_part_start(text: &[u8], at: usize, floor: usize) -> Option<usize> {
+    if at > floor + 1 && text[at - 1] == b'"' {
+        let window = at.saturating_sub(66).max(floor);
+        let open = memchr::memrchr(b'"', &text[window..at - 1]).map(|q| window + q)?;
+        let quoted = &text[open + 1..at - 1];
+        let plain = !quoted.is_empty() && !quoted.iter().any(|&c| matches!(c, b'\n' | b'\r'));
+        return plain.then_some(open);
+    }
+    let mut start = at;
+    if start > floor && text[start - 1] == b'\t' {
+        start -= 1;
+    }
+    while start > floor && (is_local_char(text[start - 1]) || is_hidden_in_address(text[start - 1]))
+    {
+        start -= 1;
+    }
+    // `%40` inside a URL is preceded by `=`; a local part never starts with a dot.
+    while start < at
+        && (text[start] == b'.' || text[start] == b'\t' || is_hidden_in_address(text[start]))
+    {
+        start += 1;
+    }
+    (start < at).then_some(start)
+}
+
+/// The end of a domain literal starting at the `[` at `open`: an IPv4 address or `IPv6:`
+/// and an IPv6 one, closed by `]`.
+fn domain_literal_end(text: &[u8], open: usize) -> Option<usize> {
+    let window = &text[open + 1..text.len().min(open + 50)];
+    let close = memchr::memchr(b']', window)?;
+    let inside = &window[..close];
+    let address = inside
+        .strip_prefix(b"IPv6:")
+        .or_else(|| inside.strip_prefix(b"ipv6:"))
+        .unwrap_or(inside);
+    let ok = address.len() >= 2
+        && address.iter().any(u8::is_ascii_digit)
+        && address
+            .iter()
+            .all(|&c| c.is_ascii_hexdigit() || matches!(c, b'.' | b':'));
+    ok.then_some(open + 1 + close + 1)
+}
+
 fn is_domain_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'-')
 }
@@ -219,21 +271,22 @@ pub(super) fn find_email(text: &[u8], from: usize) -> Option<(usize, usize)> {
 /// The span of an address around the separator at `at`, if the text there is one: a local
 /// part of address characters, then a domain with a dot and an alphabetic top-level label.
 fn email_bounds(text: &[u8], at: usize, sep_len: usize, floor: usize) -> Option<(usize, usize)> {
-    let mut start = at;
-    while start > floor && is_local_char(text[start - 1]) {
-        start -= 1;
-    }
-    // `%40` inside a URL is preceded by `=`; a local part never starts with a dot.
-    while start < at && text[start] == b'.' {
-        start += 1;
-    }
-    if start == at {
-        return None;
-    }
+    let start = local_part_start(text, at, floor)?;
     let domain_start = at + sep_len;
+    if text.get(domain_start) == Some(&b'[') {
+        // A domain literal: `jane@[198.51.100.23]`, `jane@[IPv6:2001:db8::1]`.
+        return domain_literal_end(text, domain_start).map(|end| (start, end));
+    }
     let mut end = domain_start;
-    while end < text.len() && is_domain_char(text[end]) {
+    while end < text.len() && (is_domain_char(text[end]) || is_hidden_in_address(text[end])) {
         end += 1;
+    }
+    // A tab straight after the `@` hides the domain as well as any control character.
+    if end == domain_start && text.get(end) == Some(&b'\t') {
+        end += 1;
+        while end < text.len() && is_domain_char(text[end]) {
+            end += 1;
+        }
     }
     while end > domain_start && matches!(text[end - 1], b'.' | b'-') {
         end -= 1;
