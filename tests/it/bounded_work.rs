@@ -8,6 +8,12 @@ use std::io::Write;
 use crate::faults::Binary;
 use crate::support::{self, start_consented_proxy, start_proxy, Behavior, FakeVendor};
 
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     enc.write_all(bytes).unwrap();
@@ -109,6 +115,22 @@ fn amplifiers() -> Vec<Case> {
             storm("data", "{}", 200_000),
             400,
             "invalid_event",
+        ),
+        (
+            "a deflate storm of empty PostHog events",
+            "/posthog/batch/",
+            vec![("content-encoding", "deflate"), JSON],
+            deflate(&storm("batch", "{}", 2 << 20)),
+            400,
+            "invalid_event",
+        ),
+        (
+            "a deflate storm of tiny valid RudderStack events past the global event limit",
+            "/rudderstack/v1/batch",
+            vec![("content-encoding", "deflate"), JSON],
+            deflate(&storm("batch", r#"{"type":"track"}"#, 20_000)),
+            413,
+            "too_many_events",
         ),
         (
             "a Segment batch over the vendor's 500 KB",
