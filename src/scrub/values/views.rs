@@ -13,6 +13,9 @@ use std::cell::RefCell;
 
 use memchr::{memchr, memchr2};
 
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+
 use crate::decode::hex_value;
 
 /// How many encodings deep the rules look (`%2540` inside base64 inside ...).
@@ -401,7 +404,7 @@ fn decode_text(body: &[u8], padded: bool) -> Option<(Vec<u8>, Alphabet)> {
     PROBE.with(|probe| {
         let mut probe = probe.borrow_mut();
         probe.clear();
-        base64_decode(body, &mut probe)?;
+        base64_decode(body, alphabet, &mut probe)?;
         looks_like_text(&probe).then(|| (probe.clone(), alphabet))
     })
 }
@@ -427,50 +430,40 @@ fn looks_like_text(bytes: &[u8]) -> bool {
     alnum * 2 >= chars
 }
 
-fn base64_value(c: u8) -> Option<u32> {
-    Some(u32::from(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' | b'-' => 62,
-        b'/' | b'_' => 63,
-        _ => return None,
-    }))
+/// The `base64` crate's engines, lenient as senders are when decoding (padding optional,
+/// non-canonical last bits accepted), writing padding only when the sender did.
+fn engine(alphabet: Alphabet, pad: bool) -> &'static GeneralPurpose {
+    const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    static ENGINES: [GeneralPurpose; 4] = [
+        GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            LENIENT.with_encode_padding(true),
+        ),
+        GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            LENIENT.with_encode_padding(false),
+        ),
+        GeneralPurpose::new(
+            &base64::alphabet::URL_SAFE,
+            LENIENT.with_encode_padding(true),
+        ),
+        GeneralPurpose::new(
+            &base64::alphabet::URL_SAFE,
+            LENIENT.with_encode_padding(false),
+        ),
+    ];
+    &ENGINES[usize::from(alphabet == Alphabet::UrlSafe) * 2 + usize::from(!pad)]
 }
 
-/// Decodes an unpadded body (either alphabet; the caller checked it uses one).
-fn base64_decode(body: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in body {
-        acc = (acc << 6) | base64_value(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(())
+/// Decodes an unpadded body written in `alphabet`.
+fn base64_decode(body: &[u8], alphabet: Alphabet, out: &mut Vec<u8>) -> Option<()> {
+    engine(alphabet, false).decode_vec(body, out).ok()
 }
 
 fn base64_encode(bytes: &[u8], alphabet: Alphabet, pad: bool, out: &mut Vec<u8>) {
-    let table: &[u8; 64] = match alphabet {
-        Alphabet::Standard => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-        Alphabet::UrlSafe => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-    };
-    for chunk in bytes.chunks(3) {
-        let n = chunk.len();
-        let word = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (k, &b)| acc | u32::from(b) << (16 - 8 * k));
-        for k in 0..=n {
-            out.push(table[(word >> (18 - 6 * k) & 63) as usize]);
-        }
-        if pad {
-            out.extend(std::iter::repeat_n(b'=', 3 - n));
-        }
-    }
+    out.extend_from_slice(engine(alphabet, pad).encode(bytes).as_bytes());
 }
 
 #[cfg(test)]
@@ -513,7 +506,12 @@ mod tests {
             ] {
                 let encoded = b64(text, alphabet, pad);
                 let mut back = Vec::new();
-                base64_decode(encoded.trim_end_matches('=').as_bytes(), &mut back).unwrap();
+                base64_decode(
+                    encoded.trim_end_matches('=').as_bytes(),
+                    alphabet,
+                    &mut back,
+                )
+                .unwrap();
                 assert_eq!(back, text.as_bytes(), "{encoded}");
             }
         }
