@@ -86,6 +86,10 @@ def main():
     # The detectors of issue 19: other countries' shapes, and numbers written as JSON numbers.
     for seed in DETECTOR_SEEDS:
         write("pipeline", seed)
+    # Decode before detect: the planted e-mail behind each encoding the value rules read
+    # through, alone and nested, in each vendor's property containers.
+    for seed in view_seeds():
+        write("pipeline", seed)
 
 
 CONSENT_SEEDS = [
@@ -142,6 +146,55 @@ DETECTOR_SEEDS = [
     b'"user_id":"u","event_properties":{"n":4915112345678,"m":-4.111111111111111E+15,'
     b'"near":"order 0042 1234567 v1.2.3 SKU AB123456C 2026-11-23 Route 66 Via Email 8 times"}}]}',
 ]
+
+
+def view_seeds():
+    email = "jane.doe@example.com"
+    b64 = lambda t: base64.b64encode(t.encode()).decode()
+    b64url = lambda t: base64.urlsafe_b64encode(t.encode()).decode().rstrip("=")
+    as_json = json.dumps({"contact": {"email": email}, "plan": "pro"})
+    values = {
+        "b64": b64(as_json),
+        "b64url": b64url(as_json),
+        "b64_of_b64": b64("token=" + b64(email) + ";v=1"),
+        "b64_plain": b64("Contact me at " + email + " please"),
+        "entity_dec": "jane.doe&#64;example.com",
+        "entity_hex": "mail jane.doe&#x40;example.com now",
+        "entity_name": "jane.doe&commat;example.com",
+        "url_pct2": "https://a.example/p?next=%2Fhome%3Fe%3Djane.doe%2540example.com",
+        "json_string": json.dumps({"user": email}),
+        "json_of_b64": json.dumps({"blob": b64(email)}),
+        "pct_of_b64": urllib.parse.quote(b64url("?email=" + email)),
+    }
+    seeds = [
+        b"0POST /segment/v1/t\napplication/json\n\n"
+        + json.dumps({"type": "track", "event": "e", "properties": values}).encode(),
+        b"2POST /segment/v1/batch\napplication/json\n\n"
+        + json.dumps({"batch": [{"type": "identify", "userId": "u1", "traits": values}]}).encode(),
+        b"0POST /amplitude/2/httpapi\napplication/json\n\n"
+        + json.dumps({"api_key": "k", "events": [
+            {"event_type": "e", "user_id": "u", "event_properties": values,
+             "user_properties": {"$set": values}}]}).encode(),
+        b"0POST /posthog/e/\napplication/json\n\n"
+        + json.dumps([{"event": "e", "properties": dict(values, token="t", distinct_id="d1")}]).encode(),
+        b"0POST /rudderstack/v1/track\napplication/json\n\n"
+        + json.dumps({"type": "track", "event": "e", "anonymousId": "a1", "properties": values}).encode(),
+        b"0POST /plausible/api/event\ntext/plain\n\n"
+        + json.dumps({"n": "pageview", "u": "https://a.example/", "d": "a.example", "p": values}).encode(),
+    ]
+    mixpanel = json.dumps([{"event": "e", "properties": dict(values, token="t")}])
+    seeds.append(b"0POST /mixpanel/track\napplication/x-www-form-urlencoded\n\ndata="
+                 + urllib.parse.quote(b64(mixpanel)).encode())
+    snowplow = json.dumps({"schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
+                           "data": {"schema": "iglu:com.acme/form/jsonschema/1-0-0", "data": values}})
+    seeds.append(("0GET /snowplow/i?e=ue&p=web&tv=js-3&aid=a&ue_px=" + b64url(snowplow) + "\n\n\n").encode())
+    seeds.append(("0GET /matomo/matomo.php?idsite=1&rec=1&action_name=t&dimension1="
+                  + urllib.parse.quote(values["b64"]) + "&dimension2="
+                  + urllib.parse.quote(values["entity_hex"]) + "\n\n\n").encode())
+    seeds.append(("0GET /ga4/g/collect?v=2&tid=G-T&cid=1.2&en=e&ep.note="
+                  + urllib.parse.quote(values["b64_plain"]) + "&ep.x="
+                  + urllib.parse.quote(values["b64url"]) + "\n\n\n").encode())
+    return seeds
 
 
 if __name__ == "__main__":

@@ -294,10 +294,12 @@ fn planted_address_in(bytes: &[u8]) -> bool {
     })
 }
 
-/// The planted e-mail in `sent`, plainly or inside a `data=` base64 payload.
+/// The planted e-mail in `sent`, plainly, in the encodings the value rules read through
+/// (README, "Values in other encodings"), or inside a `data=` base64 payload.
 fn assert_no_planted_email(sent: &[u8], data_is_payload: bool) {
     let leaked = planted_address_in;
     assert!(!leaked(sent), "planted e-mail in what would be sent");
+    assert_no_planted_email_in_views(sent, VIEW_DEPTH);
     if !data_is_payload {
         return;
     }
@@ -315,4 +317,83 @@ fn assert_no_planted_email(sent: &[u8], data_is_payload: bool) {
             );
         }
     }
+}
+
+/// How many encodings deep the oracle looks; the value rules look one deeper.
+const VIEW_DEPTH: u8 = 2;
+
+/// Shortest base64 word the oracle decodes (`a@b.co` is 8 characters of base64).
+const MIN_BASE64_WORD: usize = 8;
+
+/// The planted e-mail behind HTML entities, JSON `\u` escapes, or in a base64 or base64url
+/// word that decodes to text, to `depth` encodings deep. Written independently of the
+/// proxy's views (which gate and decode their own way), so a gate that closes too early shows.
+fn assert_no_planted_email_in_views(sent: &[u8], depth: u8) {
+    if depth == 0 {
+        return;
+    }
+    let unescaped = replace_all(
+        sent,
+        &[
+            (b"&#64;", b"@"),
+            (b"&#064;", b"@"),
+            (b"&#x40;", b"@"),
+            (b"&#X40;", b"@"),
+            (b"&commat;", b"@"),
+            (b"\\u0040", b"@"),
+        ],
+    );
+    assert!(
+        !planted_address_in(&unescaped),
+        "planted e-mail behind an HTML entity or a JSON escape"
+    );
+    for word in base64_words(sent) {
+        let Some(text) = decode_base64_text(word) else {
+            continue;
+        };
+        assert!(
+            !planted_address_in(&text),
+            "planted e-mail inside a base64 word"
+        );
+        assert_no_planted_email_in_views(&text, depth - 1);
+    }
+}
+
+fn replace_all(bytes: &[u8], pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+    pairs.iter().fold(bytes.to_vec(), |text, (from, to)| {
+        let mut out = Vec::with_capacity(text.len());
+        let mut rest = text.as_slice();
+        while let Some(at) = memchr::memmem::find(rest, from) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(to);
+            rest = &rest[at + from.len()..];
+        }
+        out.extend_from_slice(rest);
+        out
+    })
+}
+
+/// Maximal runs of base64 or base64url bytes, without their padding.
+fn base64_words(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let alphabet = |c: &u8| c.is_ascii_alphanumeric() || b"+/-_".contains(c);
+    bytes
+        .split(move |c| !alphabet(c))
+        .filter(|w| w.len() >= MIN_BASE64_WORD)
+}
+
+/// The word decoded in either alphabet, when the result is UTF-8 text.
+fn decode_base64_text(word: &[u8]) -> Option<Vec<u8>> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine as _;
+    let lenient =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let standard = GeneralPurpose::new(&base64::alphabet::STANDARD, lenient);
+    let url_safe = GeneralPurpose::new(&base64::alphabet::URL_SAFE, lenient);
+    let decoded = standard
+        .decode(word)
+        .or_else(|_| url_safe.decode(word))
+        .ok()?;
+    let text = std::str::from_utf8(&decoded).ok()?;
+    let printable = |c: char| !c.is_control() || matches!(c, '\t' | '\n' | '\r');
+    text.chars().all(printable).then_some(decoded)
 }
