@@ -22,6 +22,7 @@ mod no_silent_loss;
 mod operations;
 mod properties;
 mod reload;
+mod review_r22;
 mod shadow;
 mod streaming;
 mod support_selftest;
