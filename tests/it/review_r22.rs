@@ -392,3 +392,39 @@ async fn a_matomo_hit_marked_consent_0_is_not_forwarded() {
         received(&vendor)
     );
 }
+
+/// adversarial.rs holds that members beside a batch get "the key rules, and ids their
+/// pseudonyms, as inside an event" for Segment and PostHog. Amplitude's and Snowplow's
+/// envelopes get the key rules (an `email` goes) but not the identifier rule: `user_id`,
+/// `device_id` beside Amplitude's `events`, `uid` beside Snowplow's `data`, and PostHog's
+/// `$user_id` beside `batch` go upstream as sent.
+#[tokio::test]
+#[ignore = "review r22: identifiers"]
+async fn identifiers_beside_every_vendors_batch_are_pseudonymized() {
+    let vendor = FakeVendor::start(Behavior::json(r#"{"code":200}"#)).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    // Written out: PostHog refuses a body whose first member is not its envelope's.
+    let requests: [(&str, &[u8]); 3] = [
+        (
+            "/amplitude/2/httpapi",
+            br#"{"api_key":"k","user_id":"jane-amp-uid","device_id":"jane-amp-dev","events":[{"event_type":"e","user_id":"u1"}]}"#,
+        ),
+        (
+            "/snowplow/com.snowplowanalytics.snowplow/tp2",
+            br#"{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","uid":"jane-sp-uid","data":[{"e":"pv"}]}"#,
+        ),
+        (
+            "/posthog/batch/",
+            br#"{"api_key":"phc_x","batch":[{"event":"e","distinct_id":"d1"}],"$user_id":"jane-ph-uid"}"#,
+        ),
+    ];
+    for (target, body) in requests {
+        let resp = support::send_raw(proxy.addr(), "POST", target, JSON, body.to_vec()).await;
+        assert_eq!(resp.status, 200, "{target}: {}", resp.text());
+    }
+    let leaked = found(
+        &vendor,
+        &["jane-amp-uid", "jane-amp-dev", "jane-sp-uid", "jane-ph-uid"],
+    );
+    assert!(leaked.is_empty(), "{leaked:?}\n{}", received(&vendor));
+}
