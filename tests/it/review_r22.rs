@@ -428,3 +428,25 @@ async fn identifiers_beside_every_vendors_batch_are_pseudonymized() {
     );
     assert!(leaked.is_empty(), "{leaked:?}\n{}", received(&vendor));
 }
+
+/// A tracker that records `document.cookie` as a property (a debugging plugin, a custom
+/// `cookie` property) sends the vendors' own identifier cookies: Segment's `ajs_user_id`,
+/// PostHog's `ph_<token>_posthog` JSON with its `distinct_id`, Snowplow's `_sp_id` (the
+/// domain user id). The ids the proxy pseudonymizes in `userId` reach the vendor as sent.
+#[tokio::test]
+#[ignore = "review r22: identifiers (cookies as properties)"]
+async fn identifier_cookies_recorded_as_properties_are_pseudonymized() {
+    let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let id = support::planted::value("user_id");
+    let cookie = format!(
+        "ajs_user_id=%22{id}%22; ajs_anonymous_id=%22anon-jane-7%22; \
+         ph_phc_x_posthog=%7B%22distinct_id%22%3A%22{id}%22%7D; \
+         _sp_id.1fff=duid-jane-9.1700000000.1.1700000000..s1....0"
+    );
+    let body = json!({"type": "track", "event": "Viewed", "userId": id,
+        "anonymousId": "anon-jane-7", "properties": {"cookie": cookie}});
+    post(&proxy, "/segment/v1/t", &body).await;
+    let leaked = found(&vendor, &[id, "anon-jane-7", "duid-jane-9"]);
+    assert!(leaked.is_empty(), "{leaked:?}\n{}", received(&vendor));
+}
