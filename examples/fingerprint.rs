@@ -56,6 +56,10 @@ const VARIANTS: &[(&str, Edit)] = &[
         f.identifiers.action = "keep".into();
         f.values.user_agent = "keep".into();
     }),
+    // Anonymized requests with the truncated address in a header: the vendor's placeholder.
+    ("truncate-header-anonymized", |f| {
+        f.ip.header = "truncate".into();
+    }),
     // The bench payloads are larger than some vendors take: scrubbed whole here.
     ("unlimited", |f| {
         f.consent.unknown = "forward".into();
