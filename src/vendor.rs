@@ -372,3 +372,88 @@ pub fn trim_slash(path: &str) -> &str {
         .filter(|p| !p.is_empty())
         .unwrap_or(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vendor_has_one_name_that_parses_back() {
+        assert_eq!(VendorKind::NAMES.len(), VendorKind::ALL.len());
+        for (&kind, &name) in VendorKind::ALL.iter().zip(VendorKind::NAMES) {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(VendorKind::NAMES.iter().filter(|&&n| n == name).count(), 1);
+            assert_eq!(name.parse::<VendorKind>(), Ok(kind));
+            let json = serde_json::to_string(&kind).expect("serializes");
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<VendorKind>(&json).ok(), Some(kind));
+        }
+    }
+
+    #[test]
+    fn names_are_matched_exactly_and_an_unknown_one_lists_the_vendors() {
+        for wrong in ["Segment", "segment ", "", "post_hog", "google", "ga"] {
+            assert_eq!(wrong.parse::<VendorKind>(), Err(UnknownVendor), "{wrong:?}");
+            let value = serde_json::Value::String(wrong.into());
+            let error = serde_json::from_value::<VendorKind>(value)
+                .expect_err(wrong)
+                .to_string();
+            assert!(error.contains("unknown variant"), "{error}");
+            assert!(
+                VendorKind::NAMES.iter().all(|n| error.contains(n)),
+                "{error}"
+            );
+        }
+    }
+
+    /// The proxy builds these with `HeaderName::from_static`, which panics on a name that is
+    /// not a lower-case header name: a new vendor's typo must fail here, not in a request.
+    #[test]
+    fn header_names_in_specs_are_lower_case_header_names() {
+        for kind in VendorKind::ALL {
+            let spec = kind.spec();
+            let names = spec
+                .no_ip_headers
+                .iter()
+                .map(|&(name, _)| name)
+                .chain(spec.anonymous_header)
+                .chain(spec.identifier_headers.iter().copied())
+                .chain(spec.needed_headers.iter().copied())
+                .chain(spec.client_ip_header.map(|h| h.name));
+            for name in names {
+                let parsed = http::HeaderName::from_bytes(name.as_bytes());
+                assert!(
+                    parsed.is_ok_and(|h| h.as_str() == name),
+                    "{}: {name:?}",
+                    spec.name
+                );
+            }
+            for (_, value) in spec.no_ip_headers {
+                assert!(http::HeaderValue::from_str(value).is_ok(), "{value:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_query_param_matches_whole_pairs_only() {
+        let lz64 = QueryParam {
+            name: "compression",
+            value: "lz64",
+        };
+        for query in ["compression=lz64", "ip=1&compression=lz64&_=17"] {
+            assert!(lz64.is_in(query), "{query}");
+        }
+        for query in [
+            "",
+            "compression",
+            "compression=lz",
+            "compression=lz64x",
+            "compression=lz64=1",
+            "xcompression=lz64",
+            "a=compression=lz64",
+            "compression=LZ64",
+        ] {
+            assert!(!lz64.is_in(query), "{query}");
+        }
+    }
+}
