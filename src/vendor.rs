@@ -113,7 +113,8 @@ pub struct VendorSpec {
     pub name: &'static str,
     /// Its behaviours.
     pub protocol: &'static dyn Vendor,
-    /// The limits it publishes for one request (README lists them with their sources).
+    /// The limits it publishes for one request (README lists them; each vendor file names
+    /// its source).
     pub limits: PublishedLimits,
     /// The query parameter and value that tell the vendor not to geolocate the request
     /// address: set when IPs are removed (it would be the proxy's) and whenever
