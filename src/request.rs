@@ -86,9 +86,7 @@ pub fn prepare(
     // The vendor must not geolocate the address it sees: there is none worth it, or the
     // proxy wrote the place itself.
     let no_geolocation = stance.ip_removed || env.vendor_must_not_geolocate();
-    let query = with_no_geolocation_flag(vendor, scrubbed.query, no_geolocation);
-    let lz64 = vendor.lz64_query.iter().any(|flag| flag.is_in(&query));
-    let query = vendor.protocol.upstream_query(&endpoint, &query);
+    let (query, lz64) = vendor_query(vendor, endpoint, scrubbed.query, no_geolocation);
     // The credential goes once a request in a body of events, beside them.
     let (envelope_params, event_params) = event_params
         .into_iter()
@@ -101,10 +99,7 @@ pub fn prepare(
         limits: route.core_limits,
         request_limits: route.request_limits,
         max_decoded_bytes: rules.limits.max_decoded_bytes,
-        content_encoding: headers
-            .get(http::header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim().to_ascii_lowercase()),
+        content_encoding: content_encoding(headers),
         lz64,
         event_params,
         envelope_params,
@@ -234,12 +229,29 @@ fn scrub_query(q: &QueryInputs<'_>) -> Result<pipeline::ScrubbedQuery, PipelineE
     }
 }
 
-/// `query` with the vendor's "do not geolocate" flag set when `set` says so.
-fn with_no_geolocation_flag(vendor: &VendorSpec, query: String, set: bool) -> String {
-    match vendor.no_ip_query_flag {
-        Some(flag) if set => pipeline::set_query_param(&query, flag.name, flag.value),
+/// The scrubbed query as the vendor gets it, and whether it says the payload is lz-string:
+/// with the vendor's "do not geolocate" flag when `no_geolocation`, then the vendor's own
+/// filter.
+fn vendor_query(
+    vendor: &VendorSpec,
+    endpoint: Endpoint,
+    query: String,
+    no_geolocation: bool,
+) -> (String, bool) {
+    let query = match vendor.no_ip_query_flag {
+        Some(flag) if no_geolocation => pipeline::set_query_param(&query, flag.name, flag.value),
         _ => query,
-    }
+    };
+    let lz64 = vendor.lz64_query.iter().any(|flag| flag.is_in(&query));
+    (vendor.protocol.upstream_query(&endpoint, &query), lz64)
+}
+
+/// The body's `Content-Encoding`, trimmed and in lower case.
+fn content_encoding(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
 }
 
 /// The consent gate of a request: `None` when its route forwards every event anyway.
