@@ -93,9 +93,23 @@ impl std::str::FromStr for VendorKind {
 
 impl<'de> serde::Deserialize<'de> for VendorKind {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
+        deserializer.deserialize_str(VendorName)
+    }
+}
+
+/// Reads a vendor's name; any other is an unknown variant, listed with the vendors' names.
+struct VendorName;
+
+impl serde::de::Visitor<'_> for VendorName {
+    type Value = VendorKind;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a vendor name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<VendorKind, E> {
         name.parse()
-            .map_err(|_| serde::de::Error::unknown_variant(&name, VendorKind::NAMES))
+            .map_err(|_| E::unknown_variant(name, VendorKind::NAMES))
     }
 }
 
