@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use scrubproxy::rules::{self, KeySource, RuleError};
+use scrubproxy::vendor::VendorKind;
 
 mod logs;
 
@@ -43,10 +44,9 @@ enum Command {
     Scrub {
         #[command(flatten)]
         config: ConfigArg,
-        /// Vendor protocol: segment, mixpanel, amplitude, posthog, ga4, matomo, snowplow,
-        /// plausible, rudderstack.
-        #[arg(long)]
-        vendor: String,
+        /// Vendor protocol.
+        #[arg(long, value_parser = vendor_parser())]
+        vendor: VendorKind,
         /// The vendor's path, such as /v1/t or /track.
         #[arg(long)]
         path: String,
@@ -59,6 +59,13 @@ enum Command {
         #[arg(long = "header")]
         headers: Vec<String>,
     },
+}
+
+/// `--vendor`: the vendors' names, listed in `--help` and in the error for any other.
+fn vendor_parser() -> impl clap::builder::TypedValueParser<Value = VendorKind> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(VendorKind::NAMES)
+        .try_map(|name| name.parse::<VendorKind>())
 }
 
 /// The one spelling of the rules file for every command.
@@ -131,7 +138,7 @@ fn main() -> ExitCode {
             query,
             headers,
         } => RulesSource::resolve(config.config).and_then(|source| {
-            scrub(&source, &vendor, &path, &method, &query, &headers)?;
+            scrub(&source, vendor, &path, &method, &query, &headers)?;
             Ok(ExitCode::SUCCESS)
         }),
         Command::Run { config } => RulesSource::resolve(config.config).and_then(|source| {
@@ -219,7 +226,7 @@ fn check(source: &RulesSource) -> ExitCode {
 
 fn scrub(
     source: &RulesSource,
-    vendor: &str,
+    vendor: VendorKind,
     path: &str,
     method: &str,
     query: &str,
@@ -230,9 +237,6 @@ fn scrub(
         print_errors(source, &errors);
         anyhow::anyhow!("rules are invalid")
     })?;
-    let vendor: scrubproxy::vendor::VendorKind =
-        serde_json::from_value(serde_json::Value::String(vendor.to_owned()))
-            .map_err(|_| anyhow::anyhow!("unknown vendor {vendor:?}"))?;
     let mut header_map = http::HeaderMap::new();
     for header in headers {
         let (name, value) = header

@@ -164,7 +164,7 @@ async fn ingest(
         uri,
         method: parts.method.clone(),
         headers: parts.headers,
-        needed_headers: route.vendor.protocol().needed_headers(),
+        needed_headers: route.vendor.spec().needed_headers,
         extra_headers,
         dropped_reply,
     };
@@ -225,7 +225,7 @@ async fn ingest_shadow(
         uri,
         method: parts.method,
         headers: parts.headers,
-        needed_headers: route.vendor.protocol().needed_headers(),
+        needed_headers: route.vendor.spec().needed_headers,
         extra_headers,
         dropped_reply: route.vendor.protocol().dropped_reply(&endpoint, ""),
     };

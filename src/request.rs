@@ -14,7 +14,7 @@ use crate::rules::{Route, RuleSet};
 use crate::scrub::{
     Anonymized, ConsentAction, ConsentGate, FieldAction, GeoLookup, Privacy, Report, ScrubEnv,
 };
-use crate::vendor::{BodyFormat, Endpoint, SyntheticReply};
+use crate::vendor::{BodyFormat, ClientIpHeader, Endpoint, QueryNames, SyntheticReply, VendorSpec};
 
 /// A request ready to forward.
 pub struct Prepared {
@@ -60,81 +60,38 @@ pub fn prepare(
     raw_query: &str,
     headers: &HeaderMap,
 ) -> Result<Prepared, PipelineError> {
-    let protocol = route.vendor.protocol();
-    let place = rules.geo.locate(client, rules.truncation);
-    let geo_lookup = GeoLookup::of(rules.geo.precision, &place);
-    let privacy = Privacy {
-        place,
-        geo_precision: rules.geo.precision,
-        consent: None,
-        opt_out: rules.opt_out.clone(),
-    };
-    let mut env = ScrubEnv {
-        truncation: rules.truncation,
-        client_ip: rules.truncation.map(|t| t.apply(client).to_string()),
-        pseudonym_key: rules.pseudonym_key.clone(),
-        max_depth: rules.limits.core.max_depth,
-        max_string_bytes: rules.limits.core.max_string_bytes,
-        privacy,
-    };
+    let vendor = route.vendor.spec();
+    let (mut env, geo_lookup) = scrub_env(rules, client);
     let gate = consent_gate(rules, route, endpoint, headers, raw_query, &env);
-    // What the request alone says (events may say more): it decides what travels beside
-    // the events (query flags, headers, the credential's visitor address).
-    let request_anonymous = gate
-        .as_ref()
-        .is_some_and(|g| g.request_action() != ConsentAction::Forward);
-    let ip_removed = rules.truncation.is_none() || request_anonymous;
+    let stance = Stance::of(rules, gate.as_ref());
     env.privacy.consent = gate;
-    let query_env = match &env.privacy.consent {
-        Some(g) if request_anonymous => &g.anonymized.env,
-        _ => &env,
-    };
+    let query_env = stance.query_env(&env);
     let plan = route.plans[endpoint.plan].clone();
     let user_agent = plan.event.values.user_agent;
-    let query_events = matches!(
-        endpoint.format,
-        BodyFormat::QueryEvent | BodyFormat::QueryEventBody
-    );
-    // A vendor credential the route holds goes into each event, with the client's address
-    // and place.
-    let client_text = match &query_env.client_ip {
-        Some(ip) if !ip_removed => ip.clone(),
-        _ => "0.0.0.0".to_owned(),
+    let event_params = credential_params(route, endpoint, query_env, stance, &env.privacy.place);
+    let inputs = QueryInputs {
+        raw_query,
+        endpoint,
+        plan: &plan,
+        env: &env,
+        query_env,
+        rules,
+        event_params: &event_params,
+        names: vendor.query_names,
     };
-    let event_params = match &route.token {
-        Some(token) if query_events => {
-            protocol.credential_params(&token.0, &client_text, &env.privacy.place)
-        }
-        _ => Vec::new(),
-    };
-    let scrubbed = if query_events {
-        let names = protocol.query_names();
-        scrub_query_event(raw_query, &plan, &env, rules, &event_params, names)?
-    } else {
-        let data_is_payload = matches!(
-            endpoint.format,
-            BodyFormat::DataQuery | BodyFormat::DataForm { .. }
-        );
-        let env = if data_is_payload { &env } else { query_env };
-        pipeline::scrub_query(raw_query, &plan, env, rules.limits.core, data_is_payload)?
-    };
+    let scrubbed = scrub_query(&inputs)?;
     if endpoint.format == BodyFormat::DataQuery && !scrubbed.had_payload {
         return Err(PipelineError::MissingData);
     }
-    let mut query = scrubbed.query;
     // The vendor must not geolocate the address it sees: there is none worth it, or the
     // proxy wrote the place itself.
-    if ip_removed || env.vendor_must_not_geolocate() {
-        if let Some((name, value)) = protocol.no_ip_query_flag() {
-            query = pipeline::set_query_param(&query, name, value);
-        }
-    }
-    let lz64 = protocol.lz64_payload(&query);
-    let query = protocol.upstream_query(&endpoint, &query);
+    let no_geolocation = stance.ip_removed || env.vendor_must_not_geolocate();
+    let (query, lz64) = vendor_query(vendor, endpoint, scrubbed.query, no_geolocation);
+    // The credential goes once a request in a body of events, beside them.
     let (envelope_params, event_params) = event_params
         .into_iter()
-        .partition(|(name, _)| *name == "token_auth");
-    let anonymous_key = request_anonymous.then(|| query_env.pseudonym_key.clone());
+        .partition(|(name, _)| Some(*name) == vendor.credential_param);
+    let anonymous_key = stance.anonymous.then(|| query_env.pseudonym_key.clone());
     let spec = BodySpec {
         format: endpoint.format,
         plan,
@@ -142,10 +99,7 @@ pub fn prepare(
         limits: route.core_limits,
         request_limits: route.request_limits,
         max_decoded_bytes: rules.limits.max_decoded_bytes,
-        content_encoding: headers
-            .get(http::header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim().to_ascii_lowercase()),
+        content_encoding: content_encoding(headers),
         lz64,
         event_params,
         envelope_params,
@@ -153,7 +107,7 @@ pub fn prepare(
     let beside = Beside {
         client,
         user_agent,
-        ip_removed,
+        ip_removed: stance.ip_removed,
         anonymous_key,
     };
     Ok(Prepared {
@@ -162,9 +116,142 @@ pub fn prepare(
         query_report: scrubbed.report,
         spec,
         extra_headers: extra_headers(rules, route, headers, beside),
-        dropped_reply: protocol.dropped_reply(&endpoint, raw_query),
+        dropped_reply: vendor.protocol.dropped_reply(&endpoint, raw_query),
         geo_lookup,
     })
+}
+
+/// The scrubbing environment of a request from `client`, before consent is read, and how
+/// its geo lookup went.
+fn scrub_env(rules: &RuleSet, client: IpAddr) -> (ScrubEnv, GeoLookup) {
+    let place = rules.geo.locate(client, rules.truncation);
+    let geo_lookup = GeoLookup::of(rules.geo.precision, &place);
+    let privacy = Privacy {
+        place,
+        geo_precision: rules.geo.precision,
+        consent: None,
+        opt_out: rules.opt_out.clone(),
+    };
+    let env = ScrubEnv {
+        truncation: rules.truncation,
+        client_ip: rules.truncation.map(|t| t.apply(client).to_string()),
+        pseudonym_key: rules.pseudonym_key.clone(),
+        max_depth: rules.limits.core.max_depth,
+        max_string_bytes: rules.limits.core.max_string_bytes,
+        privacy,
+    };
+    (env, geo_lookup)
+}
+
+/// What the request alone says (events may say more): it decides what travels beside the
+/// events (query flags, headers, the credential's visitor address).
+#[derive(Clone, Copy)]
+struct Stance {
+    /// The request's own consent anonymizes it.
+    anonymous: bool,
+    /// The vendor gets no address: IPs are removed, or the request is anonymized.
+    ip_removed: bool,
+}
+
+impl Stance {
+    fn of(rules: &RuleSet, gate: Option<&ConsentGate>) -> Self {
+        let anonymous = gate.is_some_and(|g| g.request_action() != ConsentAction::Forward);
+        Stance {
+            anonymous,
+            ip_removed: rules.truncation.is_none() || anonymous,
+        }
+    }
+
+    /// The environment of what travels beside the events: the anonymized one when the
+    /// request is.
+    fn query_env(self, env: &ScrubEnv) -> &ScrubEnv {
+        match &env.privacy.consent {
+            Some(g) if self.anonymous => &g.anonymized.env,
+            _ => env,
+        }
+    }
+}
+
+/// The address a credential's visitor parameters carry when the vendor gets none.
+const NO_ADDRESS: &str = "0.0.0.0";
+
+/// What a vendor credential the route holds adds to each query-string event: the client's
+/// address and place (`Vendor::credential_params`), then the credential itself.
+fn credential_params(
+    route: &Route,
+    endpoint: Endpoint,
+    query_env: &ScrubEnv,
+    stance: Stance,
+    place: &crate::scrub::Place,
+) -> Vec<(&'static str, String)> {
+    let vendor = route.vendor.spec();
+    let (Some(token), Some(param)) = (&route.token, vendor.credential_param) else {
+        return Vec::new();
+    };
+    if !endpoint.format.is_query_event() {
+        return Vec::new();
+    }
+    let client = match &query_env.client_ip {
+        Some(ip) if !stance.ip_removed => ip.as_str(),
+        _ => NO_ADDRESS,
+    };
+    let mut params = vendor.protocol.credential_params(client, place);
+    params.push((param, token.0.clone()));
+    params
+}
+
+/// What scrubbing a request's query needs.
+struct QueryInputs<'a> {
+    raw_query: &'a str,
+    endpoint: Endpoint,
+    plan: &'a std::sync::Arc<crate::scrub::BodyPlan>,
+    /// The events' environment.
+    env: &'a ScrubEnv,
+    /// The environment of parameters beside the events.
+    query_env: &'a ScrubEnv,
+    rules: &'a RuleSet,
+    event_params: &'a [(&'static str, String)],
+    names: QueryNames,
+}
+
+/// The query as the rules leave it, by what it carries: an event (its events' environment),
+/// the payload in `data` (the same), or parameters beside a body.
+fn scrub_query(q: &QueryInputs<'_>) -> Result<pipeline::ScrubbedQuery, PipelineError> {
+    let core = q.rules.limits.core;
+    match q.endpoint.format {
+        BodyFormat::QueryEvent | BodyFormat::QueryEventBody => scrub_query_event(q),
+        BodyFormat::DataQuery | BodyFormat::DataForm { .. } => {
+            pipeline::scrub_query(q.raw_query, q.plan, q.env, core, true)
+        }
+        BodyFormat::Json | BodyFormat::Passthrough => {
+            pipeline::scrub_query(q.raw_query, q.plan, q.query_env, core, false)
+        }
+    }
+}
+
+/// The scrubbed query as the vendor gets it, and whether it says the payload is lz-string:
+/// with the vendor's "do not geolocate" flag when `no_geolocation`, then the vendor's own
+/// filter.
+fn vendor_query(
+    vendor: &VendorSpec,
+    endpoint: Endpoint,
+    query: String,
+    no_geolocation: bool,
+) -> (String, bool) {
+    let query = match vendor.no_ip_query_flag {
+        Some(flag) if no_geolocation => pipeline::set_query_param(&query, flag.name, flag.value),
+        _ => query,
+    };
+    let lz64 = vendor.lz64_query.iter().any(|flag| flag.is_in(&query));
+    (vendor.protocol.upstream_query(&endpoint, &query), lz64)
+}
+
+/// The body's `Content-Encoding`, trimmed and in lower case.
+fn content_encoding(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
 }
 
 /// The consent gate of a request: `None` when its route forwards every event anyway.
@@ -176,10 +263,11 @@ fn consent_gate(
     raw_query: &str,
     env: &ScrubEnv,
 ) -> Option<ConsentGate> {
-    let protocol = route.vendor.protocol();
+    let vendor = route.vendor.spec();
+    let protocol = vendor.protocol;
     let policy = route.consent;
-    let anonymous_requested = protocol
-        .anonymous_header()
+    let anonymous_requested = vendor
+        .anonymous_header
         .is_some_and(|name| headers.contains_key(name));
     let forwards_all =
         policy.denied == ConsentAction::Forward && policy.unknown == ConsentAction::Forward;
@@ -216,25 +304,20 @@ fn consent_gate(
     })
 }
 
-fn scrub_query_event(
-    raw_query: &str,
-    plan: &std::sync::Arc<crate::scrub::BodyPlan>,
-    env: &ScrubEnv,
-    rules: &RuleSet,
-    event_params: &[(&'static str, String)],
-    names: crate::vendor::QueryNames,
-) -> Result<pipeline::ScrubbedQuery, PipelineError> {
-    if raw_query.is_empty() {
+/// A query that is an event, with the credential's parameters after it.
+fn scrub_query_event(q: &QueryInputs<'_>) -> Result<pipeline::ScrubbedQuery, PipelineError> {
+    if q.raw_query.is_empty() {
         return Ok(pipeline::ScrubbedQuery {
             query: String::new(),
             report: Report::default(),
             had_payload: false,
         });
     }
+    let core = q.rules.limits.core;
     let (mut query, report) =
-        pipeline::scrub_query_event(raw_query, plan, env, rules.limits.core, names)?;
+        pipeline::scrub_query_event(q.raw_query, q.plan, q.env, core, q.names)?;
     if !query.is_empty() {
-        for (name, value) in event_params {
+        for (name, value) in q.event_params {
             query.push('&');
             query.push_str(name);
             query.push('=');
@@ -270,10 +353,10 @@ fn extra_headers(
         ip_removed,
         anonymous_key,
     } = beside;
-    let protocol = route.vendor.protocol();
+    let vendor = route.vendor.spec();
     // First, so that a header the proxy writes below is set after any removal.
     let mut extra = misshapen_headers(rules, route, headers);
-    let forwards_ua = protocol.needed_headers().contains(&"user-agent")
+    let forwards_ua = vendor.needed_headers.contains(&"user-agent")
         || rules.forward_headers.contains(&http::header::USER_AGENT);
     if let Some(ua) = headers
         .get(http::header::USER_AGENT)
@@ -292,7 +375,7 @@ fn extra_headers(
             crate::scrub::UserAgentMode::Drop => extra.push((http::header::USER_AGENT, None)),
         }
     }
-    if let Some((name, placeholder)) = protocol.client_ip_header() {
+    if let Some(ClientIpHeader { name, placeholder }) = vendor.client_ip_header {
         let value = match rules.truncation {
             // A day's pseudonym address links nobody beyond the day: fit for anonymized
             // requests too.
@@ -308,14 +391,14 @@ fn extra_headers(
         }
     }
     if ip_removed {
-        for (name, value) in protocol.no_ip_headers() {
+        for (name, value) in vendor.no_ip_headers {
             extra.push((
                 HeaderName::from_static(name),
                 Some(HeaderValue::from_static(value)),
             ));
         }
     }
-    for name in protocol.identifier_headers() {
+    for name in vendor.identifier_headers {
         let incoming = headers.get(*name).map(|v| v.as_bytes());
         let header = |v| identifier_header(rules, anonymous_key.as_ref(), v);
         if let Some(value) = incoming.and_then(header) {
@@ -333,16 +416,16 @@ fn misshapen_headers(
     route: &Route,
     headers: &HeaderMap,
 ) -> Vec<(HeaderName, Option<HeaderValue>)> {
-    let protocol = route.vendor.protocol();
+    let vendor = route.vendor.spec();
     let written_by_proxy = |name: &HeaderName| {
         *name == http::header::USER_AGENT
-            || protocol.identifier_headers().contains(&name.as_str())
-            || protocol
-                .client_ip_header()
-                .is_some_and(|(n, _)| n == name.as_str())
+            || vendor.identifier_headers.contains(&name.as_str())
+            || vendor
+                .client_ip_header
+                .is_some_and(|header| header.name == name.as_str())
     };
-    let needed = protocol
-        .needed_headers()
+    let needed = vendor
+        .needed_headers
         .iter()
         .map(|n| HeaderName::from_static(n));
     rules

@@ -1,81 +1,225 @@
 //! Vendors: each file knows one vendor's paths, envelopes and semantic fields (where its IP,
-//! identifiers and property containers live) and nothing else. Adding a vendor is a file, a
-//! `VendorKind` variant and its arms here (ARCHITECTURE.md, "How to add"); no other vendor
-//! changes.
-
-mod amplitude;
-mod ga4;
-mod matomo;
-mod mixpanel;
-mod plausible;
-mod posthog;
-mod rudderstack;
-mod segment;
-mod snowplow;
+//! identifiers and property containers live) and nothing else. A vendor is a `VendorSpec`
+//! value (its plain settings: names of headers and query flags, published limits, ...) and a
+//! `Vendor` implementation (the few behaviours that are code: endpoints, plans, the reply to
+//! a request left empty, consent readers). Adding one is a file and a row in `vendors!`
+//! below (ARCHITECTURE.md, "How to add"); no other vendor changes.
 
 use std::sync::Arc;
 
 use crate::consent::Consent;
 use crate::scrub::{BodyPlan, EventConsentReader, FieldAction, Place, PropertyRules, ValueRules};
 
-/// The vendor protocols a route can speak (`vendor = "..."` in rules.toml).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VendorKind {
-    Segment,
-    Mixpanel,
-    Amplitude,
-    Plausible,
-    #[serde(rename = "posthog")]
-    PostHog,
-    #[serde(rename = "rudderstack")]
-    RudderStack,
-    Snowplow,
-    Matomo,
-    Ga4,
+/// The one table of vendors: a row is a `VendorKind` variant and the module whose `SPEC`
+/// describes it. The enum, `VendorKind::ALL`, the names, parsing (`FromStr`, serde) and the
+/// CLI's list of vendors all derive from it.
+macro_rules! vendors {
+    ($($kind:ident => $module:ident),+ $(,)?) => {
+        $(mod $module;)+
+
+        /// The vendor protocols a route can speak (`vendor = "..."` in rules.toml).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum VendorKind {
+            $($kind),+
+        }
+
+        impl VendorKind {
+            /// Every vendor, in the table's order.
+            pub const ALL: &'static [VendorKind] = &[$(VendorKind::$kind),+];
+
+            /// The vendor's settings and behaviours.
+            pub const fn spec(self) -> &'static VendorSpec {
+                match self {
+                    $(VendorKind::$kind => &$module::SPEC),+
+                }
+            }
+        }
+    };
+}
+
+vendors! {
+    Segment => segment,
+    Mixpanel => mixpanel,
+    Amplitude => amplitude,
+    Plausible => plausible,
+    PostHog => posthog,
+    RudderStack => rudderstack,
+    Snowplow => snowplow,
+    Matomo => matomo,
+    Ga4 => ga4,
 }
 
 impl VendorKind {
-    pub const ALL: [VendorKind; 9] = [
-        VendorKind::Segment,
-        VendorKind::Mixpanel,
-        VendorKind::Amplitude,
-        VendorKind::Plausible,
-        VendorKind::PostHog,
-        VendorKind::RudderStack,
-        VendorKind::Snowplow,
-        VendorKind::Matomo,
-        VendorKind::Ga4,
-    ];
+    /// Every vendor's name, in the table's order.
+    pub const NAMES: &'static [&'static str] = &VENDOR_NAMES;
 
+    /// Its name in rules.toml, on the command line and in metric labels.
     pub fn as_str(self) -> &'static str {
-        match self {
-            VendorKind::Segment => "segment",
-            VendorKind::Mixpanel => "mixpanel",
-            VendorKind::Amplitude => "amplitude",
-            VendorKind::Plausible => "plausible",
-            VendorKind::PostHog => "posthog",
-            VendorKind::RudderStack => "rudderstack",
-            VendorKind::Snowplow => "snowplow",
-            VendorKind::Matomo => "matomo",
-            VendorKind::Ga4 => "ga4",
-        }
+        self.spec().name
     }
 
+    /// Its behaviours.
     pub fn protocol(self) -> &'static dyn Vendor {
-        match self {
-            VendorKind::Segment => &segment::Segment,
-            VendorKind::Mixpanel => &mixpanel::Mixpanel,
-            VendorKind::Amplitude => &amplitude::Amplitude,
-            VendorKind::Plausible => &plausible::Plausible,
-            VendorKind::PostHog => &posthog::PostHog,
-            VendorKind::RudderStack => &rudderstack::RudderStack,
-            VendorKind::Snowplow => &snowplow::Snowplow,
-            VendorKind::Matomo => &matomo::Matomo,
-            VendorKind::Ga4 => &ga4::Ga4,
+        self.spec().protocol
+    }
+}
+
+const VENDOR_NAMES: [&str; VendorKind::ALL.len()] = {
+    let mut names = [""; VendorKind::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = VendorKind::ALL[i].spec().name;
+        i += 1;
+    }
+    names
+};
+
+/// A name that is no vendor's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown vendor")]
+pub struct UnknownVendor;
+
+impl std::str::FromStr for VendorKind {
+    type Err = UnknownVendor;
+
+    fn from_str(name: &str) -> Result<Self, UnknownVendor> {
+        VendorKind::ALL
+            .iter()
+            .copied()
+            .find(|v| v.as_str() == name)
+            .ok_or(UnknownVendor)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for VendorKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(VendorName)
+    }
+}
+
+/// Reads a vendor's name; any other is an unknown variant, listed with the vendors' names.
+struct VendorName;
+
+impl serde::de::Visitor<'_> for VendorName {
+    type Value = VendorKind;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a vendor name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<VendorKind, E> {
+        name.parse()
+            .map_err(|_| E::unknown_variant(name, VendorKind::NAMES))
+    }
+}
+
+impl serde::Serialize for VendorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A vendor's plain settings: what the proxy does beside its events that needs no code.
+/// Each vendor file holds one as `SPEC`; `VendorSpec::new` gives the settings a vendor
+/// without them has.
+pub struct VendorSpec {
+    /// Its name in rules.toml (`vendor = "..."`), on the command line and in metric labels.
+    pub name: &'static str,
+    /// Its behaviours.
+    pub protocol: &'static dyn Vendor,
+    /// The limits it publishes for one request (README lists them; each vendor file names
+    /// its source).
+    pub limits: PublishedLimits,
+    /// The query parameter and value that tell the vendor not to geolocate the request
+    /// address: set when IPs are removed (it would be the proxy's) and whenever
+    /// `ScrubEnv::vendor_must_not_geolocate` says so (Mixpanel's `ip=0`).
+    pub no_ip_query_flag: Option<QueryParam>,
+    /// Headers that tell the vendor itself to discard the request address, sent when the
+    /// rules remove IPs or the request is anonymized (Snowplow's `SP-Anonymous: *`).
+    pub no_ip_headers: &'static [(&'static str, &'static str)],
+    /// A request header by which the tracker asks for anonymous tracking itself (Snowplow
+    /// `SP-Anonymous`): its events are never forwarded un-anonymized.
+    pub anonymous_header: Option<&'static str>,
+    /// Request headers that carry an identifier as base64 (RudderStack's `AnonymousId`):
+    /// they are forwarded with the identifier rule applied to the decoded id.
+    pub identifier_headers: &'static [&'static str],
+    /// Request headers the vendor needs beyond the operator's forward list (lower case).
+    pub needed_headers: &'static [&'static str],
+    /// A request header in which the vendor takes the client IP (the truncated one, the
+    /// day's pseudonym address, or `placeholder` when IPs are removed).
+    pub client_ip_header: Option<ClientIpHeader>,
+    /// How the names of a query-string event's parameters are read.
+    pub query_names: QueryNames,
+    /// Query parameters any of which says the payload is lz-string base64 (legacy PostHog).
+    pub lz64_query: &'static [QueryParam],
+    /// The query parameter that carries the route's credential (`token_auth`) in each
+    /// query-string event, beside what `Vendor::credential_params` adds; `None`: the vendor
+    /// takes none, and a route's token is not sent.
+    pub credential_param: Option<&'static str>,
+    /// The schemes its SDKs use in `Authorization`; a value in any other is not forwarded.
+    pub authorization: &'static [AuthScheme],
+}
+
+impl VendorSpec {
+    /// A vendor with its name and behaviours, and none of the optional settings.
+    pub const fn new(name: &'static str, protocol: &'static dyn Vendor) -> Self {
+        VendorSpec {
+            name,
+            protocol,
+            limits: PublishedLimits::NONE,
+            no_ip_query_flag: None,
+            no_ip_headers: &[],
+            anonymous_header: None,
+            identifier_headers: &[],
+            needed_headers: &[],
+            client_ip_header: None,
+            query_names: QueryNames::Flat,
+            lz64_query: &[],
+            credential_param: None,
+            authorization: &[],
         }
     }
 }
+
+/// One `name=value` query parameter, compared as sent (still percent-encoded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryParam {
+    pub name: &'static str,
+    pub value: &'static str,
+}
+
+impl QueryParam {
+    /// Whether `query` holds this parameter with this value.
+    pub fn is_in(&self, query: &str) -> bool {
+        query.split('&').any(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(name, value)| name == self.name && value == self.value)
+        })
+    }
+}
+
+/// The header in which a vendor takes the client IP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIpHeader {
+    /// Lower case.
+    pub name: &'static str,
+    /// Sent when IPs are removed, so the vendor does not take the proxy's address.
+    pub placeholder: &'static str,
+}
+
+/// How a vendor's SDKs authenticate in `Authorization`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// `Basic base64(key:)` or `Basic base64(key:secret)`: Segment's and RudderStack's
+    /// write key, Mixpanel's project token or API secret.
+    BasicKey,
+    /// `Bearer <token>`: PostHog's project or personal API key.
+    Bearer,
+}
+
+/// A kilobyte and a megabyte as vendors count them.
+pub const KB: u64 = 1000;
+pub const MB: u64 = 1000 * KB;
 
 /// The limits a vendor publishes for one request to its ingest API; `None` where it
 /// publishes none. Each is the default of a route's `limits` setting.
@@ -86,35 +230,13 @@ pub struct PublishedLimits {
     pub max_event_bytes: Option<usize>,
 }
 
-impl VendorKind {
-    /// The vendor's documented request limits (README lists them with their sources).
-    pub fn published_limits(self) -> PublishedLimits {
-        const KB: u64 = 1000;
-        const MB: u64 = 1000 * KB;
-        let (max_events, max_batch_bytes, max_event_bytes) = match self {
-            // "500 KB per batch request and 32 KB per call" (HTTP Tracking API).
-            VendorKind::Segment => (None, Some(500 * KB), Some(32 * KB)),
-            // The data plane's default request limit (`maxReqSizeInKB = 4000`); events as
-            // Segment's, whose spec it implements.
-            VendorKind::RudderStack => (None, Some(4000 * KB), Some(32 * KB)),
-            // /track and /import: 2000 events and 2 MB uncompressed; an event under 1 MB.
-            VendorKind::Mixpanel => (Some(2000), Some(2 * MB), Some(MB)),
-            // HTTP V2: 2,000 events; the Batch API 20 MB (the larger of its two endpoints).
-            VendorKind::Amplitude => (Some(2000), Some(20 * MB), None),
-            // Capture: 20 MB a request.
-            VendorKind::PostHog => (None, Some(20 * MB), None),
-            // Measurement Protocol: 25 events and 130 kB a request.
-            VendorKind::Ga4 => (Some(25), Some(130 * KB), None),
-            // One event a request.
-            VendorKind::Plausible => (Some(1), None, None),
-            VendorKind::Snowplow | VendorKind::Matomo => (None, None, None),
-        };
-        PublishedLimits {
-            max_events,
-            max_batch_bytes,
-            max_event_bytes: max_event_bytes.map(|n| n as usize),
-        }
-    }
+impl PublishedLimits {
+    /// A vendor that publishes no limits.
+    pub const NONE: PublishedLimits = PublishedLimits {
+        max_events: None,
+        max_batch_bytes: None,
+        max_event_bytes: None,
+    };
 }
 
 /// How a vendor reads the parameter names of a query-string event.
@@ -146,6 +268,13 @@ pub enum BodyFormat {
     /// Matomo POSTs: the query, a form body or a bulk `{"requests":["?...",...]}` JSON holds
     /// query-string events; an empty body is the sendBeacon case.
     QueryEventBody,
+}
+
+impl BodyFormat {
+    /// Whether the query string is an event (`QueryEvent`, `QueryEventBody`).
+    pub fn is_query_event(self) -> bool {
+        matches!(self, BodyFormat::QueryEvent | BodyFormat::QueryEventBody)
+    }
 }
 
 /// How a form-carried payload is sent to the vendor.
@@ -212,7 +341,8 @@ impl PlanInputs<'_> {
     }
 }
 
-/// A vendor protocol. Implementations are stateless; compiled plans live in the rules snapshot.
+/// A vendor's behaviours: what its `VendorSpec` cannot say as data. Implementations are
+/// stateless; compiled plans live in the rules snapshot.
 pub trait Vendor: Send + Sync {
     /// The endpoint for a method and a path (the part after the route prefix), or `None`
     /// when the vendor has no such ingest path (the request is refused, never forwarded).
@@ -221,51 +351,9 @@ pub trait Vendor: Send + Sync {
     /// Compiles one plan per endpoint shape, indexed by `Endpoint::plan`.
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>>;
 
-    /// The query parameter that must read `0` so the vendor does not geolocate the request
-    /// address: set when IPs are removed (it would be the proxy's) and whenever
-    /// `ScrubEnv::vendor_must_not_geolocate` says so.
-    fn no_ip_query_flag(&self) -> Option<(&'static str, &'static str)> {
-        None
-    }
-
     /// What this vendor's SDK takes as success, for a request whose events the rules all
     /// removed.
     fn dropped_reply(&self, endpoint: &Endpoint, query: &str) -> SyntheticReply;
-
-    /// Whether the query says the payload is lz-string base64 (legacy PostHog).
-    fn lz64_payload(&self, _query: &str) -> bool {
-        false
-    }
-
-    /// The query sent upstream to `endpoint`. Vendors drop parameters that describe an
-    /// encoding the proxy has undone (the scrubbed body always goes on plain), and keep only
-    /// the parameters a pass-through path takes.
-    fn upstream_query(&self, _endpoint: &Endpoint, query: &str) -> String {
-        query.to_owned()
-    }
-
-    /// Headers that tell the vendor itself to discard the request address, sent when the
-    /// rules remove IPs or the request is anonymized (Snowplow's `SP-Anonymous: *`).
-    fn no_ip_headers(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
-    }
-
-    /// How the names of a query-string event's parameters are read.
-    fn query_names(&self) -> QueryNames {
-        QueryNames::Flat
-    }
-
-    /// Parameters the proxy adds to each query-string event when the route holds a vendor
-    /// credential (Matomo: the visitor IP in `cip` and the place in `country`, `region`,
-    /// `city`, honoured only with `token_auth`).
-    fn credential_params(
-        &self,
-        _token: &str,
-        _client_ip: &str,
-        _place: &Place,
-    ) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
 
     /// Reads the consent an event carries in this vendor's own fields, for vendors that
     /// have such fields.
@@ -278,27 +366,18 @@ pub trait Vendor: Send + Sync {
         Consent::default()
     }
 
-    /// A request header by which the tracker asks for anonymous tracking itself (Snowplow
-    /// `SP-Anonymous`): its events are never forwarded un-anonymized.
-    fn anonymous_header(&self) -> Option<&'static str> {
-        None
+    /// The query sent upstream to `endpoint`. Vendors drop parameters that describe an
+    /// encoding the proxy has undone (the scrubbed body always goes on plain), and keep only
+    /// the parameters a pass-through path takes.
+    fn upstream_query(&self, _endpoint: &Endpoint, query: &str) -> String {
+        query.to_owned()
     }
 
-    /// Request headers that carry an identifier as base64 (RudderStack's `AnonymousId`): they
-    /// are forwarded with the identifier rule applied to the decoded id.
-    fn identifier_headers(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// Request headers this vendor needs beyond the operator's forward list.
-    fn needed_headers(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// A request header in which this vendor takes the client IP (the truncated one, or the
-    /// placeholder when IPs are removed).
-    fn client_ip_header(&self) -> Option<(&'static str, &'static str)> {
-        None
+    /// Parameters the proxy adds to each query-string event, before the credential
+    /// (`VendorSpec::credential_param`), when the route holds one (Matomo: the visitor IP in
+    /// `cip` and the place in `country`, `region`, `city`, honoured only with `token_auth`).
+    fn credential_params(&self, _client_ip: &str, _place: &Place) -> Vec<(&'static str, String)> {
+        Vec::new()
     }
 }
 
@@ -307,4 +386,89 @@ pub fn trim_slash(path: &str) -> &str {
     path.strip_suffix('/')
         .filter(|p| !p.is_empty())
         .unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vendor_has_one_name_that_parses_back() {
+        assert_eq!(VendorKind::NAMES.len(), VendorKind::ALL.len());
+        for (&kind, &name) in VendorKind::ALL.iter().zip(VendorKind::NAMES) {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(VendorKind::NAMES.iter().filter(|&&n| n == name).count(), 1);
+            assert_eq!(name.parse::<VendorKind>(), Ok(kind));
+            let json = serde_json::to_string(&kind).expect("serializes");
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<VendorKind>(&json).ok(), Some(kind));
+        }
+    }
+
+    #[test]
+    fn names_are_matched_exactly_and_an_unknown_one_lists_the_vendors() {
+        for wrong in ["Segment", "segment ", "", "post_hog", "google", "ga"] {
+            assert_eq!(wrong.parse::<VendorKind>(), Err(UnknownVendor), "{wrong:?}");
+            let value = serde_json::Value::String(wrong.into());
+            let error = serde_json::from_value::<VendorKind>(value)
+                .expect_err(wrong)
+                .to_string();
+            assert!(error.contains("unknown variant"), "{error}");
+            assert!(
+                VendorKind::NAMES.iter().all(|n| error.contains(n)),
+                "{error}"
+            );
+        }
+    }
+
+    /// The proxy builds these with `HeaderName::from_static`, which panics on a name that is
+    /// not a lower-case header name: a new vendor's typo must fail here, not in a request.
+    #[test]
+    fn header_names_in_specs_are_lower_case_header_names() {
+        for kind in VendorKind::ALL {
+            let spec = kind.spec();
+            let names = spec
+                .no_ip_headers
+                .iter()
+                .map(|&(name, _)| name)
+                .chain(spec.anonymous_header)
+                .chain(spec.identifier_headers.iter().copied())
+                .chain(spec.needed_headers.iter().copied())
+                .chain(spec.client_ip_header.map(|h| h.name));
+            for name in names {
+                let parsed = http::HeaderName::from_bytes(name.as_bytes());
+                assert!(
+                    parsed.is_ok_and(|h| h.as_str() == name),
+                    "{}: {name:?}",
+                    spec.name
+                );
+            }
+            for (_, value) in spec.no_ip_headers {
+                assert!(http::HeaderValue::from_str(value).is_ok(), "{value:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_query_param_matches_whole_pairs_only() {
+        let lz64 = QueryParam {
+            name: "compression",
+            value: "lz64",
+        };
+        for query in ["compression=lz64", "ip=1&compression=lz64&_=17"] {
+            assert!(lz64.is_in(query), "{query}");
+        }
+        for query in [
+            "",
+            "compression",
+            "compression=lz",
+            "compression=lz64x",
+            "compression=lz64=1",
+            "xcompression=lz64",
+            "a=compression=lz64",
+            "compression=LZ64",
+        ] {
+            assert!(!lz64.is_in(query), "{query}");
+        }
+    }
 }

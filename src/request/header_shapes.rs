@@ -4,12 +4,14 @@
 //! pass every rule. So each value is checked against what its header really carries, and a
 //! value that does not fit is not forwarded.
 
-use crate::vendor::VendorKind;
+use crate::vendor::{AuthScheme, VendorKind};
 
 /// What a forwarded header may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
-    /// The vendor's credential, in one of its schemes (`Credential` below).
+    /// The vendor's credential, in one of its schemes (`VendorSpec::authorization`; none
+    /// for vendors whose SDKs send their key in the payload or the query: Amplitude, GA4,
+    /// Matomo).
     Credential,
     /// A list of media ranges with token parameters (`application/json, */*;q=0.8`).
     MediaTypes,
@@ -30,31 +32,6 @@ const SHAPES: &[(&str, Shape)] = &[
     ("sp-anonymous", Shape::Star),
 ];
 
-/// How a vendor's SDKs authenticate in `Authorization`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Credential {
-    /// `Basic base64(key:)` or `Basic base64(key:secret)`: Segment's and RudderStack's
-    /// write key, Mixpanel's project token or API secret.
-    BasicKey,
-    /// `Bearer <token>`: PostHog's project or personal API key.
-    Bearer,
-}
-
-/// The schemes each vendor's SDKs send. Vendors whose SDKs send no `Authorization`
-/// (Amplitude's key, GA4's secret and Matomo's token travel in the payload or the query)
-/// get none.
-fn credentials(vendor: VendorKind) -> &'static [Credential] {
-    match vendor {
-        VendorKind::Segment | VendorKind::RudderStack | VendorKind::Mixpanel => {
-            &[Credential::BasicKey]
-        }
-        VendorKind::PostHog => &[Credential::Bearer],
-        // A self-hosted collector may sit behind either.
-        VendorKind::Snowplow => &[Credential::BasicKey, Credential::Bearer],
-        VendorKind::Amplitude | VendorKind::Ga4 | VendorKind::Matomo | VendorKind::Plausible => &[],
-    }
-}
-
 /// Longest value of a `Token` or a credential's key.
 const MAX_TOKEN: usize = 256;
 /// Longest `Accept` list (browsers send about 150 bytes).
@@ -69,7 +46,9 @@ pub fn fits(vendor: VendorKind, name: &str, value: &[u8]) -> bool {
         .find(|(n, _)| *n == name)
         .map_or(Shape::Token, |&(_, s)| s);
     match shape {
-        Shape::Credential => credentials(vendor).iter().any(|&c| credential(c, value)),
+        Shape::Credential => (vendor.spec().authorization)
+            .iter()
+            .any(|&scheme| credential(scheme, value)),
         Shape::MediaTypes => media_types(value),
         Shape::Count => {
             (1..=MAX_COUNT_DIGITS).contains(&value.len()) && value.iter().all(u8::is_ascii_digit)
@@ -88,12 +67,12 @@ fn token(value: &[u8], max: usize) -> bool {
     (1..=max).contains(&value.len()) && value.iter().all(|&c| key_char(c) || c == b':')
 }
 
-fn credential(scheme: Credential, value: &[u8]) -> bool {
+fn credential(scheme: AuthScheme, value: &[u8]) -> bool {
     match scheme {
-        Credential::Bearer => value
+        AuthScheme::Bearer => value
             .strip_prefix(b"Bearer ")
             .is_some_and(|t| (1..=MAX_TOKEN).contains(&t.len()) && t.iter().all(|&c| key_char(c))),
-        Credential::BasicKey => value.strip_prefix(b"Basic ").is_some_and(basic_key),
+        AuthScheme::BasicKey => value.strip_prefix(b"Basic ").is_some_and(basic_key),
     }
 }
 

@@ -511,7 +511,7 @@ fn route_limits(
     i: usize,
     errors: &mut Errors,
 ) -> (RequestLimits, CoreLimits) {
-    let published = route.vendor.published_limits();
+    let published = route.vendor.spec().limits;
     let own = route.limits.as_ref();
     let max_events = own
         .and_then(|l| l.max_events)

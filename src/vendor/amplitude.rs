@@ -5,12 +5,25 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
+use super::{
+    trim_slash, BodyFormat, Endpoint, PlanInputs, PublishedLimits, SyntheticReply, Vendor,
+    VendorSpec, MB,
+};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, GeoValue, RuleKind,
 };
 
 pub struct Amplitude;
+
+pub const SPEC: VendorSpec = VendorSpec {
+    // HTTP V2: 2,000 events; the Batch API 20 MB (the larger of its two endpoints).
+    limits: PublishedLimits {
+        max_events: Some(2000),
+        max_batch_bytes: Some(20 * MB),
+        max_event_bytes: None,
+    },
+    ..VendorSpec::new("amplitude", &Amplitude)
+};
 
 /// Advertising and device ids: identifiers like `user_id` and `device_id`.
 const IDENTIFIERS: &[&str] = &["user_id", "device_id", "idfa", "idfv", "adid", "android_id"];

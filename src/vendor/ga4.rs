@@ -7,7 +7,10 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
+use super::{
+    trim_slash, BodyFormat, Endpoint, PlanInputs, PublishedLimits, SyntheticReply, Vendor,
+    VendorSpec, KB,
+};
 use crate::consent::{wire, Categories, Consent, State};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventConsentReader, EventPlan, EventPlanBuilder, FieldAction,
@@ -15,6 +18,16 @@ use crate::scrub::{
 };
 
 pub struct Ga4;
+
+pub const SPEC: VendorSpec = VendorSpec {
+    // Measurement Protocol: 25 events and 130 kB a request.
+    limits: PublishedLimits {
+        max_events: Some(25),
+        max_batch_bytes: Some(130 * KB),
+        max_event_bytes: None,
+    },
+    ..VendorSpec::new("ga4", &Ga4)
+};
 
 const MEASUREMENT_PROTOCOL: usize = 0;
 const GTAG: usize = 1;

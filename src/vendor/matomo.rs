@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
+use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor, VendorSpec};
 use crate::consent::{wire, Categories, Consent, State};
 use crate::scrub::{
     BodyPlan, Envelope, EventConsentReader, EventPlan, EventPlanBuilder, FieldAction, GeoValue,
@@ -15,6 +15,12 @@ use crate::scrub::{
 };
 
 pub struct Matomo;
+
+pub const SPEC: VendorSpec = VendorSpec {
+    // The route's credential, without which Matomo ignores `cip` and the place.
+    credential_param: Some("token_auth"),
+    ..VendorSpec::new("matomo", &Matomo)
+};
 
 /// Visitor and user ids.
 const IDENTIFIERS: &[&str] = &["uid", "_id", "cid"];
@@ -67,12 +73,7 @@ impl Vendor for Matomo {
         })]
     }
 
-    fn credential_params(
-        &self,
-        token: &str,
-        client_ip: &str,
-        place: &Place,
-    ) -> Vec<(&'static str, String)> {
+    fn credential_params(&self, client_ip: &str, place: &Place) -> Vec<(&'static str, String)> {
         let mut params = vec![("cip", client_ip.to_owned())];
         // Matomo takes the country in lower case and the region as its code.
         if let Some(country) = place.text(GeoValue::Country) {
@@ -83,7 +84,6 @@ impl Vendor for Matomo {
                 params.push((name, text.into_owned()));
             }
         }
-        params.push(("token_auth", token.to_owned()));
         params
     }
 

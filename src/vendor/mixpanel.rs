@@ -4,12 +4,30 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, FormOutput, PlanInputs, SyntheticReply, Vendor};
+use super::{
+    trim_slash, AuthScheme, BodyFormat, Endpoint, FormOutput, PlanInputs, PublishedLimits,
+    QueryParam, SyntheticReply, Vendor, VendorSpec, MB,
+};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, GeoValue,
 };
 
 pub struct Mixpanel;
+
+pub const SPEC: VendorSpec = VendorSpec {
+    // /track and /import: 2000 events and 2 MB uncompressed; an event under 1 MB.
+    limits: PublishedLimits {
+        max_events: Some(2000),
+        max_batch_bytes: Some(2 * MB),
+        max_event_bytes: Some(MB as usize),
+    },
+    no_ip_query_flag: Some(QueryParam {
+        name: "ip",
+        value: "0",
+    }),
+    authorization: &[AuthScheme::BasicKey],
+    ..VendorSpec::new("mixpanel", &Mixpanel)
+};
 
 const EVENTS: usize = 0;
 const PROFILES: usize = 1;
@@ -88,10 +106,6 @@ impl Vendor for Mixpanel {
             })
         })
         .collect()
-    }
-
-    fn no_ip_query_flag(&self) -> Option<(&'static str, &'static str)> {
-        Some(("ip", "0"))
     }
 }
 

@@ -5,14 +5,30 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
+use super::{
+    trim_slash, BodyFormat, ClientIpHeader, Endpoint, PlanInputs, PublishedLimits,
+    SyntheticReply, Vendor, VendorSpec,
+};
 use crate::scrub::{BodyPlan, Envelope, EventPlanBuilder, FieldAction};
 
 pub struct Plausible;
 
-/// With IPs removed, every visitor shares this address (Plausible would otherwise count the
-/// proxy's address as the visitor's).
-const NO_IP_PLACEHOLDER: &str = "0.0.0.0";
+pub const SPEC: VendorSpec = VendorSpec {
+    // One event a request.
+    limits: PublishedLimits {
+        max_events: Some(1),
+        max_batch_bytes: None,
+        max_event_bytes: None,
+    },
+    needed_headers: &["user-agent"],
+    client_ip_header: Some(ClientIpHeader {
+        name: "x-plausible-ip",
+        // With IPs removed, every visitor shares this address (Plausible would otherwise
+        // count the proxy's address as the visitor's).
+        placeholder: "0.0.0.0",
+    }),
+    ..VendorSpec::new("plausible", &Plausible)
+};
 
 impl Vendor for Plausible {
     fn dropped_reply(&self, _: &Endpoint, _: &str) -> SyntheticReply {
@@ -49,13 +65,5 @@ impl Vendor for Plausible {
                 None,
             ),
         })]
-    }
-
-    fn needed_headers(&self) -> &'static [&'static str] {
-        &["user-agent"]
-    }
-
-    fn client_ip_header(&self) -> Option<(&'static str, &'static str)> {
-        Some(("x-plausible-ip", NO_IP_PLACEHOLDER))
     }
 }

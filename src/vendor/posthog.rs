@@ -17,12 +17,37 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, FormOutput, PlanInputs, SyntheticReply, Vendor};
+use super::{
+    trim_slash, AuthScheme, BodyFormat, Endpoint, FormOutput, PlanInputs, PublishedLimits,
+    QueryParam, SyntheticReply, Vendor, VendorSpec, MB,
+};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, GeoValue, RuleKind,
 };
 
 pub struct PostHog;
+
+pub const SPEC: VendorSpec = VendorSpec {
+    // Capture: 20 MB a request.
+    limits: PublishedLimits {
+        max_events: None,
+        max_batch_bytes: Some(20 * MB),
+        max_event_bytes: None,
+    },
+    // Legacy posthog-js: the payload is lz-string base64.
+    lz64_query: &[
+        QueryParam {
+            name: "compression",
+            value: "lz64",
+        },
+        QueryParam {
+            name: "compression",
+            value: "lz-string",
+        },
+    ],
+    authorization: &[AuthScheme::Bearer],
+    ..VendorSpec::new("posthog", &PostHog)
+};
 
 const EVENTS: usize = 0;
 const FLAGS: usize = 1;
@@ -117,10 +142,6 @@ impl Vendor for PostHog {
             plan(Envelope::Event, flags_plan(inputs)),
             plan(Envelope::Batch { key: "batch" }, event_plan(inputs, true)),
         ]
-    }
-
-    fn lz64_payload(&self, query: &str) -> bool {
-        query_values(query, "compression").any(|v| v == "lz64" || v == "lz-string")
     }
 
     fn upstream_query(&self, endpoint: &Endpoint, query: &str) -> String {
@@ -278,13 +299,6 @@ fn project_token(v: &str) -> bool {
 /// A lower-case word (`beta`, `general_availability`).
 fn word(v: &str) -> bool {
     (1..=32).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_lowercase() || c == b'_')
-}
-
-fn query_values<'a>(query: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    query.split('&').filter_map(move |p| {
-        let (k, v) = p.split_once('=')?;
-        (k == name).then_some(v)
-    })
 }
 
 /// Events: `{event, uuid, properties:{distinct_id, $ip, ...}, $set, $set_once, timestamp}`;

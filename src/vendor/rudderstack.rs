@@ -7,11 +7,30 @@
 use std::sync::Arc;
 
 use super::segment::{envelope_plan, event_fields};
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, QueryNames, SyntheticReply, Vendor};
+use super::{
+    trim_slash, AuthScheme, BodyFormat, Endpoint, PlanInputs, PublishedLimits, QueryNames,
+    SyntheticReply, Vendor, VendorSpec, KB,
+};
 use crate::consent::{wire, Categories, Consent};
 use crate::scrub::{BodyPlan, Ensured, Envelope, EventConsentReader, FieldAction};
 
 pub struct RudderStack;
+
+pub const SPEC: VendorSpec = VendorSpec {
+    // The data plane's default request limit (`maxReqSizeInKB = 4000`); events as Segment's,
+    // whose spec it implements.
+    limits: PublishedLimits {
+        max_events: None,
+        max_batch_bytes: Some(4000 * KB),
+        max_event_bytes: Some(32 * KB as usize),
+    },
+    // The browser SDK's anonymous id, base64.
+    identifier_headers: &["anonymousid"],
+    // The pixel API's `context.page.url`, `properties.plan`: the gateway nests them.
+    query_names: QueryNames::Dotted,
+    authorization: &[AuthScheme::BasicKey],
+    ..VendorSpec::new("rudderstack", &RudderStack)
+};
 
 const SINGLE: usize = 0;
 const BATCH: usize = 1;
@@ -22,11 +41,6 @@ const NO_IP_PLACEHOLDER: &str = "0.0.0.0";
 impl Vendor for RudderStack {
     fn dropped_reply(&self, _: &Endpoint, _: &str) -> SyntheticReply {
         SyntheticReply::text(200, "OK")
-    }
-
-    fn query_names(&self) -> QueryNames {
-        // The pixel API's `context.page.url`, `properties.plan`: the gateway nests them.
-        QueryNames::Dotted
     }
 
     fn endpoint(&self, method: &http::Method, path: &str) -> Option<Endpoint> {
@@ -90,10 +104,6 @@ impl Vendor for RudderStack {
                 })
             })
             .collect()
-    }
-
-    fn identifier_headers(&self) -> &'static [&'static str] {
-        &["anonymousid"]
     }
 
     fn event_consent(&self) -> Option<EventConsentReader> {

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
+use super::{
+    trim_slash, AuthScheme, BodyFormat, Endpoint, PlanInputs, PublishedLimits, SyntheticReply,
+    Vendor, VendorSpec, KB,
+};
 use crate::consent::{wire, Categories, Consent};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventConsentReader, EventPlan, EventPlanBuilder, FieldAction,
@@ -11,6 +14,17 @@ use crate::scrub::{
 };
 
 pub struct Segment;
+
+pub const SPEC: VendorSpec = VendorSpec {
+    // "500 KB per batch request and 32 KB per call" (HTTP Tracking API).
+    limits: PublishedLimits {
+        max_events: None,
+        max_batch_bytes: Some(500 * KB),
+        max_event_bytes: Some(32 * KB as usize),
+    },
+    authorization: &[AuthScheme::BasicKey],
+    ..VendorSpec::new("segment", &Segment)
+};
 
 const SINGLE: usize = 0;
 const BATCH: usize = 1;

@@ -6,12 +6,26 @@
 
 use std::sync::Arc;
 
-use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor};
+use super::{
+    trim_slash, AuthScheme, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor, VendorSpec,
+};
 use crate::scrub::{
     BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
 };
 
 pub struct Snowplow;
+
+pub const SPEC: VendorSpec = VendorSpec {
+    // `SP-Anonymous: *` asks the collector to drop the IP, X-Forwarded-For and cookie ids
+    // itself: sent when IPs are removed, and passed on when the tracker sends it.
+    no_ip_headers: &[("sp-anonymous", "*")],
+    needed_headers: &["sp-anonymous"],
+    // Sent by trackers in anonymous mode, often until the visitor consents.
+    anonymous_header: Some("sp-anonymous"),
+    // A self-hosted collector may sit behind either.
+    authorization: &[AuthScheme::BasicKey, AuthScheme::Bearer],
+    ..VendorSpec::new("snowplow", &Snowplow)
+};
 
 /// A 1x1 transparent GIF, what pixel endpoints answer.
 pub(super) const TRANSPARENT_GIF: &[u8] = &[
@@ -88,21 +102,6 @@ impl Vendor for Snowplow {
                 envelope_members: empty(),
             }),
         ]
-    }
-
-    fn no_ip_headers(&self) -> &'static [(&'static str, &'static str)] {
-        // The collector then drops the IP, X-Forwarded-For and cookie ids itself.
-        &[("sp-anonymous", "*")]
-    }
-
-    fn needed_headers(&self) -> &'static [&'static str] {
-        // `SP-Anonymous: *` asks the collector to drop the IP and cookie ids itself.
-        &["sp-anonymous"]
-    }
-
-    fn anonymous_header(&self) -> Option<&'static str> {
-        // Sent by trackers in anonymous mode, often until the visitor consents.
-        Some("sp-anonymous")
     }
 }
 

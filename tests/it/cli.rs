@@ -690,3 +690,22 @@ fn a_reload_refused_on_sighup_logs_each_error_with_its_path() {
         "{lines:?}"
     );
 }
+
+/// `scrub --vendor` takes the vendors' names from their table: its help lists every one, and
+/// any other name is refused before the rules are read.
+#[test]
+fn scrub_names_every_vendor_and_refuses_any_other() {
+    let help = binary().args(["scrub", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for name in scrubproxy::vendor::VendorKind::NAMES {
+        assert!(help.contains(name), "{name} missing from:\n{help}");
+    }
+    let out = binary()
+        .args(["scrub", "--vendor", "Segment", "--path", "/v1/t"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("possible values"), "{stderr}");
+}
