@@ -181,6 +181,11 @@ fn outcome(set: &RuleSet, r: &Request, client: IpAddr, extra: &[(&str, &str)]) -
         // Amplitude's reply holds the time.
         reply.body.truncate(32);
     }
+    let ends = prepared.ends_here(!r.body.is_empty());
+    let ends_text = match &ends {
+        Ok(nothing_left) => nothing_left.to_string(),
+        Err(refused) => refused.kind().to_owned(),
+    };
     let mut text = format!(
         "query {:?}\nquery report {:?}\nheaders {:?}\nreply {:?}\nnothing left {}\n\
          format {:?} lz64 {} params {:?} {:?} encoding {:?}\nbuffer {}\n",
@@ -188,7 +193,7 @@ fn outcome(set: &RuleSet, r: &Request, client: IpAddr, extra: &[(&str, &str)]) -
         prepared.query_report,
         prepared.extra_headers,
         reply,
-        prepared.nothing_left,
+        ends_text,
         prepared.spec.format,
         prepared.spec.lz64,
         prepared.spec.event_params,
@@ -196,7 +201,7 @@ fn outcome(set: &RuleSet, r: &Request, client: IpAddr, extra: &[(&str, &str)]) -
         prepared.spec.content_encoding,
         prepared.buffer_body(Some(r.body.len() as u64), 262_144),
     );
-    if prepared.nothing_left {
+    if ends != Ok(false) {
         return text;
     }
     let body = BodyPipeline::new(prepared.spec).and_then(|mut p| {

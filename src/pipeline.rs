@@ -44,6 +44,8 @@ pub enum PipelineError {
     BatchTooLarge { limit: u64 },
     #[error("the scrubbed request would exceed {ratio} times the decoded body")]
     OutputTooLarge { ratio: f64 },
+    #[error("the rules remove the event in the query, and the body carries more events")]
+    QueryEventRemovedWithBody,
 }
 
 impl PipelineError {
@@ -59,6 +61,7 @@ impl PipelineError {
             PipelineError::TooManyEvents { .. } => "too_many_events",
             PipelineError::BatchTooLarge { .. } => "batch_too_large",
             PipelineError::OutputTooLarge { .. } => "output_too_large",
+            PipelineError::QueryEventRemovedWithBody => "query_event_removed_with_body",
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use http::header::{HeaderMap, CONTENT_LENGTH, ORIGIN};
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 
 use crate::client_ip::client_ip;
 use crate::forward::{self, ForwardError, UpstreamBody};
@@ -130,10 +130,14 @@ async fn ingest(
         Err(e) => return refused(state, vendor, &e.into()),
     };
     state.metrics.record_geo_lookup(prepared.geo_lookup);
-    if prepared.nothing_left {
+    match prepared.ends_here(!body.is_end_stream()) {
         // The query was the only event and the rules removed it: nothing to send.
-        state.metrics.record_report(vendor, &prepared.query_report);
-        return synthetic(prepared.dropped_reply);
+        Ok(true) => {
+            state.metrics.record_report(vendor, &prepared.query_report);
+            return synthetic(prepared.dropped_reply);
+        }
+        Ok(false) => {}
+        Err(e) => return refused(state, vendor, &e.into()),
     }
     let declared_len = match declared_length(&parts.headers, rules) {
         Ok(len) => len,

@@ -185,6 +185,7 @@ impl Refusal {
             P::TooManyEvents { limit: 0 },
             P::BatchTooLarge { limit: 0 },
             P::OutputTooLarge { ratio: 0.0 },
+            P::QueryEventRemovedWithBody,
         ];
         all.extend(pipeline.into_iter().map(Refusal::Body));
         let upstream = [

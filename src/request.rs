@@ -31,7 +31,10 @@ pub struct Prepared {
     /// The vendor's success, for a request whose events the rules all removed.
     pub dropped_reply: SyntheticReply,
     /// The query held the only event and the rules removed it: nothing to send.
-    pub nothing_left: bool,
+    nothing_left: bool,
+    /// An event rule (not consent or an opt-out, which speak for every event of the
+    /// request) removed the query's event of an endpoint whose body may hold more events.
+    query_event_removed_by_rule: bool,
     /// How the geo lookup went.
     pub geo_lookup: GeoLookup,
 }
@@ -48,6 +51,20 @@ impl Prepared {
                 | BodyFormat::QueryEventBody
         );
         whole_by_nature || declared_len.is_some_and(|n| n < buffer_below)
+    }
+
+    /// Whether the request may end here, with the vendor's own success and nothing sent:
+    /// only when the rules removed the request's every event. A gtag or Matomo POST whose
+    /// query event an event rule removed may still carry other events in its body; answering
+    /// success for them unsent would lose them silently, so such a request is refused.
+    pub fn ends_here(&self, body_present: bool) -> Result<bool, PipelineError> {
+        match (
+            self.nothing_left,
+            self.query_event_removed_by_rule && body_present,
+        ) {
+            (true, true) => Err(PipelineError::QueryEventRemovedWithBody),
+            (nothing_left, _) => Ok(nothing_left),
+        }
     }
 }
 
@@ -112,6 +129,8 @@ pub fn prepare(
     };
     Ok(Prepared {
         nothing_left: scrubbed.report.nothing_left(),
+        query_event_removed_by_rule: endpoint.format == BodyFormat::QueryEventBody
+            && scrubbed.report.events_dropped > 0,
         query,
         query_report: scrubbed.report,
         spec,
@@ -500,7 +519,7 @@ pub fn scrub_offline(
 ) -> Result<Offline, PipelineError> {
     let prepared = prepare(rules, route, endpoint, client, raw_query, headers)?;
     let mut report = prepared.query_report.clone();
-    if prepared.nothing_left {
+    if prepared.ends_here(!body.is_empty())? {
         return Ok(Offline {
             query: String::new(),
             body: None,
