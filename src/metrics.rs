@@ -12,15 +12,39 @@ use prometheus::{
 use crate::scrub::{FieldOutcome, GeoLookup, Report, RuleKind};
 use crate::vendor::VendorKind;
 
-/// Label values of the `vendor` label: every vendor, then `none` (no route matched).
-const VENDOR_LABELS: usize = VendorKind::ALL.len() + 1;
-
-fn vendor_slot(vendor: &str) -> Option<usize> {
-    if vendor == "none" {
-        return Some(VendorKind::ALL.len());
-    }
-    VendorKind::ALL.iter().position(|v| v.as_str() == vendor)
+/// The `vendor` label of every metric: a route's vendor, or `none` when no route matched. A
+/// type, so a label value can only come from this fixed set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VendorLabel {
+    Vendor(VendorKind),
+    NoRoute,
 }
+
+impl VendorLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VendorLabel::Vendor(vendor) => vendor.as_str(),
+            VendorLabel::NoRoute => "none",
+        }
+    }
+
+    /// Its index among the cached children: every vendor in the table's order, then `none`.
+    fn slot(self) -> usize {
+        match self {
+            VendorLabel::Vendor(vendor) => vendor as usize,
+            VendorLabel::NoRoute => VendorKind::ALL.len(),
+        }
+    }
+}
+
+impl From<VendorKind> for VendorLabel {
+    fn from(vendor: VendorKind) -> Self {
+        VendorLabel::Vendor(vendor)
+    }
+}
+
+/// Values of the `vendor` label: every vendor, then `none`.
+const VENDOR_LABELS: usize = VendorKind::ALL.len() + 1;
 
 /// The children of one metric vector for label values from fixed sets, looked up once:
 /// `with_label_values` hashes the label strings and takes a lock on every call, which a
@@ -30,14 +54,15 @@ struct Children<T> {
     slots: Vec<OnceLock<T>>,
 }
 
-/// The child of a one-label (`vendor`) vector: cached for the fixed vendor labels, looked
-/// up each time for any other (`preflight`).
+/// The child of a one-label (`vendor`) vector.
 fn by_vendor<'a, T: prometheus::core::Metric + Clone>(
     cache: &'a Children<T>,
     vector: &prometheus::core::MetricVec<impl prometheus::core::MetricVecBuilder<M = T>>,
-    vendor: &str,
-) -> std::borrow::Cow<'a, T> {
-    cache.child(vendor_slot(vendor), || vector.with_label_values(&[vendor]))
+    vendor: VendorLabel,
+) -> &'a T {
+    cache.child(vendor.slot(), || {
+        vector.with_label_values(&[vendor.as_str()])
+    })
 }
 
 impl<T> Children<T> {
@@ -47,30 +72,24 @@ impl<T> Children<T> {
         }
     }
 
-    /// The cached child in `slot`, or (no slot: a label outside the fixed sets) a fresh one.
-    fn child(&self, slot: Option<usize>, make: impl FnOnce() -> T) -> std::borrow::Cow<'_, T>
-    where
-        T: Clone,
-    {
-        match slot {
-            Some(slot) => std::borrow::Cow::Borrowed(self.slots[slot].get_or_init(make)),
-            None => std::borrow::Cow::Owned(make()),
-        }
+    /// The child in `slot`, made on first use.
+    fn child(&self, slot: usize, make: impl FnOnce() -> T) -> &T {
+        self.slots[slot].get_or_init(make)
     }
 }
 
 /// Every metric the proxy exports.
 pub struct Metrics {
     registry: Registry,
-    pub requests: IntCounterVec,
+    requests: IntCounterVec,
     pub events: IntCounterVec,
     pub fields_scrubbed: IntCounterVec,
     pub bytes_in: IntCounterVec,
     pub bytes_out: IntCounterVec,
     pub request_duration: HistogramVec,
     pub upstream_duration: HistogramVec,
-    pub upstream_errors: IntCounterVec,
-    pub rejected: IntCounterVec,
+    upstream_errors: IntCounterVec,
+    rejected: IntCounterVec,
     pub in_flight: IntGauge,
     /// Bytes requests hold right now, against `limits.memory_budget_bytes`.
     pub held_bytes: IntGauge,
@@ -86,7 +105,7 @@ pub struct Metrics {
     shadow_routes: IntGauge,
     shadow_events: IntCounterVec,
     shadow_fields: IntCounterVec,
-    pub shadow_refusals: IntCounterVec,
+    shadow_refusals: IntCounterVec,
     fields_by_slot: Children<IntCounter>,
     events_by_slot: Children<IntCounter>,
     bytes_in_by_slot: Children<IntCounter>,
@@ -334,8 +353,8 @@ impl Metrics {
     }
 
     /// Adds one request's scrub report.
-    pub fn record_report(&self, vendor: &str, report: &Report) {
-        let v = vendor_slot(vendor);
+    pub fn record_report(&self, vendor: VendorLabel, report: &Report) {
+        let v = vendor.slot();
         let counts = [
             report.events - report.events_anonymized,
             report.events_anonymized,
@@ -345,24 +364,28 @@ impl Metrics {
         ];
         for (k, (action, n)) in EVENT_ACTIONS.into_iter().zip(counts).enumerate() {
             if n > 0 {
-                let make = || self.events.with_label_values(&[vendor, action]);
+                let make = || self.events.with_label_values(&[vendor.as_str(), action]);
                 self.events_by_slot
-                    .child(v.map(|v| v * EVENT_ACTIONS.len() + k), make)
+                    .child(v * EVENT_ACTIONS.len() + k, make)
                     .inc_by(n);
             }
         }
         for (rule, outcome, n) in report.nonzero() {
-            let slot = v.map(|v| (v * RULES + rule as usize) * OUTCOMES + outcome as usize);
+            let slot = (v * RULES + rule as usize) * OUTCOMES + outcome as usize;
             let make = || {
-                self.fields_scrubbed
-                    .with_label_values(&[vendor, rule.as_str(), outcome.as_str()])
+                self.fields_scrubbed.with_label_values(&[
+                    vendor.as_str(),
+                    rule.as_str(),
+                    outcome.as_str(),
+                ])
             };
             self.fields_by_slot.child(slot, make).inc_by(u64::from(n));
         }
     }
 
     /// Adds what the rules would have done to one request on a shadow route.
-    pub fn record_shadow_report(&self, vendor: &str, report: &Report) {
+    pub fn record_shadow_report(&self, vendor: VendorLabel, report: &Report) {
+        let vendor = vendor.as_str();
         for (action, n) in [
             ("would_forward", report.events),
             ("would_drop", report.events_removed()),
@@ -381,16 +404,16 @@ impl Metrics {
     }
 
     /// Request body bytes received for `vendor`.
-    pub fn add_bytes_in(&self, vendor: &str, n: u64) {
+    pub fn add_bytes_in(&self, vendor: VendorLabel, n: u64) {
         by_vendor(&self.bytes_in_by_slot, &self.bytes_in, vendor).inc_by(n);
     }
 
     /// Scrubbed body bytes sent for `vendor`.
-    pub fn add_bytes_out(&self, vendor: &str, n: u64) {
+    pub fn add_bytes_out(&self, vendor: VendorLabel, n: u64) {
         by_vendor(&self.bytes_out_by_slot, &self.bytes_out, vendor).inc_by(n);
     }
 
-    pub fn observe_request(&self, vendor: &str, seconds: f64) {
+    pub fn observe_request(&self, vendor: VendorLabel, seconds: f64) {
         by_vendor(
             &self.request_duration_by_slot,
             &self.request_duration,
@@ -399,13 +422,41 @@ impl Metrics {
         .observe(seconds);
     }
 
-    pub fn observe_upstream(&self, vendor: &str, seconds: f64) {
+    pub fn observe_upstream(&self, vendor: VendorLabel, seconds: f64) {
         by_vendor(
             &self.upstream_duration_by_slot,
             &self.upstream_duration,
             vendor,
         )
         .observe(seconds);
+    }
+
+    /// A request refused before anything complete was forwarded, by its refusal kind.
+    pub fn count_rejected(&self, vendor: VendorLabel, reason: &'static str) {
+        self.rejected
+            .with_label_values(&[vendor.as_str(), reason])
+            .inc();
+    }
+
+    /// A vendor call that failed, by its kind.
+    pub fn count_upstream_error(&self, vendor: VendorLabel, kind: &'static str) {
+        self.upstream_errors
+            .with_label_values(&[vendor.as_str(), kind])
+            .inc();
+    }
+
+    /// A shadow request the rules would have refused, by its refusal kind.
+    pub fn count_shadow_refusal(&self, vendor: VendorLabel, reason: &'static str) {
+        self.shadow_refusals
+            .with_label_values(&[vendor.as_str(), reason])
+            .inc();
+    }
+
+    /// One answered request (or one whose tracker left), by endpoint and status class.
+    pub fn count_request(&self, vendor: VendorLabel, endpoint: &'static str, status: &'static str) {
+        self.requests
+            .with_label_values(&[vendor.as_str(), endpoint, status])
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.
@@ -431,5 +482,27 @@ pub fn status_class(status: u16) -> &'static str {
         300..=399 => "3xx",
         400..=499 => "4xx",
         _ => "5xx",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_labels_are_the_vendor_names_and_none_each_in_its_own_slot() {
+        let labels: Vec<VendorLabel> = VendorKind::ALL
+            .iter()
+            .map(|&v| VendorLabel::from(v))
+            .chain([VendorLabel::NoRoute])
+            .collect();
+        assert_eq!(labels.len(), VENDOR_LABELS);
+        for (slot, label) in labels.iter().enumerate() {
+            assert_eq!(label.slot(), slot, "{label:?}");
+        }
+        let names: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
+        let mut expected: Vec<&str> = VendorKind::NAMES.to_vec();
+        expected.push("none");
+        assert_eq!(names, expected);
     }
 }

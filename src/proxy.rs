@@ -13,6 +13,7 @@ use hyper::body::{Body as _, Incoming};
 
 use crate::client_ip::client_ip;
 use crate::forward::{self, ForwardError, UpstreamBody};
+use crate::metrics::VendorLabel;
 use crate::pipeline::{BodyPipeline, PipelineError, Scrubbed};
 use crate::refusal::Refusal;
 use crate::reply::{self, ResponseBody};
@@ -33,7 +34,7 @@ use route::{route, Routed};
 use tally::Tally;
 
 /// Label for requests that matched no route.
-const NO_VENDOR: &str = "none";
+const NO_VENDOR: VendorLabel = VendorLabel::NoRoute;
 
 /// Handles one tracker request, on `worker`'s upstream client.
 pub async fn handle(
@@ -72,7 +73,7 @@ pub async fn handle(
             refused(&state, NO_VENDOR, &Refusal::BadPath),
         ),
         Routed::Ingest(route, endpoint, rest) => {
-            let vendor = route.vendor.as_str();
+            let vendor = VendorLabel::from(route.vendor);
             tally.labels = (vendor, endpoint.name);
             let resp = ingest(&state, &snapshot, route, endpoint, rest, peer, req).await;
             (vendor, endpoint.name, resp)
@@ -86,15 +87,11 @@ pub async fn handle(
 
 /// A refusal before anything complete reached the vendor: counted under its kind, logged
 /// (kind and vendor only) and answered.
-fn refused(state: &AppState, vendor: &'static str, refusal: &Refusal) -> Response<ResponseBody> {
+fn refused(state: &AppState, vendor: VendorLabel, refusal: &Refusal) -> Response<ResponseBody> {
     let reason = refusal.kind();
-    state
-        .metrics
-        .rejected
-        .with_label_values(&[vendor, reason])
-        .inc();
+    state.metrics.count_rejected(vendor, reason);
     tracing::info!(
-        vendor,
+        vendor = vendor.as_str(),
         reason,
         "request refused, nothing complete forwarded"
     );
@@ -110,7 +107,7 @@ async fn ingest(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
-    let vendor = route.vendor.as_str();
+    let vendor = VendorLabel::from(route.vendor);
     let rules: &RuleSet = &snapshot.rules;
     let (parts, body) = req.into_parts();
     let client = client_ip(
@@ -203,7 +200,7 @@ async fn ingest_shadow(
     body: Incoming,
     prepared: Result<request::Prepared, PipelineError>,
 ) -> Response<ResponseBody> {
-    let vendor = route.vendor.as_str();
+    let vendor = VendorLabel::from(route.vendor);
     let rules: &RuleSet = &snapshot.rules;
     let declared_len = match declared_length(&parts.headers, rules) {
         Ok(len) => len,
@@ -264,7 +261,7 @@ struct UpstreamCall<'a> {
     state: &'a AppState,
     rules: &'a RuleSet,
     client: forward::UpstreamClient,
-    vendor: &'static str,
+    vendor: VendorLabel,
     uri: http::Uri,
     method: Method,
     headers: HeaderMap,
@@ -345,11 +342,9 @@ impl UpstreamCall<'_> {
         };
         self.state
             .metrics
-            .upstream_errors
-            .with_label_values(&[self.vendor, e.kind()])
-            .inc();
+            .count_upstream_error(self.vendor, e.kind());
         tracing::warn!(
-            vendor = self.vendor,
+            vendor = self.vendor.as_str(),
             kind = e.kind(),
             "upstream call failed"
         );

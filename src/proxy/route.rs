@@ -5,15 +5,16 @@ use http::{Method, Request};
 use hyper::body::Incoming;
 
 use super::NO_VENDOR;
+use crate::metrics::VendorLabel;
 use crate::reply;
 use crate::rules::{Route, RuleSet};
 use crate::vendor::Endpoint;
 
 pub(super) enum Routed<'a> {
     Ingest(&'a Route, Endpoint, String),
-    Preflight(&'static str),
-    Forbidden(&'static str),
-    NotFound(&'static str),
+    Preflight(VendorLabel),
+    Forbidden(VendorLabel),
+    NotFound(VendorLabel),
     /// A path the vendor could resolve to another endpoint than the one routed.
     BadPath,
 }
@@ -25,7 +26,7 @@ pub(super) fn route<'a>(rules: &'a RuleSet, req: &Request<Incoming>) -> Routed<'
     let Some((route, rest)) = rules.route(req.uri().path()) else {
         return Routed::NotFound(NO_VENDOR);
     };
-    let vendor = route.vendor.as_str();
+    let vendor = VendorLabel::from(route.vendor);
     let protocol = route.vendor.protocol();
     if req.method() == Method::OPTIONS {
         let wanted = req

@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 
 use super::{BodyFailure, Failure, UpstreamCall};
 use crate::forward::{self, UpstreamBody};
+use crate::metrics::VendorLabel;
 use crate::pipeline::{BodyPipeline, PipelineError, Scrubbed};
 use crate::reply::ResponseBody;
 use crate::rules::Route;
@@ -20,7 +21,7 @@ use crate::scrub::Report;
 pub(super) struct DryRun {
     pipeline: Option<BodyPipeline>,
     report: Report,
-    vendor: &'static str,
+    vendor: VendorLabel,
 }
 
 impl DryRun {
@@ -46,9 +47,7 @@ impl DryRun {
     fn would_refuse(&mut self, call: &UpstreamCall<'_>, err: &PipelineError) {
         call.state
             .metrics
-            .shadow_refusals
-            .with_label_values(&[self.vendor, err.kind()])
-            .inc();
+            .count_shadow_refusal(self.vendor, err.kind());
         self.pipeline = None;
     }
 

@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use super::NO_VENDOR;
+use crate::metrics::VendorLabel;
 use crate::state::AppState;
 
 /// Counts one request and holds its place in the in-flight gauge until it ends, also when
@@ -12,7 +13,7 @@ pub(super) struct Tally<'a> {
     state: &'a AppState,
     started: Instant,
     /// Vendor and endpoint, once routed.
-    pub(super) labels: (&'static str, &'static str),
+    pub(super) labels: (VendorLabel, &'static str),
     /// The answer's status, once there is one.
     pub(super) status: Option<u16>,
 }
@@ -36,10 +37,7 @@ impl Drop for Tally<'_> {
         let status = self
             .status
             .map_or("client_gone", crate::metrics::status_class);
-        metrics
-            .requests
-            .with_label_values(&[vendor, endpoint, status])
-            .inc();
+        metrics.count_request(vendor, endpoint, status);
         metrics.observe_request(vendor, self.started.elapsed().as_secs_f64());
         metrics.in_flight.dec();
     }
