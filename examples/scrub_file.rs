@@ -3,7 +3,8 @@
 //!     cargo run --release --example scrub_file -- target/bench-payloads/segment-large.json 200
 //!
 //! A third argument sets the size of the chunks pushed (default 64 KiB); the proxy gets
-//! whatever the connection delivers, often much less.
+//! whatever the connection delivers, often much less. A fourth names a file the last
+//! round's output is written to, so a change can be checked to leave the bytes as they were.
 
 use std::path::PathBuf;
 
@@ -17,6 +18,7 @@ fn main() {
         .unwrap_or_else(|| "target/bench-payloads/segment-large.json".into());
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(100);
     let chunk_size: usize = args.next().and_then(|c| c.parse().ok()).unwrap_or(64 << 10);
+    let output_path = args.next().map(PathBuf::from);
     let body = std::fs::read(&path).expect("payload file");
     let mut file = rules::read(Some(&PathBuf::from("rules.toml"))).expect("rules");
     file.identifiers.key_env = None;
@@ -32,20 +34,31 @@ fn main() {
     };
     let started = std::time::Instant::now();
     let mut total = 0;
+    let mut last_round = Vec::new();
     for _ in 0..rounds {
         let mut s = JsonScrubber::new(plan.clone(), env.clone(), Default::default());
         let mut out = Vec::new();
+        last_round.clear();
         for chunk in body.chunks(chunk_size) {
             s.push(chunk, &mut out).expect("scrubs");
             total += out.len();
+            if output_path.is_some() {
+                last_round.extend_from_slice(&out);
+            }
             out.clear();
         }
         s.finish(&mut out).expect("scrubs");
         total += out.len();
+        if output_path.is_some() {
+            last_round.extend_from_slice(&out);
+        }
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
         "{rounds} rounds, {:.0} MB/s in, {total} bytes out",
         (body.len() * rounds) as f64 / secs / 1e6
     );
+    if let Some(path) = output_path {
+        std::fs::write(&path, &last_round).expect("output file");
+    }
 }
