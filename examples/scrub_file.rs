@@ -4,12 +4,13 @@
 //!
 //! A third argument sets the size of the chunks pushed (default 64 KiB); the proxy gets
 //! whatever the connection delivers, often much less. A fourth names a file the last
-//! round's output is written to, so a change can be checked to leave the bytes as they were.
+//! round's output is written to (pseudonyms then made with a fixed key), so a change can be
+//! checked to leave the bytes as they were.
 
 use std::path::PathBuf;
 
 use scrubproxy::rules;
-use scrubproxy::scrub::{JsonScrubber, ScrubEnv};
+use scrubproxy::scrub::{JsonScrubber, PseudonymKey, ScrubEnv};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -27,7 +28,11 @@ fn main() {
     let env = ScrubEnv {
         truncation: set.truncation,
         client_ip: Some("198.51.100.0".into()),
-        pseudonym_key: set.pseudonym_key.clone(),
+        // A kept output is compared across builds: its pseudonyms need a fixed key.
+        pseudonym_key: match output_path {
+            Some(_) => PseudonymKey::new(b"scrub_file: a fixed key, comparable output"),
+            None => set.pseudonym_key.clone(),
+        },
         max_depth: 32,
         max_string_bytes: scrubproxy::scrub::DEFAULT_MAX_STRING_BYTES,
         privacy: Default::default(),
