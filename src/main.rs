@@ -230,6 +230,8 @@ fn scrub(
         print_errors(source, &errors);
         anyhow::anyhow!("rules are invalid")
     })?;
+    #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
+    // one name, until vendors are a table
     let vendor: scrubproxy::vendor::VendorKind =
         serde_json::from_value(serde_json::Value::String(vendor.to_owned()))
             .map_err(|_| anyhow::anyhow!("unknown vendor {vendor:?}"))?;

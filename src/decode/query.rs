@@ -88,6 +88,8 @@ pub fn nested_object(
 
 /// The members of a flat JSON object as text, in order: strings as they are, any other
 /// value as its JSON.
+// One member's value at a time, of an event read whole within its limits.
+#[allow(clippy::disallowed_types)]
 pub fn flat_pairs(object: &[u8]) -> Result<Vec<(String, String)>, QueryError> {
     struct Pairs;
     impl<'de> serde::de::Visitor<'de> for Pairs {
@@ -119,6 +121,8 @@ pub fn flat_pairs(object: &[u8]) -> Result<Vec<(String, String)>, QueryError> {
 /// The members of a nested JSON object as dotted names again, in order and repeats
 /// included, objects flattened: the inverse of [`nested_object`] (an array stays whole,
 /// as its JSON).
+// One array member at a time, of an event read whole within its limits.
+#[allow(clippy::disallowed_types)]
 pub fn dotted_pairs(object: &[u8]) -> Result<Vec<(String, String)>, QueryError> {
     use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 

@@ -48,7 +48,14 @@ impl QueryBody {
             }
             return Ok(());
         }
-        // Bulk: small by nature (a page of hits), so parsed whole, within the decoded limit.
+        self.bulk(text, out)
+    }
+
+    /// Matomo's bulk JSON: `{"requests": ["?query", ...]}` with each query scrubbed.
+    // Held whole anyway (the format cannot be cut before it is decoded), within
+    // `max_held_bytes`, and small by nature (a page of hits): parsed as a tree.
+    #[allow(clippy::disallowed_types)]
+    fn bulk(&mut self, text: &str, out: &mut Vec<u8>) -> Result<(), PipelineError> {
         let mut bulk: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(text).map_err(|_| ScrubError::MalformedJson)?;
         let requests = bulk
