@@ -407,15 +407,15 @@ impl Walk<'_> {
             in_container,
             depth,
         };
-        let handled = match decision {
-            Decision::Apply(action) => self.apply(action, field)?,
-            Decision::Descend => Handled::Kept(self.descend(field)?),
-        };
-        let end = match handled {
-            Handled::Kept(end) => end,
-            Handled::Dropped(rule) => {
-                return self.drop_whole_member(key_start, value_start, depth, frame, rule);
-            }
+        let end = match decision {
+            // Most members: plain properties, walked with the rules.
+            Decision::Descend => self.descend(field)?,
+            Decision::Apply(action) => match self.apply(action, field)? {
+                Handled::Kept(end) => end,
+                Handled::Dropped(rule) => {
+                    return self.drop_whole_member(key_start, value_start, depth, frame, rule);
+                }
+            },
         };
         if std::mem::take(&mut self.drop_pending) {
             // The value's string was left unwritten; the member goes with it.
