@@ -230,8 +230,8 @@ fn scrub(
         print_errors(source, &errors);
         anyhow::anyhow!("rules are invalid")
     })?;
+    // One small value, until the vendor table parses names (issue 20, item 2).
     #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
-    // one name, until vendors are a table
     let vendor: scrubproxy::vendor::VendorKind =
         serde_json::from_value(serde_json::Value::String(vendor.to_owned()))
             .map_err(|_| anyhow::anyhow!("unknown vendor {vendor:?}"))?;
