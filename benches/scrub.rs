@@ -4,6 +4,8 @@
 //!
 //!     python3 ../shared/bench/gen_payloads.py --out target/bench-payloads --sizes typical,large
 //!     cargo bench --bench scrub
+// The naive baseline is a whole batch as a `serde_json::Value` tree, on purpose.
+#![allow(clippy::disallowed_types)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

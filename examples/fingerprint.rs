@@ -235,6 +235,7 @@ fn fixture_requests(root: &Path) -> Vec<Request> {
         .iter()
         .map(|path| {
             let text = std::fs::read_to_string(path).expect("fixture");
+            #[allow(clippy::disallowed_types)] // one capture's description, a few KB
             let v: serde_json::Value = serde_json::from_str(&text).expect("fixture JSON");
             let field = |name: &str| v[name].as_str().unwrap_or_default().to_owned();
             let headers = v["headers"]

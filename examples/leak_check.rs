@@ -14,6 +14,7 @@ fn main() {
         .nth(1)
         .unwrap_or_else(|| "target/bench-payloads/segment-large".into());
     let body = std::fs::read(format!("{stem}.json")).expect("payload");
+    #[allow(clippy::disallowed_types)] // the generator's manifest of what it planted
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(format!("{stem}.manifest.json")).expect("manifest"))
             .expect("json");

@@ -1,6 +1,9 @@
 //! `scrubproxy check` and `scrubproxy scrub`: the rules' own `[[test]]` cases, and one request
 //! run offline, both through exactly what the proxy runs (`request::scrub_offline`). Operators
 //! see what a rule change does before it ships.
+// What one request sent is read as a document, for its cases' field paths: one request,
+// offline, never a batch in flight.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 use std::net::IpAddr;
 

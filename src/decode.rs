@@ -1,11 +1,13 @@
 //! Sans-IO, push-based byte transforms for request bodies: gzip/zlib (de)compression,
-//! percent-decoding/encoding and base64, plus lz-string (whole values only). Owns the shared
-//! `Transform` contract, the `DecodeError` vocabulary and the call-order rules.
+//! percent-decoding/encoding and base64, plus lz-string (whole values only) and query
+//! strings as JSON objects and back (`query`). Owns the shared `Transform` contract, the
+//! `DecodeError` vocabulary and the call-order rules.
 
 mod base64;
 mod gzip;
 pub mod lz_string;
 mod percent;
+pub mod query;
 pub(crate) use percent::hex_value;
 
 // `self::` because the crate also depends on the `base64` crate, and a bare

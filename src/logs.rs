@@ -40,6 +40,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
+    // One log line's few fields, as a small document.
+    #[allow(clippy::disallowed_types)]
     fn format_event(
         &self,
         _: &FmtContext<'_, S, N>,
@@ -59,6 +61,7 @@ where
     }
 }
 
+#[allow(clippy::disallowed_types)] // one log line's fields
 struct Fields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
 
 impl Visit for Fields<'_> {

@@ -29,6 +29,8 @@ pub fn full(bytes: impl Into<Bytes>) -> ResponseBody {
 /// kind and its fixed message, and `Retry-After` where the tracker should retry.
 pub fn refusal(refusal: &Refusal) -> Response<ResponseBody> {
     let kind = refusal.kind();
+    // Two fixed members, built here.
+    #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
     let body = serde_json::json!({ "error": kind, "message": refusal.message() }).to_string();
     let mut resp = Response::new(full(body));
     *resp.status_mut() = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);

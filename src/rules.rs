@@ -255,6 +255,7 @@ pub struct RuleSet {
     /// The settings in force as a document (`/admin/rules`): the file with defaults and
     /// environment overrides applied. Credentials are never in it: the file only names where
     /// they are read from.
+    #[allow(clippy::disallowed_types)] // rules loading: the settings file as a document
     pub effective: serde_json::Value,
 }
 

@@ -83,6 +83,7 @@ pub fn category_cookie(cookie: &str, analytics: &[&str], ads: &[&str]) -> Option
     let text = percent_decode(cookie);
     let text = text.trim();
     if text.starts_with('{') {
+        #[allow(clippy::disallowed_types)] // one consent cookie's small object
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
         let state = |names: &[&str]| {
             object

@@ -1,9 +1,11 @@
 //! Events carried as query strings: request queries (Snowplow and Matomo hits, `data=`
 //! parameters) and bodies made of them (a form holding one event, Matomo's bulk JSON).
+//! The query <-> JSON codec is `decode::query`; here it meets the scrubber.
 
 use std::sync::Arc;
 
-use crate::decode::{Base64Decoder, Base64Encoder, PercentDecoder, PercentEncoder};
+use crate::decode::query::{self as codec, percent_decoded, QueryError};
+use crate::decode::{Base64Decoder, Base64Encoder};
 use crate::scrub::{BodyPlan, CoreLimits, JsonScrubber, Report, ScrubEnv, ScrubError};
 use crate::vendor::QueryNames;
 
@@ -46,7 +48,14 @@ impl QueryBody {
             }
             return Ok(());
         }
-        // Bulk: small by nature (a page of hits), so parsed whole, within the decoded limit.
+        self.bulk(text, out)
+    }
+
+    /// Matomo's bulk JSON: `{"requests": ["?query", ...]}` with each query scrubbed.
+    // Held whole anyway (the format cannot be cut before it is decoded), within
+    // `max_held_bytes`, and small by nature (a page of hits): parsed as a tree.
+    #[allow(clippy::disallowed_types)]
+    fn bulk(&mut self, text: &str, out: &mut Vec<u8>) -> Result<(), PipelineError> {
         let mut bulk: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(text).map_err(|_| ScrubError::MalformedJson)?;
         let requests = bulk
@@ -149,17 +158,9 @@ pub fn scrub_query(
     })
 }
 
-fn percent_decoded(text: &str) -> Result<Vec<u8>, PipelineError> {
-    Ok(crate::decode::transform_all(
-        &mut PercentDecoder::new(true),
-        text.as_bytes(),
-    )?)
-}
-
+/// `bytes` percent-encoded as a form value.
 pub(crate) fn percent_encoded(bytes: &[u8]) -> Result<String, PipelineError> {
-    let encoded = crate::decode::transform_all(&mut PercentEncoder::form(), bytes)?;
-    // The encoder writes ASCII only.
-    String::from_utf8(encoded).map_err(|_| ScrubError::InvalidUtf8.into())
+    Ok(codec::percent_encoded(bytes)?)
 }
 
 /// A `data` payload value (decoded from the query): JSON or base64 JSON in, scrubbed base64
@@ -202,19 +203,16 @@ pub fn scrub_query_event(
     limits: CoreLimits,
     names: QueryNames,
 ) -> Result<(String, Report), PipelineError> {
-    let mut params = Vec::new();
-    for param in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = param.split_once('=').unwrap_or((param, ""));
-        let value = percent_decoded(value)?;
-        std::str::from_utf8(&value).map_err(|_| ScrubError::InvalidUtf8)?;
-        params.push((percent_decoded(name)?, value));
-    }
+    let params = codec::params(query)?;
     let object = match names {
-        QueryNames::Flat => {
-            let members = params.into_iter().map(|(n, v)| (n, Member::Text(v)));
-            json_object(&members.collect::<Vec<_>>())
+        QueryNames::Flat => codec::flat_object(params),
+        QueryNames::Dotted => {
+            // A name that holds personal data stays whole, where the key rules see it.
+            let values = &plan.event.values;
+            let holds_personal_data =
+                |name: &[u8]| crate::scrub::name_holds_personal_data(values, name);
+            codec::nested_object(params, holds_personal_data, limits.max_depth)?
         }
-        QueryNames::Dotted => json_object(&nested(params, &plan.event.values, limits.max_depth)?),
     };
     let mut scrubber = JsonScrubber::new(plan.clone(), env.clone(), limits);
     let mut scrubbed = Vec::new();
@@ -225,19 +223,10 @@ pub fn scrub_query_event(
         return Ok((String::new(), scrubber.report().clone()));
     }
     let pairs = match names {
-        QueryNames::Flat => flat_pairs(&scrubbed)?,
-        QueryNames::Dotted => dotted_pairs(&scrubbed)?,
+        QueryNames::Flat => codec::flat_pairs(&scrubbed)?,
+        QueryNames::Dotted => codec::dotted_pairs(&scrubbed)?,
     };
-    let mut out = String::with_capacity(query.len());
-    for (name, value) in pairs {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(&percent_encoded(name.as_bytes())?);
-        out.push('=');
-        out.push_str(&percent_encoded(value.as_bytes())?);
-    }
-    Ok((out, scrubber.report().clone()))
+    Ok((codec::query_string(&pairs)?, scrubber.report().clone()))
 }
 
 /// A parameter's name and value must be UTF-8 once decoded: the value rules read text, and
@@ -248,203 +237,6 @@ pub(crate) fn require_text(name: &[u8], value: &[u8]) -> Result<(), PipelineErro
         Ok(_) => Ok(()),
         Err(_) => Err(ScrubError::InvalidUtf8.into()),
     }
-}
-
-/// A member of a query-string event: a parameter's text, or the members under a dotted
-/// name's first part.
-enum Member {
-    Text(Vec<u8>),
-    Object(Vec<(Vec<u8>, Member)>),
-}
-
-/// The parameters as nested members: `a.b=1&a.c=2` is `{"a":{"b":"1","c":"2"}}`. A name
-/// used both as a value and as a parent (`a=1&a.b=2`) is refused: the vendor would keep
-/// one of them, and which one is not ours to guess. A name with an empty part stays whole,
-/// and so does a name that holds personal data (`jane.doe@example.com`, whose parts alone
-/// are no address): whole, the key rules see it and drop it.
-fn nested(
-    params: Vec<(Vec<u8>, Vec<u8>)>,
-    values: &crate::scrub::ValueRules,
-    max_depth: usize,
-) -> Result<Vec<(Vec<u8>, Member)>, PipelineError> {
-    let mut root: Vec<(Vec<u8>, Member)> = Vec::new();
-    for (name, value) in params {
-        let mut parts: Vec<&[u8]> = name.split(|&c| c == b'.').collect();
-        if parts.len() > 1
-            && (parts.iter().any(|p| p.is_empty())
-                || crate::scrub::name_holds_personal_data(values, &name))
-        {
-            parts = vec![&name];
-        }
-        // Checked before anything is built: writing and dropping the members recurse.
-        if parts.len() >= max_depth {
-            return Err(ScrubError::TooDeep { limit: max_depth }.into());
-        }
-        let (leaf, parents) = parts.split_last().expect("split yields a part");
-        let mut members = &mut root;
-        for part in parents {
-            let at = match members.iter().position(|(n, _)| n.as_slice() == *part) {
-                Some(at) => at,
-                None => {
-                    members.push((part.to_vec(), Member::Object(Vec::new())));
-                    members.len() - 1
-                }
-            };
-            members = match &mut members[at].1 {
-                Member::Object(children) => children,
-                Member::Text(_) => return Err(ScrubError::UnexpectedShape.into()),
-            };
-        }
-        if members
-            .iter()
-            .any(|(n, m)| n.as_slice() == *leaf && matches!(m, Member::Object(_)))
-        {
-            return Err(ScrubError::UnexpectedShape.into());
-        }
-        members.push((leaf.to_vec(), Member::Text(value)));
-    }
-    Ok(root)
-}
-
-fn json_object(members: &[(Vec<u8>, Member)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_members(members, &mut out);
-    out
-}
-
-fn write_members(members: &[(Vec<u8>, Member)], out: &mut Vec<u8>) {
-    out.push(b'{');
-    for (i, (name, member)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        crate::scrub::write_json_string(name, out);
-        out.push(b':');
-        match member {
-            Member::Text(text) => crate::scrub::write_json_string(text, out),
-            Member::Object(children) => write_members(children, out),
-        }
-    }
-    out.push(b'}');
-}
-
-/// The members of a scrubbed nested event as dotted names again, in order and repeats
-/// included, objects flattened (what the proxy wrote, `context.ip`, among them).
-fn dotted_pairs(object: &[u8]) -> Result<Vec<(String, String)>, PipelineError> {
-    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-
-    struct Flatten<'a> {
-        name: String,
-        out: &'a mut Vec<(String, String)>,
-    }
-    impl<'de> DeserializeSeed<'de> for Flatten<'_> {
-        type Value = ();
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-    impl Flatten<'_> {
-        fn text(self, text: String) {
-            self.out.push((self.name, text));
-        }
-    }
-    impl<'de> Visitor<'de> for Flatten<'_> {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an event")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some(key) = map.next_key::<String>()? {
-                let name = match self.name.is_empty() {
-                    true => key,
-                    false => format!("{}.{key}", self.name),
-                };
-                map.next_value_seed(Flatten {
-                    name,
-                    out: &mut *self.out,
-                })?;
-            }
-            Ok(())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            let mut items = Vec::new();
-            while let Some(item) = seq.next_element::<serde_json::Value>()? {
-                items.push(item);
-            }
-            self.text(serde_json::Value::Array(items).to_string());
-            Ok(())
-        }
-        fn visit_str<E>(self, v: &str) -> Result<(), E> {
-            self.text(v.to_owned());
-            Ok(())
-        }
-        fn visit_string<E>(self, v: String) -> Result<(), E> {
-            self.text(v);
-            Ok(())
-        }
-        fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-            self.text(v.to_string());
-            Ok(())
-        }
-        fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-            self.text(v.to_string());
-            Ok(())
-        }
-        fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-            self.text(v.to_string());
-            Ok(())
-        }
-        fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-            self.text(serde_json::Value::from(v).to_string());
-            Ok(())
-        }
-        fn visit_unit<E>(self) -> Result<(), E> {
-            self.text("null".to_owned());
-            Ok(())
-        }
-    }
-
-    if object.first() != Some(&b'{') {
-        return Err(ScrubError::MalformedJson.into());
-    }
-    let mut pairs = Vec::new();
-    let mut de = serde_json::Deserializer::from_slice(object);
-    Flatten {
-        name: String::new(),
-        out: &mut pairs,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end())
-    .map_err(|_| ScrubError::MalformedJson)?;
-    Ok(pairs)
-}
-
-/// The members of a flat JSON object, in order, with every value as text.
-fn flat_pairs(object: &[u8]) -> Result<Vec<(String, String)>, PipelineError> {
-    struct Pairs;
-    impl<'de> serde::de::Visitor<'de> for Pairs {
-        type Value = Vec<(String, String)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a flat object")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut map: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut pairs = Vec::new();
-            while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
-                let text = match v {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                pairs.push((k, text));
-            }
-            Ok(pairs)
-        }
-    }
-    let mut de = serde_json::Deserializer::from_slice(object);
-    serde::de::Deserializer::deserialize_map(&mut de, Pairs)
-        .map_err(|_| ScrubError::MalformedJson.into())
 }
 
 /// Sets query parameter `name` to `value` (replacing every occurrence, or appending it).
@@ -458,70 +250,15 @@ pub fn set_query_param(query: &str, name: &str, value: &str) -> String {
     out.join("&")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn nested_json(query: &[(&str, &str)]) -> Result<String, PipelineError> {
-        let params = query
-            .iter()
-            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
-            .collect();
-        let values = crate::scrub::ValueRules::every_rule(None);
-        Ok(String::from_utf8(json_object(&nested(params, &values, 32)?)).unwrap())
-    }
-
-    #[test]
-    fn dotted_names_nest_and_flatten_back() {
-        let params = [
-            ("event", "Signup"),
-            ("context.page.url", "https://a.example/"),
-            ("context.ip", "1.2.3.4"),
-            ("properties.plan", "pro"),
-            ("a..b", "whole"),
-            ("jane.doe@example.com", ""),
-            ("properties.jane.doe@example.com", "1"),
-        ];
-        let json = nested_json(&params).unwrap();
-        assert_eq!(
-            json,
-            r#"{"event":"Signup","context":{"page":{"url":"https://a.example/"},"ip":"1.2.3.4"},"properties":{"plan":"pro"},"a..b":"whole","jane.doe@example.com":"","properties.jane.doe@example.com":"1"}"#
-        );
-        // Back as they came: nothing lost, renamed or reordered within a parent.
-        let pairs = dotted_pairs(json.as_bytes()).unwrap();
-        assert_eq!(pairs, params.map(|(n, v)| (n.to_owned(), v.to_owned())));
-    }
-
-    #[test]
-    fn repeated_names_stay_in_order_and_deep_ones_are_refused() {
-        let json = nested_json(&[("p.tag", "a"), ("p.tag", "b"), ("n", "1")]).unwrap();
-        let pairs = dotted_pairs(json.as_bytes()).unwrap();
-        let want = [("p.tag", "a"), ("p.tag", "b"), ("n", "1")];
-        assert_eq!(pairs, want.map(|(n, v)| (n.to_owned(), v.to_owned())));
-        let flattened = dotted_pairs(br#"{"a":{"b":[1,"x"],"c":null,"d":1.5,"e":true}}"#);
-        let want = [
-            ("a.b", r#"[1,"x"]"#),
-            ("a.c", "null"),
-            ("a.d", "1.5"),
-            ("a.e", "true"),
-        ];
-        assert_eq!(
-            flattened.unwrap(),
-            want.map(|(n, v)| (n.to_owned(), v.to_owned()))
-        );
-        let deep = "a.".repeat(40) + "b";
-        assert!(nested_json(&[(&deep, "1")]).is_err());
-    }
-
-    #[test]
-    fn a_name_both_value_and_parent_is_refused() {
-        for query in [
-            &[("context", "x"), ("context.ip", "1.2.3.4")][..],
-            &[("context.ip", "1.2.3.4"), ("context", "x")][..],
-            &[("a.b", "1"), ("a.b.c", "2")][..],
-            &[("a.b.c", "2"), ("a.b", "1")][..],
-        ] {
-            assert!(nested_json(query).is_err(), "{query:?}");
+/// A query the codec could not read is refused as the scrubber refuses such JSON.
+impl From<QueryError> for PipelineError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Escape(e) => PipelineError::Decode(e),
+            QueryError::NotText => ScrubError::InvalidUtf8.into(),
+            QueryError::TooDeep { limit } => ScrubError::TooDeep { limit }.into(),
+            QueryError::ValueAndParent => ScrubError::UnexpectedShape.into(),
+            QueryError::NotAnObject => ScrubError::MalformedJson.into(),
         }
     }
 }

@@ -59,6 +59,7 @@ pub fn compile_with(
     env: &dyn super::Environment,
 ) -> Result<RuleSet, Vec<RuleError>> {
     let mut errors = Errors::default();
+    #[allow(clippy::disallowed_methods)] // rules loading: the settings file as a document
     let mut effective = serde_json::to_value(&file).unwrap_or_default();
     if let Some(map) = effective.as_object_mut() {
         map.remove("test");

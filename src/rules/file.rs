@@ -1,5 +1,8 @@
 //! The serde mirror of `rules.toml`: plain data with defaults, no meaning yet.
 //! `compile` turns it into a `RuleSet`; nothing else reads these types.
+// Rules loading: a route's few `[values]` settings and a test case's expected values are
+// small documents, read once per load.
+#![allow(clippy::disallowed_types)]
 
 use serde::{Deserialize, Serialize};
 

@@ -172,6 +172,30 @@ enum Decision {
     Descend,
 }
 
+/// Where a member's value starts and what it stands in: what a field handler is given.
+#[derive(Clone, Copy)]
+struct Field {
+    start: usize,
+    /// The plan's node for the member, if it has one.
+    node: Option<NodeId>,
+    /// The member is inside a property container.
+    in_container: bool,
+    depth: usize,
+}
+
+/// What a field handler made of its member.
+enum Handled {
+    /// Kept (rewritten or not); its value ends here.
+    Kept(usize),
+    /// The member goes whole, counted under this rule.
+    Dropped(RuleKind),
+}
+
+/// A handler's `None` (nothing of the value may stay) as the drop of its member by `rule`.
+fn kept_or(end: Option<usize>, rule: RuleKind) -> Handled {
+    end.map_or(Handled::Dropped(rule), Handled::Kept)
+}
+
 impl Walk<'_> {
     #[inline]
     fn flush_to(&mut self, pos: usize) {
@@ -377,113 +401,21 @@ impl Walk<'_> {
         } else {
             self.decide(child, in_container, verdict.matched)
         };
+        let field = Field {
+            start: value_start,
+            node: child,
+            in_container,
+            depth,
+        };
         let end = match decision {
-            Decision::Apply(FieldAction::Drop(rule)) => {
-                return self.drop_whole_member(key_start, value_start, depth, frame, rule);
-            }
-            // Structural vendor fields escape the key rules, not the value rules; and should
-            // one hold an object (a misspelled or hostile `Token`), its members get the key
-            // rules like any property.
-            Decision::Apply(FieldAction::Keep) => self.value(value_start, child, true, depth)?,
-            Decision::Apply(FieldAction::Hash) => self.hash_value(value_start, depth)?,
-            Decision::Apply(FieldAction::Reject) => return Err(ScrubError::UnexpectedShape),
-            Decision::Apply(FieldAction::UserAgent) => {
-                match self.user_agent(value_start, child, depth)? {
-                    Some(end) => end,
-                    None => {
-                        return self.drop_whole_member(
-                            key_start,
-                            value_start,
-                            depth,
-                            frame,
-                            RuleKind::UserAgent,
-                        );
-                    }
-                }
-            }
-            Decision::Apply(FieldAction::Referrer) => self.referrer(value_start, child, depth)?,
-            Decision::Apply(FieldAction::EventName) => {
-                self.check_event_name(value_start)?;
-                self.value(value_start, child, true, depth)?
-            }
-            Decision::Apply(FieldAction::JsonString) => {
-                let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
-                self.json_string(value_start, child, container, depth, false)?
-            }
-            Decision::Apply(FieldAction::NamedPairs) => self.named_pairs(value_start, depth)?,
-            Decision::Apply(FieldAction::GtagItem) => self.gtag_item(value_start, depth)?,
-            Decision::Apply(FieldAction::Base64JsonString) => {
-                let container = in_container || child.is_some_and(|c| self.plan.node(c).container);
-                self.json_string(value_start, child, container, depth, true)?
-            }
-            Decision::Apply(FieldAction::Geo(value)) => {
-                match self.geo_field(value_start, value, child, depth)? {
-                    Some(end) => end,
-                    None => {
-                        return self.drop_whole_member(
-                            key_start,
-                            value_start,
-                            depth,
-                            frame,
-                            RuleKind::Geo,
-                        );
-                    }
-                }
-            }
-            Decision::Apply(FieldAction::NoVendorGeo) if self.env.vendor_must_not_geolocate() => {
-                let end = self.skip_value(value_start, depth)?;
-                self.flush_to(value_start);
-                self.out.extend_from_slice(b"true");
-                self.span_start = end;
-                end
-            }
-            Decision::Apply(FieldAction::NoVendorGeo) => {
-                self.value(value_start, child, true, depth)?
-            }
-            Decision::Apply(FieldAction::ConsentSignal(slot)) => {
-                let end = self.value(value_start, child, true, depth)?;
-                self.bufs.consent_fields.push((slot, value_start, end));
-                end
-            }
-            Decision::Apply(FieldAction::Coordinate) => match self.coordinate(value_start)? {
-                Some(end) => end,
-                None => {
-                    return self.drop_whole_member(
-                        key_start,
-                        value_start,
-                        depth,
-                        frame,
-                        RuleKind::PreciseLocation,
-                    );
+            // Most members: plain properties, walked with the rules.
+            Decision::Descend => self.descend(field)?,
+            Decision::Apply(action) => match self.apply(action, field)? {
+                Handled::Kept(end) => end,
+                Handled::Dropped(rule) => {
+                    return self.drop_whole_member(key_start, value_start, depth, frame, rule);
                 }
             },
-            Decision::Apply(FieldAction::VendorIp) => match self.vendor_ip(value_start, depth)? {
-                Some(end) => end,
-                None => {
-                    return self.drop_whole_member(
-                        key_start,
-                        value_start,
-                        depth,
-                        frame,
-                        RuleKind::IpField,
-                    );
-                }
-            },
-            Decision::Descend => {
-                let child_container =
-                    in_container || child.is_some_and(|c| self.plan.node(c).container);
-                let wants_object =
-                    child.is_some_and(|c| self.plan.node(c).ensured == Some(Ensured::Object));
-                if wants_object && self.input.get(value_start) != Some(&b'{') {
-                    let end = self.skip_value(value_start, depth)?;
-                    self.flush_to(value_start);
-                    self.write_ensured(child.unwrap_or(ROOT));
-                    self.span_start = end;
-                    end
-                } else {
-                    self.value(value_start, child, child_container, depth)?
-                }
-            }
         };
         if std::mem::take(&mut self.drop_pending) {
             // The value's string was left unwritten; the member goes with it.
@@ -492,6 +424,86 @@ impl Walk<'_> {
         }
         frame.kept_any = true;
         frame.last_kept_end = end;
+        Ok(end)
+    }
+
+    /// Each vendor field action and its handler, one row each. A handler that finds
+    /// nothing of the value that may stay returns `None`, and the row names the rule the
+    /// dropped member is counted under; `member` drops it, for every action alike.
+    fn apply(&mut self, action: FieldAction, f: Field) -> Result<Handled, ScrubError> {
+        use FieldAction as A;
+        use Handled::Kept;
+        let (start, node, depth) = (f.start, f.node, f.depth);
+        Ok(match action {
+            A::Drop(rule) => Handled::Dropped(rule),
+            A::Reject => return Err(ScrubError::UnexpectedShape),
+            // Structural vendor fields escape the key rules, not the value rules; and should
+            // one hold an object (a misspelled or hostile `Token`), its members get the key
+            // rules like any property.
+            A::Keep => Kept(self.value(start, node, true, depth)?),
+            A::Hash => Kept(self.hash_value(start, depth)?),
+            A::Referrer => Kept(self.referrer(start, node, depth)?),
+            A::EventName => Kept(self.event_name(f)?),
+            A::JsonString => Kept(self.json_string(start, node, self.within(f), depth, false)?),
+            A::Base64JsonString => {
+                Kept(self.json_string(start, node, self.within(f), depth, true)?)
+            }
+            A::NamedPairs => Kept(self.named_pairs(start, depth)?),
+            A::GtagItem => Kept(self.gtag_item(start, depth)?),
+            A::NoVendorGeo => Kept(self.no_vendor_geo(f)?),
+            A::ConsentSignal(slot) => Kept(self.consent_signal(f, slot)?),
+            A::UserAgent => kept_or(self.user_agent(start, node, depth)?, RuleKind::UserAgent),
+            A::Geo(value) => kept_or(self.geo_field(start, value, node, depth)?, RuleKind::Geo),
+            A::Coordinate => kept_or(self.coordinate(start)?, RuleKind::PreciseLocation),
+            A::VendorIp => kept_or(self.vendor_ip(start, depth)?, RuleKind::IpField),
+        })
+    }
+
+    /// A member no vendor field action names: walked with the rules, or, where the vendor
+    /// needs an object and the sender put something else, that object written instead.
+    fn descend(&mut self, f: Field) -> Result<usize, ScrubError> {
+        let wants_object = f
+            .node
+            .is_some_and(|c| self.plan.node(c).ensured == Some(Ensured::Object));
+        if wants_object && self.input.get(f.start) != Some(&b'{') {
+            let end = self.skip_value(f.start, f.depth)?;
+            self.flush_to(f.start);
+            self.write_ensured(f.node.unwrap_or(ROOT));
+            self.span_start = end;
+            return Ok(end);
+        }
+        let container = self.within(f);
+        self.value(f.start, f.node, container, f.depth)
+    }
+
+    /// Whether the member's value is inside a property container, or is one itself.
+    fn within(&self, f: Field) -> bool {
+        f.in_container || f.node.is_some_and(|c| self.plan.node(c).container)
+    }
+
+    /// The event's name: kept, and checked against the drop list.
+    fn event_name(&mut self, f: Field) -> Result<usize, ScrubError> {
+        self.check_event_name(f.start)?;
+        self.value(f.start, f.node, true, f.depth)
+    }
+
+    /// A vendor's "do not geolocate" switch: `true` when the vendor must not place the
+    /// visitor, else kept.
+    fn no_vendor_geo(&mut self, f: Field) -> Result<usize, ScrubError> {
+        if !self.env.vendor_must_not_geolocate() {
+            return self.value(f.start, f.node, true, f.depth);
+        }
+        let end = self.skip_value(f.start, f.depth)?;
+        self.flush_to(f.start);
+        self.out.extend_from_slice(b"true");
+        self.span_start = end;
+        Ok(end)
+    }
+
+    /// A vendor consent field: kept, and noted for the vendor's consent reader.
+    fn consent_signal(&mut self, f: Field, slot: u8) -> Result<usize, ScrubError> {
+        let end = self.value(f.start, f.node, true, f.depth)?;
+        self.bufs.consent_fields.push((slot, f.start, end));
         Ok(end)
     }
 

@@ -187,8 +187,9 @@ mod tests {
 /// string keeps: brands with major versions, mobile or not, the OS family. Device model,
 /// OS version, architecture, bitness and full versions fingerprint and go. Writes the
 /// reduced JSON object into `out`; false when `hints` is not a JSON object.
+// A small object in one field, read whole: no batch goes through `Value` here.
+#[allow(clippy::disallowed_types)]
 pub fn reduce_client_hints(hints: &[u8], out: &mut Vec<u8>) -> bool {
-    // A small object in one field, read whole: no batch goes through `Value` here.
     let Ok(serde_json::Value::Object(hints)) = serde_json::from_slice(hints) else {
         return false;
     };
@@ -227,6 +228,7 @@ const PLATFORMS: &[&str] = &[
 /// `[{"brand":"Chromium","version":"118.0.5993.70"}]` as `[{"brand":"Chromium","version":"118"}]`.
 /// Entries that do not look like a brand and a version number go: these fields are free
 /// text to whoever sends them.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // one client-hints field
 fn major_versions(list: &[serde_json::Value]) -> Vec<serde_json::Value> {
     list.iter()
         .filter_map(|entry| {
@@ -257,6 +259,7 @@ fn looks_like_brand(brand: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // tests: small objects
 mod client_hint_tests {
     use super::reduce_client_hints;
 

@@ -118,6 +118,7 @@ const CONSENT_MANAGEMENT: u8 = 1;
 /// `context.consentManagement`: `{"allowedConsentIds": [...], "deniedConsentIds": [...]}`,
 /// the consent manager's category ids (OneTrust's `C0002`, ...); or, in slot 0, Segment's
 /// `context.consent`.
+#[allow(clippy::disallowed_types)] // the ids in one event's consent field
 fn event_consent(
     slot: u8,
     value: &[u8],

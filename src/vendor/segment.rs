@@ -143,6 +143,7 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
 /// `context.consent.categoryPreferences`: `{"Analytics": true, "Advertising": false}`, set by
 /// Segment's consent wrappers (OneTrust's among them) on every event. `value` is the
 /// `context.consent` object.
+#[allow(clippy::disallowed_types)] // the categories in one event's consent field
 pub(super) fn event_consent(
     _: u8,
     value: &[u8],

@@ -1,5 +1,8 @@
 //! The integration tests: the real proxy on loopback, fake vendors that record what arrives,
 //! and the captured traffic of real SDKs. Files are named after the promises they check.
+// Tests read what a fake vendor received as a document: one request's body at a time, and
+// the clarity is worth more here than the speed.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 mod support;
 

@@ -282,3 +282,73 @@ fn modules_import_without_cycles() {
         }
     }
 }
+
+/// The files and whole directories (`geo/` with no list after it) one code-map row names:
+/// `decode/` (`gzip.rs`, `base64.rs`) names `decode/gzip.rs` and `decode/base64.rs`.
+fn code_map_row(cell: &str) -> (Vec<String>, Vec<String>) {
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    let mut directory: Option<&str> = None;
+    let mut list_of: Option<&str> = None;
+    for (i, piece) in cell.split('`').enumerate() {
+        if i % 2 == 0 {
+            // Between names: a `(` after a directory opens its list, a `)` closes it.
+            if piece.contains('(') {
+                list_of = directory.take();
+            } else if let Some(whole) = directory.take() {
+                dirs.push(whole.to_owned());
+            }
+            if piece.contains(')') {
+                list_of = None;
+            }
+        } else if let Some(parent) = list_of {
+            files.push(format!("{parent}{piece}"));
+        } else if piece.ends_with('/') {
+            directory = Some(piece);
+        } else {
+            files.push(piece.to_owned());
+        }
+    }
+    dirs.extend(directory.map(str::to_owned));
+    (files, dirs)
+}
+
+/// ARCHITECTURE.md's code map names every file under `src/` in one row (a directory named
+/// without a list stands for its files), and every file it names exists.
+#[test]
+fn the_code_map_names_every_source_file_once() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"))
+            .unwrap();
+    let map = text
+        .split("## Code map")
+        .nth(1)
+        .expect("ARCHITECTURE.md has a code map")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let rows: Vec<(Vec<String>, Vec<String>)> = map
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .map(|row| code_map_row(&format!("`{}", row.split(" | ").next().unwrap())))
+        .collect();
+    for (name, _) in sources() {
+        let rows_naming = rows
+            .iter()
+            .filter(|(files, dirs)| {
+                files.contains(&name) || dirs.iter().any(|d| name.starts_with(d.as_str()))
+            })
+            .count();
+        assert_eq!(
+            rows_naming, 1,
+            "src/{name} is named in {rows_naming} code-map rows"
+        );
+    }
+    for (files, dirs) in &rows {
+        for path in files.iter().chain(dirs) {
+            assert!(
+                src().join(path).exists(),
+                "the code map names src/{path}, which does not exist"
+            );
+        }
+    }
+}

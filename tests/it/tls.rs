@@ -240,12 +240,25 @@ async fn a_handshake_that_ends_during_the_drain_is_still_answered() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let cert = test_cert("drain");
     let vendor = FakeVendor::start(Behavior::ok("1")).await;
-    let proxy = start_https_proxy(&cert, &vendor).await;
+    let (c, k) = (
+        cert.cert_path.to_string_lossy().into_owned(),
+        cert.key_path.to_string_lossy().into_owned(),
+    );
+    // One worker: the connection it closes when its drain begins says so for every one.
+    let proxy = start_proxy(&vendor.base_url(), |f| {
+        f.listen.tls_cert = Some(c);
+        f.listen.tls_key = Some(k);
+        f.listen.workers = 1;
+    })
+    .await;
     let addr = proxy.addr();
+    let event = br#"{"type":"track","event":"e","properties":{"email":"jane.doe@example.com"}}"#;
+    // A kept-alive connection, answered once and idle: the drain closes it as it begins.
+    let (kept, kept_closed) = kept_alive_connection(addr, &cert).await;
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    // Wait until it is accepted and handed to a worker, which then waits for the handshake.
+    // Wait until both are handed to the worker, which then waits for the second's handshake.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while open_connections(&proxy).await != 1 {
+    while open_connections(&proxy).await != 2 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the connection was not handed to a worker"
@@ -253,20 +266,20 @@ async fn a_handshake_that_ends_during_the_drain_is_still_answered() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let shutdown = tokio::spawn(proxy.running.shutdown());
-    while tokio::net::TcpStream::connect(addr).await.is_ok() {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    // The listener is closed. The worker's drain begins on the same stop signal but shows
-    // nothing outside, so this pause is what orders the handshake after it; if it is ever
-    // too short the handshake merely ends before the drain and the test still passes.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The kept connection closing is the worker's drain beginning: the handshake below
+    // ends after it, every time.
+    tokio::time::timeout(std::time::Duration::from_secs(10), kept_closed)
+        .await
+        .expect("the drain closes an idle kept-alive connection")
+        .unwrap()
+        .expect("the connection ends cleanly");
+    drop(kept);
 
     let mut config = tls_client_config(&cert.der);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector.connect(name, tcp).await.expect("handshake");
-    let event = br#"{"type":"track","event":"e","properties":{"email":"jane.doe@example.com"}}"#;
     let head = format!(
         "POST /segment/v1/t HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\n\r\n",
         event.len()
@@ -277,7 +290,44 @@ async fn a_handshake_that_ends_during_the_drain_is_still_answered() {
     let _ = tls.read_to_end(&mut answer).await;
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
-    assert_eq!(vendor.requests().len(), 1);
-    assert!(vendor.requests()[0].planted().is_empty());
+    let requests = vendor.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "the kept connection's request and this one"
+    );
+    assert!(requests.iter().all(|r| r.planted().is_empty()));
     shutdown.await.unwrap();
+}
+
+/// An HTTPS connection to the proxy that has carried one request and is kept open, and a
+/// task that ends when the proxy closes it. The sender keeps the connection: dropped, the
+/// client would close it itself.
+async fn kept_alive_connection(
+    addr: std::net::SocketAddr,
+    cert: &TestCert,
+) -> (
+    hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    tokio::task::JoinHandle<hyper::Result<()>>,
+) {
+    let mut config = tls_client_config(&cert.der);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = connector.connect(name, tcp).await.expect("handshake");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    let closed = tokio::spawn(conn);
+    let request = hyper::Request::post("/segment/v1/t")
+        .header("host", "localhost")
+        .body(Full::new(Bytes::from_static(
+            br#"{"type":"track","event":"kept"}"#,
+        )))
+        .unwrap();
+    let resp = sender.send_request(request).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.into_body().collect().await.unwrap();
+    (sender, closed)
 }

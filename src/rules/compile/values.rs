@@ -111,6 +111,8 @@ pub(super) fn value_rules_factory(
 }
 
 /// `[values]` with a route's own settings in place of the ones it names.
+// Rules loading: two small tables merged as documents.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)]
 pub(super) fn route_values(
     values: &ValuesFile,
     over: &serde_json::Map<String, serde_json::Value>,

@@ -312,6 +312,8 @@ impl Walk<'_> {
     }
 
     /// A string of `[name, value]` pairs (see `FieldAction::NamedPairs`).
+    // A handful of pairs in one query parameter's value: parsed as a tree.
+    #[allow(clippy::disallowed_types)]
     pub(super) fn named_pairs(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
         if self.input.get(i) != Some(&b'"') {
             return self.value(i, None, true, depth);
