@@ -538,6 +538,23 @@ pub(super) static DETECTORS: &[Detector] = &[
         matcher: text::find_email,
         validator: always,
     },
+    Detector {
+        name: "email_obfuscated",
+        locales: &["*"],
+        kind: RuleKind::EmailValue,
+        action: |r| r.email_marker.as_ref(),
+        marker: None,
+        // A bracket (`(at)`, `[dot]`), an `@` (spaced: `lars @ example.se`) or a dot
+        // spelled out (`jane at example dot com`).
+        gate: Gate {
+            min_len: 10,
+            extra: Some(|c, t, _| c.has(BRACKET | AT) || text::spells_dot(t)),
+            ..Gate::digits(0)
+        },
+        cue_words: &[],
+        matcher: text::find_obfuscated_email,
+        validator: always,
+    },
 ];
 
 impl Detector {

@@ -37,7 +37,7 @@ fn next_inner_capital(text: &[u8], from: usize) -> Option<usize> {
 /// Runs every view whose gate opens on `text`; true (new text in `out`) when one changed.
 pub(super) fn rewrite_views(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
     let mut current: Option<Vec<u8>> = None;
-    for view in [percent_view, entity_view, base64_view] {
+    for view in [compat_view, percent_view, entity_view, base64_view] {
         let input = current.as_deref().unwrap_or(text);
         out.clear();
         if view(input, inner, out) {
@@ -51,6 +51,48 @@ pub(super) fn rewrite_views(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8
         }
         None => false,
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Compatibility forms.
+
+/// The ASCII character a full-width or small form stands for (`＠` `@`, `．` `.`, `ａ`
+/// `a`, `﹫` `@`, `｡` `.`): what NFKC makes of it, for the characters an address, a
+/// number or a name can be written in.
+fn compat_fold(ch: char) -> Option<char> {
+    match ch {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(ch as u32 - 0xFEE0),
+        '\u{FE6B}' => Some('@'),
+        '\u{FE52}' | '\u{FF61}' | '\u{3002}' => Some('.'),
+        '\u{3000}' => Some(' '),
+        _ => None,
+    }
+}
+
+/// Text with full-width or small forms (`harriet．w＠example．org`, `４１１１ ...`) read
+/// as the ASCII it stands for. A value the rules change is written back folded: the forms
+/// carried nothing but their look.
+fn compat_view(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
+    if memchr(0xEF, text).is_none() {
+        return false;
+    }
+    let Ok(s) = std::str::from_utf8(text) else {
+        return false;
+    };
+    if !s
+        .chars()
+        .any(|c| compat_fold(c).is_some() && c != '\u{3002}' && c != '\u{3000}')
+    {
+        return false;
+    }
+    let folded: String = s.chars().map(|c| compat_fold(c).unwrap_or(c)).collect();
+    let mut scrubbed = Vec::new();
+    if !inner(folded.as_bytes(), &mut scrubbed) {
+        return false;
+    }
+    out.clear();
+    out.extend_from_slice(&scrubbed);
+    true
 }
 
 // ---------------------------------------------------------------------------------------
