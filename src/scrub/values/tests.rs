@@ -508,7 +508,10 @@ fn obfuscated_and_full_width_addresses_are_found_and_everyday_at_is_not() {
     ] {
         let out = scrubbed(text);
         assert!(out.contains("[email]"), "{text}: {out}");
-        assert!(!out.contains("mailbox") && !out.contains("esempio"), "{text}: {out}");
+        assert!(
+            !out.contains("mailbox") && !out.contains("esempio"),
+            "{text}: {out}"
+        );
     }
     for near_miss in [
         "meet at noon",

@@ -378,8 +378,10 @@ pub fn whole_base64_text(text: &[u8]) -> Option<(Vec<u8>, Base64Form)> {
     decode_text(body, padded).map(|(decoded, alphabet)| (decoded, Base64Form { alphabet, padded }))
 }
 
-/// Words of base64 or base64url (padded or not) that decode to text: the text gets the
-/// rules, and a word they change is encoded again the way it was.
+/// Words of base64 or base64url (padded or not) that decode to text, or to gzip of text
+/// (`H4sI...`): the text gets the rules, and a word they change is encoded again the way it
+/// was. A word that joins URL path segments (`/confirm/aGFycmll...`) and does not decode
+/// whole is read segment by segment.
 fn base64_view(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
     if text.len() < MIN_BASE64 {
         return false;
@@ -401,25 +403,117 @@ fn base64_view(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
             end += 1;
         }
         from = end + 1;
-        let body = &text[start..body_end];
-        let Some((decoded, alphabet)) = decode_text(body, end > body_end) else {
-            continue;
-        };
-        scrubbed.clear();
-        if inner(&decoded, &mut scrubbed) {
-            if !changed {
-                out.clear();
-                changed = true;
+        let mut spans = vec![(start, body_end, end)];
+        if memchr(b'/', &text[start..body_end]).is_some()
+            && decode_word(&text[start..body_end], end > body_end).is_none()
+        {
+            spans = path_segments(text, start, body_end, end);
+        }
+        for (s, b, e) in spans {
+            let Some((decoded, form)) = decode_word(&text[s..b], e > b) else {
+                continue;
+            };
+            scrubbed.clear();
+            if inner(&decoded, &mut scrubbed) {
+                if !changed {
+                    out.clear();
+                    changed = true;
+                }
+                out.extend_from_slice(&text[copied..s]);
+                form.write(&scrubbed, e > b, out);
+                copied = e;
             }
-            out.extend_from_slice(&text[copied..start]);
-            base64_encode(&scrubbed, alphabet, end > body_end, out);
-            copied = end;
         }
     }
     if changed {
         out.extend_from_slice(&text[copied..]);
     }
     changed
+}
+
+/// The `/`-separated parts of the word `start..body_end` (padding up to `end` belongs to
+/// the last), as (start, body end, end) spans.
+fn path_segments(
+    text: &[u8],
+    start: usize,
+    body_end: usize,
+    end: usize,
+) -> Vec<(usize, usize, usize)> {
+    let mut spans = Vec::new();
+    let mut s = start;
+    for slash in memchr::memchr_iter(b'/', &text[start..body_end]).map(|o| start + o) {
+        spans.push((s, slash, slash));
+        s = slash + 1;
+    }
+    spans.push((s, body_end, end));
+    spans
+}
+
+/// How a word was written: its alphabet, and whether its text was gzipped first.
+#[derive(Clone, Copy)]
+struct WordForm {
+    alphabet: Alphabet,
+    gzip: bool,
+}
+
+impl WordForm {
+    fn write(self, text: &[u8], pad: bool, out: &mut Vec<u8>) {
+        if self.gzip {
+            base64_encode(&gzip(text), self.alphabet, pad, out);
+        } else {
+            base64_encode(text, self.alphabet, pad, out);
+        }
+    }
+}
+
+/// The text a word decodes to, directly or through gzip.
+fn decode_word(body: &[u8], padded: bool) -> Option<(Vec<u8>, WordForm)> {
+    if body.starts_with(b"H4sI") {
+        return gunzip_text(body).map(|(t, alphabet)| {
+            (
+                t,
+                WordForm {
+                    alphabet,
+                    gzip: true,
+                },
+            )
+        });
+    }
+    decode_text(body, padded).map(|(t, alphabet)| {
+        (
+            t,
+            WordForm {
+                alphabet,
+                gzip: false,
+            },
+        )
+    })
+}
+
+/// Most bytes a gzip word in a value is inflated to; a larger one is not read.
+const MAX_INFLATED: u64 = 64 * 1024;
+
+/// The text of a base64 word that is gzip (`H4sI` is its magic bytes in base64), when it
+/// inflates within `MAX_INFLATED` to text.
+fn gunzip_text(body: &[u8]) -> Option<(Vec<u8>, Alphabet)> {
+    let alphabet = if memchr2(b'-', b'_', body).is_some() {
+        Alphabet::UrlSafe
+    } else {
+        Alphabet::Standard
+    };
+    let mut raw = Vec::new();
+    base64_decode(body, alphabet, &mut raw)?;
+    let mut decoder = crate::decode::GzipDecoder::new(MAX_INFLATED);
+    let text = crate::decode::transform_all(&mut decoder, &raw).ok()?;
+    looks_like_text(&text).then_some((text, alphabet))
+}
+
+fn gzip(text: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(text);
+    encoder.finish().unwrap_or_default()
 }
 
 /// The text a word decodes to, when it looks like base64 (the right length, mixed case
@@ -608,6 +702,28 @@ mod tests {
         assert!(!has_percent_escape(b"50%"));
         assert!(!has_percent_escape(b"50%2"));
         assert!(has_percent_escape(b"a%2Bb"));
+    }
+
+    #[test]
+    fn base64_in_path_segments_and_gzip_words_are_read() {
+        let word = b64("jane.k@example.org", Alphabet::UrlSafe, false);
+        let got = viewed(&format!("https://shop.example/confirm/{word}/done"));
+        let want = b64("[x].k@example.org", Alphabet::UrlSafe, false);
+        assert_eq!(got, format!("https://shop.example/confirm/{want}/done"));
+        let mut gz = Vec::new();
+        base64_encode(
+            &gzip(b"{\"who\":\"jane roe\",\"city\":\"Utrecht\"}"),
+            Alphabet::Standard,
+            true,
+            &mut gz,
+        );
+        let gz = String::from_utf8(gz).unwrap();
+        assert!(gz.starts_with("H4sI"));
+        let got = viewed(&format!("blob {gz}"));
+        assert_ne!(got, format!("blob {gz}"));
+        let word = got.strip_prefix("blob ").unwrap();
+        let (text, _) = gunzip_text(word.trim_end_matches('=').as_bytes()).unwrap();
+        assert_eq!(text, b"{\"who\":\"[x] roe\",\"city\":\"Utrecht\"}");
     }
 
     #[test]
