@@ -199,7 +199,10 @@ fn loose_second(t: &[u8], end: usize, first: f64, mark: u8, places: usize) -> Op
         .all(|c| matches!(c, b' ' | b'\t' | b',' | b';' | b'/' | b'|'));
     let (second_end, second, second_mark, second_places) = loose_decimal_at(t, end + gap_len)?;
     let precise = places.min(second_places);
-    let joined = (separators && precise >= 4) || (names_an_axis(gap) && precise >= 3);
+    // Two fractions under one (`scores 0.6328 0.5165`) are ratios far more often than a
+    // spot in the Gulf of Guinea: spaced pairs need a degree or more on one side.
+    let degrees = first.abs() >= 1.0 || second.abs() >= 1.0;
+    let joined = (separators && precise >= 4 && degrees) || (names_an_axis(gap) && precise >= 3);
     let in_range = (first.abs() <= 90.0 && second.abs() <= 180.0)
         || (first.abs() <= 180.0 && second.abs() <= 90.0);
     (joined && second_mark == mark && in_range).then_some(second_end)
@@ -301,6 +304,7 @@ mod tests {
             "191.1234 95.1234",
             "50,061947 19.936856",
             "build 2024.1105 1230.5512",
+            "scores 0.6328 0.5165",
         ] {
             assert_eq!(loose(near_miss), None, "{near_miss}");
         }

@@ -283,12 +283,12 @@ fn spelled_at(t: &[u8], i: usize, sign: u8, word: &[u8]) -> Option<(usize, Spell
     (spaced && w.eq_ignore_ascii_case(word)).then_some((j + word.len() + 1, Spelled::Word))
 }
 
-/// A label of an address (letters, digits, `-`; no dots) from `i`; its end.
+/// A label of an address (letters of any script, digits, `-`; no dots) from `i`; its end.
 fn label_end(t: &[u8], i: usize) -> usize {
     i + t[i.min(t.len())..]
         .iter()
         .take(63)
-        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'-')
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c >= 0x80 || c == b'-')
         .count()
 }
 
@@ -334,7 +334,7 @@ pub(super) fn find_obfuscated_email(t: &[u8], from: usize) -> Option<(usize, usi
                 .rev()
                 .take(64)
                 .take_while(|&&c| {
-                    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'+' | b'-')
+                    c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'_' | b'+' | b'-')
                 })
                 .count();
             let local = &t[start..i];
