@@ -500,9 +500,10 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::PreciseLocation,
         action: |r| r.location_marker.as_ref(),
         marker: None,
+        // Two numbers of a digit and three places or more.
         gate: Gate {
             any_of: DOT | COMMA,
-            ..Gate::digits(6)
+            ..Gate::digits(8)
         },
         cue_words: &[],
         matcher: coords::find_loose_pair,
@@ -544,11 +545,11 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::EmailValue,
         action: |r| r.email_marker.as_ref(),
         marker: None,
-        // A bracket (`(at)`, `[dot]`), an `@` (spaced: `lars @ example.se`) or a dot
+        // An `@` spelled in brackets (`(at)`), spaced (`lars @ example.se`), or a dot
         // spelled out (`jane at example dot com`).
         gate: Gate {
             min_len: 10,
-            extra: Some(|c, t, _| c.has(BRACKET | AT) || text::spells_dot(t)),
+            extra: Some(|_, t, _| text::may_hold_obfuscated_email(t)),
             ..Gate::digits(0)
         },
         cue_words: &[],
