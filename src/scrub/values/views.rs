@@ -403,25 +403,38 @@ fn base64_view(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
             end += 1;
         }
         from = end + 1;
-        let mut spans = vec![(start, body_end, end)];
-        if memchr(b'/', &text[start..body_end]).is_some()
-            && decode_word(&text[start..body_end], end > body_end).is_none()
-        {
-            spans = path_segments(text, start, body_end, end);
-        }
-        for (s, b, e) in spans {
-            let Some((decoded, form)) = decode_word(&text[s..b], e > b) else {
+        let whole = decode_word(&text[start..body_end], end > body_end);
+        let split = whole.is_none() && memchr(b'/', &text[start..body_end]).is_some();
+        if !split {
+            let Some((decoded, form)) = whole else {
                 continue;
             };
-            scrubbed.clear();
-            if inner(&decoded, &mut scrubbed) {
-                if !changed {
-                    out.clear();
-                    changed = true;
-                }
-                out.extend_from_slice(&text[copied..s]);
-                form.write(&scrubbed, e > b, out);
-                copied = e;
+            rewrite_word(
+                text,
+                (start, body_end, end),
+                &decoded,
+                form,
+                inner,
+                &mut scrubbed,
+                out,
+                &mut copied,
+                &mut changed,
+            );
+            continue;
+        }
+        for (s, b, e) in path_segments(start, body_end, end, text) {
+            if let Some((decoded, form)) = decode_word(&text[s..b], e > b) {
+                rewrite_word(
+                    text,
+                    (s, b, e),
+                    &decoded,
+                    form,
+                    inner,
+                    &mut scrubbed,
+                    out,
+                    &mut copied,
+                    &mut changed,
+                );
             }
         }
     }
@@ -431,22 +444,55 @@ fn base64_view(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
     changed
 }
 
-/// The `/`-separated parts of the word `start..body_end` (padding up to `end` belongs to
-/// the last), as (start, body end, end) spans.
-fn path_segments(
+/// What the rules make of one decoded word at `span` (start, body end, end with padding):
+/// written back in its form after the text copied so far.
+#[allow(clippy::too_many_arguments)]
+fn rewrite_word(
     text: &[u8],
+    (start, body_end, end): (usize, usize, usize),
+    decoded: &[u8],
+    form: WordForm,
+    inner: &mut Inner<'_>,
+    scrubbed: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    copied: &mut usize,
+    changed: &mut bool,
+) {
+    scrubbed.clear();
+    if !inner(decoded, scrubbed) {
+        return;
+    }
+    if !*changed {
+        out.clear();
+        *changed = true;
+    }
+    out.extend_from_slice(&text[*copied..start]);
+    form.write(scrubbed, end > body_end, out);
+    *copied = end;
+}
+
+/// The `/`-separated parts of the word `start..body_end` (padding up to `end` belongs to
+/// the last), as (start, body end, end) spans, without allocating.
+fn path_segments(
     start: usize,
     body_end: usize,
     end: usize,
-) -> Vec<(usize, usize, usize)> {
-    let mut spans = Vec::new();
-    let mut s = start;
-    for slash in memchr::memchr_iter(b'/', &text[start..body_end]).map(|o| start + o) {
-        spans.push((s, slash, slash));
-        s = slash + 1;
-    }
-    spans.push((s, body_end, end));
-    spans
+    text: &[u8],
+) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let mut from = Some(start);
+    std::iter::from_fn(move || {
+        let s = from?;
+        match memchr(b'/', &text[s..body_end]) {
+            Some(o) => {
+                from = Some(s + o + 1);
+                Some((s, s + o, s + o))
+            }
+            None => {
+                from = None;
+                Some((s, body_end, end))
+            }
+        }
+    })
 }
 
 /// How a word was written: its alphabet, and whether its text was gzipped first.
