@@ -455,13 +455,21 @@ pub(super) static DETECTORS: &[Detector] = &[
         kind: RuleKind::SsnValue,
         action: |r| r.ssn_marker.as_ref(),
         marker: NATIONAL_ID,
-        // The century mark is a dash, a plus or a capital.
+        // A date, a mark and four characters is also an order number's shape
+        // (`251206-6433`): the cue word says which it is.
         gate: Gate {
             min_len: 11,
+            any_of: SPACE | COLON,
             extra: Some(|c, _, _| c.capitals > 0 || c.has(DASH | PLUS)),
             ..Gate::digits(9)
         },
-        cue_words: &[],
+        cue_words: &[
+            "henkilötunnus",
+            "hetu",
+            "sotu",
+            "personbeteckning",
+            "identity code",
+        ],
         matcher: ids::fi_hetu_shape,
         validator: ids::fi_hetu_valid,
     },
