@@ -2,8 +2,13 @@
 //! to the vendor beside the scrubbed body: a page or SDK that writes free text into it (a
 //! name in `Accept`, an e-mail address in `X-Retry-Count`, a login in `Authorization`) would
 //! pass every rule. So each value is checked against what its header really carries, and a
-//! value that does not fit is not forwarded.
+//! value that does not fit is not forwarded; one that fits is then read by the text
+//! detectors, through the encodings they decode (a bearer token that is base64 of an
+//! e-mail address, an IBAN as a media-type parameter), and goes if they find anything.
 
+use std::sync::OnceLock;
+
+use crate::scrub::{Report, ValueRules};
 use crate::vendor::{AuthScheme, VendorKind};
 
 /// What a forwarded header may hold.
@@ -39,8 +44,39 @@ const MAX_MEDIA_TYPES: usize = 512;
 /// Most digits of a retry count.
 const MAX_COUNT_DIGITS: usize = 4;
 
-/// Whether `value` of header `name` (lower case) may go to `vendor`.
+/// Whether `value` of header `name` (lower case) may go to `vendor`: it takes the header's
+/// shape and no text detector finds anything in it.
 pub fn fits(vendor: VendorKind, name: &str, value: &[u8]) -> bool {
+    takes_shape(vendor, name, value) && !holds_personal_data(credential_payload(value))
+}
+
+/// The text detectors with every row on but tokens (a credential is one) and URL
+/// allow-lists, as headers are read with them.
+fn header_detectors() -> &'static ValueRules {
+    static RULES: OnceLock<ValueRules> = OnceLock::new();
+    RULES.get_or_init(|| {
+        let mut rules = ValueRules::every_rule(None);
+        rules.token_marker = None;
+        rules.url_query_allow = None;
+        rules
+    })
+}
+
+/// What a credential carries after its scheme; other values whole.
+fn credential_payload(value: &[u8]) -> &[u8] {
+    value
+        .strip_prefix(b"Bearer ")
+        .or_else(|| value.strip_prefix(b"Basic "))
+        .unwrap_or(value)
+}
+
+/// Whether a detector (through the views: base64, percent, entities) finds anything.
+fn holds_personal_data(value: &[u8]) -> bool {
+    let (mut out, mut tmp, mut report) = (Vec::new(), Vec::new(), Report::default());
+    header_detectors().scrub(value, &mut out, &mut tmp, &mut report)
+}
+
+fn takes_shape(vendor: VendorKind, name: &str, value: &[u8]) -> bool {
     let shape = SHAPES
         .iter()
         .find(|(n, _)| *n == name)
@@ -204,6 +240,75 @@ mod tests {
             );
         }
         assert!(!fits(VendorKind::Segment, "accept", &[b'a'; 600]));
+    }
+
+    #[test]
+    fn values_in_shape_still_meet_the_detectors() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let url = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let refused: Vec<(VendorKind, &str, Vec<u8>)> = vec![
+            (
+                VendorKind::PostHog,
+                "authorization",
+                format!("Bearer {}", url("{\"user\":\"k.lind@foretag.se\"}")).into_bytes(),
+            ),
+            (
+                VendorKind::PostHog,
+                "authorization",
+                format!("Bearer {}", b64("maria.k@przyklad.pl")).into_bytes(),
+            ),
+            (
+                VendorKind::Segment,
+                "accept",
+                b"application/json; acct=DE89370400440532013000".to_vec(),
+            ),
+            (
+                VendorKind::Segment,
+                "x-api-key",
+                b64("k.lind@foretag.se").into_bytes(),
+            ),
+            (
+                VendorKind::Segment,
+                "x-api-key",
+                b"4111111111111111".to_vec(),
+            ),
+        ];
+        for (vendor, name, value) in refused {
+            assert!(
+                takes_shape(vendor, name, &value),
+                "{name}: the shape alone lets it through"
+            );
+            assert!(
+                !fits(vendor, name, &value),
+                "{name}: {}",
+                String::from_utf8_lossy(&value)
+            );
+        }
+        for (vendor, name, value) in [
+            (
+                VendorKind::PostHog,
+                "authorization",
+                &b"Bearer phc_AbC123xyzQ9kLmN0pR"[..],
+            ),
+            (
+                VendorKind::Segment,
+                "authorization",
+                b"Basic ZmFrZS13cml0ZS1rZXktYWR2Og==",
+            ),
+            (
+                VendorKind::Segment,
+                "accept",
+                b"application/json;q=0.9, */*;q=0.8",
+            ),
+            (VendorKind::Segment, "x-retry-count", b"3"),
+            (VendorKind::Segment, "x-api-key", b"k3y_abc-123"),
+        ] {
+            assert!(
+                fits(vendor, name, value),
+                "{}",
+                String::from_utf8_lossy(value)
+            );
+        }
     }
 
     #[test]

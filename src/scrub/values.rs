@@ -242,7 +242,8 @@ impl ValueRules {
         }
         let cues = Cues::of(text);
         *may_carry_encoding = cues.may_carry_encoding(text.len());
-        if !cues.any(text.len()) || is_plain_id_or_time(text) {
+        let spelled_address = cues.has(SPACE) && text::spells_dot(text);
+        if !(cues.any(text.len()) || spelled_address) || is_plain_id_or_time(text) {
             return false;
         }
         let mut changed = false;

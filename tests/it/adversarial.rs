@@ -254,3 +254,137 @@ async fn members_beside_a_batch_get_the_rules() {
         assert!(text.contains("wk") || text.contains("phc_x"), "{text}");
     }
 }
+
+/// Matomo `_cvar` pairs carry numbers too: a card number as a float in exponent form and a
+/// phone number as an integer got past the pair handler, which read strings only.
+#[tokio::test]
+async fn matomo_pair_numbers_meet_the_number_rules() {
+    let vendor = FakeVendor::start(Behavior::status(204)).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    // A Maestro card (Luhn-valid) written 6.7595... e15, and a Dutch mobile as an integer.
+    let card = "6759649826438453";
+    let cvar = format!(
+        r#"{{"1":["ref",{}.{}E15],"2":["gsm",31612345678],"3":["qty",12]}}"#,
+        &card[..1],
+        &card[1..]
+    );
+    let target = format!(
+        "/matomo/matomo.php?idsite=1&rec=1&_id=0123456789abcdef&_cvar={}",
+        enc(&cvar)
+    );
+    let resp = support::send_raw(proxy.addr(), "GET", &target, &[], Vec::new()).await;
+    assert!(resp.status < 300, "{}", resp.text());
+    let got = vendor.requests();
+    let sent = percent_decoded(&got[0].target);
+    assert!(
+        !sent.contains("6759649826438453") && !sent.contains("6.759649826438453"),
+        "{sent}"
+    );
+    assert!(!sent.contains("31612345678"), "{sent}");
+    assert!(sent.contains(r#"["qty",12]"#), "{sent}");
+}
+
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Forwarded header values that take their header's shape still meet the detectors: a
+/// bearer token that is base64 of an address, an IBAN as a media-type parameter.
+#[tokio::test]
+async fn header_values_in_shape_that_carry_personal_data_are_not_forwarded() {
+    use base64::Engine as _;
+    let vendor = FakeVendor::start(Behavior::json(r#"{"status":1}"#)).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"login":"r.vermeulen@bedrijf.be"}"#);
+    let bearer = format!("Bearer {token}");
+    let body = br#"{"api_key":"phc_x","batch":[{"event":"e","distinct_id":"d1","properties":{}}]}"#;
+    let headers = [
+        ("content-type", "application/json"),
+        ("authorization", bearer.as_str()),
+        ("accept", "application/json; acct=BE71096123456769"),
+    ];
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/posthog/batch/",
+        &headers,
+        body.to_vec(),
+    )
+    .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let got = vendor.requests();
+    for (name, value) in &got[0].headers {
+        assert!(
+            !value.contains(&token) && !value.contains("BE71096123456769"),
+            "{name}: {value}"
+        );
+    }
+}
+
+/// Base64 of an address as a URL path segment, gzip of JSON as base64 in a property, and a
+/// name under a key that says whose it is (`accountHolderName`, `nameOnCard`).
+#[tokio::test]
+async fn encoded_path_segments_gzip_words_and_qualified_name_keys_are_read() {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let vendor = FakeVendor::start(Behavior::ok("{}")).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let segment =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("ilse.peeters@voorbeeld.be");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(br#"{"contact":"ilse.peeters@voorbeeld.be","note":"callback"}"#)
+        .unwrap();
+    let blob = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    let event = serde_json::json!({
+        "type": "track", "event": "Checkout", "userId": "u1",
+        "properties": {
+            "link": format!("https://shop.example/confirm/{segment}/done"),
+            "blob": blob,
+            "accountHolderName": "Ilse Peeters",
+            "nameOnCard": "Ilse Peeters",
+            "emergency_contact_name": "Ilse Peeters",
+            "os_name": "Windows"
+        }
+    });
+    let resp = post_segment(&proxy, &event).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let got = vendor.requests();
+    let sent: Value = serde_json::from_slice(&got[0].body).unwrap();
+    let props = &sent["properties"];
+    let text = props.to_string();
+    assert!(!text.contains(&segment) && !text.contains("Ilse"), "{text}");
+    assert!(
+        props["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://shop.example/confirm/"),
+        "{text}"
+    );
+    assert_eq!(props["os_name"], "Windows");
+    // The gzip word is still gzip of JSON, now without the address.
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(props["blob"].as_str().unwrap())
+        .unwrap();
+    let mut gunzip = scrubproxy::decode::GzipDecoder::new(1 << 16);
+    let inflated = scrubproxy::decode::transform_all(&mut gunzip, &raw).unwrap();
+    let inflated = String::from_utf8(inflated).unwrap();
+    assert!(
+        !inflated.contains("ilse") && inflated.contains("callback"),
+        "{inflated}"
+    );
+}

@@ -367,6 +367,24 @@ impl Walk<'_> {
                     ValueChange::DropMember => return false,
                 }
             }
+            // A number is read as the integer it denotes, as a member's would be.
+            if let serde_json::Value::Number(number) = value {
+                let written = number.to_string();
+                let change = self.plan.values.scrub_number(
+                    written.as_bytes(),
+                    &mut out,
+                    &mut tmp,
+                    self.report,
+                );
+                match change {
+                    ValueChange::Unchanged => {}
+                    ValueChange::Changed => {
+                        *value =
+                            serde_json::Value::String(String::from_utf8_lossy(&out).into_owned())
+                    }
+                    ValueChange::DropMember => return false,
+                }
+            }
             true
         });
         if let Some(e) = failure {

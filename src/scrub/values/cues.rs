@@ -33,6 +33,11 @@ pub(super) const BEARER_LETTER: u16 = 1 << 10;
 pub(super) const HIGH: u16 = 1 << 11;
 /// `&`: an HTML character reference may follow (`&#64;`).
 pub(super) const AMP: u16 = 1 << 12;
+/// The lead byte of U+F000-U+FFFF, where full-width and small forms live (`＠`, `．`,
+/// `﹫`): text a compatibility fold may turn into an address (`views.rs`).
+pub(super) const COMPAT: u16 = 1 << 13;
+/// `(`, `[`, `{`, `<`: an obfuscated address may spell its `@` in them (`(at)`, `[dot]`).
+pub(super) const BRACKET: u16 = 1 << 14;
 /// Counted, not flagged: a class above bit 16 is added up, digits in 24 bits of the sum and
 /// capitals in the 24 above them.
 const DIGIT: u64 = 1 << 16;
@@ -51,7 +56,9 @@ pub(super) static CUE_CLASS: [u64; 256] = {
             b' ' => SPACE | DELIMITER,
             b'\t' | b'\n' | b'\r' | 0x0c => DELIMITER,
             b',' => DELIMITER | COMMA,
-            b'(' | b')' | b';' | b'[' | b']' | b'<' | b'>' | b'"' | b'\'' => DELIMITER,
+            b'(' | b'[' | b'<' => DELIMITER | BRACKET,
+            b'{' => BRACKET,
+            b')' | b';' | b']' | b'>' | b'"' | b'\'' => DELIMITER,
             b'?' | b'#' => QUESTION,
             b'.' => DOT,
             b':' => COLON,
@@ -59,6 +66,7 @@ pub(super) static CUE_CLASS: [u64; 256] = {
             b'J' => JWT_LETTER,
             b'r' => BEARER_LETTER,
             b'&' => AMP,
+            0xEF => HIGH | COMPAT,
             0xC2..=0xF4 => HIGH,
             _ => 0,
         };
@@ -109,7 +117,7 @@ impl Cues {
     /// Whether the value may carry text in another encoding (`views.rs`): a `%`, `+` or
     /// `&`, or the capitals of base64 (the base64 of `a@b.co` has four).
     pub fn may_carry_encoding(&self, len: usize) -> bool {
-        len >= 6 && (self.has(AT | PLUS | AMP) || self.capitals >= 4)
+        len >= 6 && (self.has(AT | PLUS | AMP | COMPAT) || self.capitals >= 4)
     }
 
     pub fn can_hold_token(&self) -> bool {
@@ -118,7 +126,7 @@ impl Cues {
 
     /// Whether any detector can match a value of `len` bytes with these cues.
     pub fn any(&self, len: usize) -> bool {
-        self.has(AT | PLUS | QUESTION)
+        self.has(AT | PLUS | QUESTION | BRACKET)
             || (self.has(DELIMITER | HIGH) && self.digits > 0)
             || self.digits >= 9
             || (self.digits >= 7 && self.capitals >= 1)

@@ -4,17 +4,16 @@
 
 use super::word_start;
 
-/// IBANs: two letters, two check digits, 11 to 30 letters or digits (grouped by single
-/// spaces or not), and a valid ISO 7064 mod-97 check.
+/// IBANs: two letters, two check digits, 11 to 30 letters or digits (compact or grouped by
+/// single separators in any grouping), and a valid ISO 7064 mod-97 check.
 pub(super) fn find_iban(t: &[u8], from: usize) -> Option<(usize, usize)> {
     let last = t.len().saturating_sub(15);
     let mut i = from;
     while i < last {
-        // Country letters, then check digits: most bytes fail the first test.
+        // Country letters, then a check digit: most bytes fail the first test.
         if t[i].is_ascii_alphabetic()
             && t[i + 1].is_ascii_alphabetic()
             && t[i + 2].is_ascii_digit()
-            && t[i + 3].is_ascii_digit()
             && word_start(t, i)
         {
             if let Some(end) = iban_at(t, i) {
@@ -108,8 +107,27 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
     (b"XK", 20),
 ];
 
-/// An IBAN starting at `start`, in any case, compact or grouped by single spaces or dashes
-/// (`DE89 3704 ...`, `de89370400440532013000`, `DE89-3704-...`); its end.
+/// The length of a separator people group IBANs with at `i`: a space, dash, dot or slash,
+/// or a no-break, thin or other Unicode space (`DE89 3704`, `IT55/Y030`, `pt30.0035`,
+/// `NL44\u{2009}RABO`).
+fn iban_separator(text: &[u8], i: usize) -> Option<usize> {
+    match *text.get(i)? {
+        b' ' | b'-' | b'.' | b'/' => Some(1),
+        0xC2 if text.get(i + 1) == Some(&0xA0) => Some(2),
+        0xE2 => {
+            let (b1, b2) = (*text.get(i + 1)?, *text.get(i + 2)?);
+            let space = (b1 == 0x80 && (0x80..=0x8A).contains(&b2) || b2 == 0xAF)
+                || (b1 == 0x81 && b2 == 0x9F);
+            space.then_some(3)
+        }
+        0xE3 if text.get(i + 1..i + 3) == Some(&[0x80, 0x80]) => Some(3),
+        _ => None,
+    }
+}
+
+/// An IBAN starting at `start`, in any case, compact or grouped by single separators in any
+/// grouping (`DE89 3704 ...`, `de89370400440532013000`, `pl6 061 109 ...`, `IT55/Y030/...`);
+/// its end. The check digits must be digits once the separators are taken out.
 fn iban_at(text: &[u8], start: usize) -> Option<usize> {
     let country = [
         text[start].to_ascii_uppercase(),
@@ -123,13 +141,17 @@ fn iban_at(text: &[u8], start: usize) -> Option<usize> {
         if c.is_ascii_alphanumeric() {
             chars[n] = c.to_ascii_uppercase();
             n += 1;
-        } else if !(matches!(c, b' ' | b'-')
-            && n >= 4
-            && text.get(i + 1).is_some_and(u8::is_ascii_alphanumeric))
-        {
+            i += 1;
+            continue;
+        }
+        let sep = iban_separator(text, i).filter(|_| n >= 3)?;
+        if !text.get(i + sep).is_some_and(u8::is_ascii_alphanumeric) {
             return None;
         }
-        i += 1;
+        i += sep;
+    }
+    if !chars[3].is_ascii_digit() {
+        return None;
     }
     if text.get(i).is_some_and(u8::is_ascii_alphanumeric) {
         return None;
@@ -344,7 +366,7 @@ fn card_at(text: &[u8], start: usize) -> Option<usize> {
 }
 
 /// Issuer prefixes and the lengths their cards take (Visa, Mastercard, American Express,
-/// Discover, JCB, Diners Club, UnionPay): a 15-digit number starting 4 or 5 is no card.
+/// Discover, JCB, Diners Club, UnionPay, Maestro, Mir, RuPay, Troy): a 15-digit number starting 4 or 5 is no card.
 const ISSUERS: &[(u32, u32, std::ops::RangeInclusive<usize>)] = &[
     // (first prefix, last prefix, of four digits), lengths
     (4000, 4999, 13..=19),
@@ -359,6 +381,17 @@ const ISSUERS: &[(u32, u32, std::ops::RangeInclusive<usize>)] = &[
     (3600, 3699, 14..=19),
     (3800, 3899, 14..=19),
     (6200, 6299, 16..=19),
+    // Maestro (and the old Laser range), Mir, RuPay, Troy, UnionPay's 81 range.
+    (5018, 5018, 13..=19),
+    (5020, 5020, 13..=19),
+    (5038, 5038, 13..=19),
+    (5600, 5899, 13..=19),
+    (6300, 6399, 13..=19),
+    (6700, 6799, 13..=19),
+    (2200, 2204, 16..=19),
+    (6070, 6089, 16..=16),
+    (9792, 9792, 16..=16),
+    (8100, 8171, 16..=19),
 ];
 
 fn known_issuer(d: &[u8]) -> bool {
@@ -438,7 +471,7 @@ pub(super) fn find_national_phone(t: &[u8], from: usize) -> Option<(usize, usize
     (from..t.len()).find_map(|i| {
         let end = match t[i] {
             b'(' => north_american_at(t, i).or_else(|| bracketed_trunk_at(t, i)),
-            b'0' if word_start(t, i) => trunk_prefixed_at(t, i),
+            b'0' if word_start(t, i) => trunk_prefixed_at(t, i).or_else(|| paired_at(t, i)),
             b'2'..=b'9' if word_start(t, i) => north_american_at(t, i),
             _ => None,
         }?;
@@ -476,8 +509,10 @@ fn north_american_at(t: &[u8], i: usize) -> Option<usize> {
     digits_at(t, line + 1, 4, b'0'..=b'9')
 }
 
+/// `030 1234567`, `0699-6808486`, and the two-digit prefixes of mobile numbers with eight
+/// digits after them (`06-12345678`, `06 12345678`).
 fn trunk_prefixed_at(t: &[u8], i: usize) -> Option<usize> {
-    let area_len = (3..=5).find(|&n| {
+    let area_len = (2..=5).find(|&n| {
         t.get(i + 1) != Some(&b'0')
             && t.get(i..i + n)
                 .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
@@ -489,7 +524,25 @@ fn trunk_prefixed_at(t: &[u8], i: usize) -> Option<usize> {
         .take_while(|c| c.is_ascii_digit())
         .count();
     let digits = area_len + len;
-    ((5..=8).contains(&len) && (9..=12).contains(&digits)).then_some(number + len)
+    let fits = if area_len == 2 {
+        len == 8
+    } else {
+        (5..=8).contains(&len) && (9..=12).contains(&digits)
+    };
+    fits.then_some(number + len)
+}
+
+/// Ten digits in pairs, as France, Belgium and Morocco write them: `06 12 34 56 78`,
+/// `01.42.68.53.00`, `06-12-34-56-78` (one separator throughout).
+fn paired_at(t: &[u8], i: usize) -> Option<usize> {
+    digits_at(t, i, 2, b'0'..=b'0').filter(|_| t.get(i + 1) != Some(&b'0'))?;
+    let separator = *t.get(i + 2).filter(|c| matches!(c, b' ' | b'.' | b'-'))?;
+    let mut end = i + 2;
+    for _ in 0..4 {
+        (t.get(end) == Some(&separator)).then_some(())?;
+        end = digits_at(t, end + 1, 2, b'0'..=b'9')?;
+    }
+    Some(end)
 }
 
 /// A trunk prefix in brackets, `(030) 1234567`, `(0)30 1234567`, `(089) 12 34 56`: `(0`, up

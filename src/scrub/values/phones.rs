@@ -147,6 +147,20 @@ const PHONE_CUES: &[&[u8]] = &[
     b"whatsapp",
     b"gsm",
     b"sms",
+    // Verbs that ask for a call (`bel 06-12345678`); English `call` and `ring` also count
+    // API calls and rings of a menu, so they are left out.
+    b"bel",
+    b"bellen",
+    b"llama",
+    b"llamar",
+    b"chiama",
+    b"chiamare",
+    b"appelez",
+    b"appeler",
+    b"anrufen",
+    b"ligue",
+    b"ligar",
+    "zadzwoń".as_bytes(),
     "電話".as_bytes(),
     "電話番号".as_bytes(),
     "携帯".as_bytes(),
@@ -193,8 +207,29 @@ fn cue_word_before(t: &[u8], i: usize) -> bool {
             .take_while(|c| c.is_ascii_alphabetic() || **c >= 0x80)
             .count();
     let word = &t[start..end];
-    !word.is_empty() && PHONE_CUES.iter().any(|cue| word.eq_ignore_ascii_case(cue))
+    let cue = |w: &[u8]| !w.is_empty() && PHONE_CUES.iter().any(|cue| w.eq_ignore_ascii_case(cue));
+    if cue(word) {
+        return true;
+    }
+    // `appelez le 06...`, `llama al 680...`: one article between the verb and the number.
+    if !ARTICLES.contains(&word) || start == 0 || t[start - 1] != b' ' {
+        return false;
+    }
+    let before = start - 1;
+    let verb_start = before
+        - t[..before]
+            .iter()
+            .rev()
+            .take(12)
+            .take_while(|c| c.is_ascii_alphabetic() || **c >= 0x80)
+            .count();
+    cue(&t[verb_start..before])
 }
+
+/// Articles and prepositions that stand between a verb of calling and its number.
+const ARTICLES: &[&[u8]] = &[
+    b"le", b"la", b"al", b"el", b"au", b"op", b"an", b"am", b"ao", b"no", b"o",
+];
 
 #[cfg(test)]
 mod tests {

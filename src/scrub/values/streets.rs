@@ -238,23 +238,63 @@ fn type_first_at(t: &[u8], i: usize, first_word: &[u8]) -> Option<usize> {
     if t.get(k) != Some(&b' ') {
         return None;
     }
-    let end = house_number(t, k + 1)?;
+    let number_end = house_number(t, k + 1)?;
     // `Im Jahr 2026`: after a type that is an everyday word, a four-digit number is a year.
-    let digits = t[k + 1..end]
+    let digits = t[k + 1..number_end]
         .iter()
         .take_while(|c| c.is_ascii_digit())
         .count();
     if *lead == Lead::Word && digits > 3 {
         return None;
     }
+    // `ul. Marszałkowska 84/92 m. 7`: a flat or door after the number is part of it.
+    let end = unit_end(t, number_end);
     // A type that is also an everyday word, or one written in lower case, needs the number
-    // to end the address there.
+    // (and its flat) to end the address there, or a postcode and city to follow it.
     let ends_here = matches!(
         t.get(end),
         None | Some(b',' | b';' | b')' | b'\n' | b'"' | b'.')
-    );
+    ) || (t[end..].starts_with(b" ") && postcode_city_at(t, end + 1).is_some());
     let strict = *lead == Lead::Word || !capital_type;
     (!strict || ends_here).then_some(end)
+}
+
+/// Words that name a flat, floor or door after a house number (`m. 7`, `lok. 5`, `Whg. 3`,
+/// `piso 2`, `bus 4`), lower case as written.
+const UNIT_WORDS: &[&str] = &[
+    "m.", "m", "lok.", "lok", "apt.", "apt", "app.", "app", "whg.", "bus", "bte", "piso", "puerta",
+    "esc.", "int.", "interno", "scala", "porta", "andar", "dpto.", "dpto",
+];
+
+/// The end of a flat or door written after a house number that ends at `end` (`, m. 7`,
+/// ` lok. 12a`), or `end` itself.
+fn unit_end(t: &[u8], end: usize) -> usize {
+    let mut j = end;
+    if t.get(j) == Some(&b',') {
+        j += 1;
+    }
+    if t.get(j) != Some(&b' ') {
+        return end;
+    }
+    let word_start = j + 1;
+    let mut w = word_end(t, word_start);
+    if t.get(w) == Some(&b'.') {
+        w += 1;
+    }
+    let word = &t[word_start..w];
+    if word.is_empty() || !UNIT_WORDS.iter().any(|u| eq_word(word, u)) || t.get(w) != Some(&b' ') {
+        return end;
+    }
+    let n = t[w + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    let has_digit = t[w + 1..w + 1 + n].iter().any(u8::is_ascii_digit);
+    if (1..=4).contains(&n) && has_digit {
+        w + 1 + n
+    } else {
+        end
+    }
 }
 
 /// `8 avenue Foch`, `12 rue de la Paix`, `5 bis, rue Victor Hugo`.
@@ -418,6 +458,63 @@ fn japanese_block_at(t: &[u8], i: usize) -> Option<(usize, usize)> {
     (parts >= 2).then_some((start, j))
 }
 
+/// Chinese and Korean road words a house number follows: 路 road, 街 street, 道 way,
+/// 巷 lane, 弄 alley, 胡同 hutong; 로 and 길 (Korean road names).
+const CJK_ROAD_WORDS: &[&str] = &["路", "街", "道", "巷", "弄", "胡同", "로", "길"];
+
+/// Number words that close a Chinese or Korean house number: 号 / 號 (number), 번지, 번길.
+const CJK_NUMBER_ENDS: &[&str] = &["号", "號", "번지", "번길", "번"];
+
+/// `北京市朝阳区建国路88号`, `台北市信義路五段7號` (digits only), `세종대로 110`,
+/// `테헤란로 152`: a road word, perhaps a space, a number of one to four digits (or two
+/// joined by `-`), and for Chinese the 号 that closes it. From the road text's start.
+fn cjk_road_at(t: &[u8], i: usize) -> Option<(usize, usize)> {
+    let before = t[..i].strip_suffix(b" ").unwrap_or(&t[..i]);
+    let road = CJK_ROAD_WORDS
+        .iter()
+        .find(|w| before.ends_with(w.as_bytes()))?;
+    let korean = road
+        .chars()
+        .next()
+        .is_some_and(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
+    if before.len() < i && !korean {
+        return None;
+    }
+    let start = before.len()
+        - before
+            .iter()
+            .rev()
+            .take(90)
+            .take_while(|c| **c >= 0x80)
+            .count();
+    // The road needs a name before its word: `路88号` alone is no address.
+    if before.len() - start <= road.len() {
+        return None;
+    }
+    let digits = |from: usize| {
+        t[from.min(t.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let n = digits(i);
+    if !(1..=4).contains(&n) {
+        return None;
+    }
+    let mut end = i + n;
+    if t.get(end) == Some(&b'-') && (1..=4).contains(&digits(end + 1)) {
+        end += 1 + digits(end + 1);
+    }
+    match CJK_NUMBER_ENDS
+        .iter()
+        .find(|w| t[end..].starts_with(w.as_bytes()))
+    {
+        Some(w) => Some((start, end + w.len())),
+        None if korean && !t.get(end).is_some_and(u8::is_ascii_alphanumeric) => Some((start, end)),
+        None => None,
+    }
+}
+
 /// Whether `word` reads as romanized Japanese (`Marunouchi`, `Shibuya`, `Roppongi`):
 /// syllables of an optional consonant and a vowel, or `n`.
 fn is_romaji(word: &[u8]) -> bool {
@@ -527,7 +624,7 @@ pub(super) fn find_street_abroad(t: &[u8], from: usize) -> Option<(usize, usize)
     while i < t.len() {
         let c = t[i];
         if c.is_ascii_digit() {
-            if let Some((start, end)) = japanese_block_at(t, i) {
+            if let Some((start, end)) = japanese_block_at(t, i).or_else(|| cjk_road_at(t, i)) {
                 return Some((start.max(from), end));
             }
             if word_start(t, i) {
@@ -589,6 +686,18 @@ mod tests {
             ("東京都千代田区丸の内1-9-2", "東京都千代田区丸の内1-9-2"),
             ("大阪市北区梅田3丁目1番3号", "大阪市北区梅田3丁目1番3号"),
             ("1-9-2 Marunouchi, Tokyo", "1-9-2 Marunouchi"),
+            (
+                "odbiór: ul. Piękna 17 lok. 3, 00-549 Warszawa",
+                "ul. Piękna 17 lok. 3",
+            ),
+            ("ul. Grodzka 5, 31-006 Kraków", "ul. Grodzka 5"),
+            ("calle Serrano 41 piso 4", "calle Serrano 41 piso 4"),
+            ("上海市徐汇区淮海中路1234号", "上海市徐汇区淮海中路1234号"),
+            (
+                "送至 广州市天河区体育西路103号",
+                "广州市天河区体育西路103号",
+            ),
+            ("서울특별시 강남구 테헤란로 152", "테헤란로 152"),
         ] {
             assert_eq!(found(text), vec![want], "{text}");
         }
@@ -605,6 +714,11 @@ mod tests {
             "東京都の天気 2026-11-23",
             "Windows 11",
             "Plan Pro 12",
+            "ul. Nowa 12 m. wiele",
+            "路88号",
+            "第3号",
+            "街 12",
+            "型号 2026",
         ] {
             assert!(
                 found(near_miss).is_empty(),

@@ -395,6 +395,85 @@ pub(super) static DETECTORS: &[Detector] = &[
         validator: ids::pl_pesel_valid,
     },
     Detector {
+        name: "se_personnummer",
+        locales: &["SE"],
+        kind: RuleKind::SsnValue,
+        action: |r| r.ssn_marker.as_ref(),
+        marker: NATIONAL_ID,
+        // A date and four digits is also an order number's shape (`241105-0042`): the cue
+        // word, apart from the number, says which it is.
+        gate: Gate {
+            any_of: SPACE | COLON,
+            ..Gate::digits(10)
+        },
+        cue_words: &["personnummer", "personnr", "pnr", "samordningsnummer"],
+        matcher: ids::se_personnummer,
+        validator: ids::se_personnummer_valid,
+    },
+    Detector {
+        name: "be_national_number",
+        locales: &["BE"],
+        kind: RuleKind::SsnValue,
+        action: |r| r.ssn_marker.as_ref(),
+        marker: NATIONAL_ID,
+        gate: Gate {
+            all_of: DOT | DASH,
+            ..Gate::digits(11)
+        },
+        cue_words: &[],
+        matcher: ids::be_national_written,
+        validator: ids::be_national_valid,
+    },
+    Detector {
+        name: "be_national_number_bare",
+        locales: &["BE"],
+        kind: RuleKind::SsnValue,
+        action: |r| r.ssn_marker.as_ref(),
+        marker: NATIONAL_ID,
+        // The cue word stands apart from the number: `BSN: 111222333`.
+        gate: Gate {
+            any_of: SPACE | COLON,
+            ..Gate::digits(11)
+        },
+        cue_words: &[
+            "rijksregisternummer",
+            "rijksregister",
+            "numéro national",
+            "numero national",
+            "registre national",
+            "national number",
+            "insz",
+            "niss",
+            "nn",
+        ],
+        matcher: ids::eleven_digits,
+        validator: ids::be_national_valid,
+    },
+    Detector {
+        name: "fi_hetu",
+        locales: &["FI"],
+        kind: RuleKind::SsnValue,
+        action: |r| r.ssn_marker.as_ref(),
+        marker: NATIONAL_ID,
+        // A date, a mark and four characters is also an order number's shape
+        // (`251206-6433`): the cue word says which it is.
+        gate: Gate {
+            min_len: 11,
+            any_of: SPACE | COLON,
+            extra: Some(|c, _, _| c.capitals > 0 || c.has(DASH | PLUS)),
+            ..Gate::digits(9)
+        },
+        cue_words: &[
+            "henkilötunnus",
+            "hetu",
+            "sotu",
+            "personbeteckning",
+            "identity code",
+        ],
+        matcher: ids::fi_hetu_shape,
+        validator: ids::fi_hetu_valid,
+    },
+    Detector {
         name: "token",
         locales: &["*"],
         kind: RuleKind::TokenValue,
@@ -421,6 +500,21 @@ pub(super) static DETECTORS: &[Detector] = &[
         },
         cue_words: &[],
         matcher: numbers::find_decimal_pair,
+        validator: always,
+    },
+    Detector {
+        name: "coordinates_spaced",
+        locales: &["*"],
+        kind: RuleKind::PreciseLocation,
+        action: |r| r.location_marker.as_ref(),
+        marker: None,
+        // Two numbers of a digit and three places or more.
+        gate: Gate {
+            any_of: DOT | COMMA,
+            ..Gate::digits(8)
+        },
+        cue_words: &[],
+        matcher: coords::find_loose_pair,
         validator: always,
     },
     Detector {
@@ -451,6 +545,23 @@ pub(super) static DETECTORS: &[Detector] = &[
         },
         cue_words: &[],
         matcher: text::find_email,
+        validator: always,
+    },
+    Detector {
+        name: "email_obfuscated",
+        locales: &["*"],
+        kind: RuleKind::EmailValue,
+        action: |r| r.email_marker.as_ref(),
+        marker: None,
+        // An `@` spelled in brackets (`(at)`), spaced (`lars @ example.se`), or a dot
+        // spelled out (`jane at example dot com`).
+        gate: Gate {
+            min_len: 10,
+            extra: Some(|_, t, _| text::may_hold_obfuscated_email(t)),
+            ..Gate::digits(0)
+        },
+        cue_words: &[],
+        matcher: text::find_obfuscated_email,
         validator: always,
     },
 ];

@@ -493,3 +493,44 @@ fn value_table() {
         assert_eq!(scrubbed(input), want, "{input}");
     }
 }
+
+#[test]
+fn obfuscated_and_full_width_addresses_are_found_and_everyday_at_is_not() {
+    for text in [
+        "write to m.rossi(at)esempio.it please",
+        "k.novak [at] priklad [dot] cz",
+        "Kontakt: anna.berg {AT} foretag.se",
+        "ola @ eksempel.no",
+        "ola@ eksempel.no",
+        "tom.h at mailbox dot org",
+        "ｔｏｍ．ｈ＠ｍａｉｌｂｏｘ．ｏｒｇ",
+        "tom.h﹫mailbox.org",
+    ] {
+        let out = scrubbed(text);
+        assert!(out.contains("[email]"), "{text}: {out}");
+        assert!(
+            !out.contains("mailbox") && !out.contains("esempio"),
+            "{text}: {out}"
+        );
+    }
+    for near_miss in [
+        "meet at noon",
+        "meet at noon.",
+        "we are at booking.com today",
+        "Tom (at) home",
+        "price @ 5.00 each",
+        "follow @example_shop",
+        "look at [this] dot here",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+        "see you at the café. Bye",
+        "ＳＡＬＥ　５０％",
+    ] {
+        assert_eq!(scrubbed(near_miss), near_miss);
+    }
+}
+
+#[test]
+fn full_width_digits_are_read_as_digits() {
+    let out = scrubbed("card ４１１１ １１１１ １１１１ １１１１");
+    assert_eq!(out, "card [card]");
+}

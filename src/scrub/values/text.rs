@@ -233,6 +233,166 @@ fn is_domain_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'-')
 }
 
+/// How an obfuscated address writes its `@` or its dots: bracketed words (`(at)`, `[dot]`,
+/// `{at}`, `<dot>`), spaced words (` at `, ` dot `), or the sign between spaces (` @ `).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spelled {
+    /// The sign itself, perhaps with spaces around it (`@`, ` . `).
+    Sign,
+    /// A word in brackets (`(at)`, `[dot]`), with or without spaces around it.
+    Bracketed,
+    /// The bare word between spaces (` at `, ` dot `): ordinary English, so it counts only
+    /// when the other part of the address is obfuscated too.
+    Word,
+}
+
+/// The `@` or dot written at `i` as `sign` or `word` in one of the obfuscated forms; its
+/// end and form. Spaces around it are part of it.
+fn spelled_at(t: &[u8], i: usize, sign: u8, word: &[u8]) -> Option<(usize, Spelled)> {
+    let spaces = |from: usize| {
+        t[from.min(t.len())..]
+            .iter()
+            .take(2)
+            .take_while(|&&c| c == b' ')
+            .count()
+    };
+    let j = i + spaces(i);
+    let c = *t.get(j)?;
+    if c == sign {
+        let end = j + 1;
+        // `a @ b.c` and `a@ b.c`: a plain `@` needs a space beside it to be this row's.
+        return (sign != b'@' || j > i || spaces(end) > 0)
+            .then_some((end + spaces(end), Spelled::Sign));
+    }
+    if let Some(close) = match c {
+        b'(' => Some(b')'),
+        b'[' => Some(b']'),
+        b'{' => Some(b'}'),
+        b'<' => Some(b'>'),
+        _ => None,
+    } {
+        let w = t.get(j + 1..j + 1 + word.len())?;
+        if w.eq_ignore_ascii_case(word) && t.get(j + 1 + word.len()) == Some(&close) {
+            let end = j + 2 + word.len();
+            return Some((end + spaces(end), Spelled::Bracketed));
+        }
+        return None;
+    }
+    let w = t.get(j..j + word.len())?;
+    let spaced = j > i && t.get(j + word.len()) == Some(&b' ');
+    (spaced && w.eq_ignore_ascii_case(word)).then_some((j + word.len() + 1, Spelled::Word))
+}
+
+/// A label of an address (letters of any script, digits, `-`; no dots) from `i`; its end.
+fn label_end(t: &[u8], i: usize) -> usize {
+    i + t[i.min(t.len())..]
+        .iter()
+        .take(63)
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c >= 0x80 || c == b'-')
+        .count()
+}
+
+/// The domain of an obfuscated address from `i`: labels joined by dots in any spelling, the
+/// last one letters only; its end and whether any dot was spelled as a word.
+fn spelled_domain_end(t: &[u8], i: usize) -> Option<(usize, bool)> {
+    let (mut end, mut labels, mut spelled) = (label_end(t, i), 1, false);
+    if end == i {
+        return None;
+    }
+    let mut last = (i, end);
+    while let Some((next, form)) = spelled_at(t, end, b'.', b"dot") {
+        let e = label_end(t, next);
+        if e == next {
+            break;
+        }
+        spelled |= form != Spelled::Sign;
+        labels += 1;
+        last = (next, e);
+        end = e;
+    }
+    let tld = &t[last.0..last.1];
+    let ok =
+        labels >= 2 && (2..=24).contains(&tld.len()) && tld.iter().all(u8::is_ascii_alphabetic);
+    ok.then_some((end, spelled))
+}
+
+/// The next address written to slip past readers of `@` (`jane(at)example.com`,
+/// `j.doe [at] example [dot] org`, `lars @ example.se`, `jane at example dot com`). A bare
+/// ` at ` counts only with a dot spelled out too: `meet at noon.` is no address.
+pub(super) fn find_obfuscated_email(t: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while i < t.len() {
+        let c = t[i];
+        let candidate = matches!(c, b'@' | b' ' | b'(' | b'[' | b'{' | b'<');
+        if !candidate || i == 0 {
+            i += 1;
+            continue;
+        }
+        let found = spelled_at(t, i, b'@', b"at").and_then(|(domain, form)| {
+            let start = i - t[..i]
+                .iter()
+                .rev()
+                .take(64)
+                .take_while(|&&c| {
+                    c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'_' | b'+' | b'-')
+                })
+                .count();
+            let local = &t[start..i];
+            if local.is_empty() || !local.iter().any(u8::is_ascii_alphabetic) || local[0] == b'.' {
+                return None;
+            }
+            let (end, dot_spelled) = spelled_domain_end(t, domain)?;
+            let plain = form == Spelled::Sign && !dot_spelled;
+            let word_only = form == Spelled::Word && !dot_spelled;
+            // A plain `@` with plain dots is the e-mail row's; a bare ` at ` needs a spelled dot.
+            (!word_only
+                && (!plain || t[i..domain].contains(&b' '))
+                && !t.get(end).is_some_and(|c| c.is_ascii_alphanumeric()))
+            .then_some((start, end))
+        });
+        if let Some(span) = found {
+            return Some(span);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The obfuscated e-mail row's closer look: an `@` spelled in brackets (`(at)`, `[AT]`),
+/// an `@` with a space beside it, or a dot spelled out. Values with a bracket or a `%`
+/// but none of these (most URLs and user agents) stop here.
+pub(super) fn may_hold_obfuscated_email(t: &[u8]) -> bool {
+    let bracketed_at = |i: usize| {
+        let close = match t[i] {
+            b'(' => b')',
+            b'[' => b']',
+            b'{' => b'}',
+            _ => b'>',
+        };
+        t.get(i + 1..i + 3)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"at"))
+            && t.get(i + 3) == Some(&close)
+    };
+    memchr::memchr3_iter(b'(', b'[', b'{', t).any(bracketed_at)
+        || memchr::memchr_iter(b'<', t).any(bracketed_at)
+        || memchr::memchr_iter(b'@', t)
+            .any(|i| (i > 0 && t[i - 1] == b' ') || t.get(i + 1) == Some(&b' '))
+        || spells_dot(t)
+}
+
+/// Whether `text` spells a dot as a bare word (`example dot com`): the one obfuscated
+/// address a bracket or an `@` does not announce. Found from its `d` by memchr, as most
+/// text values without digits come here.
+pub(super) fn spells_dot(t: &[u8]) -> bool {
+    t.len() >= 14
+        && memchr::memchr2_iter(b'd', b'D', t).any(|i| {
+            i > 0
+                && t[i - 1] == b' '
+                && t.get(i + 1..i + 4)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"ot "))
+        })
+}
+
 /// Whether `text` (a key, for instance) contains an e-mail address.
 pub fn contains_email(text: &[u8]) -> bool {
     may_hold_email(text) && find_email(text, 0).is_some()

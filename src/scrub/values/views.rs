@@ -37,7 +37,7 @@ fn next_inner_capital(text: &[u8], from: usize) -> Option<usize> {
 /// Runs every view whose gate opens on `text`; true (new text in `out`) when one changed.
 pub(super) fn rewrite_views(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
     let mut current: Option<Vec<u8>> = None;
-    for view in [percent_view, entity_view, base64_view] {
+    for view in [compat_view, percent_view, entity_view, base64_view] {
         let input = current.as_deref().unwrap_or(text);
         out.clear();
         if view(input, inner, out) {
@@ -51,6 +51,48 @@ pub(super) fn rewrite_views(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8
         }
         None => false,
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Compatibility forms.
+
+/// The ASCII character a full-width or small form stands for (`＠` `@`, `．` `.`, `ａ`
+/// `a`, `﹫` `@`, `｡` `.`): what NFKC makes of it, for the characters an address, a
+/// number or a name can be written in.
+fn compat_fold(ch: char) -> Option<char> {
+    match ch {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(ch as u32 - 0xFEE0),
+        '\u{FE6B}' => Some('@'),
+        '\u{FE52}' | '\u{FF61}' | '\u{3002}' => Some('.'),
+        '\u{3000}' => Some(' '),
+        _ => None,
+    }
+}
+
+/// Text with full-width or small forms (`harriet．w＠example．org`, `４１１１ ...`) read
+/// as the ASCII it stands for. A value the rules change is written back folded: the forms
+/// carried nothing but their look.
+fn compat_view(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
+    if memchr(0xEF, text).is_none() {
+        return false;
+    }
+    let Ok(s) = std::str::from_utf8(text) else {
+        return false;
+    };
+    if !s
+        .chars()
+        .any(|c| compat_fold(c).is_some() && c != '\u{3002}' && c != '\u{3000}')
+    {
+        return false;
+    }
+    let folded: String = s.chars().map(|c| compat_fold(c).unwrap_or(c)).collect();
+    let mut scrubbed = Vec::new();
+    if !inner(folded.as_bytes(), &mut scrubbed) {
+        return false;
+    }
+    out.clear();
+    out.extend_from_slice(&scrubbed);
+    true
 }
 
 // ---------------------------------------------------------------------------------------
@@ -336,8 +378,10 @@ pub fn whole_base64_text(text: &[u8]) -> Option<(Vec<u8>, Base64Form)> {
     decode_text(body, padded).map(|(decoded, alphabet)| (decoded, Base64Form { alphabet, padded }))
 }
 
-/// Words of base64 or base64url (padded or not) that decode to text: the text gets the
-/// rules, and a word they change is encoded again the way it was.
+/// Words of base64 or base64url (padded or not) that decode to text, or to gzip of text
+/// (`H4sI...`): the text gets the rules, and a word they change is encoded again the way it
+/// was. A word that joins URL path segments (`/confirm/aGFycmll...`) and does not decode
+/// whole is read segment by segment.
 fn base64_view(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
     if text.len() < MIN_BASE64 {
         return false;
@@ -359,25 +403,163 @@ fn base64_view(text: &[u8], inner: &mut Inner<'_>, out: &mut Vec<u8>) -> bool {
             end += 1;
         }
         from = end + 1;
-        let body = &text[start..body_end];
-        let Some((decoded, alphabet)) = decode_text(body, end > body_end) else {
+        let whole = decode_word(&text[start..body_end], end > body_end);
+        let split = whole.is_none() && memchr(b'/', &text[start..body_end]).is_some();
+        if !split {
+            let Some((decoded, form)) = whole else {
+                continue;
+            };
+            rewrite_word(
+                text,
+                (start, body_end, end),
+                &decoded,
+                form,
+                inner,
+                &mut scrubbed,
+                out,
+                &mut copied,
+                &mut changed,
+            );
             continue;
-        };
-        scrubbed.clear();
-        if inner(&decoded, &mut scrubbed) {
-            if !changed {
-                out.clear();
-                changed = true;
+        }
+        for (s, b, e) in path_segments(start, body_end, end, text) {
+            if let Some((decoded, form)) = decode_word(&text[s..b], e > b) {
+                rewrite_word(
+                    text,
+                    (s, b, e),
+                    &decoded,
+                    form,
+                    inner,
+                    &mut scrubbed,
+                    out,
+                    &mut copied,
+                    &mut changed,
+                );
             }
-            out.extend_from_slice(&text[copied..start]);
-            base64_encode(&scrubbed, alphabet, end > body_end, out);
-            copied = end;
         }
     }
     if changed {
         out.extend_from_slice(&text[copied..]);
     }
     changed
+}
+
+/// What the rules make of one decoded word at `span` (start, body end, end with padding):
+/// written back in its form after the text copied so far.
+#[allow(clippy::too_many_arguments)]
+fn rewrite_word(
+    text: &[u8],
+    (start, body_end, end): (usize, usize, usize),
+    decoded: &[u8],
+    form: WordForm,
+    inner: &mut Inner<'_>,
+    scrubbed: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    copied: &mut usize,
+    changed: &mut bool,
+) {
+    scrubbed.clear();
+    if !inner(decoded, scrubbed) {
+        return;
+    }
+    if !*changed {
+        out.clear();
+        *changed = true;
+    }
+    out.extend_from_slice(&text[*copied..start]);
+    form.write(scrubbed, end > body_end, out);
+    *copied = end;
+}
+
+/// The `/`-separated parts of the word `start..body_end` (padding up to `end` belongs to
+/// the last), as (start, body end, end) spans, without allocating.
+fn path_segments(
+    start: usize,
+    body_end: usize,
+    end: usize,
+    text: &[u8],
+) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let mut from = Some(start);
+    std::iter::from_fn(move || {
+        let s = from?;
+        match memchr(b'/', &text[s..body_end]) {
+            Some(o) => {
+                from = Some(s + o + 1);
+                Some((s, s + o, s + o))
+            }
+            None => {
+                from = None;
+                Some((s, body_end, end))
+            }
+        }
+    })
+}
+
+/// How a word was written: its alphabet, and whether its text was gzipped first.
+#[derive(Clone, Copy)]
+struct WordForm {
+    alphabet: Alphabet,
+    gzip: bool,
+}
+
+impl WordForm {
+    fn write(self, text: &[u8], pad: bool, out: &mut Vec<u8>) {
+        if self.gzip {
+            base64_encode(&gzip(text), self.alphabet, pad, out);
+        } else {
+            base64_encode(text, self.alphabet, pad, out);
+        }
+    }
+}
+
+/// The text a word decodes to, directly or through gzip.
+fn decode_word(body: &[u8], padded: bool) -> Option<(Vec<u8>, WordForm)> {
+    if body.starts_with(b"H4sI") {
+        return gunzip_text(body).map(|(t, alphabet)| {
+            (
+                t,
+                WordForm {
+                    alphabet,
+                    gzip: true,
+                },
+            )
+        });
+    }
+    decode_text(body, padded).map(|(t, alphabet)| {
+        (
+            t,
+            WordForm {
+                alphabet,
+                gzip: false,
+            },
+        )
+    })
+}
+
+/// Most bytes a gzip word in a value is inflated to; a larger one is not read.
+const MAX_INFLATED: u64 = 64 * 1024;
+
+/// The text of a base64 word that is gzip (`H4sI` is its magic bytes in base64), when it
+/// inflates within `MAX_INFLATED` to text.
+fn gunzip_text(body: &[u8]) -> Option<(Vec<u8>, Alphabet)> {
+    let alphabet = if memchr2(b'-', b'_', body).is_some() {
+        Alphabet::UrlSafe
+    } else {
+        Alphabet::Standard
+    };
+    let mut raw = Vec::new();
+    base64_decode(body, alphabet, &mut raw)?;
+    let mut decoder = crate::decode::GzipDecoder::new(MAX_INFLATED);
+    let text = crate::decode::transform_all(&mut decoder, &raw).ok()?;
+    looks_like_text(&text).then_some((text, alphabet))
+}
+
+fn gzip(text: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(text);
+    encoder.finish().unwrap_or_default()
 }
 
 /// The text a word decodes to, when it looks like base64 (the right length, mixed case
@@ -566,6 +748,28 @@ mod tests {
         assert!(!has_percent_escape(b"50%"));
         assert!(!has_percent_escape(b"50%2"));
         assert!(has_percent_escape(b"a%2Bb"));
+    }
+
+    #[test]
+    fn base64_in_path_segments_and_gzip_words_are_read() {
+        let word = b64("jane.k@example.org", Alphabet::UrlSafe, false);
+        let got = viewed(&format!("https://shop.example/confirm/{word}/done"));
+        let want = b64("[x].k@example.org", Alphabet::UrlSafe, false);
+        assert_eq!(got, format!("https://shop.example/confirm/{want}/done"));
+        let mut gz = Vec::new();
+        base64_encode(
+            &gzip(b"{\"who\":\"jane roe\",\"city\":\"Utrecht\"}"),
+            Alphabet::Standard,
+            true,
+            &mut gz,
+        );
+        let gz = String::from_utf8(gz).unwrap();
+        assert!(gz.starts_with("H4sI"));
+        let got = viewed(&format!("blob {gz}"));
+        assert_ne!(got, format!("blob {gz}"));
+        let word = got.strip_prefix("blob ").unwrap();
+        let (text, _) = gunzip_text(word.trim_end_matches('=').as_bytes()).unwrap();
+        assert_eq!(text, b"{\"who\":\"[x] roe\",\"city\":\"Utrecht\"}");
     }
 
     #[test]
