@@ -466,7 +466,9 @@ impl Framer {
             self.seen_batch = true;
             self.comma_before_member(out);
             self.wrote_member = true;
-            json::write_string(raw_key, out);
+            // In the vendor's own spelling: the proxy read it as the batch, so the vendor
+            // must too (an escaped key written back as raw bytes would double its backslash).
+            json::write_string(batch_key.as_bytes(), out);
             out.extend_from_slice(b":[");
             self.wrote_item = false;
             self.state = State::BatchFirst;

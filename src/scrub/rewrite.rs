@@ -584,7 +584,7 @@ impl Walk<'_> {
                 .node(parent)
                 .ensures
                 .iter()
-                .position(|&(name, id)| id == c && name.as_bytes() == raw)
+                .position(|&(name, id)| id == c && name.as_bytes() == text)
                 .map(|k| k as u8),
             _ => None,
         };
