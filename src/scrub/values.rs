@@ -34,8 +34,8 @@ use numbers::{longest_digit_run, CARD_DIGITS};
 use replace::{redact_spans, word_start};
 pub use replace::{Replacement, ValueChange};
 pub use text::contains_email;
-use url::filter_query;
 pub use url::url_origin;
+use url::{drop_userinfo, filter_query};
 pub use views::whole_base64_text;
 
 /// Query parameters kept by default in URLs: campaign attribution, which carries no person.
@@ -248,11 +248,18 @@ impl ValueRules {
         }
         let mut changed = false;
         let mut current: &[u8] = text;
+        if cues.has_all(AT | COLON) && drop_userinfo(current, out) {
+            report.count(RuleKind::TokenValue, FieldOutcome::Redacted);
+            changed = true;
+            std::mem::swap(tmp, out);
+            current = tmp;
+        }
         if let (Some(allow), true) = (&self.url_query_allow, cues.has(QUESTION)) {
             let one_word = !cues.has(DELIMITER);
-            if filter_query(current, one_word, allow, self.url_drop_fragments, tmp) {
+            if filter_query(current, one_word, allow, self.url_drop_fragments, out) {
                 report.count(RuleKind::UrlQuery, FieldOutcome::Dropped);
                 changed = true;
+                std::mem::swap(tmp, out);
                 current = tmp;
             }
         }

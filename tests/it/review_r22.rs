@@ -372,7 +372,6 @@ async fn a_dropped_event_in_a_gtag_query_does_not_take_the_body_events_with_it()
 /// (a password beside a host that looks like a domain is redacted only because the e-mail
 /// detector takes `hunter2@shop.example` for an address, and the user name stays).
 #[tokio::test]
-#[ignore = "review r22: url userinfo"]
 async fn user_names_and_passwords_in_urls_are_removed() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;

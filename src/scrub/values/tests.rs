@@ -534,3 +534,41 @@ fn full_width_digits_are_read_as_digits() {
     let out = scrubbed("card ４１１１ １１１１ １１１１ １１１１");
     assert_eq!(out, "card [card]");
 }
+
+#[test]
+fn urls_lose_their_user_names_and_passwords_and_keep_the_rest() {
+    for (text, expected) in [
+        (
+            "https://jane.doe:hunter2@localhost:3000/account",
+            "https://localhost:3000/account",
+        ),
+        (
+            "ftp://jdoe@files.example/report.pdf",
+            "ftp://files.example/report.pdf",
+        ),
+        (
+            "see https://a:b@c.example/p and more",
+            "see https://c.example/p and more",
+        ),
+        ("http://x@y@host.example/", "http://host.example/"),
+        (
+            "https://u:p@[2001:db8::1]:8443/",
+            "https://[2001:db8::]:8443/",
+        ),
+        ("(https://u:p@h.example)", "(https://h.example)"),
+        (
+            "https://u:p@a.example/ https://v:q@b.example/",
+            "https://a.example/ https://b.example/",
+        ),
+    ] {
+        assert_eq!(scrubbed(text), expected, "{text}");
+    }
+    // An `@` after the authority is no user name.
+    for kept in [
+        "https://medium.example/@writer/post",
+        "https://h.example/a#at@x",
+        "a:b@c",
+    ] {
+        assert_eq!(scrubbed(kept), kept);
+    }
+}

@@ -49,6 +49,38 @@ pub fn url_origin(text: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Removes the user name and password of every URL in `text` (`https://jane:pw@host/` becomes
+/// `https://host/`): they name a person or are a secret, and no vendor needs them. True (new
+/// text in `out`) if one went.
+pub(super) fn drop_userinfo(text: &[u8], out: &mut Vec<u8>) -> bool {
+    let (mut copied, mut changed) = (0, false);
+    for separator in memchr::memmem::find_iter(text, b"://") {
+        let authority_start = separator + 3;
+        if authority_start < copied {
+            continue;
+        }
+        let rest = &text[authority_start..];
+        // Browsers read `\` as `/`; the last `@` before the path ends the userinfo.
+        let authority_end = rest
+            .iter()
+            .position(|&c| matches!(c, b'/' | b'\\' | b'?' | b'#') || ends_url(c))
+            .unwrap_or(rest.len());
+        let Some(at) = memchr::memrchr(b'@', &rest[..authority_end]) else {
+            continue;
+        };
+        if !changed {
+            out.clear();
+            changed = true;
+        }
+        out.extend_from_slice(&text[copied..authority_start]);
+        copied = authority_start + at + 1;
+    }
+    if changed {
+        out.extend_from_slice(&text[copied..]);
+    }
+    changed
+}
+
 /// Bytes that end a URL written inside text (all of them are `DELIMITER` cues).
 pub(super) fn ends_url(c: u8) -> bool {
     c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'>' | b')' | b'(')
