@@ -55,7 +55,6 @@ fn tcf(purposes: &[u8]) -> String {
 /// joins around an IPv6 address leave it whole: `ip=2001:db8:85a3::8a2e:370:7334`,
 /// `2001:db8:...:7334/64`.
 #[tokio::test]
-#[ignore = "review r22: ip"]
 async fn ipv6_joined_to_text_by_punctuation_is_truncated() {
     let vendor = FakeVendor::start(Behavior::ok("{}")).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -86,7 +85,6 @@ async fn ipv6_joined_to_text_by_punctuation_is_truncated() {
 /// (`c-203-0-113-42.hsd1.ca.comcast.net`, `ec2-203-0-113-42.compute-1.amazonaws.com`,
 /// `203.0.113.42.nip.io`): the whole visitor address reaches the vendor.
 #[tokio::test]
-#[ignore = "review r22: ip"]
 async fn ipv4_spelled_in_host_names_is_truncated() {
     let vendor = FakeVendor::start(Behavior::ok("{}")).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
