@@ -243,11 +243,11 @@ impl ValueRules {
         let cues = Cues::of(text);
         *may_carry_encoding = cues.may_carry_encoding(text.len());
         // Words around a `.` or `:`, a dotted quad joined to text by other punctuation
-        // (`client_ip=203.0.113.42`, `http://203.0.113.42/`), an IPv6 address wherever a
-        // colon is (`ip=fe80::1`: few digits, no delimiter).
+        // (`client_ip=203.0.113.42`, `http://203.0.113.42/`), an IPv6 address wherever two
+        // colons are (`ip=fe80::1`: few digits, no delimiter; a URL has one).
         let ip_cued = (cues.has(DELIMITER) && cues.has(DOT | COLON) && cues.digits >= 2)
             || (cues.has(DOT) && cues.digits >= 4)
-            || cues.has(COLON);
+            || (cues.has(COLON) && memchr::memchr_iter(b':', text).nth(1).is_some());
         let detectors_cued = cues.any(text.len());
         if !(detectors_cued || ip_cued) || is_plain_id_or_time(text) {
             return false;
