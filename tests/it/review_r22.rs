@@ -102,7 +102,6 @@ async fn ipv4_spelled_in_host_names_is_truncated() {
 /// `{"Analytics": false, "Analytics": true}` is forwarded as consented under the shipped
 /// policy (denied: drop), identifiers and address included.
 #[tokio::test]
-#[ignore = "review r22: consent"]
 async fn a_category_denied_and_granted_in_one_event_is_denied() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
@@ -119,7 +118,6 @@ async fn a_category_denied_and_granted_in_one_event_is_denied() {
 /// Every `euconsent-v2` cookie is read and the stricter wins, but only the first
 /// `gdpr_consent` query parameter is: a granting string first hides a denying one.
 #[tokio::test]
-#[ignore = "review r22: consent"]
 async fn every_gdpr_consent_parameter_is_read() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
@@ -256,7 +254,6 @@ async fn an_escaped_batch_key_reaches_the_vendor_as_batch() {
 /// `statistics` twice, each forward the event whole under the shipped policy (the reverse
 /// orders drop it). Stricter-wins holds between signals, not within one.
 #[tokio::test]
-#[ignore = "review r22: consent"]
 async fn a_category_named_twice_in_a_consent_cookie_is_read_as_the_stricter() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
@@ -376,8 +373,11 @@ async fn an_escaped_member_name_is_not_written_twice() {
 /// The Matomo route reads `consent=1` as a grant and anything else as silence: a hit marked
 /// `consent=0` (the shared captures' `006-consent-opt-out-request`, from matomo-tracker) is
 /// forwarded, anonymized, under the shipped policy, where a refusal would drop it.
+///
+/// Decision (f22a): `consent=0` is a denial. Matomo's JavaScript tracker never sends it (it
+/// queues hits until `setConsentGiven`, then marks them `consent=1`), so only a sender that
+/// means "refused" writes it; reading it as silence would forward the visitor anonymized.
 #[tokio::test]
-#[ignore = "review r22: consent (judgement: consent=0 is not in Matomo's own protocol)"]
 async fn a_matomo_hit_marked_consent_0_is_not_forwarded() {
     let vendor = FakeVendor::start(Behavior::status(204)).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
