@@ -305,6 +305,7 @@ mod tests {
                 ("ip=fe80::1ff:fe23:4567:890a%eth0", "ip=fe80::%eth0"),
                 ("ip=::ffff:203.0.113.42", "ip=203.0.113.0"),
                 ("IPv6:2001:db8:85a3::1", "IPv6:2001:db8:85a3::"),
+                ("w@[IPv6:2001:db8::99]", "w@[IPv6:2001:db8::]"),
                 (
                     "peer=2001:db8:85a3::1: refused",
                     "peer=2001:db8:85a3::: refused",
@@ -314,6 +315,9 @@ mod tests {
                 // A key of hex letters, eight groups after it.
                 ("ad:2001:db8:85a3:0:0:8a2e:370:7334", "ad:2001:db8:85a3::"),
                 ("x=1:2:3:4:5:6:7:8", "x=1:2:3::"),
+                // Few digits and no delimiter: no detector is cued, the IP rule still is.
+                ("ip:10.0.0.1", "ip:10.0.0.0"),
+                ("x=fe80::ab", "x=fe80::"),
                 // A dotted quad after a colon run that is no address is still read.
                 ("a:b:203.0.113.42", "a:b:203.0.113.0"),
             ],
