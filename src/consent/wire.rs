@@ -135,6 +135,20 @@ mod tests {
         assert!(field_value::<Members>(b"[1]").is_err());
     }
 
+    /// A vendor's consent object with one of its own members written twice (two
+    /// `categoryPreferences`) is not of the vendor's shape: refused, not read as either.
+    #[test]
+    fn a_shaped_field_with_a_member_twice_is_unreadable() {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        #[allow(dead_code)]
+        struct Field {
+            category_preferences: Option<Members>,
+        }
+        let twice = br#"{"categoryPreferences":{"a":false},"categoryPreferences":{"a":true}}"#;
+        assert!(field_value::<Option<Field>>(twice).is_err());
+    }
+
     #[test]
     fn every_value_of_a_query_parameter_is_read() {
         let q = "a=1&gdpr_consent=x&gdpr_consent_extra=z&b=2&gdpr_consent=y";
