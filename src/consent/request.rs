@@ -27,14 +27,18 @@ const TCF_PARAM: &str = "gdpr_consent";
 /// cannot be read says nothing.
 pub fn from_request(signals: &ConsentSignals, headers: &HeaderMap, query: &str) -> Consent {
     let mut consent = Consent::default();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Every value of a header sent twice: the first must not hide a stricter second.
+    let header = |name: &str| {
+        let values = headers.get_all(name).into_iter();
+        values.filter_map(|v| v.to_str().ok()).collect::<Vec<_>>()
+    };
     if signals.gpc {
-        if let Some(v) = header("sec-gpc") {
+        for v in header("sec-gpc") {
             consent = consent.and(signals::global_privacy_control(v));
         }
     }
     if signals.dnt {
-        if let Some(v) = header("dnt") {
+        for v in header("dnt") {
             consent = consent.and(signals::do_not_track(v));
         }
     }
@@ -57,10 +61,7 @@ pub fn from_request(signals: &ConsentSignals, headers: &HeaderMap, query: &str) 
         }
     }
     if signals.tcf {
-        let param = query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix(TCF_PARAM)?.strip_prefix('='));
-        if let Some(read) = param.and_then(tcf_string) {
+        for read in super::wire::query_values(query, TCF_PARAM).filter_map(tcf_string) {
             consent = consent.and(read);
         }
     }
@@ -148,6 +149,30 @@ mod tests {
             "",
         );
         assert_eq!((cmps.analytics, cmps.ads), (Denied, Denied));
+    }
+
+    #[test]
+    fn a_header_or_cookie_sent_twice_is_read_as_the_stricter() {
+        let gpc = read(&[("sec-gpc", "0"), ("sec-gpc", "1")], "");
+        assert_eq!(gpc.ads, Denied);
+        let dnt = read(&[("dnt", "0"), ("dnt", "1")], "");
+        assert_eq!((dnt.analytics, dnt.ads), (Denied, Denied));
+        let cookies = read(
+            &[
+                ("cookie", "site_consent=analytics,ads"),
+                ("cookie", "site_consent=necessary"),
+            ],
+            "",
+        );
+        assert_eq!((cookies.analytics, cookies.ads), (Denied, Denied));
+        let one_header = read(
+            &[(
+                "cookie",
+                "CookieConsent={statistics:true}; CookieConsent={statistics:false}",
+            )],
+            "",
+        );
+        assert_eq!(one_header.analytics, Denied);
     }
 
     #[test]

@@ -32,45 +32,52 @@ pub fn do_not_track(value: &str) -> Consent {
 
 /// OneTrust's `OptanonConsent` cookie: a query string whose `groups` parameter lists
 /// categories as `C0002:1,C0004:0`. By OneTrust's default ids, C0002 (performance) is
-/// analytics and C0004 (targeting) is advertising.
+/// analytics and C0004 (targeting) is advertising. A group named twice, or a second
+/// `groups` list, is read as the stricter of what they say.
 pub fn onetrust(cookie: &str) -> Option<Consent> {
-    let groups = cookie
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("groups="))?;
-    let groups = percent_decode(groups);
-    let state_of = |id: &str| {
-        groups.split(',').find_map(|group| {
-            let (name, flag) = group.split_once(':')?;
-            (name.trim() == id).then(|| State::from_bool(flag.trim() == "1"))
-        })
-    };
-    Some(Consent {
-        analytics: state_of("C0002").unwrap_or_default(),
-        ads: state_of("C0004").unwrap_or_default(),
-    })
+    let mut lists = super::wire::query_values(cookie, "groups").peekable();
+    lists.peek()?;
+    let mut consent = Consent::default();
+    for groups in lists.map(percent_decode) {
+        for group in groups.split(',') {
+            let Some((name, flag)) = group.split_once(':') else {
+                continue;
+            };
+            let state = State::from_bool(flag.trim() == "1");
+            match name.trim() {
+                "C0002" => consent.analytics = consent.analytics.and(state),
+                "C0004" => consent.ads = consent.ads.and(state),
+                _ => {}
+            }
+        }
+    }
+    Some(consent)
 }
 
 /// Cookiebot's `CookieConsent` cookie: a JavaScript object literal
 /// (`{stamp:'...',necessary:true,statistics:true,marketing:false,...}`), often
 /// percent-encoded; `statistics` is analytics and `marketing` advertising. `-1` (consent not
-/// required where the visitor is) says nothing either way.
+/// required where the visitor is) says nothing either way. A flag written twice is read as
+/// the stricter.
 pub fn cookiebot(cookie: &str) -> Option<Consent> {
     let text = percent_decode(cookie);
     let body = text.trim().strip_prefix('{')?.strip_suffix('}')?;
     let flag = |name: &str| {
-        body.split(',').find_map(|member| {
-            let (key, value) = member.split_once(':')?;
-            let key = key.trim().trim_matches(|c| c == '\'' || c == '"');
-            (key == name).then(|| match value.trim() {
-                "true" => State::Granted,
-                "false" => State::Denied,
-                _ => State::Unknown,
+        body.split(',')
+            .filter_map(|member| {
+                let (key, value) = member.split_once(':')?;
+                let key = key.trim().trim_matches(|c| c == '\'' || c == '"');
+                (key == name).then(|| match value.trim() {
+                    "true" => State::Granted,
+                    "false" => State::Denied,
+                    _ => State::Unknown,
+                })
             })
-        })
+            .fold(State::Unknown, State::and)
     };
     Some(Consent {
-        analytics: flag("statistics").unwrap_or_default(),
-        ads: flag("marketing").unwrap_or_default(),
+        analytics: flag("statistics"),
+        ads: flag("marketing"),
     })
 }
 
@@ -83,14 +90,13 @@ pub fn category_cookie(cookie: &str, analytics: &[&str], ads: &[&str]) -> Option
     let text = percent_decode(cookie);
     let text = text.trim();
     if text.starts_with('{') {
-        #[allow(clippy::disallowed_types)] // one consent cookie's small object
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+        // Every member, a category named twice included: the stricter wins.
+        let object: super::wire::Members = serde_json::from_str(text).ok()?;
         let state = |names: &[&str]| {
             object
-                .iter()
+                .decisions()
                 .filter(|(key, _)| names.iter().any(|n| n.eq_ignore_ascii_case(key)))
-                .filter_map(|(_, granted)| granted.as_bool())
-                .map(State::from_bool)
+                .map(|(_, granted)| State::from_bool(granted))
                 .fold(State::Unknown, State::and)
         };
         return Some(Consent {
@@ -155,6 +161,40 @@ mod tests {
         assert_eq!(onetrust(cookie), Some(consent(Granted, Denied)));
         assert_eq!(onetrust("groups=C0001:1"), Some(consent(Unknown, Unknown)));
         assert_eq!(onetrust("consentId=abc"), None);
+    }
+
+    #[test]
+    fn a_category_said_twice_in_a_cookie_is_the_stricter() {
+        for cookie in [
+            "groups=C0002%3A1%2CC0002%3A0",
+            "groups=C0002%3A0%2CC0002%3A1",
+            "groups=C0002:1,C0004:1&groups=C0002:0",
+            "groups=C0002:0&groups=C0002:1",
+            "groups=C0001:1&x=1&groups=C0002:1,+C0002:0",
+        ] {
+            assert_eq!(onetrust(cookie).unwrap().analytics, Denied, "{cookie}");
+        }
+        assert_eq!(
+            onetrust("groups=C0002:1&groups=C0002:1"),
+            Some(consent(Granted, Unknown))
+        );
+        for cookie in [
+            "{statistics:true,statistics:false}",
+            "{statistics:false,statistics:true}",
+            "{'statistics':true,\"statistics\":false}",
+            "{statistics:-1,statistics:false}",
+        ] {
+            assert_eq!(cookiebot(cookie).unwrap().analytics, Denied, "{cookie}");
+        }
+        let names = (&["analytics"][..], &["ads"][..]);
+        for cookie in [
+            r#"{"analytics":false,"analytics":true}"#,
+            r#"{"analytics":true,"Analytics":false}"#,
+            "%7B%22analytics%22%3Atrue%2C%22analytics%22%3Afalse%7D",
+        ] {
+            let read = category_cookie(cookie, names.0, names.1).unwrap();
+            assert_eq!(read.analytics, Denied, "{cookie}");
+        }
     }
 
     #[test]

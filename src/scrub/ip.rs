@@ -181,6 +181,186 @@ fn read_quad(text: &[u8], leading_zeros: bool) -> Option<Ipv4Addr> {
     (i == text.len()).then(|| Ipv4Addr::from(octets))
 }
 
+/// How an address found inside text is spelled, so its truncation is written back the same
+/// way and the text keeps its shape (a host name stays a valid host name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spelling {
+    /// As the standard formatter writes it.
+    Plain,
+    /// Octets joined by `-` inside a host label (`c-203-0-113-42.hsd1.example.net`).
+    Dashed,
+    /// Octets in reverse order before `.in-addr.arpa` (`42.113.0.203.in-addr.arpa`).
+    Reversed,
+}
+
+/// An address found inside text: where it starts, the address, how many bytes it spans and
+/// how it is spelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub start: usize,
+    pub addr: IpAddr,
+    pub len: usize,
+    pub spelling: Spelling,
+}
+
+/// Bytes that make a word of the bytes they touch: an address touching one is part of
+/// something else (a version, an id, a hash).
+fn is_word_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// The IPv6 address written at the run of hex digits, colons and dots around the colon at
+/// `sep`, whatever punctuation joins it to the text (`ip=2001:db8::1`, `ip:2001:db8::1`,
+/// `[2001:db8::1]:443`, `2001:db8::1/64`, `fe80::1%eth0`, `::ffff:203.0.113.42`). Returns
+/// the address found, if any, and where the run ends. Not addresses: runs a letter or
+/// digit outside the run touches on the right (`Foo::bar`), colon-hex text that is no
+/// address (`12:30:45`, `aa:bb:cc:dd:ee:ff`, long fingerprints).
+pub fn colon_hex_around(text: &[u8], sep: usize) -> (Option<Found>, usize) {
+    let in_run = |c: &u8| c.is_ascii_hexdigit() || matches!(c, b':' | b'.');
+    let run_start = text[..sep]
+        .iter()
+        .rposition(|c| !in_run(c))
+        .map_or(0, |p| p + 1);
+    let run_end = text[sep..]
+        .iter()
+        .position(|c| !in_run(c))
+        .map_or(text.len(), |e| sep + e);
+    (v6_in_run(text, run_start, run_end), run_end)
+}
+
+fn v6_in_run(text: &[u8], run_start: usize, run_end: usize) -> Option<Found> {
+    let (mut start, mut end) = (run_start, run_end);
+    let single_colon_at = |i: usize| text[i] == b':' && text.get(i + 1) != Some(&b':');
+    // A sentence's full stop, or a colon before a message (`2001:db8::1: refused`).
+    let stop = text[..end].last() == Some(&b'.');
+    if stop || (end - start > 1 && text[end - 1] == b':' && text[end - 2] != b':') {
+        end -= 1;
+    }
+    if !stop && text.get(end).copied().is_some_and(is_word_byte) {
+        return None;
+    }
+    if start < end && single_colon_at(start) {
+        // `ip:2001:db8::1`: the colon joins a key to its value.
+        start += 1;
+    } else if start > 0 && is_word_byte(text[start - 1]) {
+        // `IPv6:2001:db8::1`: the first group belongs to the word before it.
+        let colon = memchr::memchr(b':', &text[start..end])? + start;
+        if !single_colon_at(colon) {
+            return None;
+        }
+        start = colon + 1;
+    }
+    let candidate = &text[start..end];
+    // Two colons at least: one is a key's or a port's.
+    memchr::memchr_iter(b':', candidate).nth(1)?;
+    if let Some(addr) = parse_whole(candidate) {
+        return Some(found_plain(start, addr, candidate.len()));
+    }
+    // A key made of hex letters before its colon (`cafe:2001:db8::1`, `ad:...` with eight
+    // groups after it): the address is what follows the first colon.
+    let colon = memchr::memchr(b':', candidate)? + start;
+    let rest = &text[colon + 1..end];
+    match (single_colon_at(colon), parse_whole(rest)) {
+        (true, Some(addr)) => Some(found_plain(colon + 1, addr, rest.len())),
+        _ => None,
+    }
+}
+
+fn found_plain(start: usize, addr: IpAddr, len: usize) -> Found {
+    Found {
+        start,
+        addr,
+        len,
+        spelling: Spelling::Plain,
+    }
+}
+
+/// An IPv4 address spelled with dashes in the host label that ends at the `.` at `dot`:
+/// reverse-DNS and cloud host names (`c-203-0-113-42.hsd1.ca.comcast.net`,
+/// `ec2-203-0-113-42.compute-1.amazonaws.com`, `ip-10-0-0-1.ec2.internal`). Exactly four
+/// numeric pieces in a row, between the label's ends or pieces with a letter, and a name
+/// that goes on after the dot; five numbers in a row are no one address.
+pub fn dashed_quad_before(text: &[u8], dot: usize) -> Option<Found> {
+    let is_label_byte = |c: &u8| c.is_ascii_alphanumeric() || *c == b'-';
+    // The name goes on with a label that has a letter (`10-20-30-40.5 kg` is no host).
+    let mut next_label = text[dot + 1..].iter().take_while(|c| is_label_byte(c));
+    if !next_label.any(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let label_start = text[..dot]
+        .iter()
+        .rposition(|c| !is_label_byte(c))
+        .map_or(0, |p| p + 1);
+    let label = &text[label_start..dot];
+    memchr::memchr(b'-', label)?;
+    let numeric = |piece: &[u8]| !piece.is_empty() && piece.iter().all(u8::is_ascii_digit);
+    let mut run = 0;
+    let mut run_from = 0;
+    let mut best = None;
+    let mut offset = 0;
+    for piece in label.split(|&c| c == b'-') {
+        if numeric(piece) {
+            if run == 0 {
+                run_from = offset;
+            }
+            run += 1;
+        } else {
+            best = best.or_else(|| (run == 4).then(|| (run_from, offset - 1)));
+            run = 0;
+        }
+        offset += piece.len() + 1;
+    }
+    let (from, to) = best.or_else(|| (run == 4).then_some((run_from, label.len())))?;
+    let mut dotted = [0u8; 15];
+    let spelled = &label[from..to];
+    let dotted = dotted.get_mut(..spelled.len())?;
+    for (d, &c) in dotted.iter_mut().zip(spelled) {
+        *d = if c == b'-' { b'.' } else { c };
+    }
+    let v4 = parse_padded_quad(dotted)?;
+    Some(Found {
+        start: label_start + from,
+        addr: IpAddr::V4(v4),
+        len: spelled.len(),
+        spelling: Spelling::Dashed,
+    })
+}
+
+/// Whether the text after a dotted quad (from its final `.`) makes it a reverse-DNS name,
+/// whose octets are written last to first.
+pub fn is_reverse_zone(after: &[u8]) -> bool {
+    const ZONE: &[u8] = b".in-addr.arpa";
+    after.len() >= ZONE.len() && after[..ZONE.len()].eq_ignore_ascii_case(ZONE)
+}
+
+/// Appends `ip` to `out` spelled as `spelling` says.
+pub fn write_spelled(ip: IpAddr, spelling: Spelling, out: &mut Vec<u8>) {
+    let octets = match (ip, spelling) {
+        (_, Spelling::Plain) | (IpAddr::V6(_), _) => return write_ip(ip, out),
+        (IpAddr::V4(v4), _) => v4.octets(),
+    };
+    let (order, joint) = match spelling {
+        Spelling::Reversed => ([3, 2, 1, 0], b'.'),
+        _ => ([0, 1, 2, 3], b'-'),
+    };
+    for (i, k) in order.into_iter().enumerate() {
+        if i > 0 {
+            out.push(joint);
+        }
+        write_octet(octets[k], out);
+    }
+}
+
+fn write_octet(octet: u8, out: &mut Vec<u8>) {
+    if octet >= 100 {
+        out.push(b'0' + octet / 100);
+    }
+    if octet >= 10 {
+        out.push(b'0' + (octet / 10) % 10);
+    }
+    out.push(b'0' + octet % 10);
+}
+
 /// Appends the text form of `ip` to `out`. IPv4 (most addresses) is written digit by
 /// digit: the general formatter costs more than the rest of a value's handling.
 pub fn write_ip(ip: IpAddr, out: &mut Vec<u8>) {
@@ -190,13 +370,7 @@ pub fn write_ip(ip: IpAddr, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b'.');
                 }
-                if octet >= 100 {
-                    out.push(b'0' + octet / 100);
-                }
-                if octet >= 10 {
-                    out.push(b'0' + (octet / 10) % 10);
-                }
-                out.push(b'0' + octet % 10);
+                write_octet(octet, out);
             }
         }
         IpAddr::V6(v6) => {

@@ -242,8 +242,14 @@ impl ValueRules {
         }
         let cues = Cues::of(text);
         *may_carry_encoding = cues.may_carry_encoding(text.len());
-        let spelled_address = cues.has(SPACE) && text::spells_dot(text);
-        if !(cues.any(text.len()) || spelled_address) || is_plain_id_or_time(text) {
+        // Words around a `.` or `:`, a dotted quad joined to text by other punctuation
+        // (`client_ip=203.0.113.42`, `http://203.0.113.42/`), an IPv6 address wherever two
+        // colons are (`ip=fe80::1`: few digits, no delimiter; a URL has one).
+        let ip_cued = (cues.has(DELIMITER) && cues.has(DOT | COLON) && cues.digits >= 2)
+            || (cues.has(DOT) && cues.digits >= 4)
+            || (cues.has(COLON) && memchr::memchr_iter(b':', text).nth(1).is_some());
+        let detectors_cued = cues.any(text.len()) || (cues.has(SPACE) && text::spells_dot(text));
+        if !(detectors_cued || ip_cued) || is_plain_id_or_time(text) {
             return false;
         }
         let mut changed = false;
@@ -263,10 +269,6 @@ impl ValueRules {
                 current = tmp;
             }
         }
-        // Words around a `.` or `:`, or a dotted quad joined to text by other punctuation
-        // (`client_ip=203.0.113.42`, `http://203.0.113.42/`).
-        let ip_cued = (cues.has(DELIMITER) && cues.has(DOT | COLON) && cues.digits >= 2)
-            || (cues.has(DOT) && cues.digits >= 4);
         // Addresses written inside text ("from 203.0.113.42, via ..."): truncated in place.
         if let (Some(t), true) = (&self.ip_values, ip_cued) {
             if truncate_ips_in_text(current, t, out, report) {
@@ -277,7 +279,7 @@ impl ValueRules {
         }
         // The text detectors, one row each; the cues of the original text stand for the
         // current one, since a replacement only removes them.
-        for detector in table::DETECTORS {
+        for detector in table::DETECTORS.iter().filter(|_| detectors_cued) {
             if !detector.gate.open(&cues, current, self) {
                 continue;
             }

@@ -62,13 +62,11 @@ impl Vendor for Ga4 {
         Some(event_consent)
     }
 
+    /// Every `gcs` and `npa` the query carries, the stricter winning.
     fn query_consent(&self, query: &str) -> Consent {
-        let param = |name: &str| {
-            query
-                .split('&')
-                .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
-        };
-        consent_mode(param("gcs"), param("npa"))
+        let gcs = wire::query_values(query, "gcs").map(|g| consent_mode(Some(g), None));
+        let npa = wire::query_values(query, "npa").map(|n| consent_mode(None, Some(n)));
+        gcs.chain(npa).fold(Consent::default(), Consent::and)
     }
 
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {

@@ -94,7 +94,8 @@ impl Vendor for Matomo {
     /// A hit in the query (GET, or a POST's query) decides the request, and so the visitor
     /// address the proxy adds.
     fn query_consent(&self, query: &str) -> Consent {
-        consent_flag(query.split('&').any(|pair| pair == "consent=1"))
+        let flags = wire::query_values(query, "consent").map(|v| consent_flag(Some(v)));
+        flags.fold(Consent::default(), Consent::and)
     }
 }
 
@@ -102,17 +103,20 @@ impl Vendor for Matomo {
 /// Its absence says nothing: sites that do not ask never send it.
 fn hit_consent(_: u8, value: &[u8], _: &Categories) -> Result<Consent, wire::Unreadable> {
     let flag: Option<std::borrow::Cow<'_, str>> = wire::field_value(value)?;
-    Ok(consent_flag(flag.as_deref() == Some("1")))
+    Ok(consent_flag(flag.as_deref()))
 }
 
-/// `consent=1` grants analytics; nothing else is said.
-fn consent_flag(granted: bool) -> Consent {
+/// `consent=1` grants analytics. `consent=0` denies it: Matomo's JavaScript tracker never
+/// sends it (it holds hits until consent, then marks them `1`), so a hit that carries it
+/// was marked by its sender as refused. Anything else says nothing.
+fn consent_flag(flag: Option<&str>) -> Consent {
+    let analytics = match flag {
+        Some("1") => State::Granted,
+        Some("0") => State::Denied,
+        _ => State::Unknown,
+    };
     Consent {
-        analytics: if granted {
-            State::Granted
-        } else {
-            State::Unknown
-        },
+        analytics,
         ads: State::Unknown,
     }
 }

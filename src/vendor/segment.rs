@@ -152,17 +152,14 @@ pub(super) fn event_consent(
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct ConsentField {
-        category_preferences: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+        // Every member: a category named twice is read as the stricter.
+        category_preferences: Option<wire::Members>,
     }
     let Some(field) = wire::field_value::<Option<ConsentField>>(value)? else {
         return Ok(Consent::default());
     };
     let preferences = field.category_preferences.unwrap_or_default();
-    Ok(categories.read(
-        preferences
-            .iter()
-            .filter_map(|(name, granted)| Some((name.as_str(), granted.as_bool()?))),
-    ))
+    Ok(categories.read(preferences.decisions()))
 }
 
 /// `context.location`: the proxy's place in `country`, `region` and `city` (written when

@@ -836,3 +836,151 @@ async fn anonymized_text_is_redacted_where_consented_text_is_hashed() {
     let anonymized = send("").await;
     assert_eq!(anonymized, "mail [email] from 0.0.0.0");
 }
+
+/// A case: its name, the target, the request's headers, the body.
+type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, Vec<u8>);
+
+/// One signal said twice, granting and refusing, in every place a signal is read: a JSON
+/// member written twice, a query parameter sent twice, a cookie's category named twice, a
+/// header sent twice. Whichever comes first, the refusal wins (shipped policy: drop).
+#[tokio::test]
+async fn a_signal_said_twice_is_read_as_the_stricter() {
+    let bench = Bench::new(|_| {}).await;
+    let raw_preferences = |first: bool, second: bool| {
+        format!(
+            r#"{{"type":"track","event":"Viewed","userId":"user-jane-42","context":{{"ip":"{CLIENT_IP}","consent":{{"categoryPreferences":{{"Analytics":{first},"Advertising":false,"analytics":{second}}}}}}}}}"#
+        )
+        .into_bytes()
+    };
+    let (granted, denied) = (tcf(&[1, 8]), tcf(&[1]));
+    let both = |a: &str, b: &str| format!("/segment/v1/t?gdpr_consent={a}&x=1&gdpr_consent={b}");
+    let cases: Vec<Case> = vec![
+        (
+            "member twice, grant last",
+            "/segment/v1/t".into(),
+            vec![],
+            raw_preferences(false, true),
+        ),
+        (
+            "member twice, grant first",
+            "/segment/v1/t".into(),
+            vec![],
+            raw_preferences(true, false),
+        ),
+        (
+            "gdpr_consent, denial last",
+            both(&granted, &denied),
+            vec![],
+            event(None),
+        ),
+        (
+            "gdpr_consent, denial first",
+            both(&denied, &granted),
+            vec![],
+            event(None),
+        ),
+        (
+            "OneTrust group twice, spaced",
+            "/segment/v1/t".into(),
+            vec![("cookie", "OptanonConsent=groups=C0002%3A1%2C%20C0002%3A0")],
+            event(None),
+        ),
+        (
+            "OneTrust groups list twice",
+            "/segment/v1/t".into(),
+            vec![(
+                "cookie",
+                "OptanonConsent=groups=C0002%3A0&isGpcEnabled=0&groups=C0002%3A1",
+            )],
+            event(None),
+        ),
+        (
+            "OneTrust cookie in two Cookie headers",
+            "/segment/v1/t".into(),
+            vec![
+                ("cookie", "OptanonConsent=groups=C0002%3A1"),
+                ("cookie", "OptanonConsent=groups=C0002%3A0"),
+            ],
+            event(None),
+        ),
+        (
+            "Cookiebot flag twice, encoded",
+            "/segment/v1/t".into(),
+            vec![(
+                "cookie",
+                "CookieConsent=%7Bstatistics%3Afalse%2Cstatistics%3Atrue%7D",
+            )],
+            event(None),
+        ),
+        (
+            "event grants, cookie refuses",
+            "/segment/v1/t".into(),
+            vec![("cookie", "OptanonConsent=groups=C0002%3A0")],
+            event(preferences(true)),
+        ),
+    ];
+    for (name, target, headers, body) in cases {
+        assert_eq!(
+            bench.fate_at(&target, &headers, body).await,
+            Fate::Dropped,
+            "{name}"
+        );
+    }
+    // Said twice the same way, a grant stays a grant: the check above can fail.
+    let body = raw_preferences(true, true);
+    assert_eq!(bench.fate(&[], body).await, Fate::Forwarded);
+}
+
+/// The same in query-string hits: GA4's `gcs` twice, Matomo's `consent` twice (and
+/// `consent=0`, a refusal), in a GET and in a bulk request's hits.
+#[tokio::test]
+async fn a_hit_parameter_said_twice_is_read_as_the_stricter() {
+    let vendor = FakeVendor::start(Behavior::status(204)).await;
+    let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
+    let forwarded = |method: &'static str, target: &str, body: &str| {
+        let (vendor, addr) = (&vendor, proxy.addr());
+        let (target, body) = (target.to_owned(), body.as_bytes().to_vec());
+        async move {
+            vendor.clear();
+            let resp = support::send_raw(addr, method, &target, &[], body).await;
+            assert!(
+                (200..300).contains(&resp.status),
+                "{target}: {}",
+                resp.status
+            );
+            vendor.requests()
+        }
+    };
+    let gtag = "/ga4/g/collect?v=2&tid=G-TEST&cid=1.2&en=page_view";
+    for gcs in [
+        "gcs=G111&gcs=G110",
+        "gcs=G110&gcs=G111",
+        "gcs=G111&npa=0&gcs=G100",
+    ] {
+        let up = forwarded("GET", &format!("{gtag}&{gcs}"), "").await;
+        assert!(up.is_empty(), "{gcs}: {}", up[0].target);
+    }
+    assert_eq!(
+        forwarded("GET", &format!("{gtag}&gcs=G111&gcs=G111"), "")
+            .await
+            .len(),
+        1
+    );
+
+    let hit = "/matomo/matomo.php?idsite=1&rec=1&uid=jane";
+    for consent in ["consent=0", "consent=1&consent=0", "consent=0&consent=1"] {
+        let up = forwarded("GET", &format!("{hit}&{consent}"), "").await;
+        assert!(up.is_empty(), "{consent}: {}", up[0].target);
+    }
+    assert_eq!(
+        forwarded("GET", &format!("{hit}&consent=1"), "")
+            .await
+            .len(),
+        1
+    );
+    // A bulk request: each hit by its own flags.
+    let bulk = r#"{"requests":["?idsite=1&rec=1&uid=ann&consent=1","?idsite=1&rec=1&uid=bob&consent=1&consent=0","?idsite=1&rec=1&uid=cy&consent=0"]}"#;
+    let up = forwarded("POST", "/matomo/matomo.php", bulk).await;
+    let sent: Value = serde_json::from_slice(&up[0].body).unwrap();
+    assert_eq!(sent["requests"].as_array().unwrap().len(), 1, "{sent}");
+}

@@ -55,7 +55,6 @@ fn tcf(purposes: &[u8]) -> String {
 /// joins around an IPv6 address leave it whole: `ip=2001:db8:85a3::8a2e:370:7334`,
 /// `2001:db8:...:7334/64`.
 #[tokio::test]
-#[ignore = "review r22: ip"]
 async fn ipv6_joined_to_text_by_punctuation_is_truncated() {
     let vendor = FakeVendor::start(Behavior::ok("{}")).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -86,7 +85,6 @@ async fn ipv6_joined_to_text_by_punctuation_is_truncated() {
 /// (`c-203-0-113-42.hsd1.ca.comcast.net`, `ec2-203-0-113-42.compute-1.amazonaws.com`,
 /// `203.0.113.42.nip.io`): the whole visitor address reaches the vendor.
 #[tokio::test]
-#[ignore = "review r22: ip"]
 async fn ipv4_spelled_in_host_names_is_truncated() {
     let vendor = FakeVendor::start(Behavior::ok("{}")).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -104,7 +102,6 @@ async fn ipv4_spelled_in_host_names_is_truncated() {
 /// `{"Analytics": false, "Analytics": true}` is forwarded as consented under the shipped
 /// policy (denied: drop), identifiers and address included.
 #[tokio::test]
-#[ignore = "review r22: consent"]
 async fn a_category_denied_and_granted_in_one_event_is_denied() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
@@ -121,7 +118,6 @@ async fn a_category_denied_and_granted_in_one_event_is_denied() {
 /// Every `euconsent-v2` cookie is read and the stricter wins, but only the first
 /// `gdpr_consent` query parameter is: a granting string first hides a denying one.
 #[tokio::test]
-#[ignore = "review r22: consent"]
 async fn every_gdpr_consent_parameter_is_read() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
@@ -300,7 +296,6 @@ async fn every_batch_key_reaches_the_vendor_in_the_vendors_spelling() {
 /// `statistics` twice, each forward the event whole under the shipped policy (the reverse
 /// orders drop it). Stricter-wins holds between signals, not within one.
 #[tokio::test]
-#[ignore = "review r22: consent"]
 async fn a_category_named_twice_in_a_consent_cookie_is_read_as_the_stricter() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;
@@ -435,8 +430,11 @@ async fn an_escaped_member_name_is_not_written_twice() {
 /// The Matomo route reads `consent=1` as a grant and anything else as silence: a hit marked
 /// `consent=0` (the shared captures' `006-consent-opt-out-request`, from matomo-tracker) is
 /// forwarded, anonymized, under the shipped policy, where a refusal would drop it.
+///
+/// Decision (f22a): `consent=0` is a denial. Matomo's JavaScript tracker never sends it (it
+/// queues hits until `setConsentGiven`, then marks them `consent=1`), so only a sender that
+/// means "refused" writes it; reading it as silence would forward the visitor anonymized.
 #[tokio::test]
-#[ignore = "review r22: consent (judgement: consent=0 is not in Matomo's own protocol)"]
 async fn a_matomo_hit_marked_consent_0_is_not_forwarded() {
     let vendor = FakeVendor::start(Behavior::status(204)).await;
     let proxy = start_proxy(&vendor.base_url(), |_| {}).await;

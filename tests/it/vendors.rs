@@ -115,7 +115,11 @@ const REFUSED: &[&str] = &["/record", "/s/"];
 
 /// Captures whose own consent fields deny analytics (gtag's `gcs=G100`): the tracker hears
 /// its vendor's success and nothing is forwarded.
-const REFUSED_BY_THEIR_CONSENT: &[&str] = &["ga4/browser-ga4mp/065-beacon-06-optout-consent"];
+const REFUSED_BY_THEIR_CONSENT: &[&str] = &[
+    "ga4/browser-ga4mp/065-beacon-06-optout-consent",
+    // `consent=0`: a refusal (README's consent table).
+    "matomo/node-matomo-tracker/006-consent-opt-out-request",
+];
 
 async fn replay_vendor(
     vendor_name: &str,

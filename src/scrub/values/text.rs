@@ -221,8 +221,9 @@ fn domain_literal_end(text: &[u8], open: usize) -> Option<usize> {
         .strip_prefix(b"IPv6:")
         .or_else(|| inside.strip_prefix(b"ipv6:"))
         .unwrap_or(inside);
+    // `::` is a literal too: what the IP rule leaves of an anonymized event's address.
     let ok = address.len() >= 2
-        && address.iter().any(u8::is_ascii_digit)
+        && address.iter().any(|&c| c.is_ascii_digit() || c == b':')
         && address
             .iter()
             .all(|&c| c.is_ascii_hexdigit() || matches!(c, b'.' | b':'));
