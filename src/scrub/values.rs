@@ -206,7 +206,8 @@ impl ValueRules {
         changed || custom_changed
     }
 
-    /// The built-in rules: one cheap pass over the bytes picks the detectors that can match.
+    /// The built-in rules: a whole address first; then one cheap pass over the bytes picks
+    /// which of the URL and address stages (`STAGES`) and the detector rows can match.
     fn scrub_builtin(
         &self,
         text: &[u8],
@@ -254,24 +255,9 @@ impl ValueRules {
         }
         let mut changed = false;
         let mut current: &[u8] = text;
-        if cues.has_all(AT | COLON) && drop_userinfo(current, out) {
-            report.count(RuleKind::TokenValue, FieldOutcome::Redacted);
-            changed = true;
-            std::mem::swap(tmp, out);
-            current = tmp;
-        }
-        if let (Some(allow), true) = (&self.url_query_allow, cues.has(QUESTION)) {
-            let one_word = !cues.has(DELIMITER);
-            if filter_query(current, one_word, allow, self.url_drop_fragments, out) {
-                report.count(RuleKind::UrlQuery, FieldOutcome::Dropped);
-                changed = true;
-                std::mem::swap(tmp, out);
-                current = tmp;
-            }
-        }
-        // Addresses written inside text ("from 203.0.113.42, via ..."): truncated in place.
-        if let (Some(t), true) = (&self.ip_values, ip_cued) {
-            if truncate_ips_in_text(current, t, out, report) {
+        let read = Reading { cues, ip_cued };
+        for stage in &STAGES {
+            if (stage.gate)(self, &read) && (stage.run)(self, &read, current, out, report) {
                 changed = true;
                 std::mem::swap(tmp, out);
                 current = tmp;
@@ -280,7 +266,7 @@ impl ValueRules {
         // The text detectors, one row each; the cues of the original text stand for the
         // current one, since a replacement only removes them.
         for detector in table::DETECTORS.iter().filter(|_| detectors_cued) {
-            if !detector.gate.open(&cues, current, self) {
+            if !detector.gate.open(&read.cues, current, self) {
                 continue;
             }
             let Some(action) = (detector.action)(self) else {
@@ -299,6 +285,59 @@ impl ValueRules {
         changed
     }
 }
+
+/// What the one cue pass over a value found, for the stages' gates.
+struct Reading {
+    cues: Cues,
+    /// An address may stand inside the text (`client_ip=203.0.113.42`, `ip=fe80::1`).
+    ip_cued: bool,
+}
+
+/// A rule on the structure of URLs and addresses in a value, run before the detector table
+/// (whose rows then read what it left): a gate on the cues, and the rewrite into `out`.
+struct Stage {
+    gate: fn(&ValueRules, &Reading) -> bool,
+    run: fn(&ValueRules, &Reading, &[u8], &mut Vec<u8>, &mut Report) -> bool,
+}
+
+const STAGES: [Stage; 3] = [
+    // `https://jane:pw@host/`: a user name and a password, in any URL.
+    Stage {
+        gate: |_, read| read.cues.has_all(AT | COLON),
+        run: |_, _, text, out, report| {
+            let changed = drop_userinfo(text, out);
+            if changed {
+                report.count(RuleKind::TokenValue, FieldOutcome::Redacted);
+            }
+            changed
+        },
+    },
+    // Query strings and parameter fragments keep their allow-listed parameters.
+    Stage {
+        gate: |rules, read| rules.url_query_allow.is_some() && read.cues.has(QUESTION),
+        run: |rules, read, text, out, report| {
+            let Some(allow) = &rules.url_query_allow else {
+                return false;
+            };
+            let one_word = !read.cues.has(DELIMITER);
+            let changed = filter_query(text, one_word, allow, rules.url_drop_fragments, out);
+            if changed {
+                report.count(RuleKind::UrlQuery, FieldOutcome::Dropped);
+            }
+            changed
+        },
+    },
+    // Addresses written inside text ("from 203.0.113.42, via ..."): truncated in place.
+    Stage {
+        gate: |rules, read| rules.ip_values.is_some() && read.ip_cued,
+        run: |rules, _, text, out, report| {
+            rules
+                .ip_values
+                .as_ref()
+                .is_some_and(|t| truncate_ips_in_text(text, t, out, report))
+        },
+    },
+];
 
 /// A whole UUID or timestamp with no run of digits long enough to hold a card number
 /// (`2026-11-07 14:...` joins digits across a space; an all-digit UUID could hide one):
