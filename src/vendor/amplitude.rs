@@ -25,8 +25,16 @@ pub const SPEC: VendorSpec = VendorSpec {
     ..VendorSpec::new("amplitude", &Amplitude)
 };
 
-/// Advertising and device ids: identifiers like `user_id` and `device_id`.
-const IDENTIFIERS: &[&str] = &["user_id", "device_id", "idfa", "idfv", "adid", "android_id"];
+/// Advertising, device and app set ids: identifiers like `user_id` and `device_id`.
+const IDENTIFIERS: &[&str] = &[
+    "user_id",
+    "device_id",
+    "idfa",
+    "idfv",
+    "adid",
+    "android_id",
+    "android_app_set_id",
+];
 
 impl Vendor for Amplitude {
     /// The SDK reads `code` from the body; a body without it would be retried.

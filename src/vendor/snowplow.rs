@@ -37,9 +37,12 @@ pub(super) const TRANSPARENT_GIF: &[u8] = &[
 const POSTED: usize = 0;
 const PIXEL: usize = 1;
 
-/// Tracker parameters that identify a user or device across visits.
+/// Tracker parameters that identify a user or device across visits: the user, domain and
+/// network user ids, the device's MAC address and the tracker's browser fingerprint.
 const IDENTIFIERS: &[&str] = &[
     "uid",
+    "mac",
+    "fp",
     "duid",
     "nuid",
     "tnuid",
@@ -129,13 +132,14 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     // Inside contexts (`{"schema":..,"data":[{"schema":..,"data":{..}}]}`), the client
     // session context carries the tracker's cookie user id.
     for field in JSON_FIELDS.iter().chain(BASE64_JSON_FIELDS) {
-        // The mobile context carries the advertising and vendor ids.
+        // The mobile context carries the advertising, vendor and app set ids.
         for id in [
             "userId",
             "previousSessionId",
             "appleIdfa",
             "appleIdfv",
             "androidIdfa",
+            "appSetId",
         ] {
             b.field(&format!("{field}.data.data.{id}"), inputs.identifier_action);
         }

@@ -148,7 +148,6 @@ async fn every_gdpr_consent_parameter_is_read() {
 /// `duid`; its `mobile_context` has `appSetId` (Android App Set ID) beside the IDFA. All are
 /// forwarded as sent.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn snowplow_mac_fingerprint_and_app_set_id_are_pseudonymized() {
     let vendor = FakeVendor::start(Behavior::ok("ok")).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -181,7 +180,6 @@ async fn snowplow_mac_fingerprint_and_app_set_id_are_pseudonymized() {
 /// Amplitude's HTTP API takes `android_app_set_id` beside `adid` and `idfv`, which are
 /// pseudonymized; it is forwarded as sent.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn amplitude_android_app_set_id_is_pseudonymized() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"code":200}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -197,7 +195,6 @@ async fn amplitude_android_app_set_id_is_pseudonymized() {
 /// user's traits) the user's id in the customer's database: `userId` is pseudonymized and
 /// the same id travels beside it in the clear.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn segment_trait_ids_are_pseudonymized_like_user_id() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -455,7 +452,6 @@ async fn identifier_cookies_recorded_as_properties_are_pseudonymized() {
 /// notification token, beside `context.device.id` and `advertisingId`, which are
 /// pseudonymized; the token, which reaches that one device, is forwarded as sent.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn mobile_push_tokens_are_not_forwarded_as_sent() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
