@@ -71,6 +71,10 @@ impl Vendor for Amplitude {
         envelope
             .field("api_key", FieldAction::Keep)
             .field("options", FieldAction::Keep);
+        // Ids beside `events` are ids too: what a client puts there goes upstream.
+        for id in IDENTIFIERS {
+            envelope.field(id, inputs.identifier_action);
+        }
         vec![Arc::new(BodyPlan {
             envelope: Envelope::Batch { key: "events" },
             event: event_plan(inputs),

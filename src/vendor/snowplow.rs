@@ -50,6 +50,17 @@ const IDENTIFIERS: &[&str] = &[
     "network_userid",
 ];
 
+/// Ids in contexts: the client session's user and previous session ids, and the mobile
+/// context's advertising, vendor and app set ids.
+const CONTEXT_IDENTIFIERS: &[&str] = &[
+    "userId",
+    "previousSessionId",
+    "appleIdfa",
+    "appleIdfv",
+    "androidIdfa",
+    "appSetId",
+];
+
 /// Parameters holding JSON, and holding base64url JSON.
 const JSON_FIELDS: &[&str] = &["co", "ue_pr"];
 const BASE64_JSON_FIELDS: &[&str] = &["cx", "ue_px"];
@@ -87,9 +98,26 @@ impl Vendor for Snowplow {
         }
     }
 
+    /// A POST's events are in its body; the collector keeps the query beside them, so the
+    /// identifying tracker parameters trackers never put there are not passed on (the
+    /// query's other parameters had the value rules).
+    fn upstream_query(&self, endpoint: &Endpoint, query: &str) -> String {
+        if endpoint.plan != POSTED {
+            return query.to_owned();
+        }
+        query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter(|p| !names_identifier(p.split_once('=').map_or(*p, |(name, _)| name)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
         let mut envelope = EventPlanBuilder::default();
         envelope.field("schema", FieldAction::Keep);
+        // A tracker parameter beside `data` is one the collector may read with every event.
+        identifier_fields(&mut envelope, inputs);
         let envelope = envelope.build(inputs.properties, (inputs.values)(), None);
         let empty =
             || EventPlanBuilder::default().build(inputs.properties, (inputs.values)(), None);
@@ -108,6 +136,29 @@ impl Vendor for Snowplow {
     }
 }
 
+/// Whether a query parameter's name (as sent) is an identifying tracker parameter, in any
+/// spelling the key rules would match (`UID`, `d%75id`).
+fn names_identifier(raw_name: &str) -> bool {
+    // A name that does not decode is not passed on either.
+    let Ok(name) = crate::decode::transform_all(
+        &mut crate::decode::PercentDecoder::new(true),
+        raw_name.as_bytes(),
+    ) else {
+        return true;
+    };
+    let name = crate::scrub::keys::normalize(&String::from_utf8_lossy(&name));
+    IDENTIFIERS
+        .iter()
+        .any(|id| crate::scrub::keys::normalize(id) == name)
+}
+
+/// The tracker parameters that identify, as they sit in an event or beside a batch's `data`.
+fn identifier_fields(b: &mut EventPlanBuilder, inputs: &PlanInputs<'_>) {
+    for id in IDENTIFIERS {
+        b.field(id, inputs.identifier_action);
+    }
+}
+
 fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     b.field("ip", FieldAction::VendorIp)
@@ -119,9 +170,7 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .ensure("e", Ensured::Required)
         .field("aid", FieldAction::Keep)
         .ensure("ip", Ensured::ClientIp);
-    for id in IDENTIFIERS {
-        b.field(id, inputs.identifier_action);
-    }
+    identifier_fields(&mut b, inputs);
     for field in JSON_FIELDS {
         b.container(field).field(field, FieldAction::JsonString);
     }
@@ -132,15 +181,7 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     // Inside contexts (`{"schema":..,"data":[{"schema":..,"data":{..}}]}`), the client
     // session context carries the tracker's cookie user id.
     for field in JSON_FIELDS.iter().chain(BASE64_JSON_FIELDS) {
-        // The mobile context carries the advertising, vendor and app set ids.
-        for id in [
-            "userId",
-            "previousSessionId",
-            "appleIdfa",
-            "appleIdfv",
-            "androidIdfa",
-            "appSetId",
-        ] {
+        for id in CONTEXT_IDENTIFIERS {
             b.field(&format!("{field}.data.data.{id}"), inputs.identifier_action);
         }
         // The geolocation context's coordinates.

@@ -210,7 +210,6 @@ async fn segment_trait_ids_are_pseudonymized_like_user_id() {
 /// `duid`, `nuid`) go upstream as sent, though the same names in the body are
 /// pseudonymized; the collector keeps the query string with the events it stores.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn snowplow_post_query_identifiers_are_pseudonymized() {
     let vendor = FakeVendor::start(Behavior::ok("ok")).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -396,7 +395,6 @@ async fn a_matomo_hit_marked_consent_0_is_not_forwarded() {
 /// `device_id` beside Amplitude's `events`, `uid` beside Snowplow's `data`, and PostHog's
 /// `$user_id` beside `batch` go upstream as sent.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn identifiers_beside_every_vendors_batch_are_pseudonymized() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"code":200}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
