@@ -14,6 +14,8 @@ pub enum FieldAction {
     Drop(RuleKind),
     /// Replace a string or number with its keyed pseudonym.
     Hash,
+    /// `Hash`, with the pseudonym in the shape the vendor validates (Matomo's 16 hex digits).
+    HashAs(IdShape),
     /// The vendor's own IP field: truncate an address, otherwise write the client's.
     VendorIp,
     /// Keep as is, without value rules (vendor-structural fields such as write keys).
@@ -53,6 +55,25 @@ pub enum FieldAction {
     /// A vendor's consent field, in its reader's slot: kept (value rules apply), and its
     /// value handed to the vendor's consent reader once the event is walked.
     ConsentSignal(u8),
+}
+
+/// The shape a vendor requires of an identifier, which its pseudonym keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdShape {
+    /// 16 lower-case hex digits (Matomo's visitor id `_id`, `cid`).
+    Hex16,
+    /// A version 4 UUID (Snowplow's domain and network user ids, mobile ids in contexts).
+    Uuid,
+}
+
+impl FieldAction {
+    /// The identifier action with pseudonyms in `shape`; `Drop` and `Keep` are unchanged.
+    pub fn shaped(self, shape: IdShape) -> FieldAction {
+        match self {
+            FieldAction::Hash => FieldAction::HashAs(shape),
+            other => other,
+        }
+    }
 }
 
 /// What may follow the prefix of a family of names (`PlanNode::prefixed`).

@@ -385,7 +385,10 @@ impl Walk<'_> {
             // one hold an object (a misspelled or hostile `Token`), its members get the key
             // rules like any property.
             Decision::Apply(FieldAction::Keep) => self.value(value_start, child, true, depth)?,
-            Decision::Apply(FieldAction::Hash) => self.hash_value(value_start, depth)?,
+            Decision::Apply(FieldAction::Hash) => self.hash_value(value_start, depth, None)?,
+            Decision::Apply(FieldAction::HashAs(shape)) => {
+                self.hash_value(value_start, depth, Some(shape))?
+            }
             Decision::Apply(FieldAction::Reject) => return Err(ScrubError::UnexpectedShape),
             Decision::Apply(FieldAction::UserAgent) => {
                 match self.user_agent(value_start, child, depth)? {

@@ -10,7 +10,7 @@ use super::{
     trim_slash, AuthScheme, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor, VendorSpec,
 };
 use crate::scrub::{
-    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, IdShape, RuleKind,
 };
 
 pub struct Snowplow;
@@ -37,12 +37,13 @@ pub(super) const TRANSPARENT_GIF: &[u8] = &[
 const POSTED: usize = 0;
 const PIXEL: usize = 1;
 
-/// Tracker parameters that identify a user or device across visits: the user, domain and
-/// network user ids, the device's MAC address and the tracker's browser fingerprint.
-const IDENTIFIERS: &[&str] = &[
-    "uid",
-    "mac",
-    "fp",
+/// Tracker parameters that identify a user or device across visits, free text: the user id,
+/// the device's MAC address and the tracker's browser fingerprint.
+const IDENTIFIERS: &[&str] = &["uid", "mac", "fp"];
+
+/// The domain and network user ids, UUIDs (the `_sp_id` and `sp` cookies): their pseudonyms
+/// are UUIDs too, as the collector and the trackers make them.
+const UUID_IDENTIFIERS: &[&str] = &[
     "duid",
     "nuid",
     "tnuid",
@@ -50,8 +51,8 @@ const IDENTIFIERS: &[&str] = &[
     "network_userid",
 ];
 
-/// Ids in contexts: the client session's user and previous session ids, and the mobile
-/// context's advertising, vendor and app set ids.
+/// Ids in contexts, UUIDs by their schemas: the client session's user and previous
+/// session ids, and the mobile context's advertising, vendor and app set ids.
 const CONTEXT_IDENTIFIERS: &[&str] = &[
     "userId",
     "previousSessionId",
@@ -149,6 +150,7 @@ fn names_identifier(raw_name: &str) -> bool {
     let name = crate::scrub::keys::normalize(&String::from_utf8_lossy(&name));
     IDENTIFIERS
         .iter()
+        .chain(UUID_IDENTIFIERS)
         .any(|id| crate::scrub::keys::normalize(id) == name)
 }
 
@@ -156,6 +158,9 @@ fn names_identifier(raw_name: &str) -> bool {
 fn identifier_fields(b: &mut EventPlanBuilder, inputs: &PlanInputs<'_>) {
     for id in IDENTIFIERS {
         b.field(id, inputs.identifier_action);
+    }
+    for id in UUID_IDENTIFIERS {
+        b.field(id, inputs.identifier_action.shaped(IdShape::Uuid));
     }
 }
 
@@ -182,7 +187,10 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     // session context carries the tracker's cookie user id.
     for field in JSON_FIELDS.iter().chain(BASE64_JSON_FIELDS) {
         for id in CONTEXT_IDENTIFIERS {
-            b.field(&format!("{field}.data.data.{id}"), inputs.identifier_action);
+            b.field(
+                &format!("{field}.data.data.{id}"),
+                inputs.identifier_action.shaped(IdShape::Uuid),
+            );
         }
         // The geolocation context's coordinates.
         for coordinate in ["latitude", "longitude"] {

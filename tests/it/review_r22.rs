@@ -328,7 +328,6 @@ async fn user_names_and_passwords_in_urls_are_removed() {
 /// long"); the proxy replaces it with a 32-character pseudonym, so every hit that carries
 /// one is refused by the vendor because of the proxy.
 #[tokio::test]
-#[ignore = "review r22: vendor contract (matomo cid)"]
 async fn matomo_forced_visitor_id_keeps_its_sixteen_hex_digits() {
     let vendor = FakeVendor::start(Behavior::status(204)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;

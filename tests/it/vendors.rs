@@ -940,6 +940,85 @@ async fn custom_tracker_paths_are_scrubbed_like_the_standard_ones() {
     assert_eq!(unknown.status, 404);
 }
 
+/// Whether `text` is a version 4 UUID (`8-4-4-4-12` lower-case hex, version 4, RFC variant).
+fn is_uuid_v4(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && text
+            .bytes()
+            .all(|c| c == b'-' || matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        && groups[2].starts_with('4')
+        && groups[3].starts_with(['8', '9', 'a', 'b'])
+}
+
+/// Snowplow's domain and network user ids are UUIDs (the trackers' and the collector's
+/// cookies) and so are the ids of its client session and mobile contexts: their pseudonyms
+/// are UUIDs, changed from what was sent, the same id the same pseudonym, in the query of a
+/// pixel and in a posted body alike.
+#[tokio::test]
+async fn snowplow_uuid_identifiers_are_pseudonymized_as_uuids() {
+    let vendor = FakeVendor::start(Behavior::ok("ok")).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let duid = "5b1e9d4a-3c2f-4e8b-9a71-0d6c2e4f8a13";
+    let idfa = "6d92078a-8246-4ba4-ae5b-76104861e7dc";
+    let co = serde_json::json!({"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0",
+        "data": [{"schema": "iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-3",
+                  "data": {"osType": "ios", "appleIdfa": idfa, "appleIdfv": idfa}}]});
+    let body = serde_json::json!({"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
+        "data": [{"e": "pv", "duid": duid, "tnuid": duid, "uid": "user-jane", "co": co.to_string()}]});
+    let posted = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/snowplow/com.snowplowanalytics.snowplow/tp2",
+        &[("content-type", "application/json")],
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(posted.status, 200);
+    let pixel = support::send_raw(
+        proxy.addr(),
+        "GET",
+        &format!("/snowplow/i?e=pv&duid={duid}&nuid={duid}"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(pixel.status, 200);
+    let requests = vendor.requests();
+    let sent: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    let event = &sent["data"][0];
+    let context: Value = serde_json::from_str(event["co"].as_str().unwrap()).unwrap();
+    let mobile = &context["data"][0]["data"];
+    let query = requests[1].query();
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    };
+    let uuids = [
+        event["duid"].as_str().map(str::to_owned),
+        event["tnuid"].as_str().map(str::to_owned),
+        mobile["appleIdfa"].as_str().map(str::to_owned),
+        param("duid"),
+        param("nuid"),
+    ];
+    for uuid in &uuids {
+        let uuid = uuid.as_deref().expect("the id is sent");
+        assert!(is_uuid_v4(uuid), "{uuid}");
+        assert_ne!(uuid, duid);
+        assert_ne!(uuid, idfa);
+    }
+    // One id, one pseudonym, wherever it is sent; the free-text user id keeps the usual form.
+    assert!(uuids[..2].iter().chain(&uuids[3..]).all(|u| *u == uuids[0]));
+    assert_eq!(mobile["appleIdfa"], mobile["appleIdfv"]);
+    let uid = event["uid"].as_str().unwrap();
+    assert!(
+        uid.len() == 32 && uid.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{uid}"
+    );
+}
+
 /// Inside Snowplow contexts, the client session context's cookie user id is an identifier.
 #[tokio::test]
 async fn snowplow_context_identifiers_are_pseudonymized_inside_base64() {
