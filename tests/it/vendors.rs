@@ -940,6 +940,54 @@ async fn custom_tracker_paths_are_scrubbed_like_the_standard_ones() {
     assert_eq!(unknown.status, 404);
 }
 
+/// A user on the opt-out list is known by `traits.id` as by `userId`: Segment's identify
+/// calls name the user there, and an event whose `userId` is absent or another id is still
+/// that person's.
+#[tokio::test]
+async fn the_opt_out_list_sees_segment_trait_ids() {
+    let dir = std::env::temp_dir().join(format!("scrubproxy-traits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = "a traits opt-out test key of some length";
+    let key_file = dir.join("key");
+    std::fs::write(&key_file, secret).unwrap();
+    let mut pseudonym = Vec::new();
+    scrubproxy::scrub::PseudonymKey::new(secret.as_bytes())
+        .pseudonym_into(b"user-gone", &mut pseudonym);
+    let list = dir.join("opt-out.txt");
+    std::fs::write(&list, [&pseudonym[..], b"\n"].concat()).unwrap();
+    let vendor = FakeVendor::start(Behavior::ok(r#"{"success":true}"#)).await;
+    let proxy = support::start_proxy_from_file(&vendor.base_url(), &dir.join("rules.toml"), |f| {
+        f.identifiers.key_file = Some(key_file.display().to_string());
+        f.consent.unknown = "forward".into();
+        f.consent.opt_out_file = Some(list.display().to_string());
+    })
+    .await;
+    let mut forwarded = Vec::new();
+    for traits in [
+        serde_json::json!({"traits": {"id": "user-gone"}}),
+        serde_json::json!({"context": {"traits": {"id": "user-gone"}}}),
+        serde_json::json!({"traits": {"id": "user-stays"}}),
+    ] {
+        vendor.clear();
+        let mut body = serde_json::json!({"type": "identify", "anonymousId": "a1"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(traits.as_object().unwrap().clone());
+        let resp = support::send_raw(
+            proxy.addr(),
+            "POST",
+            "/segment/v1/i",
+            &[("content-type", "application/json")],
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await;
+        assert_eq!(resp.status, 200);
+        forwarded.push(vendor.requests().len());
+    }
+    assert_eq!(forwarded, [0, 0, 1], "events forwarded per request");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Whether `text` is a version 4 UUID (`8-4-4-4-12` lower-case hex, version 4, RFC variant).
 fn is_uuid_v4(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
