@@ -202,6 +202,25 @@ pub struct PropertyRules {
     pub drop_events: Vec<String>,
 }
 
+/// Names of members that hold a recorded cookie jar (`document.cookie` as a property) or one
+/// of the vendors' identifier cookies (Segment's `ajs_*_id`, PostHog's `ph_<token>_posthog`,
+/// Mixpanel's `mp_<token>_mixpanel`, Snowplow's `_sp_id.<hash>`, Matomo's `_pk_id.<hash>`,
+/// GA's `FPID`): the `Cookie` header by another road, which the proxy never forwards. They
+/// go wherever they are, like the operator's deny keys, whatever the rules say.
+pub const RECORDED_COOKIES: &[&str] = &[
+    "cookie",
+    "cookies",
+    "document.cookie",
+    "ajs_user_id",
+    "ajs_anonymous_id",
+    "ajs_group_id",
+    "ph_*_posthog",
+    "mp_*_mixpanel",
+    "_sp_id.*",
+    "_pk_id.*",
+    "FPID",
+];
+
 /// Builds an `EventPlan`: vendor files declare their fields, then operator rules are merged.
 #[derive(Debug)]
 pub struct EventPlanBuilder {
@@ -354,7 +373,13 @@ impl EventPlanBuilder {
             id: NEXT_PLAN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             nodes: self.nodes,
             mode: properties.mode,
-            deny: KeySet::new(properties.deny_keys.iter().map(String::as_str)),
+            deny: KeySet::new(
+                properties
+                    .deny_keys
+                    .iter()
+                    .map(String::as_str)
+                    .chain(RECORDED_COOKIES.iter().copied()),
+            ),
             allow: KeySet::new(properties.allow_keys.iter().map(String::as_str)),
             values,
             no_ip_placeholder,

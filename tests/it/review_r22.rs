@@ -428,7 +428,6 @@ async fn identifiers_beside_every_vendors_batch_are_pseudonymized() {
 /// PostHog's `ph_<token>_posthog` JSON with its `distinct_id`, Snowplow's `_sp_id` (the
 /// domain user id). The ids the proxy pseudonymizes in `userId` reach the vendor as sent.
 #[tokio::test]
-#[ignore = "review r22: identifiers (cookies as properties)"]
 async fn identifier_cookies_recorded_as_properties_are_pseudonymized() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;

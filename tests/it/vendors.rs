@@ -988,6 +988,35 @@ async fn the_opt_out_list_sees_segment_trait_ids() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A cookie jar recorded as a property, or a vendor's identifier cookie under its own name,
+/// goes wherever it is, in any spelling of its name; members whose names only contain
+/// `cookie` stay.
+#[tokio::test]
+async fn recorded_cookies_and_identifier_cookies_are_removed_wherever_they_are() {
+    let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let body = serde_json::json!({"type": "track", "event": "Viewed", "userId": "u1",
+        "properties": {"Cookies": {"sid": "jar-jane-1"}, "debug": {"document.cookie": "a=jar-jane-2"},
+            "ajsUserId": "jar-jane-3", "ph_phc_Abc123_posthog": "{\"distinct_id\":\"jar-jane-4\"}",
+            "mp_0a1b_mixpanel": "jar-jane-5", "_pk_id.1.1fff": "jar-jane-6.1700000000",
+            "cookie_count": 3, "cookie_flavour": "oat"},
+        "context": {"traits": {"_sp_id.1fff": "jar-jane-7.1700000000.1", "FPID": "jar-jane-8"}}});
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/t",
+        &[("content-type", "application/json")],
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    let sent = String::from_utf8(vendor.requests()[0].body.clone()).unwrap();
+    assert!(!sent.contains("jar-jane"), "{sent}");
+    let sent: Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(sent["properties"]["cookie_count"], 3);
+    assert_eq!(sent["properties"]["cookie_flavour"], "oat");
+}
+
 /// Whether `text` is a version 4 UUID (`8-4-4-4-12` lower-case hex, version 4, RFC variant).
 fn is_uuid_v4(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
