@@ -130,7 +130,10 @@ fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("urlref", FieldAction::Referrer)
         .field("idsite", FieldAction::Keep)
         .field("consent", FieldAction::ConsentSignal(0))
-        .field("rec", FieldAction::Keep);
+        .field("rec", FieldAction::Keep)
+        // The browser's cookies-enabled flag (`cookie=1`), not a recorded cookie jar, which
+        // goes wherever it is (`RECORDED_COOKIES`); the value rules still apply.
+        .field("cookie", FieldAction::Keep);
     for id in USER_IDS {
         b.field(id, inputs.identifier_action);
     }

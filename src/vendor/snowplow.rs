@@ -174,6 +174,9 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         // Every tracker event names its kind (`e=pv`, `e=ue`, ...).
         .ensure("e", Ensured::Required)
         .field("aid", FieldAction::Keep)
+        // The browser's cookies-enabled flag (`cookie=1`), not a recorded cookie jar, which
+        // goes wherever it is (`RECORDED_COOKIES`); the value rules still apply.
+        .field("cookie", FieldAction::Keep)
         .ensure("ip", Ensured::ClientIp);
     identifier_fields(&mut b, inputs);
     for field in JSON_FIELDS {

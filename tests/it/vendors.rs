@@ -1015,6 +1015,20 @@ async fn recorded_cookies_and_identifier_cookies_are_removed_wherever_they_are()
     let sent: Value = serde_json::from_str(&sent).unwrap();
     assert_eq!(sent["properties"]["cookie_count"], 3);
     assert_eq!(sent["properties"]["cookie_flavour"], "oat");
+    // Snowplow's and Matomo's `cookie` parameter is the browser's cookies-enabled flag.
+    for target in [
+        "/snowplow/i?e=pv&cookie=1",
+        "/matomo/matomo.php?idsite=1&rec=1&cookie=1",
+    ] {
+        vendor.clear();
+        let resp = support::send_raw(proxy.addr(), "GET", target, &[], Vec::new()).await;
+        assert!(resp.status < 300, "{target}: {}", resp.status);
+        let query = vendor.requests()[0].query().to_owned();
+        assert!(
+            query.split('&').any(|p| p == "cookie=1"),
+            "{target}: {query}"
+        );
+    }
 }
 
 /// Whether `text` is a version 4 UUID (`8-4-4-4-12` lower-case hex, version 4, RFC variant).
