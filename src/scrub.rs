@@ -30,8 +30,8 @@ pub use hash::PseudonymKey;
 pub use ip::Truncation;
 pub use place::{GeoLookup, GeoValue, Place, Precision};
 pub use plan::{
-    Ensured, EventPlan, EventPlanBuilder, FieldAction, NameTail, NoIpPlaceholder, PropertyMode,
-    PropertyRules,
+    Ensured, EventPlan, EventPlanBuilder, FieldAction, IdShape, NameTail, NoIpPlaceholder,
+    PropertyMode, PropertyRules,
 };
 pub use query::ParamOutcome;
 pub use report::{FieldOutcome, Report, RuleKind};

@@ -174,6 +174,25 @@ impl PseudonymCache {
     }
 }
 
+/// Rewrites a pseudonym (a kept prefix, then `PSEUDONYM_HEX_LEN` hex digits) into `shape`:
+/// its first 16 digits, or its digits as a version 4 UUID (version and variant set, so a
+/// validator of UUIDs takes it). A prefix such as Mixpanel's `$device:` does not fit either
+/// shape and goes.
+pub(crate) fn shape_pseudonym(pseudonym: &mut Vec<u8>, shape: super::plan::IdShape) {
+    let hex = pseudonym.len() - PSEUDONYM_HEX_LEN;
+    pseudonym.drain(..hex);
+    match shape {
+        super::plan::IdShape::Hex16 => pseudonym.truncate(16),
+        super::plan::IdShape::Uuid => {
+            pseudonym[12] = b'4';
+            pseudonym[16] = b"89ab"[usize::from(pseudonym[16] % 4)];
+            for at in [20, 16, 12, 8] {
+                pseudonym.insert(at, b'-');
+            }
+        }
+    }
+}
+
 fn split_kept_prefix(id: &[u8]) -> (&[u8], &[u8]) {
     for prefix in KEPT_PREFIXES {
         if id.starts_with(prefix) {
@@ -186,6 +205,28 @@ fn split_kept_prefix(id: &[u8]) -> (&[u8], &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shaped_pseudonyms_take_the_vendors_shapes() {
+        let key = PseudonymKey::new(b"shape-test-key-0123456789");
+        for id in ["0123456789abcdef", "$device:8c1f", "x"] {
+            let mut full = Vec::new();
+            key.pseudonym_into(id.as_bytes(), &mut full);
+            let digits = &full[full.len() - PSEUDONYM_HEX_LEN..];
+            let mut hex16 = full.clone();
+            shape_pseudonym(&mut hex16, super::super::plan::IdShape::Hex16);
+            assert_eq!(hex16, &digits[..16]);
+            let mut uuid = full.clone();
+            shape_pseudonym(&mut uuid, super::super::plan::IdShape::Uuid);
+            let uuid = String::from_utf8(uuid).unwrap();
+            let groups: Vec<&str> = uuid.split('-').collect();
+            let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+            assert_eq!(lens, [8, 4, 4, 4, 12], "{uuid}");
+            assert!(groups[2].starts_with('4'), "{uuid}");
+            assert!("89ab".contains(&groups[3][..1]), "{uuid}");
+            assert!(uuid.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
+        }
+    }
 
     fn pseudonym(key: &[u8], id: &str) -> String {
         let mut out = Vec::new();

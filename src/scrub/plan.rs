@@ -14,6 +14,8 @@ pub enum FieldAction {
     Drop(RuleKind),
     /// Replace a string or number with its keyed pseudonym.
     Hash,
+    /// `Hash`, with the pseudonym in the shape the vendor validates (Matomo's 16 hex digits).
+    HashAs(IdShape),
     /// The vendor's own IP field: truncate an address, otherwise write the client's.
     VendorIp,
     /// Keep as is, without value rules (vendor-structural fields such as write keys).
@@ -53,6 +55,25 @@ pub enum FieldAction {
     /// A vendor's consent field, in its reader's slot: kept (value rules apply), and its
     /// value handed to the vendor's consent reader once the event is walked.
     ConsentSignal(u8),
+}
+
+/// The shape a vendor requires of an identifier, which its pseudonym keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdShape {
+    /// 16 lower-case hex digits (Matomo's visitor id `_id`, `cid`).
+    Hex16,
+    /// A version 4 UUID (Snowplow's domain and network user ids, mobile ids in contexts).
+    Uuid,
+}
+
+impl FieldAction {
+    /// The identifier action with pseudonyms in `shape`; `Drop` and `Keep` are unchanged.
+    pub fn shaped(self, shape: IdShape) -> FieldAction {
+        match self {
+            FieldAction::Hash => FieldAction::HashAs(shape),
+            other => other,
+        }
+    }
 }
 
 /// What may follow the prefix of a family of names (`PlanNode::prefixed`).
@@ -180,6 +201,25 @@ pub struct PropertyRules {
     /// Event names whose events are removed whole (exact match).
     pub drop_events: Vec<String>,
 }
+
+/// Names of members that hold a recorded cookie jar (`document.cookie` as a property) or one
+/// of the vendors' identifier cookies (Segment's `ajs_*_id`, PostHog's `ph_<token>_posthog`,
+/// Mixpanel's `mp_<token>_mixpanel`, Snowplow's `_sp_id.<hash>`, Matomo's `_pk_id.<hash>`,
+/// GA's `FPID`): the `Cookie` header by another road, which the proxy never forwards. They
+/// go wherever they are, like the operator's deny keys, whatever the rules say.
+pub const RECORDED_COOKIES: &[&str] = &[
+    "cookie",
+    "cookies",
+    "document.cookie",
+    "ajs_user_id",
+    "ajs_anonymous_id",
+    "ajs_group_id",
+    "ph_*_posthog",
+    "mp_*_mixpanel",
+    "_sp_id.*",
+    "_pk_id.*",
+    "FPID",
+];
 
 /// Builds an `EventPlan`: vendor files declare their fields, then operator rules are merged.
 #[derive(Debug)]
@@ -333,7 +373,13 @@ impl EventPlanBuilder {
             id: NEXT_PLAN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             nodes: self.nodes,
             mode: properties.mode,
-            deny: KeySet::new(properties.deny_keys.iter().map(String::as_str)),
+            deny: KeySet::new(
+                properties
+                    .deny_keys
+                    .iter()
+                    .map(String::as_str)
+                    .chain(RECORDED_COOKIES.iter().copied()),
+            ),
             allow: KeySet::new(properties.allow_keys.iter().map(String::as_str)),
             values,
             no_ip_placeholder,

@@ -441,7 +441,8 @@ impl Walk<'_> {
             // one hold an object (a misspelled or hostile `Token`), its members get the key
             // rules like any property.
             A::Keep => Kept(self.value(start, node, true, depth)?),
-            A::Hash => Kept(self.hash_value(start, depth)?),
+            A::Hash => Kept(self.hash_value(start, depth, None)?),
+            A::HashAs(shape) => Kept(self.hash_value(start, depth, Some(shape))?),
             A::Referrer => Kept(self.referrer(start, node, depth)?),
             A::EventName => Kept(self.event_name(f)?),
             A::JsonString => Kept(self.json_string(start, node, self.within(f), depth, false)?),

@@ -25,8 +25,16 @@ pub const SPEC: VendorSpec = VendorSpec {
     ..VendorSpec::new("amplitude", &Amplitude)
 };
 
-/// Advertising and device ids: identifiers like `user_id` and `device_id`.
-const IDENTIFIERS: &[&str] = &["user_id", "device_id", "idfa", "idfv", "adid", "android_id"];
+/// Advertising, device and app set ids: identifiers like `user_id` and `device_id`.
+const IDENTIFIERS: &[&str] = &[
+    "user_id",
+    "device_id",
+    "idfa",
+    "idfv",
+    "adid",
+    "android_id",
+    "android_app_set_id",
+];
 
 impl Vendor for Amplitude {
     /// The SDK reads `code` from the body; a body without it would be retried.
@@ -63,6 +71,10 @@ impl Vendor for Amplitude {
         envelope
             .field("api_key", FieldAction::Keep)
             .field("options", FieldAction::Keep);
+        // Ids beside `events` are ids too: what a client puts there goes upstream.
+        for id in IDENTIFIERS {
+            envelope.field(id, inputs.identifier_action);
+        }
         vec![Arc::new(BodyPlan {
             envelope: Envelope::Batch { key: "events" },
             event: event_plan(inputs),

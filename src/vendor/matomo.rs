@@ -11,7 +11,7 @@ use super::{trim_slash, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor
 use crate::consent::{wire, Categories, Consent, State};
 use crate::scrub::{
     BodyPlan, Envelope, EventConsentReader, EventPlan, EventPlanBuilder, FieldAction, GeoValue,
-    Place, RuleKind,
+    IdShape, Place, RuleKind,
 };
 
 pub struct Matomo;
@@ -22,8 +22,12 @@ pub const SPEC: VendorSpec = VendorSpec {
     ..VendorSpec::new("matomo", &Matomo)
 };
 
-/// Visitor and user ids.
-const IDENTIFIERS: &[&str] = &["uid", "_id", "cid"];
+/// The user id, free text.
+const USER_IDS: &[&str] = &["uid"];
+
+/// Visitor ids, which Matomo refuses unless they are 16 hex digits (core/Tracker/Request.php,
+/// `getVisitorId`): their pseudonyms keep that shape.
+const VISITOR_IDS: &[&str] = &["_id", "cid"];
 
 /// Parameters that place a visitor precisely; `country` stays (coarse).
 /// A sender's own place (honoured only with a token, which the proxy never passes on): the
@@ -130,9 +134,15 @@ fn hit_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("urlref", FieldAction::Referrer)
         .field("idsite", FieldAction::Keep)
         .field("consent", FieldAction::ConsentSignal(0))
-        .field("rec", FieldAction::Keep);
-    for id in IDENTIFIERS {
+        .field("rec", FieldAction::Keep)
+        // The browser's cookies-enabled flag (`cookie=1`), not a recorded cookie jar, which
+        // goes wherever it is (`RECORDED_COOKIES`); the value rules still apply.
+        .field("cookie", FieldAction::Keep);
+    for id in USER_IDS {
         b.field(id, inputs.identifier_action);
+    }
+    for id in VISITOR_IDS {
+        b.field(id, inputs.identifier_action.shaped(IdShape::Hex16));
     }
     for field in PLACE_PARAMS {
         b.field(field, FieldAction::Drop(RuleKind::Geo));

@@ -121,7 +121,9 @@ impl Vendor for PostHog {
                 .field("token", FieldAction::Keep)
                 .field("sent_at", FieldAction::Keep)
                 .field("distinct_id", inputs.identifier_action)
-                .field("$device_id", inputs.identifier_action);
+                .field("$device_id", inputs.identifier_action)
+                .field("$user_id", inputs.identifier_action)
+                .field("$anon_distinct_id", inputs.identifier_action);
             b.build(inputs.properties, (inputs.values)(), None)
         };
         let plan = |envelope_kind, event| {

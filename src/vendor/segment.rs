@@ -79,6 +79,18 @@ impl Vendor for Segment {
     }
 }
 
+/// The spec's `traits.id`, the user's id in the customer's database, where identify calls
+/// put it and analytics.js copies the user's traits (`context.traits`).
+const USER_IDS: &[&str] = &["traits.id", "context.traits.id"];
+
+/// The mobile libraries' device id, IDFA / Android advertising id, and the device's push
+/// token, which reaches that one device.
+const DEVICE_IDS: &[&str] = &[
+    "context.device.id",
+    "context.device.advertisingId",
+    "context.device.token",
+];
+
 /// `context` members named `name` that describe software (a device name is a person's).
 const TECHNICAL_NAMES: &[&str] = &[
     "context.library.name",
@@ -117,10 +129,14 @@ pub(super) fn event_fields(inputs: &PlanInputs<'_>) -> EventPlanBuilder {
         .field("userId", inputs.identifier_action)
         .field("anonymousId", inputs.identifier_action)
         .field("previousId", inputs.identifier_action)
-        .field("context.traits.userId", inputs.identifier_action)
-        // The mobile libraries' device id and IDFA / Android advertising id.
-        .field("context.device.id", inputs.identifier_action)
-        .field("context.device.advertisingId", inputs.identifier_action)
+        .field("context.traits.userId", inputs.identifier_action);
+    for id in USER_IDS {
+        b.field(id, inputs.identifier_action);
+    }
+    for id in DEVICE_IDS {
+        b.field(id, inputs.identifier_action);
+    }
+    b.field("context.ip", FieldAction::VendorIp)
         .field("context.ip", FieldAction::VendorIp)
         .field("context.consent", FieldAction::ConsentSignal(0))
         .field("writeKey", FieldAction::Keep)
@@ -198,6 +214,9 @@ pub(super) fn envelope_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         .field("context.traits.userId", id)
         .field("context.ip", FieldAction::VendorIp)
         .field("context.consent", FieldAction::ConsentSignal(0));
+    for path in USER_IDS.iter().chain(DEVICE_IDS) {
+        b.field(path, id);
+    }
     location_fields(&mut b, false);
     b.build(
         inputs.properties,

@@ -10,7 +10,7 @@ use super::{
     trim_slash, AuthScheme, BodyFormat, Endpoint, PlanInputs, SyntheticReply, Vendor, VendorSpec,
 };
 use crate::scrub::{
-    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, RuleKind,
+    BodyPlan, Ensured, Envelope, EventPlan, EventPlanBuilder, FieldAction, IdShape, RuleKind,
 };
 
 pub struct Snowplow;
@@ -37,14 +37,29 @@ pub(super) const TRANSPARENT_GIF: &[u8] = &[
 const POSTED: usize = 0;
 const PIXEL: usize = 1;
 
-/// Tracker parameters that identify a user or device across visits.
-const IDENTIFIERS: &[&str] = &[
-    "uid",
+/// Tracker parameters that identify a user or device across visits, free text: the user id,
+/// the device's MAC address and the tracker's browser fingerprint.
+const IDENTIFIERS: &[&str] = &["uid", "mac", "fp"];
+
+/// The domain and network user ids, UUIDs (the `_sp_id` and `sp` cookies): their pseudonyms
+/// are UUIDs too, as the collector and the trackers make them.
+const UUID_IDENTIFIERS: &[&str] = &[
     "duid",
     "nuid",
     "tnuid",
     "domain_userid",
     "network_userid",
+];
+
+/// Ids in contexts, UUIDs by their schemas: the client session's user and previous
+/// session ids, and the mobile context's advertising, vendor and app set ids.
+const CONTEXT_IDENTIFIERS: &[&str] = &[
+    "userId",
+    "previousSessionId",
+    "appleIdfa",
+    "appleIdfv",
+    "androidIdfa",
+    "appSetId",
 ];
 
 /// Parameters holding JSON, and holding base64url JSON.
@@ -84,9 +99,26 @@ impl Vendor for Snowplow {
         }
     }
 
+    /// A POST's events are in its body; the collector keeps the query beside them, so the
+    /// identifying tracker parameters trackers never put there are not passed on (the
+    /// query's other parameters had the value rules).
+    fn upstream_query(&self, endpoint: &Endpoint, query: &str) -> String {
+        if endpoint.plan != POSTED {
+            return query.to_owned();
+        }
+        query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter(|p| !names_identifier(p.split_once('=').map_or(*p, |(name, _)| name)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
     fn compile(&self, inputs: &PlanInputs<'_>) -> Vec<Arc<BodyPlan>> {
         let mut envelope = EventPlanBuilder::default();
         envelope.field("schema", FieldAction::Keep);
+        // A tracker parameter beside `data` is one the collector may read with every event.
+        identifier_fields(&mut envelope, inputs);
         let envelope = envelope.build(inputs.properties, (inputs.values)(), None);
         let empty =
             || EventPlanBuilder::default().build(inputs.properties, (inputs.values)(), None);
@@ -105,6 +137,33 @@ impl Vendor for Snowplow {
     }
 }
 
+/// Whether a query parameter's name (as sent) is an identifying tracker parameter, in any
+/// spelling the key rules would match (`UID`, `d%75id`).
+fn names_identifier(raw_name: &str) -> bool {
+    // A name that does not decode is not passed on either.
+    let Ok(name) = crate::decode::transform_all(
+        &mut crate::decode::PercentDecoder::new(true),
+        raw_name.as_bytes(),
+    ) else {
+        return true;
+    };
+    let name = crate::scrub::keys::normalize(&String::from_utf8_lossy(&name));
+    IDENTIFIERS
+        .iter()
+        .chain(UUID_IDENTIFIERS)
+        .any(|id| crate::scrub::keys::normalize(id) == name)
+}
+
+/// The tracker parameters that identify, as they sit in an event or beside a batch's `data`.
+fn identifier_fields(b: &mut EventPlanBuilder, inputs: &PlanInputs<'_>) {
+    for id in IDENTIFIERS {
+        b.field(id, inputs.identifier_action);
+    }
+    for id in UUID_IDENTIFIERS {
+        b.field(id, inputs.identifier_action.shaped(IdShape::Uuid));
+    }
+}
+
 fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     let mut b = EventPlanBuilder::default();
     b.field("ip", FieldAction::VendorIp)
@@ -115,10 +174,11 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
         // Every tracker event names its kind (`e=pv`, `e=ue`, ...).
         .ensure("e", Ensured::Required)
         .field("aid", FieldAction::Keep)
+        // The browser's cookies-enabled flag (`cookie=1`), not a recorded cookie jar, which
+        // goes wherever it is (`RECORDED_COOKIES`); the value rules still apply.
+        .field("cookie", FieldAction::Keep)
         .ensure("ip", Ensured::ClientIp);
-    for id in IDENTIFIERS {
-        b.field(id, inputs.identifier_action);
-    }
+    identifier_fields(&mut b, inputs);
     for field in JSON_FIELDS {
         b.container(field).field(field, FieldAction::JsonString);
     }
@@ -129,15 +189,11 @@ fn event_plan(inputs: &PlanInputs<'_>) -> EventPlan {
     // Inside contexts (`{"schema":..,"data":[{"schema":..,"data":{..}}]}`), the client
     // session context carries the tracker's cookie user id.
     for field in JSON_FIELDS.iter().chain(BASE64_JSON_FIELDS) {
-        // The mobile context carries the advertising and vendor ids.
-        for id in [
-            "userId",
-            "previousSessionId",
-            "appleIdfa",
-            "appleIdfv",
-            "androidIdfa",
-        ] {
-            b.field(&format!("{field}.data.data.{id}"), inputs.identifier_action);
+        for id in CONTEXT_IDENTIFIERS {
+            b.field(
+                &format!("{field}.data.data.{id}"),
+                inputs.identifier_action.shaped(IdShape::Uuid),
+            );
         }
         // The geolocation context's coordinates.
         for coordinate in ["latitude", "longitude"] {

@@ -144,7 +144,6 @@ async fn every_gdpr_consent_parameter_is_read() {
 /// `duid`; its `mobile_context` has `appSetId` (Android App Set ID) beside the IDFA. All are
 /// forwarded as sent.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn snowplow_mac_fingerprint_and_app_set_id_are_pseudonymized() {
     let vendor = FakeVendor::start(Behavior::ok("ok")).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -177,7 +176,6 @@ async fn snowplow_mac_fingerprint_and_app_set_id_are_pseudonymized() {
 /// Amplitude's HTTP API takes `android_app_set_id` beside `adid` and `idfv`, which are
 /// pseudonymized; it is forwarded as sent.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn amplitude_android_app_set_id_is_pseudonymized() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"code":200}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -193,7 +191,6 @@ async fn amplitude_android_app_set_id_is_pseudonymized() {
 /// user's traits) the user's id in the customer's database: `userId` is pseudonymized and
 /// the same id travels beside it in the clear.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn segment_trait_ids_are_pseudonymized_like_user_id() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -209,7 +206,6 @@ async fn segment_trait_ids_are_pseudonymized_like_user_id() {
 /// `duid`, `nuid`) go upstream as sent, though the same names in the body are
 /// pseudonymized; the collector keeps the query string with the events it stores.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn snowplow_post_query_identifiers_are_pseudonymized() {
     let vendor = FakeVendor::start(Behavior::ok("ok")).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -385,7 +381,6 @@ async fn user_names_and_passwords_in_urls_are_removed() {
 /// long"); the proxy replaces it with a 32-character pseudonym, so every hit that carries
 /// one is refused by the vendor because of the proxy.
 #[tokio::test]
-#[ignore = "review r22: vendor contract (matomo cid)"]
 async fn matomo_forced_visitor_id_keeps_its_sixteen_hex_digits() {
     let vendor = FakeVendor::start(Behavior::status(204)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -454,7 +449,6 @@ async fn a_matomo_hit_marked_consent_0_is_not_forwarded() {
 /// `device_id` beside Amplitude's `events`, `uid` beside Snowplow's `data`, and PostHog's
 /// `$user_id` beside `batch` go upstream as sent.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn identifiers_beside_every_vendors_batch_are_pseudonymized() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"code":200}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -489,7 +483,6 @@ async fn identifiers_beside_every_vendors_batch_are_pseudonymized() {
 /// PostHog's `ph_<token>_posthog` JSON with its `distinct_id`, Snowplow's `_sp_id` (the
 /// domain user id). The ids the proxy pseudonymizes in `userId` reach the vendor as sent.
 #[tokio::test]
-#[ignore = "review r22: identifiers (cookies as properties)"]
 async fn identifier_cookies_recorded_as_properties_are_pseudonymized() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
@@ -510,7 +503,6 @@ async fn identifier_cookies_recorded_as_properties_are_pseudonymized() {
 /// notification token, beside `context.device.id` and `advertisingId`, which are
 /// pseudonymized; the token, which reaches that one device, is forwarded as sent.
 #[tokio::test]
-#[ignore = "review r22: identifiers"]
 async fn mobile_push_tokens_are_not_forwarded_as_sent() {
     let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;

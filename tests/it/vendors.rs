@@ -944,6 +944,176 @@ async fn custom_tracker_paths_are_scrubbed_like_the_standard_ones() {
     assert_eq!(unknown.status, 404);
 }
 
+/// A user on the opt-out list is known by `traits.id` as by `userId`: Segment's identify
+/// calls name the user there, and an event whose `userId` is absent or another id is still
+/// that person's.
+#[tokio::test]
+async fn the_opt_out_list_sees_segment_trait_ids() {
+    let dir = std::env::temp_dir().join(format!("scrubproxy-traits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = "a traits opt-out test key of some length";
+    let key_file = dir.join("key");
+    std::fs::write(&key_file, secret).unwrap();
+    let mut pseudonym = Vec::new();
+    scrubproxy::scrub::PseudonymKey::new(secret.as_bytes())
+        .pseudonym_into(b"user-gone", &mut pseudonym);
+    let list = dir.join("opt-out.txt");
+    std::fs::write(&list, [&pseudonym[..], b"\n"].concat()).unwrap();
+    let vendor = FakeVendor::start(Behavior::ok(r#"{"success":true}"#)).await;
+    let proxy = support::start_proxy_from_file(&vendor.base_url(), &dir.join("rules.toml"), |f| {
+        f.identifiers.key_file = Some(key_file.display().to_string());
+        f.consent.unknown = "forward".into();
+        f.consent.opt_out_file = Some(list.display().to_string());
+    })
+    .await;
+    let mut forwarded = Vec::new();
+    for traits in [
+        serde_json::json!({"traits": {"id": "user-gone"}}),
+        serde_json::json!({"context": {"traits": {"id": "user-gone"}}}),
+        serde_json::json!({"traits": {"id": "user-stays"}}),
+    ] {
+        vendor.clear();
+        let mut body = serde_json::json!({"type": "identify", "anonymousId": "a1"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(traits.as_object().unwrap().clone());
+        let resp = support::send_raw(
+            proxy.addr(),
+            "POST",
+            "/segment/v1/i",
+            &[("content-type", "application/json")],
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await;
+        assert_eq!(resp.status, 200);
+        forwarded.push(vendor.requests().len());
+    }
+    assert_eq!(forwarded, [0, 0, 1], "events forwarded per request");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A cookie jar recorded as a property, or a vendor's identifier cookie under its own name,
+/// goes wherever it is, in any spelling of its name; members whose names only contain
+/// `cookie` stay.
+#[tokio::test]
+async fn recorded_cookies_and_identifier_cookies_are_removed_wherever_they_are() {
+    let vendor = FakeVendor::start(Behavior::json(r#"{"success":true}"#)).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let body = serde_json::json!({"type": "track", "event": "Viewed", "userId": "u1",
+        "properties": {"Cookies": {"sid": "jar-jane-1"}, "debug": {"document.cookie": "a=jar-jane-2"},
+            "ajsUserId": "jar-jane-3", "ph_phc_Abc123_posthog": "{\"distinct_id\":\"jar-jane-4\"}",
+            "mp_0a1b_mixpanel": "jar-jane-5", "_pk_id.1.1fff": "jar-jane-6.1700000000",
+            "cookie_count": 3, "cookie_flavour": "oat"},
+        "context": {"traits": {"_sp_id.1fff": "jar-jane-7.1700000000.1", "FPID": "jar-jane-8"}}});
+    let resp = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/segment/v1/t",
+        &[("content-type", "application/json")],
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    let sent = String::from_utf8(vendor.requests()[0].body.clone()).unwrap();
+    assert!(!sent.contains("jar-jane"), "{sent}");
+    let sent: Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(sent["properties"]["cookie_count"], 3);
+    assert_eq!(sent["properties"]["cookie_flavour"], "oat");
+    // Snowplow's and Matomo's `cookie` parameter is the browser's cookies-enabled flag.
+    for target in [
+        "/snowplow/i?e=pv&cookie=1",
+        "/matomo/matomo.php?idsite=1&rec=1&cookie=1",
+    ] {
+        vendor.clear();
+        let resp = support::send_raw(proxy.addr(), "GET", target, &[], Vec::new()).await;
+        assert!(resp.status < 300, "{target}: {}", resp.status);
+        let query = vendor.requests()[0].query().to_owned();
+        assert!(
+            query.split('&').any(|p| p == "cookie=1"),
+            "{target}: {query}"
+        );
+    }
+}
+
+/// Whether `text` is a version 4 UUID (`8-4-4-4-12` lower-case hex, version 4, RFC variant).
+fn is_uuid_v4(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && text
+            .bytes()
+            .all(|c| c == b'-' || matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        && groups[2].starts_with('4')
+        && groups[3].starts_with(['8', '9', 'a', 'b'])
+}
+
+/// Snowplow's domain and network user ids are UUIDs (the trackers' and the collector's
+/// cookies) and so are the ids of its client session and mobile contexts: their pseudonyms
+/// are UUIDs, changed from what was sent, the same id the same pseudonym, in the query of a
+/// pixel and in a posted body alike.
+#[tokio::test]
+async fn snowplow_uuid_identifiers_are_pseudonymized_as_uuids() {
+    let vendor = FakeVendor::start(Behavior::ok("ok")).await;
+    let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
+    let duid = "5b1e9d4a-3c2f-4e8b-9a71-0d6c2e4f8a13";
+    let idfa = "6d92078a-8246-4ba4-ae5b-76104861e7dc";
+    let co = serde_json::json!({"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0",
+        "data": [{"schema": "iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-3",
+                  "data": {"osType": "ios", "appleIdfa": idfa, "appleIdfv": idfa}}]});
+    let body = serde_json::json!({"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
+        "data": [{"e": "pv", "duid": duid, "tnuid": duid, "uid": "user-jane", "co": co.to_string()}]});
+    let posted = support::send_raw(
+        proxy.addr(),
+        "POST",
+        "/snowplow/com.snowplowanalytics.snowplow/tp2",
+        &[("content-type", "application/json")],
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(posted.status, 200);
+    let pixel = support::send_raw(
+        proxy.addr(),
+        "GET",
+        &format!("/snowplow/i?e=pv&duid={duid}&nuid={duid}"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(pixel.status, 200);
+    let requests = vendor.requests();
+    let sent: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    let event = &sent["data"][0];
+    let context: Value = serde_json::from_str(event["co"].as_str().unwrap()).unwrap();
+    let mobile = &context["data"][0]["data"];
+    let query = requests[1].query();
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    };
+    let uuids = [
+        event["duid"].as_str().map(str::to_owned),
+        event["tnuid"].as_str().map(str::to_owned),
+        mobile["appleIdfa"].as_str().map(str::to_owned),
+        param("duid"),
+        param("nuid"),
+    ];
+    for uuid in &uuids {
+        let uuid = uuid.as_deref().expect("the id is sent");
+        assert!(is_uuid_v4(uuid), "{uuid}");
+        assert_ne!(uuid, duid);
+        assert_ne!(uuid, idfa);
+    }
+    // One id, one pseudonym, wherever it is sent; the free-text user id keeps the usual form.
+    assert!(uuids[..2].iter().chain(&uuids[3..]).all(|u| *u == uuids[0]));
+    assert_eq!(mobile["appleIdfa"], mobile["appleIdfv"]);
+    let uid = event["uid"].as_str().unwrap();
+    assert!(
+        uid.len() == 32 && uid.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{uid}"
+    );
+}
+
 /// Inside Snowplow contexts, the client session context's cookie user id is an identifier.
 #[tokio::test]
 async fn snowplow_context_identifiers_are_pseudonymized_inside_base64() {

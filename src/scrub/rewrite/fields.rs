@@ -5,6 +5,7 @@
 //! written when absent. The walk itself (`super`) decides which applies.
 
 use super::*;
+use crate::scrub::{hash, plan::IdShape};
 
 impl Walk<'_> {
     /// A user-agent field per `values.user_agent`; `None` when the member must go (dropping,
@@ -395,8 +396,14 @@ impl Walk<'_> {
         Ok(tok.end)
     }
 
-    /// Identifiers become keyed pseudonyms; `null` stays; anything else is not an id and goes.
-    pub(super) fn hash_value(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
+    /// Identifiers become keyed pseudonyms (in `shape` when the vendor requires one); `null`
+    /// stays; anything else is not an id and goes.
+    pub(super) fn hash_value(
+        &mut self,
+        i: usize,
+        depth: usize,
+        shape: Option<IdShape>,
+    ) -> Result<usize, ScrubError> {
         let (end, id_text): (usize, &[u8]) = match self.input.get(i) {
             Some(b'"') => {
                 let tok = json::string_at(self.input, i)?;
@@ -407,7 +414,7 @@ impl Walk<'_> {
                 (end, &self.input[i..end])
             }
             Some(b'n') => return json::literal_end(self.input, i),
-            Some(b'[') => return self.hash_array(i, depth + 1),
+            Some(b'[') => return self.hash_array(i, depth + 1, shape),
             _ => {
                 let end = self.skip_value(i, depth)?;
                 self.flush_to(i);
@@ -429,6 +436,9 @@ impl Walk<'_> {
         self.bufs
             .pseudonyms
             .pseudonym_into(&self.env.pseudonym_key, id_text, &mut pseudonym);
+        if let Some(shape) = shape {
+            hash::shape_pseudonym(&mut pseudonym, shape);
+        }
         self.replace_with_string(i, end, &pseudonym);
         self.bufs.tmp = pseudonym;
         self.report
@@ -437,8 +447,13 @@ impl Walk<'_> {
     }
 
     /// A list of identifiers (Mixpanel `$distinct_ids`): each element becomes a pseudonym.
-    pub(super) fn hash_array(&mut self, i: usize, depth: usize) -> Result<usize, ScrubError> {
-        self.elements(i, depth, |walk, j| walk.hash_value(j, depth))
+    pub(super) fn hash_array(
+        &mut self,
+        i: usize,
+        depth: usize,
+        shape: Option<IdShape>,
+    ) -> Result<usize, ScrubError> {
+        self.elements(i, depth, |walk, j| walk.hash_value(j, depth, shape))
     }
 
     /// The vendor's IP field. Returns `None` when the member must go (IPs removed, no
