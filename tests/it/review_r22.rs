@@ -202,11 +202,12 @@ async fn segment_trait_ids_are_pseudonymized_like_user_id() {
     assert!(leaked.is_empty(), "{}", received(&vendor));
 }
 
-/// A Snowplow POST keeps its query string, whose tracker-protocol identifiers (`uid`,
-/// `duid`, `nuid`) go upstream as sent, though the same names in the body are
-/// pseudonymized; the collector keeps the query string with the events it stores.
+/// A Snowplow POST's query string goes upstream (the collector keeps it with the events it
+/// stores), but not the tracker-protocol identifiers in it (`uid`, `duid`, `nuid`), which
+/// the same names in the body would have pseudonymized: no tracker puts them there, so
+/// they are removed.
 #[tokio::test]
-async fn snowplow_post_query_identifiers_are_pseudonymized() {
+async fn snowplow_post_query_identifiers_do_not_go_as_sent() {
     let vendor = FakeVendor::start(Behavior::ok("ok")).await;
     let proxy = start_consented_proxy(&vendor.base_url(), |_| {}).await;
     let body = json!({"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
