@@ -107,12 +107,12 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
     (b"XK", 20),
 ];
 
-/// The length of a separator people group IBANs with at `i`: a space, dash, dot or slash,
-/// or a no-break, thin or other Unicode space (`DE89 3704`, `IT55/Y030`, `pt30.0035`,
-/// `NL44\u{2009}RABO`).
+/// The length of a separator people group IBANs with at `i`: a space or tab (a value
+/// pasted from a table), dash, dot or slash, or a no-break, thin or other Unicode space
+/// (`DE89 3704`, `IT55/Y030`, `pt30.0035`, `NL44\u{2009}RABO`).
 fn iban_separator(text: &[u8], i: usize) -> Option<usize> {
     match *text.get(i)? {
-        b' ' | b'-' | b'.' | b'/' => Some(1),
+        b' ' | b'\t' | b'-' | b'.' | b'/' => Some(1),
         0xC2 if text.get(i + 1) == Some(&0xA0) => Some(2),
         0xE2 => {
             let (b1, b2) = (*text.get(i + 1)?, *text.get(i + 2)?);

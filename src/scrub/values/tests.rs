@@ -573,3 +573,17 @@ fn urls_lose_their_user_names_and_passwords_and_keep_the_rest() {
         assert_eq!(scrubbed(kept), kept);
     }
 }
+
+#[test]
+fn ibans_grouped_by_tabs_are_ibans() {
+    for text in [
+        "AT61\t1904\t3002\t3457\t3201",
+        "refund GB82\tWEST\t1234\t5698\t7654\t32 ok",
+    ] {
+        let out = scrubbed(text);
+        assert!(
+            out.contains("[iban]") && !out.contains("1904") && !out.contains("WEST"),
+            "{out}"
+        );
+    }
+}
