@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::hash::PseudonymKey;
+use super::hash::{PseudonymKey, PSEUDONYM_HEX_LEN};
 use super::{BodyPlan, ScrubEnv, ScrubError};
 use crate::consent::wire::Unreadable;
 use crate::consent::{Categories, Consent, State};
@@ -126,17 +126,97 @@ impl ConsentGate {
 /// them (`identifiers.action = "hash"`). An event carrying one is dropped.
 #[derive(Debug)]
 pub struct OptOut {
-    pub key: PseudonymKey,
-    pub pseudonyms: HashSet<Box<[u8]>>,
+    key: PseudonymKey,
+    /// Whole pseudonyms (a kept prefix, then 32 hex digits).
+    pseudonyms: HashSet<Box<[u8]>>,
+    /// Matomo's visitor ids: a pseudonym's first 16 hex digits.
+    visitor_ids: HashSet<[u8; 16]>,
+    /// Snowplow's UUID-shaped ids, without dashes and with the version and variant digits
+    /// (which the shaping sets) masked.
+    uuids: HashSet<[u8; PSEUDONYM_HEX_LEN]>,
 }
 
+/// The digits of a UUID-shaped pseudonym that the shaping overwrites (version, variant).
+const UUID_SET_DIGITS: [usize; 2] = [12, 16];
+
 impl OptOut {
-    /// Whether the identifier `id` (its text) belongs to someone on the list.
+    /// The list from its lines (one id a line, as the vendor shows it; blank lines and `#`
+    /// comments skipped).
+    pub fn from_lines<'a>(key: PseudonymKey, lines: impl Iterator<Item = &'a str>) -> Self {
+        let mut list = OptOut {
+            key,
+            pseudonyms: HashSet::new(),
+            visitor_ids: HashSet::new(),
+            uuids: HashSet::new(),
+        };
+        for line in lines.map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(visitor_id) = hex16(line) {
+                list.visitor_ids.insert(visitor_id);
+            } else if let Some(uuid) = uuid_digits(line) {
+                list.uuids.insert(uuid);
+            } else {
+                list.pseudonyms.insert(line.as_bytes().into());
+            }
+        }
+        list
+    }
+
+    /// Whether the identifier `id` (its text) belongs to someone on the list, in any shape
+    /// a vendor is sent its pseudonym in.
     pub fn contains(&self, id: &[u8], scratch: &mut Vec<u8>) -> bool {
         scratch.clear();
         self.key.pseudonym_into(id, scratch);
-        self.pseudonyms.contains(scratch.as_slice())
+        if self.pseudonyms.contains(scratch.as_slice()) {
+            return true;
+        }
+        let Some(digits) = scratch.len().checked_sub(PSEUDONYM_HEX_LEN) else {
+            return false;
+        };
+        let Ok(mut hex) = <[u8; PSEUDONYM_HEX_LEN]>::try_from(&scratch[digits..]) else {
+            return false;
+        };
+        let first16: [u8; 16] = hex[..16].try_into().expect("16 of 32 digits");
+        for at in UUID_SET_DIGITS {
+            hex[at] = b'x';
+        }
+        self.visitor_ids.contains(&first16) || self.uuids.contains(&hex)
     }
+}
+
+fn hex16(line: &str) -> Option<[u8; 16]> {
+    let bytes: [u8; 16] = line.as_bytes().try_into().ok()?;
+    bytes
+        .iter()
+        .all(u8::is_ascii_hexdigit)
+        .then(|| bytes.map(|c| c.to_ascii_lowercase()))
+}
+
+/// A UUID's 32 digits, lower case, its version and variant digits masked.
+fn uuid_digits(line: &str) -> Option<[u8; PSEUDONYM_HEX_LEN]> {
+    let bytes = line.as_bytes();
+    let dashes = [8, 13, 18, 23];
+    if bytes.len() != 36 || dashes.iter().any(|&at| bytes[at] != b'-') {
+        return None;
+    }
+    let mut digits = [0u8; PSEUDONYM_HEX_LEN];
+    let mut n = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        if dashes.contains(&i) {
+            continue;
+        }
+        if !c.is_ascii_hexdigit() {
+            return None;
+        }
+        digits[n] = c.to_ascii_lowercase();
+        n += 1;
+    }
+    for at in UUID_SET_DIGITS {
+        digits[at] = b'x';
+    }
+    Some(digits)
 }
 
 /// The day's key of anonymized events, derived once a day: a derivation costs an HMAC and a
@@ -184,6 +264,36 @@ pub fn daily_key(key: &PseudonymKey, day: u64) -> PseudonymKey {
 mod tests {
     use super::*;
     use crate::consent::State::*;
+
+    #[test]
+    fn the_opt_out_list_knows_each_shape_a_vendor_sees() {
+        use crate::scrub::hash::shape_pseudonym;
+        use crate::scrub::IdShape;
+        let key = PseudonymKey::new(b"opt-out-shapes-key-0123456789");
+        let shown = |id: &str, shape: Option<IdShape>| {
+            let mut pseudonym = Vec::new();
+            key.pseudonym_into(id.as_bytes(), &mut pseudonym);
+            if let Some(shape) = shape {
+                shape_pseudonym(&mut pseudonym, shape);
+            }
+            String::from_utf8(pseudonym).unwrap()
+        };
+        let lines = [
+            shown("whole", None),
+            shown("matomo-visitor", Some(IdShape::Hex16)).to_uppercase(),
+            shown("snowplow-user", Some(IdShape::Uuid)),
+            "# a comment".to_owned(),
+            String::new(),
+        ];
+        let list = OptOut::from_lines(key.clone(), lines.iter().map(String::as_str));
+        let mut scratch = Vec::new();
+        for listed in ["whole", "matomo-visitor", "snowplow-user"] {
+            assert!(list.contains(listed.as_bytes(), &mut scratch), "{listed}");
+        }
+        for other in ["someone-else", "whole ", ""] {
+            assert!(!list.contains(other.as_bytes(), &mut scratch), "{other:?}");
+        }
+    }
 
     fn consent(analytics: State, ads: State) -> Consent {
         Consent { analytics, ads }

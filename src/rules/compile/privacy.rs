@@ -1,7 +1,6 @@
 //! `[geo]`, `[consent]` and each route's `consent`: the geo database and precision, the
 //! consent signals read, the policies, and the opt-out list.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::Errors;
@@ -153,14 +152,5 @@ pub(super) fn opt_out(
             return None;
         }
     };
-    let pseudonyms: HashSet<Box<[u8]>> = text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| line.as_bytes().into())
-        .collect();
-    Some(Arc::new(OptOut {
-        key: key.clone(),
-        pseudonyms,
-    }))
+    Some(Arc::new(OptOut::from_lines(key.clone(), text.lines())))
 }
